@@ -1,0 +1,160 @@
+"""Policies selectable by name.
+
+Built-ins are registered under their redis.conf names, each with a sampled (Redis-faithful) and
+an exact implementation. Users add their own with :func:`register_policy`, or name a class by
+dotted path (``"myapp.policies.SizeAwareLRU"``) without registering it.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+from dataclasses import dataclass
+
+from ..errors import ConfigError, did_you_mean
+from .base import EvictionPolicy
+from .frequency import AllKeysLFU, ExactAllKeysLFU, ExactVolatileLFU, VolatileLFU
+from .random import AllKeysRandom, NoEviction, VolatileRandom
+from .recency import AllKeysLRU, ExactAllKeysLRU, ExactVolatileLRU, VolatileLRU
+from .ttl import ExactVolatileTTL, VolatileTTL
+
+__all__ = [
+    "EVICTION_MODES",
+    "REDIS_POLICIES",
+    "PolicySpec",
+    "policy_names",
+    "register_policy",
+    "resolve_policy",
+    "unregister_policy",
+]
+
+#: "sampled" reproduces Redis (maxmemory-samples + pool); "exact" uses ordered structures.
+EVICTION_MODES = ("sampled", "exact")
+
+
+@dataclass(frozen=True)
+class PolicySpec:
+    """A named policy: its sampled implementation and, optionally, an exact one."""
+
+    name: str
+    sampled: type[EvictionPolicy]
+    exact: type[EvictionPolicy] | None = None
+
+    def implementation(self, mode: str) -> type[EvictionPolicy]:
+        if mode == "exact" and self.exact is not None:
+            return self.exact
+        return self.sampled
+
+
+_REGISTRY: dict[str, PolicySpec] = {}
+_LOCK = threading.Lock()
+
+
+def register_policy(
+    name: str,
+    sampled: type[EvictionPolicy],
+    exact: type[EvictionPolicy] | None = None,
+    *,
+    replace: bool = False,
+) -> PolicySpec:
+    """Make a policy selectable as ``maxmemory_policy=name``.
+
+    ``exact`` is used when ``eviction_mode="exact"``; without it both modes use ``sampled``
+    (which may itself be exact: the name is historical). Registering a taken name raises unless
+    ``replace=True``, so two libraries cannot silently shadow each other's policy.
+    """
+    for cls in (sampled, exact):
+        if cls is not None and not (isinstance(cls, type) and issubclass(cls, EvictionPolicy)):
+            raise TypeError(
+                f"register_policy({name!r}) needs EvictionPolicy subclasses, got {cls!r}."
+            )
+    spec = PolicySpec(name, sampled, exact)
+    with _LOCK:
+        if name in _REGISTRY and not replace:
+            raise ConfigError(
+                f"An eviction policy named {name!r} is already registered; pass replace=True "
+                f"to override it.",
+                option="maxmemory_policy",
+            )
+        _REGISTRY[name] = spec
+    return spec
+
+
+def unregister_policy(name: str) -> None:
+    """Remove a user policy (built-ins cannot be removed)."""
+    if name in REDIS_POLICIES:
+        raise ConfigError(f"The built-in policy {name!r} cannot be unregistered.")
+    with _LOCK:
+        _REGISTRY.pop(name, None)
+
+
+def policy_names() -> list[str]:
+    """Every registered name, built-ins first in redis.conf order."""
+    return list(_REGISTRY)
+
+
+def resolve_policy(spec: str | type[EvictionPolicy], mode: str = "sampled") -> type[EvictionPolicy]:
+    """Turn a name, dotted path or class into the implementation class for ``mode``."""
+    if mode not in EVICTION_MODES:
+        raise ConfigError(
+            f"Option 'eviction_mode' must be one of {', '.join(map(repr, EVICTION_MODES))}, "
+            f"got {mode!r}.{did_you_mean(str(mode), EVICTION_MODES)}",
+            option="eviction_mode",
+        )
+    if isinstance(spec, type):
+        if issubclass(spec, EvictionPolicy):
+            return spec
+        raise ConfigError(
+            f"Option 'maxmemory_policy' must name an EvictionPolicy subclass, got {spec!r}.",
+            option="maxmemory_policy",
+        )
+    if not isinstance(spec, str):
+        raise ConfigError(
+            f"Option 'maxmemory_policy' must be a policy name or dotted path, got {spec!r}.",
+            option="maxmemory_policy",
+        )
+    registered = _REGISTRY.get(spec) or _REGISTRY.get(spec.strip().lower())
+    if registered is not None:
+        return registered.implementation(mode)
+    if "." in spec:
+        return _import_policy(spec)
+    raise ConfigError(
+        f"Option 'maxmemory_policy' has unknown policy {spec!r}. Valid policies: "
+        f"{', '.join(policy_names())}, or the dotted path of an EvictionPolicy subclass."
+        f"{did_you_mean(spec.lower(), policy_names())}",
+        option="maxmemory_policy",
+    )
+
+
+def _import_policy(path: str) -> type[EvictionPolicy]:
+    module_name, _, attribute = path.rpartition(".")
+    try:
+        target = getattr(importlib.import_module(module_name), attribute)
+    except (ImportError, AttributeError) as exc:
+        raise ConfigError(
+            f"Option 'maxmemory_policy' = {path!r} could not be imported: {exc}. Valid names: "
+            f"{', '.join(policy_names())}.{did_you_mean(path.lower(), policy_names())}",
+            option="maxmemory_policy",
+        ) from exc
+    if not (isinstance(target, type) and issubclass(target, EvictionPolicy)):
+        raise ConfigError(
+            f"Option 'maxmemory_policy' = {path!r} is {target!r}, not an EvictionPolicy subclass.",
+            option="maxmemory_policy",
+        )
+    return target
+
+
+for _spec in (
+    PolicySpec("noeviction", NoEviction),
+    PolicySpec("allkeys-lru", AllKeysLRU, ExactAllKeysLRU),
+    PolicySpec("volatile-lru", VolatileLRU, ExactVolatileLRU),
+    PolicySpec("allkeys-lfu", AllKeysLFU, ExactAllKeysLFU),
+    PolicySpec("volatile-lfu", VolatileLFU, ExactVolatileLFU),
+    PolicySpec("allkeys-random", AllKeysRandom),
+    PolicySpec("volatile-random", VolatileRandom),
+    PolicySpec("volatile-ttl", VolatileTTL, ExactVolatileTTL),
+):
+    _REGISTRY[_spec.name] = _spec
+
+#: The eight maxmemory-policy names of redis.conf.
+REDIS_POLICIES = tuple(_REGISTRY)

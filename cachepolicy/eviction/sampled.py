@@ -1,0 +1,127 @@
+"""Redis's approximated eviction: random samples feeding a 16-slot eviction pool.
+
+Each eviction round samples ``maxmemory_samples`` keys from every non-empty database's candidate
+keyspace and offers them to one pool shared by all databases (so a cold key in db 3 loses to
+nothing hotter in db 0: the fix for Redis issue #2647). The pool keeps the best candidates seen
+so far across rounds, which is why 5 samples with a pool approach true LRU far better than 5
+samples without one (spec §11: 10.6 % vs 16.8 % error).
+
+Insertion follows Redis's rules exactly (spec §2): the pool is sorted ascending by score, the
+victim is taken from the high end, a candidate worse than everything in a full pool is dropped,
+and a full pool discards its worst entry to make room. Two deliberate improvements over Redis
+(spec §12.4): sampling is truly uniform (O(1) array draws instead of contiguous hash buckets),
+and a popped candidate's score is recomputed: if the key became hotter since it was pooled it is
+put back with its fresh score instead of being evicted as "idle".
+"""
+
+from __future__ import annotations
+
+import abc
+from bisect import bisect_left
+from collections.abc import Sequence
+from random import Random
+from typing import TYPE_CHECKING, ClassVar
+
+from ..keyspace import Entry, Keyspace
+from .base import EvictionPolicy
+
+if TYPE_CHECKING:
+    from ..config import CacheConfig
+
+__all__ = ["EVPOOL_SIZE", "SampledPolicy"]
+
+# Redis's EVPOOL_SIZE: big enough to remember good candidates across rounds, small enough that
+# the linear shifts on insert cost nothing next to the sampling itself.
+EVPOOL_SIZE = 16
+
+
+class SampledPolicy(EvictionPolicy):
+    """A policy defined by one score function (higher score = better victim).
+
+    Cost per access: whatever ``on_access`` records (O(1)). Cost per eviction:
+    O(databases * maxmemory_samples) score calls plus O(16) pool shifts.
+    """
+
+    pool_size: ClassVar[int] = EVPOOL_SIZE
+
+    def __init__(self, config: CacheConfig, rng: Random) -> None:
+        super().__init__(config, rng)
+        self.samples = config.maxmemory_samples
+        self._scores: list[float] = []
+        self._entries: list[Entry] = []
+
+    @abc.abstractmethod
+    def score(self, entry: Entry, now: float) -> float:
+        """How good a victim ``entry`` is at time ``now``: higher is evicted first."""
+
+    @property
+    def pool(self) -> list[tuple[float, Entry]]:
+        """The pool's (score, entry) pairs, worst victim first (for tests and introspection)."""
+        return list(zip(self._scores, self._entries, strict=True))
+
+    def reset(self) -> None:
+        self._scores.clear()
+        self._entries.clear()
+
+    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        volatile = self.volatile_only
+        while True:
+            candidates = 0
+            for keyspace in keyspaces:
+                size = keyspace.volatile_count if volatile else len(keyspace)
+                if size == 0:
+                    continue
+                candidates += size
+                for entry in keyspace.sample(self.rng, self.samples, volatile):
+                    self.offer(self.score(entry, now), entry)
+            if candidates == 0:
+                return None
+            victim = self._pop_best(keyspaces, now)
+            if victim is not None:
+                return victim
+
+    def offer(self, score: float, entry: Entry) -> None:
+        """Insert a candidate into the pool with Redis's insert/shift rules."""
+        scores, entries = self._scores, self._entries
+        slot = bisect_left(scores, score)  # first slot whose score >= candidate
+        if len(scores) < self.pool_size:
+            scores.insert(slot, score)
+            entries.insert(slot, entry)
+        elif slot == 0:
+            return  # worse than every pooled candidate in a full pool
+        else:
+            # Full: drop the worst (slot 0) and insert just before the found slot.
+            del scores[0], entries[0]
+            scores.insert(slot - 1, score)
+            entries.insert(slot - 1, entry)
+
+    def _pop_best(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        scores, entries = self._scores, self._entries
+        rescues = 0
+        while entries:
+            frozen = scores.pop()
+            entry = entries.pop()
+            keyspace = keyspaces[entry.db]
+            if keyspace.data.get(entry.key) is not entry or not self.is_candidate(entry):
+                continue  # a ghost: deleted (or lost its TTL) since it was pooled
+            fresh = self.score(entry, now)
+            if fresh < frozen and rescues < self.pool_size and entries and fresh < scores[-1]:
+                # Touched since it was pooled and no longer the best candidate: re-rank it.
+                rescues += 1
+                self.offer(fresh, entry)
+                continue
+            return entry
+        return None
+
+    def on_delete(self, entry: Entry) -> None:
+        # Pooled references to deleted entries are skipped as ghosts when popped; dropping them
+        # here would cost O(16) on every delete for no gain.
+        pass
+
+    def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
+        problems = []
+        if len(self._scores) > self.pool_size:
+            problems.append(f"eviction pool holds {len(self._scores)} > {self.pool_size} entries")
+        if any(a > b for a, b in zip(self._scores, self._scores[1:], strict=False)):
+            problems.append("eviction pool is not sorted by score")
+        return problems

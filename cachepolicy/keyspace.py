@@ -1,0 +1,170 @@
+"""Entries and keyspaces (Redis's per-database ``dict`` + ``expires`` pair).
+
+A :class:`Keyspace` maps key -> :class:`Entry` and keeps two dense arrays of entries, one of all
+keys and one of keys with a TTL, so that a uniformly random key can be drawn in O(1): a dict
+alone cannot do that (Redis walks hash buckets instead, which correlates its samples, spec
+§12.4). Removal swaps the removed entry with the last element, so every operation stays O(1).
+
+The keyspace does bookkeeping only. Locking, accounting against ``maxmemory``, events and policy
+hooks belong to :class:`cachepolicy.store.CacheStore`.
+"""
+
+from __future__ import annotations
+
+from random import Random
+
+__all__ = ["Entry", "Keyspace"]
+
+
+class Entry:
+    """One cached key.
+
+    ``payload`` is the serialized value: storing bytes makes the size exact and immune to the
+    caller mutating the object after ``set``. ``atime``/``aseq`` are the LRU stamp (wall time for
+    ``idletime``, a global access sequence number for tie-free recency order); ``lfu``/``ldt``
+    are Redis's logarithmic counter and its last-decrement time in minutes. ``pos``/``vpos`` are
+    the entry's indexes in its keyspace's sampling arrays (-1 when absent). ``version`` changes
+    whenever the entry's rank changes, so exact-mode heaps can discard stale records lazily.
+    """
+
+    __slots__ = (
+        "aseq",
+        "atime",
+        "db",
+        "deadline",
+        "key",
+        "ldt",
+        "lfu",
+        "payload",
+        "pos",
+        "size",
+        "version",
+        "vpos",
+    )
+
+    def __init__(self, key: str, payload: bytes, size: int, deadline: float | None, db: int):
+        self.key = key
+        self.payload = payload
+        self.size = size
+        self.deadline = deadline
+        self.db = db
+        self.atime = 0.0
+        self.aseq = 0
+        self.lfu = 0
+        self.ldt = 0
+        self.pos = -1
+        self.vpos = -1
+        self.version = 0
+
+    def __repr__(self) -> str:
+        return f"<Entry db={self.db} key={self.key!r} size={self.size} deadline={self.deadline}>"
+
+
+class Keyspace:
+    """One numbered database: key -> entry, with O(1) uniform sampling of all or volatile keys."""
+
+    __slots__ = ("_all", "_volatile", "data", "db", "memory", "volatile_memory")
+
+    def __init__(self, db: int) -> None:
+        self.db = db
+        self.data: dict[str, Entry] = {}
+        self._all: list[Entry] = []
+        self._volatile: list[Entry] = []
+        self.memory = 0
+        self.volatile_memory = 0
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    @property
+    def volatile_count(self) -> int:
+        """Number of keys carrying a TTL (Redis's ``expires`` dict size)."""
+        return len(self._volatile)
+
+    def volatile_entries(self) -> list[Entry]:
+        """The entries that have a TTL. The list is live: do not mutate it."""
+        return self._volatile
+
+    def all_entries(self) -> list[Entry]:
+        """Every entry. The list is live: do not mutate it."""
+        return self._all
+
+    def insert(self, entry: Entry) -> None:
+        """Add an entry whose key is not present."""
+        self.data[entry.key] = entry
+        entry.pos = len(self._all)
+        self._all.append(entry)
+        self.memory += entry.size
+        if entry.deadline is not None:
+            self._add_volatile(entry)
+
+    def remove(self, entry: Entry) -> None:
+        """Remove an entry that is present (the exact object stored under its key)."""
+        del self.data[entry.key]
+        _swap_remove(self._all, entry, "pos")
+        self.memory -= entry.size
+        if entry.vpos >= 0:
+            self._remove_volatile(entry)
+
+    def resize(self, entry: Entry, new_size: int) -> None:
+        """Record that ``entry`` now costs ``new_size`` bytes."""
+        delta = new_size - entry.size
+        entry.size = new_size
+        self.memory += delta
+        if entry.vpos >= 0:
+            self.volatile_memory += delta
+
+    def set_deadline(self, entry: Entry, deadline: float | None) -> None:
+        """Change an entry's deadline, moving it in or out of the volatile index."""
+        entry.deadline = deadline
+        if deadline is None and entry.vpos >= 0:
+            self._remove_volatile(entry)
+        elif deadline is not None and entry.vpos < 0:
+            self._add_volatile(entry)
+
+    def random_entry(self, rng: Random, volatile: bool) -> Entry | None:
+        """A uniformly random entry (of the volatile keys if ``volatile``), or None if empty."""
+        pool = self._volatile if volatile else self._all
+        if not pool:
+            return None
+        return pool[int(rng.random() * len(pool))]
+
+    def sample(self, rng: Random, count: int, volatile: bool) -> list[Entry]:
+        """``count`` entries drawn uniformly with replacement (all of them if fewer exist)."""
+        pool = self._volatile if volatile else self._all
+        size = len(pool)
+        if size <= count:
+            return list(pool)
+        rand = rng.random
+        return [pool[int(rand() * size)] for _ in range(count)]
+
+    def clear(self) -> list[Entry]:
+        """Empty the keyspace and return the removed entries."""
+        removed = self._all
+        self.data = {}
+        self._all = []
+        self._volatile = []
+        self.memory = 0
+        self.volatile_memory = 0
+        for entry in removed:
+            entry.pos = entry.vpos = -1
+        return removed
+
+    def _add_volatile(self, entry: Entry) -> None:
+        entry.vpos = len(self._volatile)
+        self._volatile.append(entry)
+        self.volatile_memory += entry.size
+
+    def _remove_volatile(self, entry: Entry) -> None:
+        _swap_remove(self._volatile, entry, "vpos")
+        self.volatile_memory -= entry.size
+
+
+def _swap_remove(items: list[Entry], entry: Entry, slot: str) -> None:
+    """Remove ``entry`` from ``items`` in O(1) by moving the last element into its place."""
+    index: int = getattr(entry, slot)
+    last = items.pop()
+    if last is not entry:
+        items[index] = last
+        setattr(last, slot, index)
+    setattr(entry, slot, -1)

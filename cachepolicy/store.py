@@ -1,0 +1,821 @@
+"""The composed cache store: keyspaces + one eviction policy + one expiry strategy.
+
+Design
+======
+
+Memory. ``used_memory`` is the exact sum of :func:`~cachepolicy.sizing.entry_size` over all
+entries of all databases: serialized value + key object + a calibrated per-entry overhead.
+The limit is *hard*: a write computes the size of what it is about to admit and evicts *before*
+admitting it, so ``used_memory <= maxmemory`` after every operation (Redis checks before a command
+and lets one big write overshoot, spec §12.1). Whether the write can succeed is decided before
+anything is touched: if the policy's candidate keys (all keys, or only those with a TTL) do not
+hold enough bytes, the write raises :class:`OutOfMemoryError` and the cache is unchanged.
+
+Eviction. The policy ranks; the store evicts. All databases share one budget and one policy, so
+the eviction pool compares candidates across databases, as in Redis since 4.0.
+
+Expiry. Lazy expiry runs on every lookup (``now > deadline``, Redis's ``keyIsExpired``); the
+expiry strategy adds active reclamation.
+
+Concurrency. One lock guards every mutation (writes, evictions, expiry, flushes). Read hits
+take no lock: under CPython's GIL a ``dict.get`` and attribute reads are atomic, the entry found
+is either the current one or one that a concurrent writer just replaced (a read that raced a
+write, which any cache allows), and the policy's access hook is restricted to GIL-atomic steps
+(:attr:`EvictionPolicy.lock_free_access`). Only a read that finds an expired entry takes the lock
+to delete it. On a free-threaded interpreter (no GIL) reads take the lock too.
+
+Events and callbacks are queued while the lock is held and delivered after it is released.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import sys
+import threading
+from collections.abc import Callable, Collection, Iterator
+from random import Random
+from types import TracebackType
+from typing import Any
+
+from .clock import Clock, SystemClock
+from .config import CacheConfig, normalize_option_name
+from .errors import OutOfMemoryError, ValueTooLargeError
+from .events import EventBus, KeyspaceEvent, Subscriber
+from .eviction.base import EvictionPolicy
+from .eviction.registry import resolve_policy
+from .expiry.base import ExpiryStrategy
+from .expiry.registry import resolve_expiry
+from .keyspace import Entry, Keyspace
+from .serializers import Serializer, resolve_serializer
+from .sizing import ENTRY_OVERHEAD, TTL_INDEX_OVERHEAD, format_bytes
+from .stats import HitCounter, Stats
+
+__all__ = ["KEEP_TTL", "CacheStore"]
+
+_GIL_ENABLED = getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
+class _KeepTTL:
+    """Sentinel: leave the key's TTL as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP_TTL"
+
+
+KEEP_TTL: Any = _KeepTTL()
+
+# Above this many TTL keys, info() estimates avg_ttl from a random sample instead of a full scan,
+# so INFO stays O(1) on big caches (Redis keeps a running estimate for the same reason).
+_AVG_TTL_SAMPLE = 1000
+
+
+class _Locked:
+    """``with store.locked():`` acquire the lock; on exit release it, then deliver events."""
+
+    __slots__ = ("_store",)
+
+    def __init__(self, store: CacheStore) -> None:
+        self._store = store
+
+    def __enter__(self) -> None:
+        self._store._lock.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        store = self._store
+        events = store._pending
+        if events:
+            store._pending = []
+        store._lock.release()
+        if events:
+            store.events.publish(events)
+
+
+class CacheStore:
+    """All databases of one cache under one memory budget.
+
+    Most users want :class:`cachepolicy.Cache`, a view bound to one database of a store.
+    """
+
+    def __init__(
+        self,
+        config: CacheConfig | None = None,
+        *,
+        clock: Clock | None = None,
+        rng: Random | None = None,
+        seed: int | None = None,
+        **options: Any,
+    ) -> None:
+        if config is None:
+            config = CacheConfig.from_options(options)
+        elif options:
+            config = config.replace(**{normalize_option_name(k): v for k, v in options.items()})
+        self.config = config
+        self.clock: Clock = clock if clock is not None else SystemClock()
+        self.rng = rng if rng is not None else Random(seed)
+        self.serializer: Serializer = resolve_serializer(config.serializer)
+        self.keyspaces: list[Keyspace] = [Keyspace(db) for db in range(config.databases)]
+        self.policy: EvictionPolicy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(
+            config, self.rng
+        )
+        self.expiry: ExpiryStrategy = resolve_expiry(config.expiry)(config)
+        self.used_memory = 0
+        self.key_count = 0
+        self.stats = Stats()
+        self.hits = HitCounter()
+        self.events = EventBus()
+        self._lock = threading.Lock()
+        self._locked = _Locked(self)
+        self._pending: list[KeyspaceEvent] = []
+        self._closed = False
+        self._time = self.clock.time
+        self._entry_overhead = self.policy.metadata_overhead
+        self._ttl_overhead = self.expiry.metadata_overhead
+        self._lock_free_reads = _GIL_ENABLED and self.policy.lock_free_access
+        self.expiry.attach(self)
+        self.expiry.start()
+
+    # ------------------------------------------------------------------ locking and events
+
+    def locked(self) -> _Locked:
+        """Context manager holding the store lock; events queued inside are sent on exit."""
+        return self._locked
+
+    @property
+    def lock(self) -> threading.Lock:
+        return self._lock
+
+    def _emit(self, name: str, entry_or_key: Entry | str, db: int = -1) -> None:
+        """Queue an event (lock held). Free when nobody subscribed."""
+        if self.events:
+            if isinstance(entry_or_key, Entry):
+                self._pending.append(KeyspaceEvent(name, entry_or_key.key, entry_or_key.db))
+            else:
+                self._pending.append(KeyspaceEvent(name, entry_or_key, db))
+
+    def subscribe(
+        self, callback: Subscriber, events: Collection[str] | None = None
+    ) -> Callable[[], None]:
+        return self.events.subscribe(callback, events)
+
+    # ------------------------------------------------------------------ sizing
+
+    def entry_size(self, key: str, payload: bytes, has_ttl: bool) -> int:
+        """Bytes one entry costs under this store's policy and expiry strategy."""
+        size = sys.getsizeof(key) + sys.getsizeof(payload) + ENTRY_OVERHEAD + self._entry_overhead
+        if has_ttl:
+            size += TTL_INDEX_OVERHEAD + self._ttl_overhead
+        return size
+
+    # ------------------------------------------------------------------ removal (lock held)
+
+    def _remove(self, entry: Entry) -> None:
+        """Take ``entry`` out of every structure (lock held). No stats, no events."""
+        self.keyspaces[entry.db].remove(entry)
+        self.used_memory -= entry.size
+        self.key_count -= 1
+        self.policy.on_delete(entry)
+        if entry.deadline is not None:
+            self.expiry.on_delete(entry)
+
+    def expire_entry(self, entry: Entry) -> None:
+        """Delete an entry whose deadline passed (lock held): ``expired`` event, counter."""
+        self._remove(entry)
+        self.stats.expired_keys += 1
+        self._emit("expired", entry)
+
+    def evict_entry(self, entry: Entry) -> None:
+        """Delete an entry chosen by the policy (lock held): ``evicted`` event, counter."""
+        self._remove(entry)
+        self.stats.evicted_keys += 1
+        self.stats.evicted_bytes += entry.size
+        self._emit("evicted", entry)
+
+    def _delete_entry(self, entry: Entry) -> None:
+        self._remove(entry)
+        self._emit("del", entry)
+
+    def _live(self, keyspace: Keyspace, key: str, now: float) -> Entry | None:
+        """The unexpired entry for ``key`` (lock held), lazily expiring a stale one."""
+        entry = keyspace.data.get(key)
+        if entry is not None and entry.deadline is not None and now > entry.deadline:
+            self.expire_entry(entry)
+            return None
+        return entry
+
+    # ------------------------------------------------------------------ reads (lock-free)
+
+    def lookup(self, db: int, key: str) -> bytes | None:
+        """The payload stored under ``key`` or None; counts a hit or miss and touches the key."""
+        entry = self.keyspaces[db].data.get(key)
+        if entry is not None:
+            now = self._time()
+            deadline = entry.deadline
+            if deadline is None or now <= deadline:
+                if self._lock_free_reads:
+                    self.policy.on_access(entry, now)
+                else:
+                    with self._lock:
+                        if entry.pos >= 0:
+                            self.policy.on_access(entry, now)
+                self.hits.cell()[0] += 1
+                return entry.payload
+            self._expire_if_stale(entry, now)
+        self.hits.cell()[1] += 1
+        if self.events:
+            with self._locked:
+                self._emit("keymiss", key, db)
+        return None
+
+    def peek(self, db: int, key: str) -> Entry | None:
+        """The live entry without touching it or counting (Redis's NOTOUCH lookups)."""
+        entry = self.keyspaces[db].data.get(key)
+        if entry is not None and entry.deadline is not None:
+            now = self._time()
+            if now > entry.deadline:
+                self._expire_if_stale(entry, now)
+                return None
+        return entry
+
+    def _expire_if_stale(self, entry: Entry, now: float) -> None:
+        with self._locked:
+            keyspace = self.keyspaces[entry.db]
+            if keyspace.data.get(entry.key) is entry:
+                self._live(keyspace, entry.key, now)
+
+    # ------------------------------------------------------------------ writes
+
+    def deadline_for(self, ttl: float | None, now: float) -> float | None:
+        """Absolute deadline for a relative TTL in seconds (None = no expiry)."""
+        if ttl is None:
+            return None
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+            raise TypeError(f"A TTL must be a number of seconds or None, got {ttl!r}.")
+        if math.isnan(ttl):
+            raise ValueError("A TTL must be a number of seconds, got NaN.")
+        if math.isinf(ttl):
+            if ttl > 0:
+                return None
+            return now
+        return now + ttl
+
+    def write(
+        self,
+        db: int,
+        key: str,
+        payload: bytes,
+        ttl: float | None = None,
+        *,
+        deadline: float | _KeepTTL | None = KEEP_TTL,
+        keepttl: bool = False,
+        only_if_missing: bool = False,
+        only_if_present: bool = False,
+    ) -> bool:
+        """Store ``payload`` (Redis's SET with NX/XX/KEEPTTL/EX/PXAT). Returns False when an
+        NX/XX condition prevented the write. A TTL <= 0 stores nothing and deletes the key."""
+        with self._locked:
+            now = self._time()
+            keyspace = self.keyspaces[db]
+            old = self._live(keyspace, key, now)
+            if only_if_missing and old is not None:
+                return False
+            if only_if_present and old is None:
+                return False
+            if keepttl and old is not None:
+                new_deadline = old.deadline
+            elif deadline is not KEEP_TTL:
+                new_deadline = deadline  # type: ignore[assignment]
+            else:
+                new_deadline = self.deadline_for(ttl, now)
+            if new_deadline is not None and new_deadline <= now:
+                # Redis: a deadline that already passed deletes the key (event "del").
+                if old is not None:
+                    self._delete_entry(old)
+                return True
+            size = self.entry_size(key, payload, new_deadline is not None)
+            old = self._make_room(keyspace, key, size, old, now)
+            if old is None:
+                self._insert(keyspace, key, payload, size, new_deadline, now)
+            else:
+                self._replace(keyspace, old, payload, size, new_deadline, now)
+                self._emit("set", old)
+            if self.used_memory > self.stats.used_memory_peak:
+                self.stats.used_memory_peak = self.used_memory
+        self.expiry.after_operation(now)
+        return True
+
+    def _insert(
+        self,
+        keyspace: Keyspace,
+        key: str,
+        payload: bytes,
+        size: int,
+        deadline: float | None,
+        now: float,
+    ) -> Entry:
+        entry = Entry(key, payload, size, deadline, keyspace.db)
+        keyspace.insert(entry)
+        self.used_memory += size
+        self.key_count += 1
+        self.policy.on_insert(entry, now)
+        if deadline is not None:
+            self.expiry.on_ttl_set(entry, None)
+        self._emit("new", entry)
+        self._emit("set", entry)
+        return entry
+
+    def _replace(
+        self,
+        keyspace: Keyspace,
+        entry: Entry,
+        payload: bytes,
+        size: int,
+        deadline: float | None,
+        now: float,
+    ) -> None:
+        """Overwrite in place: the key keeps its LFU history, as Redis's SET does."""
+        self.used_memory += size - entry.size
+        keyspace.resize(entry, size)
+        entry.payload = payload
+        self._set_deadline(keyspace, entry, deadline)
+        self.policy.on_access(entry, now)
+
+    def _set_deadline(self, keyspace: Keyspace, entry: Entry, deadline: float | None) -> None:
+        previous = entry.deadline
+        if previous == deadline:
+            return
+        keyspace.set_deadline(entry, deadline)
+        self.policy.on_ttl_change(entry, previous)
+        if deadline is None:
+            self.expiry.on_ttl_cleared(entry)
+        else:
+            self.expiry.on_ttl_set(entry, previous)
+
+    def _make_room(
+        self, keyspace: Keyspace, key: str, size: int, old: Entry | None, now: float
+    ) -> Entry | None:
+        """Evict until an entry of ``size`` bytes fits in place of ``old`` (lock held).
+
+        Everything that could make the write fail is decided before the first eviction, so a
+        failed write leaves the cache unchanged. Returns ``old``, or None if the policy chose
+        the very key being overwritten (it is then dropped silently, as part of the overwrite).
+        """
+        config = self.config
+        limit = config.maxmemory
+        policy = self.policy
+        keyspaces = self.keyspaces
+        old_size = old.size if old is not None else 0
+        if limit:
+            if size > limit:
+                self.stats.rejected_writes += 1
+                raise ValueTooLargeError(
+                    f"Cannot store key {key!r}: the entry needs {size} bytes but maxmemory is "
+                    f"{limit} bytes ({format_bytes(limit)}); no eviction can make it fit.",
+                    key=key,
+                    size=size,
+                )
+            needed = self.used_memory - old_size + size - limit
+            if needed > 0:
+                evictable = policy.candidate_bytes(keyspaces)
+                if old is not None and policy.is_candidate(old):
+                    evictable -= old_size
+                if evictable < needed:
+                    self.stats.rejected_writes += 1
+                    raise OutOfMemoryError(self._oom_message(key, needed), key=key, needed=needed)
+                while self.used_memory - old_size + size > limit:
+                    victim = policy.select_victim(keyspaces, now)
+                    if victim is None:  # pragma: no cover - accounting guarantees a victim
+                        raise OutOfMemoryError(self._oom_message(key, needed), key=key)
+                    if victim is old:
+                        self._remove(old)
+                        old, old_size = None, 0
+                        continue
+                    self.evict_entry(victim)
+        if old is None and config.max_entries is not None and self.key_count >= config.max_entries:
+            self._cull(key, now)
+        return old
+
+    def _cull(self, key: str, now: float) -> None:
+        """Entry-count bound reached: evict a batch (Django's CULL_FREQUENCY semantics)."""
+        frequency = self.config.cull_frequency
+        candidates = self.policy.candidate_count(self.keyspaces)
+        if candidates == 0:
+            self.stats.rejected_writes += 1
+            raise OutOfMemoryError(
+                f"Cannot store key {key!r}: max_entries={self.config.max_entries} is reached and "
+                f"policy {self.policy.describe()!r} has no key it may evict.",
+                key=key,
+            )
+        if frequency is None:
+            count = 1
+        elif frequency == 0:
+            count = candidates
+        else:
+            count = max(1, self.key_count // frequency)
+        for _ in range(min(count, candidates)):
+            victim = self.policy.select_victim(self.keyspaces, now)
+            if victim is None:
+                break
+            self.evict_entry(victim)
+
+    def _oom_message(self, key: str, needed: int) -> str:
+        policy = self.policy
+        reason = (
+            "the policy is 'noeviction'"
+            if not policy.evicts
+            else f"policy {policy.describe()!r} can only evict keys that have a TTL, "
+            f"and they hold too few bytes"
+            if policy.volatile_only
+            else f"policy {policy.describe()!r} has too few evictable bytes"
+        )
+        return (
+            f"OOM command not allowed when used memory > 'maxmemory': storing key {key!r} needs "
+            f"{needed} more bytes ({format_bytes(self.used_memory)} used of "
+            f"{format_bytes(self.config.maxmemory)}) and {reason}."
+        )
+
+    # ------------------------------------------------------------------ other commands
+
+    def delete(self, db: int, key: str) -> bool:
+        """DEL: True if a live key was removed (a logically expired key returns False)."""
+        with self._locked:
+            keyspace = self.keyspaces[db]
+            entry = self._live(keyspace, key, self._time())
+            if entry is None:
+                return False
+            self._delete_entry(entry)
+            return True
+
+    def touch(self, db: int, key: str, deadline: float | _KeepTTL | None = KEEP_TTL) -> bool:
+        """TOUCH (refresh LRU/LFU), optionally setting a new absolute deadline."""
+        with self._locked:
+            now = self._time()
+            keyspace = self.keyspaces[db]
+            entry = self._live(keyspace, key, now)
+            if entry is None:
+                return False
+            if deadline is not KEEP_TTL:
+                if deadline is not None and deadline <= now:  # type: ignore[operator]
+                    self._delete_entry(entry)
+                    return True
+                self._change_deadline(keyspace, entry, deadline)  # type: ignore[arg-type]
+            self.policy.on_access(entry, now)
+            return True
+
+    def _change_deadline(self, keyspace: Keyspace, entry: Entry, deadline: float | None) -> None:
+        """Set a deadline and fix the entry's size (a TTL costs index bytes)."""
+        had_ttl = entry.deadline is not None
+        if had_ttl != (deadline is not None):
+            new_size = self.entry_size(entry.key, entry.payload, deadline is not None)
+            self.used_memory += new_size - entry.size
+            keyspace.resize(entry, new_size)
+        self._set_deadline(keyspace, entry, deadline)
+        self._emit("expire" if deadline is not None else "persist", entry)
+
+    def expire(
+        self,
+        db: int,
+        key: str,
+        deadline: float,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> bool:
+        """PEXPIREAT with Redis's NX/XX/GT/LT rules (no TTL counts as infinite)."""
+        if nx and (xx or gt or lt):
+            raise ValueError("NX and XX, GT or LT options at the same time are not compatible")
+        if gt and lt:
+            raise ValueError("GT and LT options at the same time are not compatible")
+        with self._locked:
+            now = self._time()
+            keyspace = self.keyspaces[db]
+            entry = self._live(keyspace, key, now)
+            if entry is None:
+                return False
+            current = entry.deadline
+            if nx and current is not None:
+                return False
+            if xx and current is None:
+                return False
+            if gt and (current is None or deadline <= current):
+                return False
+            if lt and current is not None and deadline >= current:
+                return False
+            if deadline <= now:
+                self._delete_entry(entry)
+                return True
+            if self.config.maxmemory and current is None:
+                # Gaining a TTL costs index bytes: make room like any write would.
+                extra = self.entry_size(key, entry.payload, True) - entry.size
+                if self.used_memory + extra > self.config.maxmemory:
+                    survivor = self._make_room(keyspace, key, entry.size + extra, entry, now)
+                    if survivor is None:
+                        return False
+            self._change_deadline(keyspace, entry, deadline)
+            return True
+
+    def persist(self, db: int, key: str) -> bool:
+        """PERSIST: remove the TTL. False if the key is missing or has none."""
+        with self._locked:
+            keyspace = self.keyspaces[db]
+            entry = self._live(keyspace, key, self._time())
+            if entry is None or entry.deadline is None:
+                return False
+            self._change_deadline(keyspace, entry, None)
+            return True
+
+    def update(
+        self,
+        db: int,
+        key: str,
+        transform: Callable[[bytes | None], bytes],
+        *,
+        event: str = "set",
+    ) -> None:
+        """Atomically replace a value computed from the current payload (None if missing),
+        keeping the TTL: the basis of INCR/DECR."""
+        with self._locked:
+            now = self._time()
+            keyspace = self.keyspaces[db]
+            entry = self._live(keyspace, key, now)
+            payload = transform(entry.payload if entry is not None else None)
+            deadline = entry.deadline if entry is not None else None
+            size = self.entry_size(key, payload, deadline is not None)
+            entry = self._make_room(keyspace, key, size, entry, now)
+            if entry is None:
+                entry = self._insert(keyspace, key, payload, size, deadline, now)
+            else:
+                self._replace(keyspace, entry, payload, size, deadline, now)
+            self._emit(event, entry)
+            if self.used_memory > self.stats.used_memory_peak:
+                self.stats.used_memory_peak = self.used_memory
+
+    def flushdb(self, db: int) -> None:
+        """Remove every key of one database."""
+        with self._locked:
+            keyspace = self.keyspaces[db]
+            if all(ks is keyspace or not len(ks) for ks in self.keyspaces):
+                self._flush_everything()
+                return
+            self.used_memory -= keyspace.memory
+            self.key_count -= len(keyspace)
+            for entry in keyspace.clear():
+                self.policy.on_delete(entry)
+                if entry.deadline is not None:
+                    self.expiry.on_delete(entry)
+
+    def flushall(self) -> None:
+        """Remove every key of every database."""
+        with self._locked:
+            self._flush_everything()
+
+    def _flush_everything(self) -> None:
+        for keyspace in self.keyspaces:
+            keyspace.clear()
+        self.used_memory = 0
+        self.key_count = 0
+        self.policy.reset()
+        self.expiry.reset()
+
+    def keys(self, db: int) -> list[str]:
+        """Live keys of one database (expired ones are skipped, not reclaimed)."""
+        now = self._time()
+        with self._lock:
+            entries = list(self.keyspaces[db].data.values())
+        return [e.key for e in entries if e.deadline is None or now <= e.deadline]
+
+    def iter_entries(self) -> Iterator[Entry]:
+        """Snapshot of every entry of every database (for tools and tests)."""
+        with self._lock:
+            snapshot = [e for ks in self.keyspaces for e in ks.data.values()]
+        return iter(snapshot)
+
+    # ------------------------------------------------------------------ introspection
+
+    def idletime(self, db: int, key: str) -> float:
+        """Seconds since the key was last accessed (Redis's OBJECT IDLETIME)."""
+        entry = self.peek(db, key)
+        if entry is None:
+            raise KeyError(key)
+        return max(0.0, self._time() - entry.atime)
+
+    def frequency(self, db: int, key: str) -> int:
+        """The decayed LFU counter (Redis's OBJECT FREQ); only under an LFU policy."""
+        from .eviction.frequency import lfu_decay
+
+        if "lfu" not in self.policy.describe():
+            raise TypeError(
+                "An LFU maxmemory-policy is not selected, access frequency not tracked."
+            )
+        entry = self.peek(db, key)
+        if entry is None:
+            raise KeyError(key)
+        return lfu_decay(entry.lfu, entry.ldt, int(self._time() // 60), self.config.lfu_decay_time)
+
+    def reset_stats(self) -> None:
+        """Redis's CONFIG RESETSTAT."""
+        with self._lock:
+            self.stats.reset()
+            self.stats.used_memory_peak = self.used_memory
+        self.hits.reset()
+
+    def info(self) -> dict[str, Any]:
+        """Redis INFO fields (memory, stats, keyspace) as a dict."""
+        hits, misses = self.hits.totals()
+        now = self._time()
+        with self._lock:
+            stats = self.stats
+            config = self.config
+            info: dict[str, Any] = {
+                "used_memory": self.used_memory,
+                "used_memory_human": format_bytes(self.used_memory),
+                "used_memory_peak": max(stats.used_memory_peak, self.used_memory),
+                "used_memory_peak_human": format_bytes(
+                    max(stats.used_memory_peak, self.used_memory)
+                ),
+                "used_memory_dataset": sum(
+                    sys.getsizeof(e.payload) for ks in self.keyspaces for e in ks.data.values()
+                )
+                if self.key_count <= 10_000
+                else None,
+                "maxmemory": config.maxmemory,
+                "maxmemory_human": format_bytes(config.maxmemory),
+                "maxmemory_policy": self.policy.describe(),
+                "maxmemory_samples": config.maxmemory_samples,
+                "eviction_mode": config.eviction_mode,
+                "lfu_log_factor": config.lfu_log_factor,
+                "lfu_decay_time": config.lfu_decay_time,
+                "expiry": self.expiry.name or type(self.expiry).__qualname__,
+                "hz": config.hz,
+                "active_expire_effort": config.active_expire_effort,
+                "keyspace_hits": hits,
+                "keyspace_misses": misses,
+                "expired_keys": stats.expired_keys,
+                "evicted_keys": stats.evicted_keys,
+                "evicted_bytes": stats.evicted_bytes,
+                "rejected_writes": stats.rejected_writes,
+                "expired_stale_perc": round(stats.expired_stale_perc * 100, 2),
+                "expired_time_cap_reached_count": stats.expired_time_cap_reached_count,
+                "expire_cycle_cpu_milliseconds": int(stats.expire_cycle_cpu_milliseconds),
+                "lazyfree_pending_objects": stats.lazyfree_pending_objects,
+                "lazyfreed_objects": stats.lazyfreed_objects,
+                "total_keys": self.key_count,
+            }
+            info.update(stats.extra)
+            info.update(self.expiry.info())
+            for keyspace in self.keyspaces:
+                if len(keyspace):
+                    info[f"db{keyspace.db}"] = {
+                        "keys": len(keyspace),
+                        "expires": keyspace.volatile_count,
+                        "avg_ttl": self._avg_ttl_ms(keyspace, now),
+                    }
+        if info["used_memory_dataset"] is None:
+            del info["used_memory_dataset"]
+        return info
+
+    def _avg_ttl_ms(self, keyspace: Keyspace, now: float) -> int:
+        volatile = keyspace.volatile_entries()
+        if not volatile:
+            return 0
+        sample = (
+            volatile
+            if len(volatile) <= _AVG_TTL_SAMPLE
+            else keyspace.sample(Random(0), _AVG_TTL_SAMPLE, True)
+        )
+        remaining = [max(0.0, e.deadline - now) for e in sample if e.deadline is not None]
+        return int(1000 * sum(remaining) / len(remaining)) if remaining else 0
+
+    def info_text(self) -> str:
+        """The same report as Redis-INFO-style text (``# Section`` + ``field:value`` lines)."""
+        info = self.info()
+        sections = {
+            "Memory": [
+                "used_memory",
+                "used_memory_human",
+                "used_memory_peak",
+                "used_memory_peak_human",
+                "used_memory_dataset",
+                "maxmemory",
+                "maxmemory_human",
+                "maxmemory_policy",
+                "maxmemory_samples",
+                "eviction_mode",
+                "lazyfree_pending_objects",
+                "lazyfreed_objects",
+            ],
+            "Stats": [
+                "keyspace_hits",
+                "keyspace_misses",
+                "expired_keys",
+                "expired_stale_perc",
+                "expired_time_cap_reached_count",
+                "expire_cycle_cpu_milliseconds",
+                "evicted_keys",
+                "evicted_bytes",
+                "rejected_writes",
+            ],
+        }
+        lines: list[str] = []
+        shown: set[str] = set()
+        for title, names in sections.items():
+            lines.append(f"# {title}")
+            for name in names:
+                if name in info:
+                    lines.append(f"{name}:{info[name]}")
+                    shown.add(name)
+            lines.append("")
+        lines.append("# Config")
+        for name, value in info.items():
+            if name not in shown and not name.startswith("db") and not isinstance(value, dict):
+                lines.append(f"{name}:{value}")
+        lines.append("")
+        lines.append("# Keyspace")
+        for name, value in info.items():
+            if isinstance(value, dict):
+                fields = ",".join(f"{k}={v}" for k, v in value.items())
+                lines.append(f"{name}:{fields}")
+        return "\n".join(lines) + "\n"
+
+    def check(self) -> list[str]:
+        """Recount everything and return every inconsistency found (empty when healthy)."""
+        problems: list[str] = []
+        with self._lock:
+            total = 0
+            count = 0
+            for keyspace in self.keyspaces:
+                problems.extend(self._check_keyspace(keyspace))
+                total += keyspace.memory
+                count += len(keyspace)
+            if total != self.used_memory:
+                problems.append(f"used_memory is {self.used_memory} but entries sum to {total}")
+            if count != self.key_count:
+                problems.append(f"key_count is {self.key_count} but databases hold {count}")
+            limit = self.config.maxmemory
+            if limit and self.used_memory > limit:
+                problems.append(f"used_memory {self.used_memory} exceeds maxmemory {limit}")
+            if self.config.max_entries is not None and count > self.config.max_entries:
+                problems.append(f"{count} keys exceed max_entries {self.config.max_entries}")
+            problems.extend(self.policy.check(self.keyspaces))
+            problems.extend(self.expiry.check())
+        return problems
+
+    def _check_keyspace(self, keyspace: Keyspace) -> list[str]:
+        problems: list[str] = []
+        memory = volatile_memory = volatile = 0
+        where = f"db{keyspace.db}"
+        all_entries = keyspace.all_entries()
+        if len(all_entries) != len(keyspace.data):
+            problems.append(f"{where}: sampling array has {len(all_entries)} of {len(keyspace)}")
+        for key, entry in keyspace.data.items():
+            if entry.key != key or entry.db != keyspace.db:
+                problems.append(f"{where}: entry {entry!r} filed under {key!r}")
+            if not (0 <= entry.pos < len(all_entries)) or all_entries[entry.pos] is not entry:
+                problems.append(f"{where}: key {key!r} has a wrong sampling position")
+            expected = self.entry_size(key, entry.payload, entry.deadline is not None)
+            if entry.size != expected:
+                problems.append(f"{where}: key {key!r} accounted {entry.size} B, costs {expected}")
+            memory += entry.size
+            if entry.deadline is not None:
+                volatile += 1
+                volatile_memory += entry.size
+                vpos = entry.vpos
+                vols = keyspace.volatile_entries()
+                if not (0 <= vpos < len(vols)) or vols[vpos] is not entry:
+                    problems.append(f"{where}: key {key!r} missing from the TTL index")
+            elif entry.vpos != -1:
+                problems.append(f"{where}: key {key!r} has no TTL but is in the TTL index")
+        if memory != keyspace.memory:
+            problems.append(f"{where}: memory counter {keyspace.memory} != sum {memory}")
+        if volatile != keyspace.volatile_count:
+            problems.append(
+                f"{where}: TTL index has {keyspace.volatile_count}, {volatile} expected"
+            )
+        if volatile_memory != keyspace.volatile_memory:
+            problems.append(
+                f"{where}: volatile memory {keyspace.volatile_memory} != sum {volatile_memory}"
+            )
+        return problems
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def close(self) -> None:
+        """Stop background work. The data stays readable; closing twice is harmless."""
+        if not self._closed:
+            self._closed = True
+            self.expiry.stop()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):  # interpreter shutdown may have torn things down
+            self.expiry.stop()

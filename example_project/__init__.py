@@ -1,0 +1,1 @@
+"""Example applications using cachepolicy (run ``python -m example_project``)."""

@@ -1,0 +1,32 @@
+"""Django integration of cachepolicy: ``CACHES`` backend, system checks, ``cacheinfo``, signals.
+
+Settings::
+
+    CACHES = {"default": {
+        "BACKEND": "django_cachepolicy.PolicyCache",
+        "LOCATION": "main",
+        "OPTIONS": {"MAXMEMORY": "64mb", "MAXMEMORY_POLICY": "allkeys-lfu"},
+    }}
+    INSTALLED_APPS = [..., "django_cachepolicy"]  # system checks, cacheinfo, signals
+
+``PolicyCache`` is imported lazily: Django imports this package while reading
+``INSTALLED_APPS``, before settings may be used, and importing the backend pulls in
+``django.core.cache``; a light ``__init__`` keeps app loading cheap and import-order safe.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .backend import PolicyCache
+
+__all__ = ["PolicyCache"]
+
+
+def __getattr__(name: str) -> Any:
+    if name == "PolicyCache":
+        from .backend import PolicyCache
+
+        return PolicyCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,318 @@
+"""``PolicyCache``: a Django cache backend on a cachepolicy store.
+
+Shape
+=====
+A thin adapter in the manner of Django's own Redis backend: each method turns Django's key into
+the stored key (prefix, version, ``KEY_FUNCTION``, ``validate_key``), turns Django's timeout into
+the core's ``ttl`` (:func:`~django_cachepolicy.options.django_timeout_to_ttl`), and makes one call
+on a :class:`cachepolicy.Cache` view. Eviction, expiry, byte accounting and atomicity (``incr``
+keeps the TTL and cannot lose an update) are the core's.
+
+Sharing
+=======
+Django builds one backend object per thread and calls ``close()`` after every request. All
+objects configured with the same ``LOCATION`` therefore share one store, obtained from
+:func:`cachepolicy.get_shared_store`, which also refuses a second, conflicting configuration for
+the same name; ``close()`` leaves it alone. Different aliases on one ``LOCATION`` may use
+different databases of that store (``OPTIONS["DATABASE"]``), like Redis's ``SELECT``.
+
+Speed
+=====
+Profiling ``get`` through ``django.core.cache`` shows most of the time is Django's key handling,
+not the store: ``make_and_validate_key`` costs three Python calls plus a generator and a regular
+expression per key. When neither ``make_key`` nor ``validate_key`` is overridden and
+``KEY_FUNCTION`` is Django's default, :meth:`PolicyCache._key` builds the key inline and calls
+``validate_key`` only for keys that could draw a warning (longer than memcached's 250
+characters, or containing a space or a non-printable character); for every other key
+``validate_key`` provably warns about nothing, so skipping the call changes no behaviour.
+
+The async methods run the in-memory operation directly on the event loop: the operation holds
+the store lock for microseconds, far less than ``sync_to_async``'s thread hop costs.
+"""
+
+from __future__ import annotations
+
+import logging
+import pickle
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from django.core.cache.backends.base import (
+    DEFAULT_TIMEOUT,
+    MEMCACHE_MAX_KEY_LENGTH,
+    BaseCache,
+    default_key_func,
+)
+from django.core.exceptions import ImproperlyConfigured
+
+from cachepolicy import (
+    Cache,
+    CacheStore,
+    OutOfMemoryError,
+    ValueTooLargeError,
+    get_shared_store,
+)
+from cachepolicy import ConfigError as CoreConfigError
+
+from . import signals
+from .options import AliasOptions, django_timeout_to_ttl, parse_alias
+
+__all__ = ["PolicyCache"]
+
+logger = logging.getLogger("django_cachepolicy")
+
+
+class PolicyCache(BaseCache):
+    """Django cache backend with Redis's memory management; configure it in ``CACHES``.
+
+    ``LOCATION`` names the shared store (like ``LocMemCache``'s). ``OPTIONS`` are listed in
+    :mod:`django_cachepolicy.options`.
+    """
+
+    #: Shown by ``cacheinfo`` and in messages.
+    location: str
+    #: This alias's validated options.
+    options: AliasOptions
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        # Django does not tell a backend its alias; messages name the LOCATION instead.
+        options = parse_alias(None, location, params)
+        super().__init__(params)
+        # BaseCache.__init__ swaps an unparsable TIMEOUT for 300; parse_alias has already
+        # refused those, and this restores Django's int() truncation exactly.
+        self.default_timeout = options.default_timeout  # type: ignore[assignment]
+        try:
+            store = get_shared_store(location, options.config)
+        except CoreConfigError as exc:
+            raise ImproperlyConfigured(
+                f"Cache LOCATION {location!r} is already in use with different options: {exc}"
+            ) from exc
+        self.location = location
+        self.options = options
+        self._store: CacheStore = store
+        self._view: Cache = Cache(store=store, db=options.database)
+        self._drop_on_oom = options.on_out_of_memory == "drop"
+        cls = type(self)
+        # The inline key path is only equivalent to make_and_validate_key() when no subclass
+        # changed how keys are made or validated; KEY_FUNCTION is checked on every call because
+        # code (Django's own tests included) may replace self.key_func at run time.
+        self._inline_keys = (
+            cls.make_key is BaseCache.make_key
+            and cls.validate_key is BaseCache.validate_key
+            and cls.make_and_validate_key is BaseCache.make_and_validate_key
+        )
+        signals.attach_bridge(self._store, self._view, location, options.database, PolicyCache)
+
+    # ------------------------------------------------------------------ keys and timeouts
+
+    def _key(self, key: Any, version: int | None) -> str:
+        """Django's ``make_and_validate_key()``, inlined when that is provably equivalent."""
+        if self._inline_keys and self.key_func is default_key_func:
+            # "%s" formatting, not an f-string: byte-for-byte what default_key_func() makes,
+            # even for key objects whose __format__ differs from __str__.
+            made = "%s:%s:%s" % (  # noqa: UP031
+                self.key_prefix,
+                self.version if version is None else version,
+                key,
+            )
+            # validate_key() warns only for keys over 250 characters or with characters in
+            # [\x00-\x20\x7f]; isprintable() is False for all of those except the space.
+            if len(made) > MEMCACHE_MAX_KEY_LENGTH or " " in made or not made.isprintable():
+                self.validate_key(made)
+            return made
+        made = self.make_and_validate_key(key, version=version)
+        if type(made) is not str:
+            raise TypeError(
+                f"The cache key function returned {type(made).__name__} {made!r} for key "
+                f"{key!r}; cachepolicy stores str keys, so KEY_FUNCTION must return a str."
+            )
+        return made
+
+    def _ttl(self, timeout: Any) -> float | None:
+        return django_timeout_to_ttl(timeout, self.default_timeout)
+
+    def get_backend_timeout(self, timeout: Any = DEFAULT_TIMEOUT) -> float | None:
+        """Django's hook: the absolute expiry time (epoch seconds) for ``timeout``.
+
+        Kept for API compatibility (third-party code calls it); the backend itself stores
+        relative TTLs through :func:`~django_cachepolicy.options.django_timeout_to_ttl`.
+        """
+        ttl = self._ttl(timeout)
+        if ttl is None:
+            return None
+        return self._store.clock.time() + (ttl if ttl > 0 else -1.0)
+
+    def _out_of_memory(self, exc: OutOfMemoryError | ValueTooLargeError, key: str) -> None:
+        """Apply ON_OUT_OF_MEMORY: re-raise (the default) or log the lost write."""
+        if not self._drop_on_oom:
+            raise exc
+        logger.warning(
+            "Cache LOCATION %r dropped the write of key %r (ON_OUT_OF_MEMORY='drop'): %s",
+            self.location,
+            key,
+            exc,
+        )
+
+    @staticmethod
+    def _unpicklable(exc: Exception, key: str) -> pickle.PicklingError:
+        """The core raises what ``pickle`` raised; Django promises ``pickle.PickleError``."""
+        error = pickle.PicklingError(f"Cannot cache the value of key {key!r}: {exc}")
+        error.__cause__ = exc
+        return error
+
+    # ------------------------------------------------------------------ the BaseCache API
+
+    def add(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        made = self._key(key, version)
+        try:
+            return self._view.add(made, value, self._ttl(timeout))
+        except (OutOfMemoryError, ValueTooLargeError) as exc:
+            self._out_of_memory(exc, made)
+            return False
+        except (TypeError, AttributeError) as exc:
+            raise self._unpicklable(exc, made) from exc
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self._view.get(self._key(key, version), default)
+
+    def set(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> None:
+        made = self._key(key, version)
+        try:
+            self._view.set(made, value, self._ttl(timeout))
+        except (OutOfMemoryError, ValueTooLargeError) as exc:
+            self._out_of_memory(exc, made)
+        except (TypeError, AttributeError) as exc:
+            raise self._unpicklable(exc, made) from exc
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        return self._view.touch(self._key(key, version), self._ttl(timeout))
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self._view.delete(self._key(key, version))
+
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        made = {self._key(key, version): key for key in keys}
+        found = self._view.get_many(made)
+        return {made[stored]: value for stored, value in found.items()}
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return self._view.has(self._key(key, version))
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        """Atomically add ``delta``, keeping the TTL; ``ValueError`` if the key is missing."""
+        made = self._key(key, version)
+        try:
+            return self._view.incr(made, delta)
+        except KeyError:
+            raise ValueError(f"Key {key!r} not found") from None
+
+    def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self.incr(key, -delta, version=version)
+
+    def set_many(
+        self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> list[Any]:
+        """Store every pair; return the keys that could not be stored (Django's contract).
+
+        A value that cannot be pickled raises ``pickle.PickleError`` as ``set()`` does.
+        Keys refused for lack of memory are returned (and logged under ON_OUT_OF_MEMORY='drop');
+        under 'raise' the core's ``OutOfMemoryError`` propagates like any other write.
+        """
+        if not data:
+            return []
+        made: dict[str, Any] = {}
+        payload: dict[str, Any] = {}
+        for key, value in data.items():
+            stored = self._key(key, version)
+            made[stored] = key
+            payload[stored] = value
+        try:
+            failed = self._view.set_many(payload, self._ttl(timeout))
+        except (OutOfMemoryError, ValueTooLargeError) as exc:
+            self._out_of_memory(exc, exc.key or "")
+            return list(data)
+        except (TypeError, AttributeError) as exc:
+            raise self._unpicklable(exc, "") from exc
+        if failed and self._drop_on_oom:
+            logger.warning(
+                "Cache LOCATION %r could not store %d of %d keys of a set_many() "
+                "(ON_OUT_OF_MEMORY='drop').",
+                self.location,
+                len(failed),
+                len(payload),
+            )
+        return [made[stored] for stored in failed]
+
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        self._view.delete_many([self._key(key, version) for key in keys])
+
+    def clear(self) -> None:
+        """Empty this alias's database of the store (other databases are untouched)."""
+        self._view.clear()
+
+    def close(self, **kwargs: Any) -> None:
+        """Django calls this after every request; the shared store must outlive it."""
+
+    # ------------------------------------------------------------------ async, without a thread hop
+
+    async def aadd(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        return self.add(key, value, timeout, version)
+
+    async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self._view.get(self._key(key, version), default)
+
+    async def aset(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> None:
+        self.set(key, value, timeout, version)
+
+    async def atouch(
+        self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        return self.touch(key, timeout, version)
+
+    async def adelete(self, key: Any, version: int | None = None) -> bool:
+        return self.delete(key, version)
+
+    async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        return self.get_many(keys, version)
+
+    async def ahas_key(self, key: Any, version: int | None = None) -> bool:
+        return self.has_key(key, version)
+
+    async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self.incr(key, delta, version)
+
+    async def adecr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self.incr(key, -delta, version)
+
+    async def aset_many(
+        self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> list[Any]:
+        return self.set_many(data, timeout, version)
+
+    async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        self.delete_many(keys, version)
+
+    async def aclear(self) -> None:
+        self.clear()
+
+    async def aclose(self, **kwargs: Any) -> None:
+        """See :meth:`close`."""
+
+    # ------------------------------------------------------------------ cachepolicy extras
+
+    @property
+    def view(self) -> Cache:
+        """The core :class:`cachepolicy.Cache` view behind this alias (TTL, INFO, events...)."""
+        return self._view
+
+    def info(self) -> dict[str, Any]:
+        """Redis-INFO-style statistics of the shared store (``cacheinfo`` prints these)."""
+        return self._view.info()

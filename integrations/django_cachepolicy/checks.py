@@ -1,0 +1,113 @@
+"""System checks: invalid cachepolicy configuration fails ``manage.py check`` at start-up.
+
+Django builds cache backends lazily, on the first ``caches[alias]``; without these checks a
+typo in ``OPTIONS`` would surface on the first request that touches the cache. Each problem is
+reported with a stable id, a full sentence naming the alias, the option and the value, and a
+hint listing what is accepted:
+
+=========================  ==============================================================
+id                         problem
+=========================  ==============================================================
+django_cachepolicy.E001    unknown ``MAXMEMORY_POLICY``
+django_cachepolicy.E002    malformed ``MAXMEMORY`` size
+django_cachepolicy.E003    unknown ``OPTIONS`` key
+django_cachepolicy.E004    ``ACTIVE_EXPIRE_EFFORT`` out of range (1..10)
+django_cachepolicy.E005    two aliases share a ``LOCATION`` with conflicting store options
+django_cachepolicy.E006    ``TIMEOUT`` is not a number of seconds or ``None``
+django_cachepolicy.E007    any other invalid ``OPTIONS`` value
+django_cachepolicy.W001    ``CULL_FREQUENCY`` without ``MAX_ENTRIES`` (it has no effect)
+=========================  ==============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.utils.module_loading import import_string
+
+from .options import AliasOptions, validate_alias
+
+__all__ = ["E_CONFLICTING_LOCATION", "W_CULL_WITHOUT_MAX", "check_caches", "policy_aliases"]
+
+E_CONFLICTING_LOCATION = "django_cachepolicy.E005"
+W_CULL_WITHOUT_MAX = "django_cachepolicy.W001"
+
+
+def policy_aliases(caches: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
+    """The aliases of ``CACHES`` whose backend is ``PolicyCache`` or a subclass of it."""
+    from .backend import PolicyCache
+
+    caches = settings.CACHES if caches is None else caches
+    aliases = []
+    for alias, params in caches.items():
+        backend = params.get("BACKEND", "")
+        try:
+            cls = import_string(backend) if isinstance(backend, str) else backend
+        except ImportError:
+            continue  # Django's own check reports backends that cannot be imported.
+        if isinstance(cls, type) and issubclass(cls, PolicyCache):
+            aliases.append(alias)
+    return aliases
+
+
+@register(Tags.caches)
+def check_caches(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> list[CheckMessage]:
+    """Validate every PolicyCache alias, then every LOCATION shared by several aliases."""
+    caches: Mapping[str, Mapping[str, Any]] = settings.CACHES
+    messages: list[CheckMessage] = []
+    valid: dict[str, AliasOptions] = {}
+    for alias in policy_aliases(caches):
+        params = caches[alias]
+        options, errors = validate_alias(alias, str(params.get("LOCATION", "")), params)
+        messages.extend(
+            Error(error.message, hint=error.hint, obj=f"CACHES[{alias!r}]", id=error.check_id)
+            for error in errors
+        )
+        if options is not None:
+            valid[alias] = options
+        raw = params.get("OPTIONS") or {}
+        if isinstance(raw, Mapping) and "CULL_FREQUENCY" in raw and "MAX_ENTRIES" not in raw:
+            messages.append(
+                Warning(
+                    f"Cache alias {alias!r} sets CULL_FREQUENCY but not MAX_ENTRIES, so "
+                    "CULL_FREQUENCY has no effect.",
+                    hint="Set MAX_ENTRIES to bound the number of entries, or remove "
+                    "CULL_FREQUENCY (MAXMEMORY bounds the bytes either way).",
+                    obj=f"CACHES[{alias!r}]",
+                    id=W_CULL_WITHOUT_MAX,
+                )
+            )
+    messages.extend(_conflicts(valid))
+    return messages
+
+
+def _conflicts(valid: Mapping[str, AliasOptions]) -> list[CheckMessage]:
+    """E005 for each alias whose store options differ from the first alias on its LOCATION."""
+    first_by_location: dict[str, str] = {}
+    messages: list[CheckMessage] = []
+    for alias, options in valid.items():
+        first = first_by_location.setdefault(options.location, alias)
+        if first == alias:
+            continue
+        differences = valid[first].config.differences(options.config)
+        if not differences:
+            continue
+        detail = "; ".join(
+            f"{name} is {mine!r} for {first!r} but {theirs!r} for {alias!r}"
+            for name, (mine, theirs) in differences.items()
+        )
+        messages.append(
+            Error(
+                f"Cache aliases {first!r} and {alias!r} share LOCATION {options.location!r} but "
+                f"configure its store differently: {detail}.",
+                hint="Aliases with one LOCATION share one store and so one memory budget and "
+                "policy: give them identical memory OPTIONS (they may differ in DATABASE and "
+                "ON_OUT_OF_MEMORY), or give each its own LOCATION.",
+                obj=f"CACHES[{alias!r}]",
+                id=E_CONFLICTING_LOCATION,
+            )
+        )
+    return messages

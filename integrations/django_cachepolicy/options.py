@@ -1,0 +1,317 @@
+"""Translate one ``CACHES`` entry into the core's configuration, validating everything.
+
+This module is the single place where Django's vocabulary meets cachepolicy's:
+
+* ``OPTIONS`` keys are Redis's words in upper case (``MAXMEMORY``, ``MAXMEMORY_POLICY``, ...),
+  the Django convention for ``OPTIONS``. Lower-case or dashed spellings are rejected with a
+  suggestion rather than accepted: one spelling per option keeps settings greppable.
+* Django's own ``MAX_ENTRIES`` / ``CULL_FREQUENCY`` become the core's entry-count bound
+  (``max_entries`` / ``cull_frequency``), so a Django user's existing settings keep their
+  meaning (``CULL_FREQUENCY`` defaults to Django's 3 once ``MAX_ENTRIES`` is set). Unlike
+  ``LocMemCache`` there is no implicit 300-entry bound: the byte bound ``MAXMEMORY`` is the
+  primary limit.
+* Django timeouts become the core's ``ttl`` in :func:`django_timeout_to_ttl`, and nowhere else.
+
+Every problem raises :class:`OptionError` (an ``ImproperlyConfigured``) carrying the system
+check id it maps to, so ``checks.py`` and the backend's constructor report the same sentence:
+invalid configuration is refused at start-up by ``manage.py check`` and, failing that, when the
+backend is first built. Nothing falls back silently (``BaseCache`` quietly turns a bad
+``TIMEOUT`` into 300; we do not).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+from collections.abc import Mapping
+from typing import Any, Final, Literal
+
+from django.core.cache.backends.base import DEFAULT_TIMEOUT
+from django.core.exceptions import ImproperlyConfigured
+
+from cachepolicy import CacheConfig, ConfigError
+
+__all__ = [
+    "ALIAS_OPTIONS",
+    "STORE_OPTIONS",
+    "AliasOptions",
+    "OptionError",
+    "django_timeout_to_ttl",
+    "parse_alias",
+    "parse_timeout",
+    "validate_alias",
+]
+
+#: OPTIONS keys that shape the shared store, mapped to :class:`cachepolicy.CacheConfig` fields.
+#: Two aliases that share a LOCATION must agree on every one of these.
+STORE_OPTIONS: Final[Mapping[str, str]] = {
+    "MAXMEMORY": "maxmemory",
+    "MAXMEMORY_POLICY": "maxmemory_policy",
+    "MAXMEMORY_SAMPLES": "maxmemory_samples",
+    "EVICTION_MODE": "eviction_mode",
+    "EXPIRY": "expiry",
+    "HZ": "hz",
+    "ACTIVE_EXPIRE_EFFORT": "active_expire_effort",
+    "LFU_LOG_FACTOR": "lfu_log_factor",
+    "LFU_DECAY_TIME": "lfu_decay_time",
+    "DATABASES": "databases",
+    "LAZYFREE_THRESHOLD": "lazyfree_threshold",
+    "SERIALIZER": "serializer",
+    # Django's own LocMemCache/FileBasedCache words, given the core's entry-count meaning.
+    "MAX_ENTRIES": "max_entries",
+    "CULL_FREQUENCY": "cull_frequency",
+}
+
+#: OPTIONS keys that belong to one alias; aliases sharing a store may differ in these.
+ALIAS_OPTIONS: Final[tuple[str, ...]] = ("DATABASE", "ON_OUT_OF_MEMORY")
+
+#: What a write that does not fit becomes: Redis's explicit error, or a logged, lost write.
+OutOfMemoryAction = Literal["raise", "drop"]
+OUT_OF_MEMORY_ACTIONS: Final[tuple[OutOfMemoryAction, ...]] = ("raise", "drop")
+
+# Django's documented CULL_FREQUENCY default: cull a third of the entries when MAX_ENTRIES is hit.
+DJANGO_DEFAULT_CULL_FREQUENCY: Final = 3
+# Django's documented TIMEOUT default, in seconds.
+DJANGO_DEFAULT_TIMEOUT: Final = 300
+
+# Which system check id a core ConfigError maps to, by the option it names. Anything else is the
+# generic "invalid option value" check.
+_CHECK_ID_BY_FIELD: Final[Mapping[str, str]] = {
+    "maxmemory_policy": "django_cachepolicy.E001",
+    "maxmemory": "django_cachepolicy.E002",
+    "active_expire_effort": "django_cachepolicy.E004",
+}
+E_UNKNOWN_OPTION: Final = "django_cachepolicy.E003"
+E_INVALID_TIMEOUT: Final = "django_cachepolicy.E006"
+E_INVALID_VALUE: Final = "django_cachepolicy.E007"
+
+
+class OptionError(ImproperlyConfigured):
+    """A ``CACHES`` entry is invalid; ``check_id`` and ``hint`` feed the system check."""
+
+    def __init__(self, message: str, *, check_id: str, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.check_id = check_id
+        self.hint = hint
+
+
+@dataclasses.dataclass(frozen=True)
+class AliasOptions:
+    """One alias's validated settings: the store it needs and how it uses that store."""
+
+    #: The shared store's name (Django's ``LOCATION``).
+    location: str
+    #: The store's configuration; aliases sharing ``location`` must have equal ones.
+    config: CacheConfig
+    #: Which database of the store this alias reads and writes.
+    database: int
+    #: What an out-of-memory write becomes.
+    on_out_of_memory: OutOfMemoryAction
+    #: Django's default timeout in seconds, ``None`` = never expire.
+    default_timeout: float | None
+
+
+def _suggest(name: str, choices: list[str]) -> str:
+    """Return a "did you mean" sentence for ``name`` among ``choices`` ('' if nothing is close).
+
+    Upper-cased and dash-normalised first, so ``"maxmemory-policy"`` suggests
+    ``MAXMEMORY_POLICY``.
+    """
+    normalised = name.strip().upper().replace("-", "_")
+    if normalised in choices:
+        return f"Did you mean {normalised!r}?"
+    matches = difflib.get_close_matches(normalised, choices, n=1, cutoff=0.6)
+    return f"Did you mean {matches[0]!r}?" if matches else ""
+
+
+def _subject(alias: str | None, location: str) -> str:
+    """How messages name the cache: by alias when known (checks), else by LOCATION (backend)."""
+    return (
+        f"Cache alias {alias!r}" if alias is not None else f"The cache with LOCATION {location!r}"
+    )
+
+
+def parse_timeout(subject: str, params: Mapping[str, Any]) -> float | None:
+    """Return the alias's ``TIMEOUT`` in seconds (``None`` = never expire), or raise.
+
+    Django accepts ints, numeric strings (its own tests configure ``"TIMEOUT": "1"``) and
+    ``None``, truncating to whole seconds with ``int()``; we keep that meaning exactly. What
+    ``BaseCache`` would silently replace by 300 (``"5 minutes"``, ``[]``, ``True``) is an error.
+    """
+    raw = params.get("TIMEOUT", params.get("timeout", DJANGO_DEFAULT_TIMEOUT))
+    if raw is None:
+        return None
+    if not isinstance(raw, bool):
+        try:
+            return int(raw)
+        except (TypeError, ValueError):
+            pass
+    raise OptionError(
+        f"{subject} has TIMEOUT = {raw!r}, which is not a number of seconds.",
+        check_id=E_INVALID_TIMEOUT,
+        hint="Set TIMEOUT to a number of seconds (e.g. 300), to 0 to expire entries at once, "
+        "or to None to keep them until evicted.",
+    )
+
+
+def parse_alias(alias: str | None, location: str, params: Mapping[str, Any]) -> AliasOptions:
+    """Validate one ``CACHES`` entry and return what the backend needs to build itself.
+
+    ``alias`` only appears in messages (``None`` when unknown: Django does not tell a backend
+    its alias). Raises the first :class:`OptionError` found; the system check reports all of
+    them (:func:`validate_alias`), with the same sentences.
+    """
+    options, errors = validate_alias(alias, location, params)
+    if errors:
+        raise errors[0]
+    assert options is not None  # no errors means options were built
+    return options
+
+
+def validate_alias(
+    alias: str | None, location: str, params: Mapping[str, Any]
+) -> tuple[AliasOptions | None, list[OptionError]]:
+    """Return the alias's options (``None`` if invalid) and every problem found."""
+    subject = _subject(alias, location)
+    errors: list[OptionError] = []
+    default_timeout: float | None = None
+    try:
+        default_timeout = parse_timeout(subject, params)
+    except OptionError as exc:
+        errors.append(exc)
+    raw_options = params.get("OPTIONS") or {}
+    if not isinstance(raw_options, Mapping):
+        errors.append(
+            OptionError(
+                f"{subject} has OPTIONS of type {type(raw_options).__name__}; it must be a dict.",
+                check_id=E_INVALID_VALUE,
+                hint="Write OPTIONS as a dict such as {'MAXMEMORY': '64mb'}.",
+            )
+        )
+        return None, errors
+    valid = [*STORE_OPTIONS, *ALIAS_OPTIONS]
+    for name in raw_options:
+        if name not in valid:
+            errors.append(
+                OptionError(
+                    f"{subject} has the unknown OPTIONS key {name!r}. "
+                    f"{_suggest(str(name), valid)}".rstrip(),
+                    check_id=E_UNKNOWN_OPTION,
+                    hint=f"Valid OPTIONS keys are {', '.join(valid)} (upper case, Redis's words).",
+                )
+            )
+
+    config = _store_config(subject, raw_options, errors)
+    database = raw_options.get("DATABASE", 0)
+    databases = config.databases if config is not None else CacheConfig.databases
+    if isinstance(database, bool) or not isinstance(database, int) or not 0 <= database < databases:
+        errors.append(
+            OptionError(
+                f"{subject} has OPTIONS['DATABASE'] = {database!r}, but the store has "
+                f"databases 0 to {databases - 1}.",
+                check_id=E_INVALID_VALUE,
+                hint="Use an integer from 0 to DATABASES - 1 (DATABASES defaults to 16, as in "
+                "Redis).",
+            )
+        )
+    on_oom = raw_options.get("ON_OUT_OF_MEMORY", "raise")
+    if on_oom not in OUT_OF_MEMORY_ACTIONS:
+        errors.append(
+            OptionError(
+                f"{subject} has OPTIONS['ON_OUT_OF_MEMORY'] = {on_oom!r}, which is neither "
+                f"'raise' nor 'drop'. {_suggest(str(on_oom), ['RAISE', 'DROP']).lower()}".rstrip(),
+                check_id=E_INVALID_VALUE,
+                hint="'raise' (the default) raises cachepolicy.OutOfMemoryError like Redis's OOM "
+                "error; 'drop' logs a warning and loses the write.",
+            )
+        )
+    if errors or config is None:
+        return None, errors
+    return (
+        AliasOptions(
+            location=location,
+            config=config,
+            database=database,
+            on_out_of_memory=on_oom,
+            default_timeout=default_timeout,
+        ),
+        errors,
+    )
+
+
+def _store_config(
+    subject: str, raw_options: Mapping[str, Any], errors: list[OptionError]
+) -> CacheConfig | None:
+    """Build the store's CacheConfig; on failure, find every bad option one by one."""
+    fields = {
+        STORE_OPTIONS[name]: value for name, value in raw_options.items() if name in STORE_OPTIONS
+    }
+    if "max_entries" in fields and "cull_frequency" not in fields:
+        fields["cull_frequency"] = DJANGO_DEFAULT_CULL_FREQUENCY
+    try:
+        return CacheConfig(**fields)
+    except ConfigError:
+        pass
+    # Validate each option alone so that one bad option does not hide the next one.
+    found = False
+    for field, value in fields.items():
+        try:
+            CacheConfig(**{field: value})
+        except ConfigError as exc:
+            found = True
+            errors.append(_config_error(subject, exc))
+    if not found:  # only the combination is invalid; report the combined error
+        try:
+            CacheConfig(**fields)
+        except ConfigError as exc:
+            errors.append(_config_error(subject, exc))
+    return None
+
+
+def _config_error(subject: str, exc: ConfigError) -> OptionError:
+    field = exc.option or ""
+    option = next((key for key, value in STORE_OPTIONS.items() if value == field), field)
+    error = OptionError(
+        f"{subject} has an invalid OPTIONS[{option!r}]: {exc}",
+        check_id=_CHECK_ID_BY_FIELD.get(field, E_INVALID_VALUE),
+        hint=_hint_for(option),
+    )
+    error.__cause__ = exc
+    return error
+
+
+def _hint_for(option: str) -> str:
+    """A hint naming the accepted values of ``option`` (the error sentence says what was wrong)."""
+    hints = {
+        "MAXMEMORY": "Write a byte count or a Redis size such as '100mb', '1gb' or '500k' "
+        "(k = 1000, kb = 1024); 0 means no byte limit.",
+        "MAXMEMORY_POLICY": "Use one of Redis's policies (noeviction, allkeys-lru, allkeys-lfu, "
+        "allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl), a name "
+        "registered with cachepolicy.eviction.register_policy(), or a dotted path.",
+        "ACTIVE_EXPIRE_EFFORT": "Use an integer from 1 (Redis's default) to 10.",
+        "MAXMEMORY_SAMPLES": "Use an integer from 1 to 64; 5 is Redis's default, 10 is close to "
+        "true LRU.",
+        "EVICTION_MODE": "Use 'sampled' (Redis's approximation) or 'exact'.",
+        "EXPIRY": "Use 'lazy', 'active', 'timed', 'background' or a dotted path.",
+        "MAX_ENTRIES": "Use a positive integer, or leave MAX_ENTRIES out for no entry bound.",
+        "CULL_FREQUENCY": "Use 0 (empty the cache when MAX_ENTRIES is hit) or a positive "
+        "integer N (evict 1/N of the entries).",
+    }
+    return hints.get(option, "See the OPTIONS table in the django_cachepolicy documentation.")
+
+
+def django_timeout_to_ttl(timeout: Any, default_timeout: float | None) -> float | None:
+    """Turn a Django ``timeout`` argument into the core's ``ttl``: the one place this happens.
+
+    Django: ``DEFAULT_TIMEOUT`` = the alias's ``TIMEOUT``; ``None`` = never expire; ``0`` (or a
+    negative number) = expire at once; otherwise seconds from now, even beyond memcached's
+    30-day "absolute timestamp" threshold. The core: ``None`` = no TTL, ``<= 0`` = delete now,
+    otherwise seconds from now. So only ``DEFAULT_TIMEOUT`` needs resolving; the float
+    conversion rejects non-numbers with Django's usual ``TypeError``.
+    """
+    if timeout is DEFAULT_TIMEOUT:
+        timeout = default_timeout
+    if timeout is None:
+        return None
+    return float(timeout)

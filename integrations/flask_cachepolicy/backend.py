@@ -1,0 +1,483 @@
+"""``PolicyCache``: a Flask-Caching backend backed by the cachepolicy core.
+
+Design
+------
+The backend is a thin adapter in the manner of Django's ``redis.py``: every method builds the
+stored key (``CACHE_KEY_PREFIX`` + key), translates the timeout in the one function that does
+that (:func:`flask_cachepolicy.timeouts.flask_timeout_to_ttl`) and makes one call on a core
+:class:`cachepolicy.Cache` view. Memory accounting, eviction, expiry, statistics and locking are
+the core's; nothing here keeps its own copy of the data.
+
+Stores. By default each backend owns a private store, which is what Flask-Caching users of
+``SimpleCache`` are used to: one ``Cache(app)`` = one independent cache. Setting
+``CACHE_CACHEPOLICY_LOCATION = "name"`` instead attaches the backend to the process-wide store
+of that name (:func:`cachepolicy.get_shared_store`), the way several applications share one
+Redis server. Applications (or several ``Cache`` objects of one application, e.g. per
+blueprint) then see each other's keys unless their ``CACHE_KEY_PREFIX`` differs, one
+``maxmemory`` budget covers all of them, and ``clear()`` removes only the keys under the
+backend's own prefix (all keys of its database if the prefix is empty), as cachelib's
+``RedisCache`` does.
+
+Return conventions are cachelib's: ``set``/``add`` return ``False`` rather than raise when the
+core refuses a write for lack of memory (``noeviction``, or a ``volatile-*`` policy with too few
+keys carrying a TTL; the core's ``OutOfMemoryError``) or because the value is larger than
+``maxmemory`` (``ValueTooLargeError``), while values that cannot be pickled still raise.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Mapping
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from cachelib.serializers import BaseSerializer
+from flask_caching.backends.base import BaseCache
+
+from cachepolicy import (
+    Cache,
+    CacheConfig,
+    ConfigError,
+    KeyspaceEvent,
+    OutOfMemoryError,
+    ValueTooLargeError,
+    get_shared_store,
+)
+
+from . import signals as _signals
+from .settings import backend_kwargs_from_flask, flask_key_for
+from .timeouts import FlaskTimeout, flask_timeout_to_ttl, timeout_seconds
+
+if TYPE_CHECKING:
+    from flask import Flask
+
+    from cachepolicy.clock import Clock
+
+__all__ = ["PolicyCache"]
+
+logger = logging.getLogger("flask_cachepolicy")
+
+# Stands in for "no value" where ``None`` is a legitimate cached value.
+_MISSING: Any = object()
+
+# The core refuses these writes without changing the cache; cachelib's contract is to report
+# a refused write as ``False``.
+_REFUSED_WRITES = (OutOfMemoryError, ValueTooLargeError)
+
+
+class PolicyCache(BaseCache):
+    """Flask-Caching backend with Redis-style ``maxmemory``, eviction policies and expiry.
+
+    Use it with ``CACHE_TYPE = "flask_cachepolicy.PolicyCache"``; see the package docstring for
+    the settings. It can also be built directly (the keyword arguments are the ones
+    ``CACHE_OPTIONS`` carries)::
+
+        PolicyCache(default_timeout=300, key_prefix="app1_", maxmemory="64mb",
+                    maxmemory_policy="allkeys-lfu")
+
+    :param default_timeout: timeout in seconds when ``set`` gets none; ``0`` = never expire.
+    :param ignore_delete_many_errors: kept for cachelib compatibility; deleting from memory
+        cannot fail, so ``delete_many`` never raises either way.
+    :param key_prefix: prepended to every key (``CACHE_KEY_PREFIX``).
+    :param threshold: entry-count bound (``CACHE_THRESHOLD``), the core's ``max_entries``;
+        ``None`` or ``0`` = bounded by ``maxmemory`` only.
+    :param location: name of a process-wide shared store; ``None`` = a private store.
+    :param db: the core database number this backend reads and writes.
+    :param clock: a :class:`cachepolicy.ManualClock` (or other clock) for deterministic tests.
+    :param signals: keyspace events to relay as blinker signals: names from
+        :data:`flask_cachepolicy.signals.EVENT_NAMES`, ``"all"``, or ``()`` for none.
+    :param app: the Flask application, used as the signals' sender.
+    :param options: core options (``maxmemory``, ``maxmemory_policy``, ``expiry``, ...),
+        validated by :meth:`cachepolicy.CacheConfig.from_options`.
+    """
+
+    def __init__(
+        self,
+        default_timeout: FlaskTimeout = 300,
+        ignore_delete_many_errors: bool = False,
+        *,
+        key_prefix: str = "",
+        threshold: int | None = None,
+        location: str | None = None,
+        db: int = 0,
+        clock: Clock | None = None,
+        signals: str | Iterable[str] | None = _signals.DEFAULT_SIGNAL_EVENTS,
+        app: Flask | None = None,
+        **options: Any,
+    ) -> None:
+        # cachelib's ``__init__`` only stores these two attributes, but it raises ``TypeError``
+        # for ``None`` and rounds floats up with a warning; validate with a clear message instead.
+        try:
+            timeout_seconds(default_timeout, what="default timeout (CACHE_DEFAULT_TIMEOUT)")
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(str(exc), option="default_timeout") from exc
+        self.default_timeout = _plain_seconds(default_timeout)  # type: ignore[assignment]
+        self.ignore_delete_many_errors = bool(ignore_delete_many_errors)
+        if not isinstance(key_prefix, str):
+            raise ConfigError(
+                f"The key prefix (CACHE_KEY_PREFIX) must be a string, not {key_prefix!r}.",
+                option="key_prefix",
+            )
+        if location is not None and (not isinstance(location, str) or not location):
+            raise ConfigError(
+                "The shared store location (CACHE_CACHEPOLICY_LOCATION) must be a non-empty "
+                f"string or None for a private store, not {location!r}.",
+                option="location",
+            )
+        options["max_entries"] = _threshold_to_max_entries(threshold)
+        config = CacheConfig.from_options(options)
+
+        self.key_prefix = key_prefix
+        self.location = location
+        self.db = db
+        self._serializer: BaseSerializer | None = None
+        self._generic_lock = threading.Lock()
+        self._view = _open_view(config, location, db, clock)
+        self._bind_fast_paths()
+
+        events = _signal_events(signals)
+        app_ref = weakref.ref(app) if app is not None else None
+        unsubscribe: Callable[[], None] | None = None
+        if events:
+            unsubscribe = self._view.subscribe(
+                _EventRelay(weakref.ref(self), app_ref, key_prefix, db), events
+            )
+        # A private store dies with its backend; a shared one outlives it, so only unsubscribe.
+        self._finalizer = weakref.finalize(
+            self, _release, unsubscribe, self._view if location is None else None
+        )
+
+    # -- construction through Flask-Caching -------------------------------------------------
+
+    @classmethod
+    def factory(
+        cls, app: Flask, config: dict[str, Any], args: list[Any], kwargs: dict[str, Any]
+    ) -> PolicyCache:
+        """Build the backend from Flask settings; Flask-Caching calls this in ``init_app``.
+
+        Errors surface here, i.e. when the application starts, as :class:`ConfigError`
+        naming the Flask key that holds the bad value.
+        """
+        # Errors from reading the settings already name the Flask keys involved.
+        backend_kwargs, origins = backend_kwargs_from_flask(config, args, kwargs)
+        try:
+            backend = cls(app=app, **backend_kwargs)
+        except ConfigError as exc:
+            option = exc.option
+            key = flask_key_for(option, origins)
+            where = f"Flask setting {key}" if key else "cachepolicy settings (CACHE_* keys)"
+            raise ConfigError(f"Invalid {where}: {exc}", option=key or option) from exc
+        from .cli import register_cli
+
+        register_cli(app)
+        return backend
+
+    # -- the cachelib API --------------------------------------------------------------------
+
+    def _bind_fast_paths(self) -> None:
+        """Pick method implementations for the current serializer.
+
+        ``get`` and ``set`` are the hot paths; with no cachelib serializer configured they are
+        one string concatenation and one core call, which is what lets this backend beat
+        ``SimpleCache`` on reads despite doing LRU/LFU bookkeeping.
+        """
+        self._core_get = self._view.get
+        self._core_set = self._view.set
+
+    @property
+    def serializer(self) -> BaseSerializer | None:
+        """The cachelib serializer set through ``CACHE_SERIALIZER``, or ``None``.
+
+        With ``None`` (the default) values are serialized once, by the core (pickle, or the
+        core ``serializer`` option in ``CACHE_OPTIONS``). A cachelib serializer, when
+        Flask-Caching assigns one, turns values into bytes first and the core stores those
+        bytes, so byte accounting still covers what is stored.
+        """
+        return self._serializer
+
+    @serializer.setter
+    def serializer(self, value: BaseSerializer | None) -> None:
+        self._serializer = value
+
+    def get(self, key: str) -> Any:
+        """Return the value of ``key``, or ``None`` if it is missing or expired."""
+        if self._serializer is None:
+            return self._core_get(self.key_prefix + key)
+        payload = self._core_get(self.key_prefix + key, _MISSING)
+        return None if payload is _MISSING else self._serializer.loads(payload)
+
+    def set(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool | None:
+        """Store ``value``; ``False`` if the core refused the write for lack of memory."""
+        ttl = flask_timeout_to_ttl(timeout, self.default_timeout)
+        if self._serializer is not None:
+            value = self._serializer.dumps(value)
+        try:
+            self._core_set(self.key_prefix + key, value, ttl)
+        except _REFUSED_WRITES as exc:
+            logger.debug("cachepolicy refused set(%r): %s", key, exc)
+            return False
+        return True
+
+    def add(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool:
+        """Store ``value`` only if ``key`` holds no live value; ``True`` if it was stored."""
+        ttl = flask_timeout_to_ttl(timeout, self.default_timeout)
+        if self._serializer is not None:
+            value = self._serializer.dumps(value)
+        try:
+            return self._view.add(self.key_prefix + key, value, ttl)
+        except _REFUSED_WRITES as exc:
+            logger.debug("cachepolicy refused add(%r): %s", key, exc)
+            return False
+
+    def delete(self, key: str) -> bool:
+        """Delete ``key``; ``True`` if a live key was deleted."""
+        return self._view.delete(self.key_prefix + key)
+
+    def get_many(self, *keys: str) -> list[Any]:
+        """Return the values of ``keys`` in order, ``None`` for each missing key."""
+        prefix = self.key_prefix
+        stored = [prefix + key for key in keys]
+        found = self._view.get_many(stored)
+        if self._serializer is None:
+            return [found.get(key) for key in stored]
+        loads = self._serializer.loads
+        return [loads(found[key]) if key in found else None for key in stored]
+
+    def get_dict(self, *keys: str) -> dict[str, Any]:
+        """Like :meth:`get_many`, as a ``{key: value}`` dict that includes missing keys."""
+        return dict(zip(keys, self.get_many(*keys), strict=True))
+
+    def set_many(
+        self, mapping: Mapping[str, Any], timeout: FlaskTimeout | None = None
+    ) -> list[Any]:
+        """Store every item; return the keys that were stored (cachelib's convention)."""
+        ttl = flask_timeout_to_ttl(timeout, self.default_timeout)
+        prefix = self.key_prefix
+        dumps = self._serializer.dumps if self._serializer is not None else None
+        stored = {
+            prefix + key: (dumps(value) if dumps else value) for key, value in mapping.items()
+        }
+        failed = set(self._view.set_many(stored, ttl))
+        if not failed:
+            return list(mapping)
+        return [key for key in mapping if prefix + key not in failed]
+
+    def delete_many(self, *keys: str) -> list[Any]:
+        """Delete ``keys``; return every key, since each is absent afterwards.
+
+        cachelib counts a key that did not exist as deleted; a delete from memory cannot fail,
+        so ``ignore_delete_many_errors`` never comes into play.
+        """
+        self._view.delete_many([self.key_prefix + key for key in keys])
+        return list(keys)
+
+    def has(self, key: str) -> bool:
+        """Whether ``key`` holds a live value (does not count as an access)."""
+        return self._view.has(self.key_prefix + key)
+
+    def clear(self) -> bool:
+        """Delete this backend's keys: those under its prefix, or its whole database.
+
+        A private store, or an empty prefix, clears the database in one step. On a shared store
+        only keys starting with ``CACHE_KEY_PREFIX`` go, so another application's keys
+        survive; that costs one scan of the database's keys.
+        """
+        if self.location is None or not self.key_prefix:
+            self._view.clear()
+            return True
+        prefix = self.key_prefix
+        self._view.delete_many([key for key in self._view.keys() if key.startswith(prefix)])
+        return True
+
+    def inc(self, key: str, delta: int = 1) -> int | None:
+        """Add ``delta`` to an integer value atomically; a missing key starts from 0.
+
+        A new counter gets the default timeout (as with ``SimpleCache``); an existing one keeps
+        its TTL (as with Redis ``INCRBY``). Non-integer numbers (floats) fall back to a
+        read-modify-write under this backend's lock, like cachelib's base implementation.
+        """
+        if self._serializer is not None:
+            return self._inc_generic(key, delta)
+        stored = self.key_prefix + key
+        try:
+            return int(self._view.incr(stored, delta))
+        except KeyError:
+            ttl = flask_timeout_to_ttl(None, self.default_timeout)
+            if ttl is not None:
+                try:
+                    self._view.add(stored, 0, ttl)
+                except _REFUSED_WRITES:
+                    return None
+            try:
+                return int(self._view.incr(stored, delta, default=0))
+            except _REFUSED_WRITES:
+                return None
+        except TypeError:
+            return self._inc_generic(key, delta)
+        except _REFUSED_WRITES:
+            return None
+
+    def dec(self, key: str, delta: int = 1) -> int | None:
+        """Subtract ``delta``; the mirror image of :meth:`inc`."""
+        return self.inc(key, -delta)
+
+    def _inc_generic(self, key: str, delta: int) -> int | None:
+        """cachelib's read-modify-write increment, for values the core cannot increment."""
+        with self._generic_lock:
+            value = (self.get(key) or 0) + delta
+            return value if self.set(key, value) else None  # type: ignore[no-any-return]
+
+    # -- cachepolicy extras ----------------------------------------------------------------
+
+    @property
+    def core(self) -> Cache:
+        """The core view behind this backend, for Redis-style calls (``ttl``, ``touch``, ...).
+
+        Keys there carry ``CACHE_KEY_PREFIX``: use :meth:`make_key` to build them.
+        """
+        return self._view
+
+    def make_key(self, key: str) -> str:
+        """The key under which ``key`` is stored in the core (prefix included)."""
+        return self.key_prefix + key
+
+    def info(self) -> dict[str, Any]:
+        """The core's Redis-INFO dict, plus where this backend sits in it."""
+        info = dict(self._view.info())
+        info["flask_key_prefix"] = self.key_prefix
+        info["flask_location"] = self.location or ""
+        info["flask_db"] = self.db
+        return info
+
+    def info_text(self) -> str:
+        """Redis-INFO-style text: the core's report followed by a ``# Flask`` section."""
+        lines = [
+            self._view.info_text().rstrip("\r\n"),
+            "",
+            "# Flask",
+            f"key_prefix:{self.key_prefix}",
+            f"location:{self.location or '(private)'}",
+            f"db:{self.db}",
+        ]
+        return "\r\n".join(lines) + "\r\n"
+
+    def close(self) -> None:
+        """Release the store: stops a private store's threads; a shared store is left alone."""
+        self._finalizer()
+
+    def __repr__(self) -> str:
+        where = f"location={self.location!r}" if self.location else "private"
+        return f"<PolicyCache {where} db={self.db} key_prefix={self.key_prefix!r}>"
+
+
+class _EventRelay:
+    """Core subscriber that re-sends keyspace events as blinker signals.
+
+    It holds the backend weakly: a shared store lives as long as the process and would
+    otherwise keep every backend ever attached to it alive through its subscriber list.
+    """
+
+    __slots__ = ("_app_ref", "_backend_ref", "_db", "_prefix")
+
+    def __init__(
+        self,
+        backend_ref: weakref.ref[PolicyCache],
+        app_ref: weakref.ref[Flask] | None,
+        prefix: str,
+        db: int,
+    ) -> None:
+        self._backend_ref = backend_ref
+        self._app_ref = app_ref
+        self._prefix = prefix
+        self._db = db
+
+    def __call__(self, event: KeyspaceEvent) -> None:
+        backend = self._backend_ref()
+        if backend is None or event.db != self._db:
+            return
+        key = event.key
+        if self._prefix:
+            if not key.startswith(self._prefix):
+                return  # another application's key on a shared store
+            key = key[len(self._prefix) :]
+        sender: Any = self._app_ref() if self._app_ref is not None else backend
+        if sender is None:
+            return
+        extra = {"cache": backend, "key": key, "event": event.name, "db": event.db}
+        _signals.keyspace_event.send(sender, **extra)
+        specific = _signals.EVENT_SIGNALS.get(event.name)
+        if specific is not None:
+            specific.send(sender, **extra)
+
+
+def _open_view(config: CacheConfig, location: str | None, db: int, clock: Clock | None) -> Cache:
+    """Open the core view: on a private store, or on the shared store named ``location``."""
+    if isinstance(db, bool) or not isinstance(db, int) or not 0 <= db < config.databases:
+        raise ConfigError(
+            f"The database number (CACHE_CACHEPOLICY_DB) must be a whole number from 0 to "
+            f"{config.databases - 1} (the store has {config.databases} databases, "
+            f"CACHE_DATABASES), not {db!r}.",
+            option="db",
+        )
+    if location is None:
+        return Cache(config=config, clock=clock, db=db)
+    return Cache(store=get_shared_store(location, config, clock=clock), db=db)
+
+
+def _release(unsubscribe: Callable[[], None] | None, private_view: Cache | None) -> None:
+    """Finalizer: detach the signal relay and close a private store (never a shared one)."""
+    if unsubscribe is not None:
+        unsubscribe()
+    if private_view is not None:
+        private_view.close()
+
+
+def _plain_seconds(timeout: FlaskTimeout) -> int | float:
+    """``default_timeout`` as a number: cachelib code reads it as seconds, not a timedelta."""
+    if isinstance(timeout, timedelta):
+        return int(timeout_seconds(timeout))
+    return timeout
+
+
+def _threshold_to_max_entries(threshold: Any) -> int | None:
+    """Map Flask-Caching's ``CACHE_THRESHOLD`` onto the core's ``max_entries``.
+
+    ``SimpleCache`` keeps at most about ``threshold`` entries and evicts when a write would
+    exceed that, so the threshold is an entry-count bound, exactly ``max_entries``; the core
+    then evicts by the configured policy (one victim per write, not ``SimpleCache``'s full
+    scan). ``None`` and ``0`` mean no entry bound: cachelib silently turns ``0`` into ``500``,
+    which is the kind of fallback this project avoids.
+    """
+    if threshold is None or threshold == 0:
+        return None
+    if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
+        raise ConfigError(
+            f"The entry bound (CACHE_THRESHOLD) must be a positive whole number of entries, "
+            f"or 0 for no bound, not {threshold!r}.",
+            option="threshold",
+        )
+    return threshold
+
+
+def _signal_events(signals: str | Iterable[str] | None) -> tuple[str, ...]:
+    """Validate ``CACHE_CACHEPOLICY_SIGNALS`` into a tuple of Redis event names."""
+    if signals is None:
+        return ()
+    if isinstance(signals, str):
+        if signals == "all":
+            return _signals.EVENT_NAMES
+        signals = [signals]
+    events = tuple(signals)
+    for name in events:
+        if name not in _signals.EVENT_NAMES:
+            from cachepolicy.errors import did_you_mean
+
+            raise ConfigError(
+                f"Unknown keyspace event {name!r} in CACHE_CACHEPOLICY_SIGNALS. Valid events "
+                f"are 'all' or any of {', '.join(_signals.EVENT_NAMES)}."
+                + did_you_mean(str(name), _signals.EVENT_NAMES),
+                option="signals",
+            )
+    return events
