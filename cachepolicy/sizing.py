@@ -38,15 +38,16 @@ _UNITS: dict[str, int] = {
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 
 # Bytes the cache holds for one entry beyond sys.getsizeof(key) + sys.getsizeof(value_bytes):
-# the Entry object with __slots__ (~120 B on 64-bit CPython 3.11), its slot in the keyspace
-# dict (hash + key + value pointers, amortised over the dict's load factor, ~50 B) and its slot
-# in the random-sampling list (8 B, amortised over list over-allocation). Calibrated against
-# tracemalloc by tests/test_sizing_calibration.py (which fails if the model drifts by >10%).
-ENTRY_OVERHEAD = 184
+# the Entry object with __slots__ and its GC header (~130 B on 64-bit CPython 3.11), the float
+# and int objects of its access stamps (~55 B), its slot in the keyspace dict (hash + key +
+# value pointers and index, amortised over the dict's load factor, ~90 B) and its slot in the
+# random-sampling list (8 B plus over-allocation). Measured with tracemalloc over 50,000
+# entries of mixed value sizes; tests/core/test_sizing.py fails if the model drifts by >10%.
+ENTRY_OVERHEAD = 287
 
-# Extra bytes for an entry that carries a TTL: its slot in the volatile sampling list and the
-# deadline float object. Calibrated the same way.
-TTL_INDEX_OVERHEAD = 40
+# Extra bytes for an entry that carries a TTL: the deadline float object (24 B), its slot in the
+# volatile sampling list and that list's over-allocation. Calibrated the same way.
+TTL_INDEX_OVERHEAD = 61
 
 
 def parse_memory(value: int | str, *, option: str = "maxmemory") -> int:

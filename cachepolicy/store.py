@@ -45,6 +45,7 @@ from .events import EventBus, KeyspaceEvent, Subscriber
 from .eviction.base import EvictionPolicy
 from .eviction.registry import resolve_policy
 from .expiry.base import ExpiryStrategy
+from .expiry.lazyfree import release_lazily
 from .expiry.registry import resolve_expiry
 from .keyspace import Entry, Keyspace
 from .serializers import Serializer, resolve_serializer
@@ -135,7 +136,9 @@ class CacheStore:
         self._closed = False
         self._time = self.clock.time
         self._entry_overhead = self.policy.metadata_overhead
-        self._ttl_overhead = self.expiry.metadata_overhead
+        self._ttl_overhead = (
+            self.expiry.metadata_overhead + self.policy.volatile_metadata_overhead
+        )
         self._lock_free_reads = _GIL_ENABLED and self.policy.lock_free_access
         self.expiry.attach(self)
         self.expiry.start()
@@ -182,6 +185,14 @@ class CacheStore:
         self.policy.on_delete(entry)
         if entry.deadline is not None:
             self.expiry.on_delete(entry)
+        self._lazyfree(entry)
+
+    def _lazyfree(self, garbage: Entry | list[Entry] | bytes) -> None:
+        """Lazy free (spec §8, lock held): a removed value of at least ``lazyfree_threshold``
+        bytes, or a big flushed database, is released by a background thread instead of on the
+        request path (``info()``: ``lazyfree_pending_objects``, ``lazyfreed_objects``)."""
+        if self.config.lazyfree_threshold:
+            release_lazily(self, garbage)
 
     def expire_entry(self, entry: Entry) -> None:
         """Delete an entry whose deadline passed (lock held): ``expired`` event, counter."""
@@ -341,6 +352,7 @@ class CacheStore:
         """Overwrite in place: the key keeps its LFU history, as Redis's SET does."""
         self.used_memory += size - entry.size
         keyspace.resize(entry, size)
+        self._lazyfree(entry.payload)
         entry.payload = payload
         self._set_deadline(keyspace, entry, deadline)
         self.policy.on_access(entry, now)
@@ -566,10 +578,12 @@ class CacheStore:
                 return
             self.used_memory -= keyspace.memory
             self.key_count -= len(keyspace)
-            for entry in keyspace.clear():
+            removed = keyspace.clear()
+            for entry in removed:
                 self.policy.on_delete(entry)
                 if entry.deadline is not None:
                     self.expiry.on_delete(entry)
+            self._lazyfree(removed)
 
     def flushall(self) -> None:
         """Remove every key of every database."""
@@ -578,7 +592,7 @@ class CacheStore:
 
     def _flush_everything(self) -> None:
         for keyspace in self.keyspaces:
-            keyspace.clear()
+            self._lazyfree(keyspace.clear())
         self.used_memory = 0
         self.key_count = 0
         self.policy.reset()
@@ -640,11 +654,6 @@ class CacheStore:
                 "used_memory_peak_human": format_bytes(
                     max(stats.used_memory_peak, self.used_memory)
                 ),
-                "used_memory_dataset": sum(
-                    sys.getsizeof(e.payload) for ks in self.keyspaces for e in ks.data.values()
-                )
-                if self.key_count <= 10_000
-                else None,
                 "maxmemory": config.maxmemory,
                 "maxmemory_human": format_bytes(config.maxmemory),
                 "maxmemory_policy": self.policy.describe(),
@@ -677,8 +686,6 @@ class CacheStore:
                         "expires": keyspace.volatile_count,
                         "avg_ttl": self._avg_ttl_ms(keyspace, now),
                     }
-        if info["used_memory_dataset"] is None:
-            del info["used_memory_dataset"]
         return info
 
     def _avg_ttl_ms(self, keyspace: Keyspace, now: float) -> int:
@@ -702,7 +709,6 @@ class CacheStore:
                 "used_memory_human",
                 "used_memory_peak",
                 "used_memory_peak_human",
-                "used_memory_dataset",
                 "maxmemory",
                 "maxmemory_human",
                 "maxmemory_policy",

@@ -50,6 +50,8 @@ class EvictionPolicy(abc.ABC):
     lock_free_access: ClassVar[bool] = True
     #: Bytes per entry this policy's own structures cost (counted in ``used_memory``).
     metadata_overhead: ClassVar[int] = 0
+    #: Extra bytes per entry *with a TTL* (for structures that index volatile keys only).
+    volatile_metadata_overhead: ClassVar[int] = 0
 
     def __init__(self, config: CacheConfig, rng: Random) -> None:
         self.config = config

@@ -129,7 +129,7 @@ class ExactAllKeysLFU(_LFUCounting):
 
     name = "allkeys-lfu"
     lock_free_access = False
-    metadata_overhead = 96
+    metadata_overhead = 141  # heap record tuple + version int + amortised stale records
 
     def __init__(self, config: CacheConfig, rng: Random) -> None:
         super().__init__(config, rng)
@@ -214,3 +214,5 @@ class ExactVolatileLFU(ExactAllKeysLFU):
 
     name = "volatile-lfu"
     volatile_only = True
+    metadata_overhead = 0
+    volatile_metadata_overhead = 141

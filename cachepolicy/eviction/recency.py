@@ -81,7 +81,7 @@ class ExactAllKeysLRU(_StampingPolicy):
     """
 
     name = "allkeys-lru"
-    metadata_overhead = 104
+    metadata_overhead = 105  # OrderedDict node + dict slot, measured with tracemalloc
 
     def __init__(self, config: CacheConfig, rng: Random) -> None:
         super().__init__(config, rng)
@@ -136,3 +136,5 @@ class ExactVolatileLRU(ExactAllKeysLRU):
 
     name = "volatile-lru"
     volatile_only = True
+    metadata_overhead = 0
+    volatile_metadata_overhead = 105  # only keys with a TTL are in the recency list

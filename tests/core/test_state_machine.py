@@ -1,0 +1,187 @@
+"""Hypothesis state machine: the cache against a plain reference model.
+
+Invariant: a key is never lost unless it was deleted, expired or evicted, and then an event
+said so; every live key reads back the value last written; ``used_memory`` equals the sum of
+entry sizes (``check()``) and never exceeds ``maxmemory``. Runs over every policy and mode.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+)
+
+from cachepolicy import Cache, KeyspaceEvent, ManualClock, OutOfMemoryError, ValueTooLargeError
+from cachepolicy.eviction import REDIS_POLICIES
+
+KEYS = st.sampled_from([f"k{i}" for i in range(12)])
+DBS = st.sampled_from([0, 1])
+VALUES = st.one_of(st.integers(), st.binary(max_size=400), st.text(max_size=50))
+TTLS = st.one_of(st.none(), st.floats(min_value=-1, max_value=30, allow_nan=False))
+LIMIT = 6_000
+
+
+class CacheModel(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.clock = ManualClock()
+        self.model: dict[tuple[int, str], tuple[Any, float | None]] = {}
+        self.cache: Cache | None = None
+
+    @initialize(
+        policy=st.sampled_from(REDIS_POLICIES),
+        mode=st.sampled_from(["sampled", "exact"]),
+        samples=st.integers(1, 10),
+    )
+    def setup(self, policy: str, mode: str, samples: int) -> None:
+        self.cache = Cache(
+            maxmemory=LIMIT,
+            maxmemory_policy=policy,
+            eviction_mode=mode,
+            maxmemory_samples=samples,
+            clock=self.clock,
+            seed=0,
+        )
+        self.cache.subscribe(self._on_event)
+
+    def _on_event(self, event: KeyspaceEvent) -> None:
+        key = (event.db, event.key)
+        if event.name == "evicted":
+            assert key in self.model, f"evicted a key the model does not have: {key}"
+            del self.model[key]
+        elif event.name == "expired":
+            assert key in self.model, f"expired a key the model does not have: {key}"
+            deadline = self.model[key][1]
+            assert deadline is not None and self.clock.time() >= deadline, (key, deadline)
+            del self.model[key]
+
+    @property
+    def c(self) -> Cache:
+        assert self.cache is not None
+        return self.cache
+
+    def _live(self, key: tuple[int, str]) -> bool:
+        found = self.model.get(key)
+        return found is not None and (found[1] is None or self.clock.time() <= found[1])
+
+    @rule(db=DBS, key=KEYS, value=VALUES, ttl=TTLS)
+    def set(self, db: int, key: str, value: Any, ttl: float | None) -> None:
+        try:
+            self.c.select(db).set(key, value, ttl=ttl)
+        except (OutOfMemoryError, ValueTooLargeError):
+            return
+        deadline = None if ttl is None else self.clock.time() + ttl
+        if deadline is not None and deadline <= self.clock.time():  # ttl <= 0, or rounds to 0
+            self.model.pop((db, key), None)
+        else:
+            self.model[(db, key)] = (value, deadline)
+
+    @rule(db=DBS, key=KEYS, value=VALUES)
+    def add(self, db: int, key: str, value: Any) -> None:
+        was_live = self._live((db, key))
+        try:
+            stored = self.c.select(db).add(key, value)
+        except (OutOfMemoryError, ValueTooLargeError):
+            return
+        assert stored == (not was_live)
+        if stored:
+            self.model[(db, key)] = (value, None)
+
+    @rule(db=DBS, key=KEYS)
+    def get(self, db: int, key: str) -> None:
+        live = self._live((db, key))
+        value = self.c.select(db).get(key, default=KeyError)
+        if live:
+            assert value == self.model[(db, key)][0]
+        else:
+            assert value is KeyError
+
+    @rule(db=DBS, key=KEYS)
+    def delete(self, db: int, key: str) -> None:
+        live = self._live((db, key))
+        assert self.c.select(db).delete(key) == live
+        self.model.pop((db, key), None)
+
+    @rule(db=DBS, key=KEYS, delta=st.integers(-5, 5))
+    def incr(self, db: int, key: str, delta: int) -> None:
+        live = self._live((db, key))
+        current = self.model[(db, key)] if live else None
+        try:
+            result = self.c.select(db).incr(key, delta, default=0)
+        except TypeError:
+            assert current is not None and not isinstance(current[0], int)
+            return
+        except (OutOfMemoryError, ValueTooLargeError):
+            return
+        base = current[0] if current is not None else 0
+        assert result == base + delta
+        self.model[(db, key)] = (result, current[1] if current is not None else None)
+
+    @rule(db=DBS, key=KEYS, ttl=st.floats(min_value=-1, max_value=30, allow_nan=False))
+    def expire(self, db: int, key: str, ttl: float) -> None:
+        live = self._live((db, key))
+        try:
+            changed = self.c.select(db).expire(key, ttl)
+        except (OutOfMemoryError, ValueTooLargeError):
+            return
+        assert changed == live
+        if live:
+            deadline = self.clock.time() + ttl
+            if deadline <= self.clock.time():
+                del self.model[(db, key)]
+            else:
+                self.model[(db, key)] = (self.model[(db, key)][0], deadline)
+
+    @rule(db=DBS, key=KEYS)
+    def persist(self, db: int, key: str) -> None:
+        live = self._live((db, key))
+        had_ttl = live and self.model[(db, key)][1] is not None
+        assert self.c.select(db).persist(key) == had_ttl
+        if had_ttl:
+            self.model[(db, key)] = (self.model[(db, key)][0], None)
+
+    @rule(seconds=st.floats(min_value=0, max_value=20, allow_nan=False))
+    def advance(self, seconds: float) -> None:
+        self.clock.advance(seconds)
+
+    @precondition(lambda self: self.cache is not None)
+    @rule(db=DBS)
+    def clear(self, db: int) -> None:
+        self.c.select(db).clear()
+        for key in [k for k in self.model if k[0] == db]:
+            del self.model[key]
+
+    @invariant()
+    def accounting_is_exact_and_bounded(self) -> None:
+        if self.cache is None:
+            return
+        assert self.c.check() == []
+        assert self.c.info()["used_memory"] <= LIMIT
+
+    @invariant()
+    def nothing_lost(self) -> None:
+        if self.cache is None:
+            return
+        stored = {(e.db, e.key) for e in self.c.store.iter_entries()}
+        assert stored == set(self.model), stored ^ set(self.model)
+
+    def teardown(self) -> None:
+        if self.cache is not None:
+            self.cache.close()
+
+
+TestCacheModel = CacheModel.TestCase
+TestCacheModel.settings = settings(
+    max_examples=150,
+    stateful_step_count=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
