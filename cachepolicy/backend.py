@@ -29,6 +29,7 @@ from .clock import Clock
 from .config import CacheConfig
 from .errors import OutOfMemoryError, ValueTooLargeError
 from .events import Subscriber
+from .serializers import PickleSerializer
 from .store import KEEP_TTL, CacheStore
 
 __all__ = ["KEEP_TTL", "Cache"]
@@ -72,8 +73,11 @@ class Cache:
             )
         self.store = store
         self.db = db
-        self._dumps = store.serializer.dumps
-        self._loads = store.serializer.loads
+        serializer = store.serializer
+        if isinstance(serializer, PickleSerializer):
+            self._dumps, self._loads = serializer.fast_functions()
+        else:
+            self._dumps, self._loads = serializer.dumps, serializer.loads
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], **kwargs: Any) -> Cache:

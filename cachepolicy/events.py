@@ -40,9 +40,14 @@ class EventBus:
     def __init__(self) -> None:
         self._subscribers: tuple[tuple[Subscriber, frozenset[str] | None], ...] = ()
         self._lock = threading.Lock()
+        #: True while anyone listens: a plain attribute, so the hot paths test it for free.
+        self.active = False
+        #: Names somebody listens to: the store queues only these (a miss is not slowed down
+        #: to build a ``keymiss`` event that only an ``evicted`` listener would discard).
+        self.wanted: frozenset[str] = frozenset()
 
     def __bool__(self) -> bool:
-        return bool(self._subscribers)
+        return self.active
 
     def subscribe(
         self, callback: Subscriber, events: Collection[str] | None = None
@@ -58,12 +63,21 @@ class EventBus:
         record = (callback, wanted)
         with self._lock:
             self._subscribers = (*self._subscribers, record)
+            self._update_wanted()
 
         def unsubscribe() -> None:
             with self._lock:
                 self._subscribers = tuple(s for s in self._subscribers if s is not record)
+                self._update_wanted()
 
         return unsubscribe
+
+    def _update_wanted(self) -> None:
+        wanted: set[str] = set()
+        for _, names in self._subscribers:
+            wanted |= EVENT_NAMES if names is None else names
+        self.wanted = frozenset(wanted)
+        self.active = bool(self._subscribers)
 
     def publish(self, events: list[KeyspaceEvent]) -> None:
         subscribers = self._subscribers

@@ -122,6 +122,10 @@ class Keyspace:
         elif deadline is not None and entry.vpos < 0:
             self._add_volatile(entry)
 
+    def candidates(self, volatile: bool) -> list[Entry]:
+        """The live sampling array of all keys, or of keys with a TTL. Do not mutate it."""
+        return self._volatile if volatile else self._all
+
     def random_entry(self, rng: Random, volatile: bool) -> Entry | None:
         """A uniformly random entry (of the volatile keys if ``volatile``), or None if empty."""
         pool = self._volatile if volatile else self._all

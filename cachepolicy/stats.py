@@ -18,6 +18,8 @@ class HitCounter:
 
     def __init__(self) -> None:
         self._local = threading.local()
+        #: The thread-local namespace; ``local.cell`` exists once this thread counted.
+        self.local = self._local
         self._cells: list[list[int]] = []
         self._lock = threading.Lock()
 

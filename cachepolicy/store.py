@@ -55,6 +55,7 @@ from .stats import HitCounter, Stats
 __all__ = ["KEEP_TTL", "CacheStore"]
 
 _GIL_ENABLED = getattr(sys, "_is_gil_enabled", lambda: True)()
+_getsizeof = sys.getsizeof
 
 
 class _KeepTTL:
@@ -121,6 +122,9 @@ class CacheStore:
         self.rng = rng if rng is not None else Random(seed)
         self.serializer: Serializer = resolve_serializer(config.serializer)
         self.keyspaces: list[Keyspace] = [Keyspace(db) for db in range(config.databases)]
+        #: The non-empty keyspaces in db order: what eviction looks at, so 16 mostly empty
+        #: databases cost nothing per eviction round. Rebuilt when one empties or fills.
+        self.populated: list[Keyspace] = []
         self.policy: EvictionPolicy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(
             config, self.rng
         )
@@ -129,6 +133,7 @@ class CacheStore:
         self.key_count = 0
         self.stats = Stats()
         self.hits = HitCounter()
+        self._hit_cells = self.hits.local
         self.events = EventBus()
         self._lock = threading.Lock()
         self._locked = _Locked(self)
@@ -140,6 +145,22 @@ class CacheStore:
             self.expiry.metadata_overhead + self.policy.volatile_metadata_overhead
         )
         self._lock_free_reads = _GIL_ENABLED and self.policy.lock_free_access
+        # Hot-path copies of configuration, so a write reads attributes, not config objects.
+        self._plain_overhead = ENTRY_OVERHEAD + self._entry_overhead
+        self._volatile_overhead = self._plain_overhead + TTL_INDEX_OVERHEAD + self._ttl_overhead
+        self._limit = config.maxmemory
+        self._max_entries = config.max_entries
+        self._lazyfree_threshold = config.lazyfree_threshold
+        self._after_operation = (
+            self.expiry.after_operation
+            if type(self.expiry).after_operation is not ExpiryStrategy.after_operation
+            else None
+        )
+        self._evicts_any_key = (
+            self.policy.evicts
+            and not self.policy.volatile_only
+            and type(self.policy).candidate_bytes is EvictionPolicy.candidate_bytes
+        )
         self.expiry.attach(self)
         self.expiry.start()
 
@@ -154,8 +175,8 @@ class CacheStore:
         return self._lock
 
     def _emit(self, name: str, entry_or_key: Entry | str, db: int = -1) -> None:
-        """Queue an event (lock held). Free when nobody subscribed."""
-        if self.events:
+        """Queue an event (lock held). Free when nobody listens to ``name``."""
+        if name in self.events.wanted:
             if isinstance(entry_or_key, Entry):
                 self._pending.append(KeyspaceEvent(name, entry_or_key.key, entry_or_key.db))
             else:
@@ -170,22 +191,26 @@ class CacheStore:
 
     def entry_size(self, key: str, payload: bytes, has_ttl: bool) -> int:
         """Bytes one entry costs under this store's policy and expiry strategy."""
-        size = sys.getsizeof(key) + sys.getsizeof(payload) + ENTRY_OVERHEAD + self._entry_overhead
-        if has_ttl:
-            size += TTL_INDEX_OVERHEAD + self._ttl_overhead
-        return size
+        overhead = self._volatile_overhead if has_ttl else self._plain_overhead
+        return _getsizeof(key) + _getsizeof(payload) + overhead
 
     # ------------------------------------------------------------------ removal (lock held)
 
     def _remove(self, entry: Entry) -> None:
         """Take ``entry`` out of every structure (lock held). No stats, no events."""
-        self.keyspaces[entry.db].remove(entry)
+        keyspace = self.keyspaces[entry.db]
+        keyspace.remove(entry)
+        if not keyspace.data:
+            self._refresh_populated()
         self.used_memory -= entry.size
         self.key_count -= 1
         self.policy.on_delete(entry)
         if entry.deadline is not None:
             self.expiry.on_delete(entry)
         self._lazyfree(entry)
+
+    def _refresh_populated(self) -> None:
+        self.populated = [ks for ks in self.keyspaces if ks.data]
 
     def _lazyfree(self, garbage: Entry | list[Entry] | bytes) -> None:
         """Lazy free (spec §8, lock held): a removed value of at least ``lazyfree_threshold``
@@ -234,11 +259,17 @@ class CacheStore:
                     with self._lock:
                         if entry.pos >= 0:
                             self.policy.on_access(entry, now)
-                self.hits.cell()[0] += 1
+                try:
+                    self._hit_cells.cell[0] += 1
+                except AttributeError:
+                    self.hits.cell()[0] += 1
                 return entry.payload
             self._expire_if_stale(entry, now)
-        self.hits.cell()[1] += 1
-        if self.events:
+        try:
+            self._hit_cells.cell[1] += 1
+        except AttributeError:
+            self.hits.cell()[1] += 1
+        if "keymiss" in self.events.wanted:
             with self._locked:
                 self._emit("keymiss", key, db)
         return None
@@ -292,7 +323,10 @@ class CacheStore:
         with self._locked:
             now = self._time()
             keyspace = self.keyspaces[db]
-            old = self._live(keyspace, key, now)
+            old = keyspace.data.get(key)
+            if old is not None and old.deadline is not None and now > old.deadline:
+                self.expire_entry(old)
+                old = None
             if only_if_missing and old is not None:
                 return False
             if only_if_present and old is None:
@@ -301,23 +335,35 @@ class CacheStore:
                 new_deadline = old.deadline
             elif deadline is not KEEP_TTL:
                 new_deadline = deadline  # type: ignore[assignment]
+            elif ttl is None:
+                new_deadline = None
             else:
                 new_deadline = self.deadline_for(ttl, now)
-            if new_deadline is not None and new_deadline <= now:
+            if new_deadline is None:
+                size = _getsizeof(key) + _getsizeof(payload) + self._plain_overhead
+            elif new_deadline > now:
+                size = _getsizeof(key) + _getsizeof(payload) + self._volatile_overhead
+            else:
                 # Redis: a deadline that already passed deletes the key (event "del").
                 if old is not None:
                     self._delete_entry(old)
                 return True
-            size = self.entry_size(key, payload, new_deadline is not None)
-            old = self._make_room(keyspace, key, size, old, now)
+            # The common case (room to spare, no entry bound) skips _make_room entirely.
+            limit = self._limit
+            if (limit and self.used_memory - (old.size if old else 0) + size > limit) or (
+                old is None and self._max_entries is not None
+            ):
+                old = self._make_room(keyspace, key, size, old, now)
             if old is None:
                 self._insert(keyspace, key, payload, size, new_deadline, now)
             else:
                 self._replace(keyspace, old, payload, size, new_deadline, now)
-                self._emit("set", old)
+                if self.events.wanted:
+                    self._emit("set", old)
             if self.used_memory > self.stats.used_memory_peak:
                 self.stats.used_memory_peak = self.used_memory
-        self.expiry.after_operation(now)
+        if self._after_operation is not None:
+            self._after_operation(now)
         return True
 
     def _insert(
@@ -331,13 +377,16 @@ class CacheStore:
     ) -> Entry:
         entry = Entry(key, payload, size, deadline, keyspace.db)
         keyspace.insert(entry)
+        if len(keyspace.data) == 1:
+            self._refresh_populated()
         self.used_memory += size
         self.key_count += 1
         self.policy.on_insert(entry, now)
         if deadline is not None:
             self.expiry.on_ttl_set(entry, None)
-        self._emit("new", entry)
-        self._emit("set", entry)
+        if self.events.wanted:
+            self._emit("new", entry)
+            self._emit("set", entry)
         return entry
 
     def _replace(
@@ -352,9 +401,11 @@ class CacheStore:
         """Overwrite in place: the key keeps its LFU history, as Redis's SET does."""
         self.used_memory += size - entry.size
         keyspace.resize(entry, size)
-        self._lazyfree(entry.payload)
+        if self._lazyfree_threshold and len(entry.payload) >= self._lazyfree_threshold:
+            self._lazyfree(entry.payload)
         entry.payload = payload
-        self._set_deadline(keyspace, entry, deadline)
+        if entry.deadline != deadline:
+            self._set_deadline(keyspace, entry, deadline)
         self.policy.on_access(entry, now)
 
     def _set_deadline(self, keyspace: Keyspace, entry: Entry, deadline: float | None) -> None:
@@ -380,7 +431,7 @@ class CacheStore:
         config = self.config
         limit = config.maxmemory
         policy = self.policy
-        keyspaces = self.keyspaces
+        keyspaces = self.populated
         old_size = old.size if old is not None else 0
         if limit:
             if size > limit:
@@ -393,9 +444,14 @@ class CacheStore:
                 )
             needed = self.used_memory - old_size + size - limit
             if needed > 0:
-                evictable = policy.candidate_bytes(keyspaces)
-                if old is not None and policy.is_candidate(old):
-                    evictable -= old_size
+                # A policy that may evict any key can always make room (size <= limit), so
+                # only restricted policies pay for counting their candidates' bytes.
+                if self._evicts_any_key:
+                    evictable = needed
+                else:
+                    evictable = policy.candidate_bytes(keyspaces)
+                    if old is not None and policy.is_candidate(old):
+                        evictable -= old_size
                 if evictable < needed:
                     self.stats.rejected_writes += 1
                     raise OutOfMemoryError(self._oom_message(key, needed), key=key, needed=needed)
@@ -415,7 +471,7 @@ class CacheStore:
     def _cull(self, key: str, now: float) -> None:
         """Entry-count bound reached: evict a batch (Django's CULL_FREQUENCY semantics)."""
         frequency = self.config.cull_frequency
-        candidates = self.policy.candidate_count(self.keyspaces)
+        candidates = self.policy.candidate_count(self.populated)
         if candidates == 0:
             self.stats.rejected_writes += 1
             raise OutOfMemoryError(
@@ -430,7 +486,7 @@ class CacheStore:
         else:
             count = max(1, self.key_count // frequency)
         for _ in range(min(count, candidates)):
-            victim = self.policy.select_victim(self.keyspaces, now)
+            victim = self.policy.select_victim(self.populated, now)
             if victim is None:
                 break
             self.evict_entry(victim)
@@ -584,6 +640,7 @@ class CacheStore:
                 if entry.deadline is not None:
                     self.expiry.on_delete(entry)
             self._lazyfree(removed)
+            self._refresh_populated()
 
     def flushall(self) -> None:
         """Remove every key of every database."""
@@ -595,6 +652,7 @@ class CacheStore:
             self._lazyfree(keyspace.clear())
         self.used_memory = 0
         self.key_count = 0
+        self.populated = []
         self.policy.reset()
         self.expiry.reset()
 

@@ -76,7 +76,9 @@ class EvictionPolicy(abc.ABC):
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
         """Return a live entry to evict, or None if no key may be evicted (Redis's EVICT_FAIL).
 
-        Must not remove the entry: the store does that and then calls :meth:`on_delete`.
+        ``keyspaces`` are the store's *non-empty* databases in db order. Must not remove the
+        entry: the store does that and then calls :meth:`on_delete`. An entry is live while
+        ``entry.pos >= 0`` (a removed entry object is never reinserted).
         """
 
     def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:

@@ -39,12 +39,14 @@ class AllKeysRandom(_Stamped):
         self.next_db = 0
 
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        # Rotate by database number: start at the first database numbered >= next_db.
         count = len(keyspaces)
+        start = next((i for i, ks in enumerate(keyspaces) if ks.db >= self.next_db), 0)
         for step in range(count):
-            db = (self.next_db + step) % count
-            entry = keyspaces[db].random_entry(self.rng, self.volatile_only)
+            keyspace = keyspaces[(start + step) % count]
+            entry = keyspace.random_entry(self.rng, self.volatile_only)
             if entry is not None:
-                self.next_db = (db + 1) % count
+                self.next_db = keyspace.db + 1
                 return entry
         return None
 

@@ -65,15 +65,25 @@ class SampledPolicy(EvictionPolicy):
 
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
         volatile = self.volatile_only
+        samples = self.samples
+        rand = self.rng.random
+        score = self.score
+        offer = self.offer
         while True:
             candidates = 0
             for keyspace in keyspaces:
-                size = keyspace.volatile_count if volatile else len(keyspace)
+                pool = keyspace.candidates(volatile)
+                size = len(pool)
                 if size == 0:
                     continue
                 candidates += size
-                for entry in keyspace.sample(self.rng, self.samples, volatile):
-                    self.offer(self.score(entry, now), entry)
+                if size <= samples:
+                    for entry in pool:
+                        offer(score(entry, now), entry)
+                else:
+                    for _ in range(samples):
+                        entry = pool[int(rand() * size)]
+                        offer(score(entry, now), entry)
             if candidates == 0:
                 return None
             victim = self._pop_best(keyspaces, now)
@@ -101,8 +111,7 @@ class SampledPolicy(EvictionPolicy):
         while entries:
             frozen = scores.pop()
             entry = entries.pop()
-            keyspace = keyspaces[entry.db]
-            if keyspace.data.get(entry.key) is not entry or not self.is_candidate(entry):
+            if entry.pos < 0 or not self.is_candidate(entry):
                 continue  # a ghost: deleted (or lost its TTL) since it was pooled
             fresh = self.score(entry, now)
             if fresh < frozen and rescues < self.pool_size and entries and fresh < scores[-1]:
