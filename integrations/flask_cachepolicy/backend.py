@@ -80,7 +80,8 @@ class PolicyCache(BaseCache):
     :param default_timeout: timeout in seconds when ``set`` gets none; ``0`` = never expire.
     :param ignore_delete_many_errors: kept for cachelib compatibility; deleting from memory
         cannot fail, so ``delete_many`` never raises either way.
-    :param key_prefix: prepended to every key (``CACHE_KEY_PREFIX``).
+    :param key_prefix: prepended to every key (``CACHE_KEY_PREFIX``); fixed at construction
+        (the read fast path and the signal relay capture it).
     :param threshold: entry-count bound (``CACHE_THRESHOLD``), the core's ``max_entries``;
         ``None`` or ``0`` = bounded by ``maxmemory`` only.
     :param location: name of a process-wide shared store; ``None`` = a private store.
@@ -137,17 +138,33 @@ class PolicyCache(BaseCache):
         self._view = _open_view(config, location, db, clock)
         self._bind_fast_paths()
 
-        events = _signal_events(signals)
-        app_ref = weakref.ref(app) if app is not None else None
-        unsubscribe: Callable[[], None] | None = None
-        if events:
-            unsubscribe = self._view.subscribe(
-                _EventRelay(weakref.ref(self), app_ref, key_prefix, db), events
-            )
+        self._signal_events = _signal_events(signals)
+        self._app_ref = weakref.ref(app) if app is not None else None
+        # Filled by ``_sync_signals`` once somebody listens; shared with the finalizer.
+        self._subscription: list[Callable[[], None]] = []
         # A private store dies with its backend; a shared one outlives it, so only unsubscribe.
         self._finalizer = weakref.finalize(
-            self, _release, unsubscribe, self._view if location is None else None
+            self, _release, self._subscription, self._view if location is None else None
         )
+        _LIVE_BACKENDS.add(self)
+        self._sync_signals()
+
+    def _sync_signals(self) -> None:
+        """Subscribe to the core's events once a receiver is connected to a relayed signal.
+
+        Subscribing costs the core work on every matching operation (events are queued under
+        the store lock), so a backend whose signals nobody listens to stays unsubscribed: with
+        the defaults, an application that never connects a receiver pays nothing.
+        """
+        if not self._signal_events or self._subscription:
+            return
+        if not _signals.has_receivers(self._signal_events):
+            return
+        with self._generic_lock:
+            if self._subscription:
+                return
+            relay = _EventRelay(weakref.ref(self), self._app_ref, self.key_prefix, self.db)
+            self._subscription.append(self._view.subscribe(relay, self._signal_events))
 
     # -- construction through Flask-Caching -------------------------------------------------
 
@@ -177,14 +194,25 @@ class PolicyCache(BaseCache):
     # -- the cachelib API --------------------------------------------------------------------
 
     def _bind_fast_paths(self) -> None:
-        """Pick method implementations for the current serializer.
+        """Install a closure as this instance's ``get`` while no cachelib serializer is set.
 
-        ``get`` and ``set`` are the hot paths; with no cachelib serializer configured they are
-        one string concatenation and one core call, which is what lets this backend beat
-        ``SimpleCache`` on reads despite doing LRU/LFU bookkeeping.
+        ``get`` is the hot path: the closure holds the prefix and the core's bound ``get`` in
+        cell variables, so a read is one concatenation and one core call, without the
+        attribute lookups of the method. A subclass that overrides ``get`` (instrumentation,
+        say) keeps its override: the shortcut is only taken for ``PolicyCache.get`` itself.
         """
         self._core_get = self._view.get
         self._core_set = self._view.set
+        if self._serializer is None and type(self).get is PolicyCache.get:
+            core_get, prefix = self._core_get, self.key_prefix
+
+            def get(key: str) -> Any:
+                return core_get(prefix + key)
+
+            get.__doc__ = PolicyCache.get.__doc__
+            self.__dict__["get"] = get
+        else:
+            self.__dict__.pop("get", None)
 
     @property
     def serializer(self) -> BaseSerializer | None:
@@ -200,6 +228,7 @@ class PolicyCache(BaseCache):
     @serializer.setter
     def serializer(self, value: BaseSerializer | None) -> None:
         self._serializer = value
+        self._bind_fast_paths()
 
     def get(self, key: str) -> Any:
         """Return the value of ``key``, or ``None`` if it is missing or expired."""
@@ -288,7 +317,9 @@ class PolicyCache(BaseCache):
             self._view.clear()
             return True
         prefix = self.key_prefix
-        self._view.delete_many([key for key in self._view.keys() if key.startswith(prefix)])
+        # ``keys()`` is the core's Redis KEYS (a list snapshot); the core view is not a mapping.
+        mine = [key for key in self._view.keys() if key.startswith(prefix)]  # noqa: SIM118
+        self._view.delete_many(mine)
         return True
 
     def inc(self, key: str, delta: int = 1) -> int | None:
@@ -327,7 +358,7 @@ class PolicyCache(BaseCache):
         """cachelib's read-modify-write increment, for values the core cannot increment."""
         with self._generic_lock:
             value = (self.get(key) or 0) + delta
-            return value if self.set(key, value) else None  # type: ignore[no-any-return]
+            return value if self.set(key, value) else None
 
     # -- cachepolicy extras ----------------------------------------------------------------
 
@@ -405,11 +436,26 @@ class _EventRelay:
         sender: Any = self._app_ref() if self._app_ref is not None else backend
         if sender is None:
             return
-        extra = {"cache": backend, "key": key, "event": event.name, "db": event.db}
+        extra: dict[str, Any] = {"cache": backend, "key": key, "event": event.name, "db": event.db}
         _signals.keyspace_event.send(sender, **extra)
         specific = _signals.EVENT_SIGNALS.get(event.name)
         if specific is not None:
             specific.send(sender, **extra)
+
+
+#: Every live backend, so that connecting a receiver later can subscribe them (weakly held).
+_LIVE_BACKENDS: weakref.WeakSet[PolicyCache] = weakref.WeakSet()
+
+
+def _on_receiver_connected(signal: Any, **_: Any) -> None:
+    """blinker hook: a receiver was connected to one of our signals; subscribe backends."""
+    if _signals.is_relayed(signal):
+        for backend in list(_LIVE_BACKENDS):
+            backend._sync_signals()
+
+
+for _signal in (_signals.keyspace_event, *_signals.EVENT_SIGNALS.values()):
+    _signal.receiver_connected.connect(_on_receiver_connected, weak=False)
 
 
 def _open_view(config: CacheConfig, location: str | None, db: int, clock: Clock | None) -> Cache:
@@ -426,10 +472,10 @@ def _open_view(config: CacheConfig, location: str | None, db: int, clock: Clock 
     return Cache(store=get_shared_store(location, config, clock=clock), db=db)
 
 
-def _release(unsubscribe: Callable[[], None] | None, private_view: Cache | None) -> None:
+def _release(subscription: list[Callable[[], None]], private_view: Cache | None) -> None:
     """Finalizer: detach the signal relay and close a private store (never a shared one)."""
-    if unsubscribe is not None:
-        unsubscribe()
+    while subscription:
+        subscription.pop()()
     if private_view is not None:
         private_view.close()
 

@@ -12,7 +12,9 @@ with the Flask application as sender and these keyword arguments:
 
 Delivery is opt-in per event through ``CACHE_CACHEPOLICY_SIGNALS`` (default: ``evicted`` and
 ``expired``): subscribing to ``set`` or ``keymiss`` puts a callback on every write or miss, a
-cost an application should choose knowingly. Receivers run in the thread that caused the event,
+cost an application should choose knowingly. A backend subscribes to the core only once a
+receiver is connected to :data:`keyspace_event` or to one of its events' signals, so signals
+nobody listens to cost nothing. Receivers run in the thread that caused the event,
 after the cache lock is released (for active or background expiry, a core thread with no
 application context: use the ``sender`` argument rather than ``current_app``).
 
@@ -33,6 +35,8 @@ __all__ = [
     "DEFAULT_SIGNAL_EVENTS",
     "EVENT_NAMES",
     "EVENT_SIGNALS",
+    "has_receivers",
+    "is_relayed",
     "keyspace_del",
     "keyspace_event",
     "keyspace_evicted",
@@ -87,3 +91,13 @@ EVENT_NAMES: tuple[str, ...] = tuple(EVENT_SIGNALS)
 #: Rare events that an application almost always wants to see: they cost nothing until they
 #: happen, unlike ``set``/``keymiss`` which would fire on every request.
 DEFAULT_SIGNAL_EVENTS: tuple[str, ...] = ("evicted", "expired")
+
+
+def is_relayed(signal: object) -> bool:
+    """Whether ``signal`` is one of the signals this module sends."""
+    return signal is keyspace_event or any(signal is sent for sent in EVENT_SIGNALS.values())
+
+
+def has_receivers(events: tuple[str, ...]) -> bool:
+    """Whether anything listens to the signals that ``events`` would be sent on."""
+    return bool(keyspace_event.receivers) or any(EVENT_SIGNALS[name].receivers for name in events)

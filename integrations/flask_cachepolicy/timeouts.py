@@ -61,7 +61,9 @@ def timeout_seconds(timeout: FlaskTimeout, *, what: str = "timeout") -> float:
     return float(timeout)
 
 
-def flask_timeout_to_ttl(timeout: FlaskTimeout | None, default_timeout: FlaskTimeout) -> float | None:
+def flask_timeout_to_ttl(
+    timeout: FlaskTimeout | None, default_timeout: FlaskTimeout
+) -> float | None:
     """Translate a Flask-Caching ``timeout`` into the core's ``ttl`` (see the module table).
 
     :param timeout: the ``timeout`` argument the caller gave (``None`` = use the default).

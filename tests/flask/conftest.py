@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask_cachepolicy import PolicyCache
 from flask_caching import Cache
 
 from cachepolicy import ManualClock, release_shared_store
-from flask_cachepolicy import PolicyCache
 
 CACHE_TYPE = "flask_cachepolicy.PolicyCache"
 
@@ -42,9 +42,7 @@ def backends() -> Iterator[list[PolicyCache]]:
 
 
 @pytest.fixture
-def make_backend(
-    clock: ManualClock, backends: list[PolicyCache]
-) -> Callable[..., PolicyCache]:
+def make_backend(clock: ManualClock, backends: list[PolicyCache]) -> Callable[..., PolicyCache]:
     """``PolicyCache(**kwargs)`` on the test's clock."""
 
     def make(**kwargs: Any) -> PolicyCache:
@@ -57,9 +55,7 @@ def make_backend(
 
 
 @pytest.fixture
-def make_app(
-    clock: ManualClock, backends: list[PolicyCache]
-) -> Callable[..., tuple[Flask, Cache]]:
+def make_app(clock: ManualClock, backends: list[PolicyCache]) -> Callable[..., tuple[Flask, Cache]]:
     """A Flask app with ``Cache(app)`` configured by ``CACHE_*`` keyword arguments."""
 
     def make(**config: Any) -> tuple[Flask, Cache]:

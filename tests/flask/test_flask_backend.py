@@ -12,11 +12,11 @@ import cachelib
 import pytest
 from cachelib.serializers import JSONSerializer, SimpleSerializer
 from flask import Flask
+from flask_cachepolicy import PolicyCache
 from flask_caching import Cache
 from flask_caching.backends.base import BaseCache
 
 from cachepolicy import ManualClock
-from flask_cachepolicy import PolicyCache
 
 MakeBackend = Callable[..., PolicyCache]
 
@@ -68,9 +68,10 @@ def test_return_conventions(make_backend: MakeBackend) -> None:
 
 def test_values_round_trip_and_are_copies(make_backend: MakeBackend) -> None:
     cache = make_backend()
-    value = {"list": [1, 2], "none": None, "bytes": b"x"}
+    numbers = [1, 2]
+    value = {"list": numbers, "none": None, "bytes": b"x"}
     cache.set("v", value)
-    value["list"].append(3)  # stored serialized: mutation after set cannot leak in
+    numbers.append(3)  # stored serialized: mutation after set cannot leak in
     assert cache.get("v") == {"list": [1, 2], "none": None, "bytes": b"x"}
     assert cache.set("t", True) and cache.get("t") is True
 
@@ -158,7 +159,9 @@ def test_cachelib_serializer_from_flask_config(make_app: Callable[..., Any]) -> 
 
         def dumps(self, value: Any, protocol: int | None = None) -> bytes:
             self.dumped += 1
-            return super().dumps(value)
+            payload = super().dumps(value)
+            assert payload is not None
+            return payload
 
         def loads(self, bvalue: bytes) -> Any:
             self.loaded += 1
@@ -189,6 +192,7 @@ def test_decorators_memoize_cached_and_templates(
     make_app: Callable[..., Any], clock: ManualClock
 ) -> None:
     app: Flask
+    cache: Cache
     app, cache = make_app(CACHE_DEFAULT_TIMEOUT=10)
     calls: list[int] = []
 
@@ -208,9 +212,7 @@ def test_decorators_memoize_cached_and_templates(
         assert calls == [3]
         cache.delete_memoized(square, 3)
         assert square(3) == 9 and calls == [3, 3]
-        template = app.jinja_env.from_string(
-            "{% cache 60, 'frag' %}{{ n }}{% endcache %}"
-        )
+        template = app.jinja_env.from_string("{% cache 60, 'frag' %}{{ n }}{% endcache %}")
         assert template.render(n=1) == "1"
         assert template.render(n=2) == "1"
 
@@ -219,3 +221,24 @@ def test_decorators_memoize_cached_and_templates(
     assert client.get("/").get_data(as_text=True) == first
     clock.advance(5)
     assert client.get("/").get_data(as_text=True) != first
+
+
+def test_subclass_overrides_of_get_are_honoured(make_backend: MakeBackend) -> None:
+    """The read fast path must not shadow an instrumenting subclass's ``get``."""
+    seen: list[str] = []
+
+    class Recording(PolicyCache):
+        def get(self, key: str) -> Any:
+            seen.append(key)
+            return super().get(key)
+
+    cache = Recording(key_prefix="p_")
+    cache.set("k", 1)
+    assert cache.get("k") == 1 and seen == ["k"]
+    cache.close()
+    plain = make_backend(key_prefix="p_")
+    plain.set("k", 2)
+    assert plain.get("k") == 2
+    plain.serializer = JSONSerializer()  # rebinds: reads now go through the serializer
+    plain.set("j", {"a": 1})
+    assert plain.get("j") == {"a": 1}

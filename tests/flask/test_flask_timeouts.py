@@ -6,12 +6,12 @@ from collections.abc import Callable
 from datetime import timedelta
 
 import pytest
+from flask_cachepolicy import PolicyCache
+from flask_cachepolicy.timeouts import DEADLINE_EPSILON, flask_timeout_to_ttl
 from hypothesis import given
 from hypothesis import strategies as st
 
 from cachepolicy import ManualClock
-from flask_cachepolicy import PolicyCache
-from flask_cachepolicy.timeouts import DEADLINE_EPSILON, flask_timeout_to_ttl
 
 
 @pytest.mark.parametrize(

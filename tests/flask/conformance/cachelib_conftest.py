@@ -15,7 +15,8 @@ import types
 from pathlib import Path
 
 collect_ignore = [
-    path.name for path in Path(__file__).parent.glob("test_*.py")
+    path.name
+    for path in Path(__file__).parent.glob("test_*.py")
     if path.name != "test_policycache_mixins.py"
 ]
 

@@ -18,10 +18,10 @@ import pytest
 from clear import ClearTests
 from common import CommonTests
 from delete_many_with_prefix import DeleteManyWithPrefixTests
+from flask_cachepolicy import PolicyCache
 from has import HasTests
 
 from cachepolicy import ManualClock, release_shared_store
-from flask_cachepolicy import PolicyCache
 
 _locations = itertools.count()
 

@@ -34,7 +34,7 @@ if "xprocess" not in sys.modules:
     _stub.ProcessStarter = type("ProcessStarter", (), {})  # type: ignore[attr-defined]
     sys.modules["xprocess"] = _stub
 
-from upstream_conftest import *  # noqa: E402,F403  (re-export upstream fixtures)
+from upstream_conftest import *  # noqa: F403  (re-export upstream fixtures)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 from backend_cache import GenericCacheTests  # upstream test_backend_cache.py, renamed
+from flask_cachepolicy import PolicyCache
 
 from cachepolicy import ManualClock, release_shared_store
-from flask_cachepolicy import PolicyCache
 
 _locations = itertools.count()
 
