@@ -143,9 +143,12 @@ class Keyspace:
         return [pool[int(rand() * size)] for _ in range(count)]
 
     def clear(self) -> list[Entry]:
-        """Empty the keyspace and return the removed entries."""
+        """Empty the keyspace and return the removed entries.
+
+        The dict is emptied in place: the store's read path holds a direct reference to it.
+        """
         removed = self._all
-        self.data = {}
+        self.data.clear()
         self._all = []
         self._volatile = []
         self.memory = 0

@@ -125,6 +125,8 @@ class CacheStore:
         #: The non-empty keyspaces in db order: what eviction looks at, so 16 mostly empty
         #: databases cost nothing per eviction round. Rebuilt when one empties or fills.
         self.populated: list[Keyspace] = []
+        #: Each database's dict, indexed by db number, for the lock-free read path.
+        self._dicts = [keyspace.data for keyspace in self.keyspaces]
         self.policy: EvictionPolicy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(
             config, self.rng
         )
@@ -145,6 +147,7 @@ class CacheStore:
             self.expiry.metadata_overhead + self.policy.volatile_metadata_overhead
         )
         self._lock_free_reads = _GIL_ENABLED and self.policy.lock_free_access
+        self._on_access = self.policy.on_access
         # Hot-path copies of configuration, so a write reads attributes, not config objects.
         self._plain_overhead = ENTRY_OVERHEAD + self._entry_overhead
         self._volatile_overhead = self._plain_overhead + TTL_INDEX_OVERHEAD + self._ttl_overhead
@@ -248,13 +251,13 @@ class CacheStore:
 
     def lookup(self, db: int, key: str) -> bytes | None:
         """The payload stored under ``key`` or None; counts a hit or miss and touches the key."""
-        entry = self.keyspaces[db].data.get(key)
+        entry = self._dicts[db].get(key)
         if entry is not None:
             now = self._time()
             deadline = entry.deadline
             if deadline is None or now <= deadline:
                 if self._lock_free_reads:
-                    self.policy.on_access(entry, now)
+                    self._on_access(entry, now)
                 else:
                     with self._lock:
                         if entry.pos >= 0:
