@@ -50,7 +50,9 @@ class CacheConfig:
     #: Minutes of idleness per LFU counter decrement; 0 = never decay (Redis default 1).
     lfu_decay_time: int = 1
     #: Expiry strategy name or dotted path (lazy expiry on access is always on).
-    expiry: str = "lazy"
+    #: "timed": expired keys nobody reads are reclaimed within 1/hz s of writes, O(due keys), with
+    #: no thread (safe under forking servers); "active" lags with many long-TTL keys (§12.8).
+    expiry: str = "timed"
     #: Active expiry cycles per second (Redis's hz, 1..500).
     hz: int = 10
     #: 1..10: more effort reclaims expired keys sooner at more CPU (Redis's active-expire-effort).

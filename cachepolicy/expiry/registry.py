@@ -6,11 +6,18 @@ import importlib
 import threading
 
 from ..errors import ConfigError, did_you_mean
+from .active import ActiveExpiry
 from .base import ExpiryStrategy, LazyExpiry
+from .timed import BackgroundExpiry, TimedExpiry
 
 __all__ = ["expiry_names", "register_expiry", "resolve_expiry"]
 
-_REGISTRY: dict[str, type[ExpiryStrategy]] = {"lazy": LazyExpiry}
+_REGISTRY: dict[str, type[ExpiryStrategy]] = {
+    "lazy": LazyExpiry,
+    "active": ActiveExpiry,
+    "timed": TimedExpiry,
+    "background": BackgroundExpiry,
+}
 _LOCK = threading.Lock()
 
 

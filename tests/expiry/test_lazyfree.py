@@ -1,0 +1,101 @@
+"""Lazy free (spec §8, §10.42): big values and flushed databases released by the free thread."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from cachepolicy import Cache, ManualClock
+from cachepolicy.expiry import lazyfree
+from tests.conftest import MakeCache
+
+BIG = "x" * 5000  # pickles to more than the 1000-byte threshold used below
+
+
+def _counts(cache: Cache) -> tuple[int, int]:
+    assert lazyfree.drain(10)
+    info = cache.info()
+    return info["lazyfree_pending_objects"], info["lazyfreed_objects"]
+
+
+@pytest.fixture
+def cache(make_cache: MakeCache) -> Cache:
+    return make_cache(expiry="timed", lazyfree_threshold=1000)
+
+
+def test_delete_big_value(cache: Cache) -> None:
+    cache.set("big", BIG)
+    cache.set("small", "x")
+    cache.delete("small")
+    assert _counts(cache) == (0, 0)
+    cache.delete("big")
+    assert _counts(cache) == (0, 1)
+
+
+def test_overwrite_expire_and_evict_big_values(cache: Cache, clock: ManualClock) -> None:
+    cache.set("big", BIG)
+    cache.set("big", "now small")  # the old big payload is released lazily
+    cache.set("ttl", BIG, ttl=1)
+    clock.advance(2)
+    cache.set("w", 1)  # timed reclaims "ttl"
+    assert _counts(cache) == (0, 2)
+
+
+def test_flush_counts_keys(cache: Cache) -> None:
+    for i in range(100):
+        cache.set(f"k{i}", i)
+    cache.clear()
+    assert _counts(cache) == (0, 100)
+    for i in range(10):  # a small flush is freed inline, except its big values
+        cache.set(f"k{i}", i)
+    cache.set("big", BIG)
+    cache.flushall()
+    assert _counts(cache) == (0, 101)
+
+
+def test_pending_while_the_free_thread_is_busy(cache: Cache) -> None:
+    cache.set("big", BIG)
+    worker = lazyfree.worker
+    assert lazyfree.drain(10)
+    with worker._busy:  # the free thread is (as if) releasing something else
+        cache.delete("big")
+        info = cache.info()
+        assert info["lazyfree_pending_objects"] == 1
+        assert info["lazyfreed_objects"] == 0
+    assert _counts(cache) == (0, 1)
+
+
+def test_threshold_zero_disables(make_cache: MakeCache) -> None:
+    cache = make_cache(lazyfree_threshold=0)
+    cache.set("big", BIG)
+    cache.delete("big")
+    for i in range(100):
+        cache.set(f"k{i}", i)
+    cache.clear()
+    assert _counts(cache) == (0, 0)
+
+
+def test_release_happens_on_the_free_thread(cache: Cache) -> None:
+    released_on: list[str] = []
+
+    class Witness:
+        def __del__(self) -> None:
+            released_on.append(threading.current_thread().name)
+
+    garbage: list[object] = [Witness() for _ in range(lazyfree.LAZYFREE_MIN_ENTRIES + 1)]
+    with cache.store.locked():
+        lazyfree.release_lazily(cache.store, garbage)  # type: ignore[arg-type]
+    del garbage
+    assert lazyfree.drain(10)
+    assert set(released_on) == {"cachepolicy-lazyfree"}
+    assert _counts(cache) == (0, lazyfree.LAZYFREE_MIN_ENTRIES + 1)
+
+
+def test_reset_stats_keeps_pending(cache: Cache) -> None:
+    cache.set("big", BIG)
+    with lazyfree.worker._busy:
+        cache.delete("big")
+        cache.store.reset_stats()
+        assert cache.info()["lazyfree_pending_objects"] == 1
+    assert _counts(cache) == (0, 1)

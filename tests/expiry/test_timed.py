@@ -1,0 +1,174 @@
+"""The deadline index (``timed``, ``background``): O(due keys), bounded lag, honest memory."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from cachepolicy import Cache, KeyspaceEvent, ManualClock
+from cachepolicy.expiry import BackgroundExpiry, TimedExpiry
+from tests.conftest import MakeCache
+
+from .helpers import settle
+
+
+def _timed(cache: Cache) -> TimedExpiry:
+    strategy = cache.store.expiry
+    assert isinstance(strategy, TimedExpiry)
+    return strategy
+
+
+def test_record_cost_matches_metadata_overhead() -> None:
+    record = (1.5, 2**29 + 1, object())
+    measured = sys.getsizeof(record) + sys.getsizeof(record[1]) + 8
+    assert abs(TimedExpiry.metadata_overhead - measured) <= 12
+
+
+def test_ttl_keys_pay_for_their_record(make_cache: MakeCache) -> None:
+    lazy = make_cache(expiry="lazy")
+    timed = make_cache(expiry="timed")
+    for cache in (lazy, timed):
+        cache.set("k", "v", ttl=10)
+        cache.set("p", "v")
+    assert timed.info()["used_memory"] - lazy.info()["used_memory"] == TimedExpiry.metadata_overhead
+
+
+def test_reclaims_only_due_keys_among_many_not_due(
+    make_cache: MakeCache, clock: ManualClock
+) -> None:
+    cache = make_cache(expiry="timed", maxmemory=0)
+    for i in range(20_000):
+        cache.set(f"long{i}", i, ttl=3600)
+    seen: list[KeyspaceEvent] = []
+    cache.subscribe(seen.append, events={"expired"})
+    for i in range(10):
+        cache.set(f"short{i}", i, ttl=0.5 + i / 100)
+    clock.advance(0.7)
+    cache.set("writer", 1)  # one write: everything due is reclaimed, in deadline order
+    assert [e.key for e in seen] == [f"short{i}" for i in range(10)]
+    strategy = _timed(cache)
+    assert strategy.reclaimed == 10
+    assert strategy.info()["expire_index_records"] == 20_000
+
+
+def test_lag_bounded_by_hz_whatever_the_population(
+    make_cache: MakeCache, clock: ManualClock
+) -> None:
+    cache = make_cache(expiry="timed", hz=10, maxmemory=0)
+    for i in range(50_000):
+        cache.set(f"long{i}", i, ttl=3600)
+    cache.set("short", 1, ttl=0.5)
+    steps = 0
+    while "short" in cache.store.keyspaces[0].data:
+        clock.advance(0.01)
+        cache.set("writer", steps)
+        steps += 1
+    assert steps <= 61  # deadline at 50 steps; reclaimed within one 1/hz period after it
+    assert _timed(cache).lag_max <= 0.1 + 1e-9
+
+
+def test_extended_deadlines_do_not_grow_the_index(
+    make_cache: MakeCache, clock: ManualClock
+) -> None:
+    cache = make_cache(expiry="timed")
+    for _ in range(100):
+        for i in range(50):
+            cache.set(f"k{i}", i, ttl=60)  # the usual refresh: deadline moves later
+        clock.advance(1)
+    assert _timed(cache).info()["expire_index_records"] <= 100  # re-pushed lazily, not per set
+
+
+def test_leftover_records_are_bounded(make_cache: MakeCache, clock: ManualClock) -> None:
+    cache = make_cache(expiry="timed", maxmemory=0)
+    strategy = _timed(cache)
+    for i in range(5000):
+        cache.set(f"k{i}", i, ttl=3600)
+        cache.delete(f"k{i}")  # leaves a record behind
+    cache.set("trigger", 1)
+    assert strategy.rebuilds >= 1
+    assert len(strategy._heap) <= 2 * strategy._live + 1024
+
+
+def test_shortened_deadline_pushes_a_new_record(make_cache: MakeCache, clock: ManualClock) -> None:
+    cache = make_cache(expiry="timed")
+    cache.set("k", 1, ttl=100)
+    cache.expire("k", 1)
+    cache.expire("k", 50)  # extended again: the record at 1 s re-pushes it, does not expire it
+    clock.advance(2)
+    cache.set("w", 1)
+    assert cache.get("k") == 1
+    clock.advance(49)
+    cache.set("w", 1)
+    assert "k" not in cache.store.keyspaces[0].data
+
+
+def test_backlog_is_bounded_per_run_and_counted(make_cache: MakeCache) -> None:
+    class Ticking(ManualClock):
+        def monotonic(self) -> float:
+            self._now += 0.0002
+            return super().monotonic()
+
+    clock = Ticking()
+    cache = make_cache(expiry="timed", clock=clock, maxmemory=0)
+    for i in range(5000):
+        cache.set(f"k{i}", i, ttl=1)
+    clock.advance(2)
+    cache.set("w", 1)
+    info = cache.info()
+    assert 0 < info["expired_keys"] < 5000  # 25 ms budget ran out: the rest waits
+    assert info["expired_time_cap_reached_count"] >= 1
+    assert settle(cache, lambda: len(cache) == 1, step=0.01)  # follow-ups finish the backlog
+    assert info["expire_cycle_cpu_milliseconds"] > 0
+
+
+def test_explicit_reclaim(make_cache: MakeCache, clock: ManualClock) -> None:
+    cache = make_cache(expiry="timed")
+    for i in range(30):
+        cache.set(f"k{i}", i, ttl=1 + (i % 3))
+    assert cache.store.expiry.reclaim(clock.time() + 2.5, budget=1.0) == 20
+    assert len(cache) == 10
+
+
+class Precise(BackgroundExpiry):
+    rate = 1000.0
+
+
+def test_background_notifies_at_the_deadline(make_cache: MakeCache, clock: ManualClock) -> None:
+    # spec §12.10: Redis fires "expired" only when its sampler happens to find the key.
+    cache = make_cache(expiry=Precise)
+    seen: list[tuple[str, float]] = []
+    cache.subscribe(lambda e: seen.append((e.key, clock.time())), events={"expired"})
+    cache.set("a", 1, ttl=1.0)
+    cache.set("b", 1, ttl=2.0)
+    clock.advance(1.0005)
+    assert settle(cache, lambda: len(seen) == 1)
+    clock.advance(1.0)
+    assert settle(cache, lambda: len(seen) == 2)
+    assert [key for key, _ in seen] == ["a", "b"]
+    start = clock.time() - 2.0005
+    assert seen[0][1] - (start + 1) <= 0.001
+    assert seen[1][1] - (start + 2) <= 0.001
+
+
+def test_background_does_no_work_on_the_request_path(
+    make_cache: MakeCache, clock: ManualClock
+) -> None:
+    cache = make_cache(expiry="background")
+    strategy = _timed(cache)
+    cache.set("k", 1, ttl=1)
+    clock.advance(2)
+    before = strategy.reclaimed
+    strategy.after_operation(clock.time())  # the write hook does nothing for a threaded driver
+    assert settle(cache, lambda: strategy.reclaimed == before + 1)
+
+
+@pytest.mark.parametrize("expiry", ["timed", "background"])
+def test_lag_metrics_in_info(make_cache: MakeCache, clock: ManualClock, expiry: str) -> None:
+    cache = make_cache(expiry=expiry)
+    cache.set("k", 1, ttl=1)
+    clock.advance(1.05)
+    assert settle(cache, lambda: len(cache) == 0, step=0.05)
+    info = cache.info()
+    assert info["expired_lag_max_ms"] > 0
+    assert info["expired_lag_avg_ms"] > 0
