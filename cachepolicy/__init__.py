@@ -6,6 +6,7 @@ keyspace events. No Django or Flask import here: the adapters live in ``django_c
 and ``flask_cachepolicy``.
 """
 
+from . import forksafety  # noqa: F401  (first: registers the fork hooks before the threads')
 from .backend import KEEP_TTL, Cache
 from .clock import Clock, ManualClock, SystemClock
 from .config import DEFAULT_MAXMEMORY, DEFAULT_POLICY, CacheConfig

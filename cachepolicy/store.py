@@ -38,6 +38,7 @@ from random import Random
 from types import TracebackType
 from typing import Any
 
+from . import forksafety
 from .clock import Clock, SystemClock
 from .config import CacheConfig, normalize_option_name
 from .errors import OutOfMemoryError, ValueTooLargeError
@@ -143,9 +144,7 @@ class CacheStore:
         self._closed = False
         self._time = self.clock.time
         self._entry_overhead = self.policy.metadata_overhead
-        self._ttl_overhead = (
-            self.expiry.metadata_overhead + self.policy.volatile_metadata_overhead
-        )
+        self._ttl_overhead = self.expiry.metadata_overhead + self.policy.volatile_metadata_overhead
         self._lock_free_reads = _GIL_ENABLED and self.policy.lock_free_access
         self._on_access = self.policy.on_access
         # Hot-path copies of configuration, so a write reads attributes, not config objects.
@@ -164,6 +163,7 @@ class CacheStore:
             and not self.policy.volatile_only
             and type(self.policy).candidate_bytes is EvictionPolicy.candidate_bytes
         )
+        forksafety.track(self)
         self.expiry.attach(self)
         self.expiry.start()
 
@@ -878,6 +878,19 @@ class CacheStore:
         if not self._closed:
             self._closed = True
             self.expiry.stop()
+
+    def _fork_prepare(self, timeout: float) -> bool:
+        """Before fork(): hold the lock so the child copies a consistent keyspace."""
+        return self._lock.acquire(timeout=timeout)
+
+    def _fork_finish(self, held: bool, child: bool) -> None:
+        """After fork(): the parent releases; the child starts with a fresh lock, since the
+        thread that may still hold the inherited one does not exist in the child."""
+        if child:
+            self._lock = threading.Lock()
+            self._pending = []
+        elif held:
+            self._lock.release()
 
     @property
     def closed(self) -> bool:
