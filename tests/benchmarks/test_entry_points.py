@@ -1,0 +1,72 @@
+"""Each benchmark entry point runs end to end in its quickest mode on tiny inputs.
+
+These check that the benchmark code works, not how fast anything is: speed is measured by
+running the benchmarks, never asserted in tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from benchmarks import bench_core, simulate, traces
+from cachepolicy import Cache
+
+
+def test_bench_core_tiny(tmp_path: Path) -> None:
+    output = tmp_path / "core.md"
+    args = ["--reps", "1", "--seconds", "0.002", "--keys", "50", "--no-redis", "--output"]
+    assert bench_core.main([*args, str(output), "--only", "lru", "LocMem"]) == 0
+    report = output.read_text()
+    for needle in ("dict + pickle (floor)", "cachepolicy allkeys-lru sampled", "LocMemCache"):
+        assert needle in report
+    assert "| subject | get-hit | get-miss | set | set-evict | notes |" in report
+    assert "4 threads" in report
+
+
+@pytest.mark.skipif(not traces.TRACES_DIR.is_dir(), reason="no traces")
+def test_simulate_tiny(tmp_path: Path) -> None:
+    output = tmp_path / "hit_ratio.md"
+    argv = ["--traces", "lirs-gli", "--sizes", "100", "--limit", "2000", "--jobs", "1"]
+    argv += ["--redis", "no", "--test-lru-runs", "1", "--test-lru-maxmemory", "200000"]
+    argv += ["--output", str(output)]
+    assert simulate.main(argv) == 0
+    report = output.read_text()
+    assert "first 2,000 requests" in report
+    assert "| OPT (Belady, upper bound) |" in report
+    assert "allkeys-lru sampled s=64" in report
+
+
+def test_references_agree_with_the_core_on_exact_lru() -> None:
+    keys = [i % 7 for i in range(50)] + [i % 3 for i in range(50)]
+    strs = [str(k) for k in keys]
+    exact = simulate.simulate_cache(strs, 4, policy="allkeys-lru", mode="exact")
+    assert exact == simulate.simulate_lru(keys, 4)
+    # OPT bounds every policy from above; LRU can never beat it.
+    assert simulate.simulate_opt(keys, 4) >= exact
+
+
+def test_opt_on_a_known_sequence() -> None:
+    # Capacity 2: a b c a b -> OPT keeps a and b (bypassing c): hits on a and b.
+    assert simulate.simulate_opt([1, 2, 3, 1, 2], 2) == 2
+    assert simulate.simulate_lru([1, 2, 3, 1, 2], 2) == 0
+
+
+def test_redis_clock_policy_ties_within_a_second() -> None:
+    clock = simulate.TraceClock(1000.0)
+    cache = Cache(
+        maxmemory=0,
+        maxmemory_policy=simulate.RedisClockLRU.name,
+        max_entries=1000,
+        clock=clock,
+        seed=1,
+    )
+    cache.set("a", 1)
+    clock.now = 1000.9
+    cache.set("b", 1)
+    policy = cache.store.policy
+    assert isinstance(policy, simulate.RedisClockLRU)
+    entries = {e.key: e for e in cache.store.iter_entries()}
+    assert policy.score(entries["a"], 1001.5) == policy.score(entries["b"], 1001.5) == 1.0
+    assert cache.check() == []
