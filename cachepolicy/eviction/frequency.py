@@ -38,6 +38,9 @@ __all__ = [
 LFU_INIT_VAL = 5
 # The counter is 8 bits in Redis; keeping the same ceiling keeps Redis's published tables valid.
 LFU_COUNTER_MAX = 255
+# Idle seconds at which the recency tie-break reaches 0.5: keys idle much longer than an hour
+# all get nearly the same bonus, which stays below 1 so it never overrides a counter difference.
+_TIE_BREAK_SCALE = 3600.0
 
 
 def lfu_decay(counter: int, ldt_minutes: int, now_minutes: int, decay_time: int) -> int:
@@ -100,13 +103,15 @@ class AllKeysLFU(_LFUCounting, SampledPolicy):
     name = "allkeys-lfu"
 
     def score(self, entry: Entry, now: float) -> float:
-        counter = lfu_decay(entry.lfu, entry.ldt, int(now // 60), self.decay_time)
+        counter = entry.lfu
+        if self.decay_time > 0:  # lfu_decay() inlined: this runs for every sampled key
+            periods = (int(now // 60) - entry.ldt) // self.decay_time
+            if periods > 0:
+                counter = counter - periods if periods < counter else 0
         idle = now - entry.atime
-        return (
-            (LFU_COUNTER_MAX - counter) + idle / (idle + 3600.0)
-            if idle > 0
-            else float(LFU_COUNTER_MAX - counter)
-        )
+        if idle <= 0:
+            return float(LFU_COUNTER_MAX - counter)
+        return (LFU_COUNTER_MAX - counter) + idle / (idle + _TIE_BREAK_SCALE)
 
 
 class VolatileLFU(AllKeysLFU):
