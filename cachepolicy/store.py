@@ -762,53 +762,43 @@ class CacheStore:
         return int(1000 * sum(remaining) / len(remaining)) if remaining else 0
 
     def info_text(self) -> str:
-        """The same report as Redis-INFO-style text (``# Section`` + ``field:value`` lines)."""
+        """The same report as Redis-INFO-style text (``# Section`` + ``field:value`` lines).
+
+        Memory fields first, then configuration, then every counter (statistics added by an
+        expiry strategy land in ``# Stats`` too), then one ``dbN:`` line per database.
+        """
         info = self.info()
-        sections = {
-            "Memory": [
-                "used_memory",
-                "used_memory_human",
-                "used_memory_peak",
-                "used_memory_peak_human",
-                "maxmemory",
-                "maxmemory_human",
-                "maxmemory_policy",
-                "maxmemory_samples",
-                "eviction_mode",
-                "lazyfree_pending_objects",
-                "lazyfreed_objects",
-            ],
-            "Stats": [
-                "keyspace_hits",
-                "keyspace_misses",
-                "expired_keys",
-                "expired_stale_perc",
-                "expired_time_cap_reached_count",
-                "expire_cycle_cpu_milliseconds",
-                "evicted_keys",
-                "evicted_bytes",
-                "rejected_writes",
-            ],
-        }
+        memory = [
+            "used_memory",
+            "used_memory_human",
+            "used_memory_peak",
+            "used_memory_peak_human",
+            "maxmemory",
+            "maxmemory_human",
+            "maxmemory_policy",
+            "lazyfree_pending_objects",
+            "lazyfreed_objects",
+        ]
+        config = [
+            "maxmemory_samples",
+            "eviction_mode",
+            "lfu_log_factor",
+            "lfu_decay_time",
+            "expiry",
+            "hz",
+            "active_expire_effort",
+        ]
+        scalars = {k: v for k, v in info.items() if not isinstance(v, dict)}
+        stats = [name for name in scalars if name not in memory and name not in config]
         lines: list[str] = []
-        shown: set[str] = set()
-        for title, names in sections.items():
+        for title, names in (("Memory", memory), ("Config", config), ("Stats", stats)):
             lines.append(f"# {title}")
-            for name in names:
-                if name in info:
-                    lines.append(f"{name}:{info[name]}")
-                    shown.add(name)
+            lines.extend(f"{name}:{scalars[name]}" for name in names if name in scalars)
             lines.append("")
-        lines.append("# Config")
-        for name, value in info.items():
-            if name not in shown and not name.startswith("db") and not isinstance(value, dict):
-                lines.append(f"{name}:{value}")
-        lines.append("")
         lines.append("# Keyspace")
         for name, value in info.items():
             if isinstance(value, dict):
-                fields = ",".join(f"{k}={v}" for k, v in value.items())
-                lines.append(f"{name}:{fields}")
+                lines.append(f"{name}:" + ",".join(f"{k}={v}" for k, v in value.items()))
         return "\n".join(lines) + "\n"
 
     def check(self) -> list[str]:

@@ -1,7 +1,7 @@
 """``flask cachepolicy``: inspect the application's cachepolicy caches from the command line.
 
 ``flask cachepolicy info`` prints, for every ``PolicyCache`` the application initialised, the
-same Redis-INFO-style report as the Django ``cachepolicy_info`` management command (the core's
+same Redis-INFO-style report as the Django ``cacheinfo`` management command (the core's
 ``info_text()``), followed by a ``# Flask`` section saying which prefix, store and database the
 backend uses. ``--json`` prints the same data as one JSON document for scripts and monitoring.
 """
