@@ -35,8 +35,9 @@ from __future__ import annotations
 import logging
 import pickle
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, cast
 
+from django.apps import apps
 from django.core.cache.backends.base import (
     DEFAULT_TIMEOUT,
     MEMCACHE_MAX_KEY_LENGTH,
@@ -47,7 +48,6 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cachepolicy import (
     Cache,
-    CacheStore,
     OutOfMemoryError,
     ValueTooLargeError,
     get_shared_store,
@@ -62,6 +62,28 @@ __all__ = ["PolicyCache"]
 logger = logging.getLogger("django_cachepolicy")
 
 
+def _configuration_error(exc: Exception) -> ImproperlyConfigured:
+    """The error a misconfigured alias raises, as a full sentence."""
+    if isinstance(exc, ImproperlyConfigured):
+        return exc
+    return ImproperlyConfigured(
+        f"{exc} Aliases on one LOCATION may differ only in TIMEOUT, KEY_PREFIX, VERSION, "
+        "KEY_FUNCTION and the OPTIONS DATABASE and ON_OUT_OF_MEMORY."
+    )
+
+
+class _Misconfigured:
+    """Stands in for the view of a misconfigured alias: any use raises the configuration error."""
+
+    __slots__ = ("message",)
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __getattr__(self, name: str) -> Any:
+        raise ImproperlyConfigured(self.message)
+
+
 class PolicyCache(BaseCache):
     """Django cache backend with Redis's memory management; configure it in ``CACHES``.
 
@@ -71,27 +93,13 @@ class PolicyCache(BaseCache):
 
     #: Shown by ``cacheinfo`` and in messages.
     location: str
-    #: This alias's validated options.
+    #: This alias's validated options (absent when the configuration is invalid).
     options: AliasOptions
+    _view: Cache
 
     def __init__(self, location: str, params: dict[str, Any]) -> None:
-        # Django does not tell a backend its alias; messages name the LOCATION instead.
-        options = parse_alias(None, location, params)
         super().__init__(params)
-        # BaseCache.__init__ swaps an unparsable TIMEOUT for 300; parse_alias has already
-        # refused those, and this restores Django's int() truncation exactly.
-        self.default_timeout = options.default_timeout  # type: ignore[assignment]
-        try:
-            store = get_shared_store(location, options.config)
-        except CoreConfigError as exc:
-            raise ImproperlyConfigured(
-                f"Cache LOCATION {location!r} is already in use with different options: {exc}"
-            ) from exc
         self.location = location
-        self.options = options
-        self._store: CacheStore = store
-        self._view: Cache = Cache(store=store, db=options.database)
-        self._drop_on_oom = options.on_out_of_memory == "drop"
         cls = type(self)
         # The inline key path is only equivalent to make_and_validate_key() when no subclass
         # changed how keys are made or validated; KEY_FUNCTION is checked on every call because
@@ -101,7 +109,28 @@ class PolicyCache(BaseCache):
             and cls.validate_key is BaseCache.validate_key
             and cls.make_and_validate_key is BaseCache.make_and_validate_key
         )
-        signals.attach_bridge(self._store, self._view, location, options.database, PolicyCache)
+        try:
+            # Django does not tell a backend its alias; messages name the LOCATION instead.
+            options = parse_alias(None, location, params)
+            store = get_shared_store(location, options.config)
+        except (ImproperlyConfigured, CoreConfigError) as exc:
+            error = _configuration_error(exc)
+            if not (apps.apps_ready and apps.is_installed("django_cachepolicy")):
+                raise error from exc
+            # Django's own check_file_based_cache_is_absolute() builds every cache while the
+            # system checks run; raising here would crash `manage.py check` with a traceback
+            # before our check could report this problem with its id and hint. Our check
+            # reports it at start-up instead, and every use of this object raises it.
+            self._view = cast(Cache, _Misconfigured(str(error)))
+            self._drop_on_oom = False
+            return
+        # BaseCache.__init__ swaps an unparsable TIMEOUT for 300; parse_alias has already
+        # refused those, and this restores Django's int() truncation exactly.
+        self.default_timeout = options.default_timeout
+        self.options = options
+        self._view = Cache(store=store, db=options.database)
+        self._drop_on_oom = options.on_out_of_memory == "drop"
+        signals.attach_bridge(store, self._view, location, options.database, PolicyCache)
 
     # ------------------------------------------------------------------ keys and timeouts
 
@@ -120,7 +149,12 @@ class PolicyCache(BaseCache):
             if len(made) > MEMCACHE_MAX_KEY_LENGTH or " " in made or not made.isprintable():
                 self.validate_key(made)
             return made
-        made = self.make_and_validate_key(key, version=version)
+        if type(self).make_and_validate_key is not BaseCache.make_and_validate_key:
+            made = self.make_and_validate_key(key, version=version)
+        else:
+            made = self.make_key(key, version=version)
+            if type(made) is str:
+                self.validate_key(made)
         if type(made) is not str:
             raise TypeError(
                 f"The cache key function returned {type(made).__name__} {made!r} for key "
@@ -128,19 +162,16 @@ class PolicyCache(BaseCache):
             )
         return made
 
-    def _ttl(self, timeout: Any) -> float | None:
-        return django_timeout_to_ttl(timeout, self.default_timeout)
-
     def get_backend_timeout(self, timeout: Any = DEFAULT_TIMEOUT) -> float | None:
         """Django's hook: the absolute expiry time (epoch seconds) for ``timeout``.
 
         Kept for API compatibility (third-party code calls it); the backend itself stores
         relative TTLs through :func:`~django_cachepolicy.options.django_timeout_to_ttl`.
         """
-        ttl = self._ttl(timeout)
+        ttl = django_timeout_to_ttl(timeout, self.default_timeout)
         if ttl is None:
             return None
-        return self._store.clock.time() + (ttl if ttl > 0 else -1.0)
+        return self._view.store.clock.time() + (ttl if ttl > 0 else -1.0)
 
     def _out_of_memory(self, exc: OutOfMemoryError | ValueTooLargeError, key: str) -> None:
         """Apply ON_OUT_OF_MEMORY: re-raise (the default) or log the lost write."""
@@ -167,7 +198,7 @@ class PolicyCache(BaseCache):
     ) -> bool:
         made = self._key(key, version)
         try:
-            return self._view.add(made, value, self._ttl(timeout))
+            return self._view.add(made, value, django_timeout_to_ttl(timeout, self.default_timeout))
         except (OutOfMemoryError, ValueTooLargeError) as exc:
             self._out_of_memory(exc, made)
             return False
@@ -182,14 +213,16 @@ class PolicyCache(BaseCache):
     ) -> None:
         made = self._key(key, version)
         try:
-            self._view.set(made, value, self._ttl(timeout))
+            self._view.set(made, value, django_timeout_to_ttl(timeout, self.default_timeout))
         except (OutOfMemoryError, ValueTooLargeError) as exc:
             self._out_of_memory(exc, made)
         except (TypeError, AttributeError) as exc:
             raise self._unpicklable(exc, made) from exc
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return self._view.touch(self._key(key, version), self._ttl(timeout))
+        return self._view.touch(
+            self._key(key, version), django_timeout_to_ttl(timeout, self.default_timeout)
+        )
 
     def delete(self, key: Any, version: int | None = None) -> bool:
         return self._view.delete(self._key(key, version))
@@ -231,7 +264,9 @@ class PolicyCache(BaseCache):
             made[stored] = key
             payload[stored] = value
         try:
-            failed = self._view.set_many(payload, self._ttl(timeout))
+            failed = self._view.set_many(
+                payload, django_timeout_to_ttl(timeout, self.default_timeout)
+            )
         except (OutOfMemoryError, ValueTooLargeError) as exc:
             self._out_of_memory(exc, exc.key or "")
             return list(data)

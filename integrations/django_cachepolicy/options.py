@@ -12,11 +12,39 @@ This module is the single place where Django's vocabulary meets cachepolicy's:
   primary limit.
 * Django timeouts become the core's ``ttl`` in :func:`django_timeout_to_ttl`, and nowhere else.
 
+OPTIONS (defaults are the core's; the first group shapes the store, so every alias sharing a
+``LOCATION`` must give the same values; the last two are per alias):
+
+========================  ====================================================================
+``MAXMEMORY``             byte budget, ``"64mb"`` / ``"1gb"`` / ``"500k"`` (k = 1000, kb = 1024)
+                          or an int; 0 = no byte bound. More memory, more hits.
+``MAXMEMORY_POLICY``      which keys go when full: ``allkeys-lru`` (default), ``allkeys-lfu``
+                          (keeps popular keys through scans), ``allkeys-random`` (cheapest),
+                          ``volatile-*`` (only keys with a TIMEOUT), ``volatile-ttl``,
+                          ``noeviction`` (writes fail instead); or a registered name/dotted path
+``MAXMEMORY_SAMPLES``     keys sampled per eviction (1..64); 5 is Redis's, 10 is close to exact
+``EVICTION_MODE``         ``sampled`` (Redis's approximation, O(samples) per eviction) or
+                          ``exact`` (ordered structures: exact ranking, more memory per key)
+``EXPIRY``                how expired keys nobody reads are reclaimed: ``lazy`` (only on access),
+                          ``active`` / ``timed`` / ``background`` (CPU traded for memory)
+``HZ``                    active expiry cycles per second (1..500)
+``ACTIVE_EXPIRE_EFFORT``  1..10: more effort reclaims expired keys sooner at more CPU
+``LFU_LOG_FACTOR``        LFU counter growth (hits needed per increment grow with it)
+``LFU_DECAY_TIME``        minutes of idleness per LFU counter decrement; 0 = never decay
+``DATABASES``             number of databases in the store (16, as in Redis)
+``LAZYFREE_THRESHOLD``    values at least this big are freed off the request path
+``SERIALIZER``            ``"pickle"`` or a dotted path
+``MAX_ENTRIES``           entry-count bound alongside ``MAXMEMORY`` (none by default)
+``CULL_FREQUENCY``        when ``MAX_ENTRIES`` is hit, evict 1/N of the entries (default 3, as
+                          in Django), 0 = all, ``None`` = one at a time (like Redis)
+``DATABASE``              which database of the store this alias uses (0..DATABASES-1)
+``ON_OUT_OF_MEMORY``      ``"raise"`` (default: ``cachepolicy.OutOfMemoryError``, like Redis's
+                          OOM error) or ``"drop"`` (log a warning; the write is lost)
+========================  ====================================================================
+
 Every problem raises :class:`OptionError` (an ``ImproperlyConfigured``) carrying the system
-check id it maps to, so ``checks.py`` and the backend's constructor report the same sentence:
-invalid configuration is refused at start-up by ``manage.py check`` and, failing that, when the
-backend is first built. Nothing falls back silently (``BaseCache`` quietly turns a bad
-``TIMEOUT`` into 300; we do not).
+check id it maps to, so ``checks.py`` and the backend report the same sentence. Nothing falls
+back silently (``BaseCache`` quietly turns a bad ``TIMEOUT`` into 300; we do not).
 """
 
 from __future__ import annotations
@@ -248,6 +276,7 @@ def _store_config(
         STORE_OPTIONS[name]: value for name, value in raw_options.items() if name in STORE_OPTIONS
     }
     if "max_entries" in fields and "cull_frequency" not in fields:
+        # Django's default; an explicit CULL_FREQUENCY None evicts one entry at a time.
         fields["cull_frequency"] = DJANGO_DEFAULT_CULL_FREQUENCY
     try:
         return CacheConfig(**fields)
@@ -288,15 +317,16 @@ def _hint_for(option: str) -> str:
         "(k = 1000, kb = 1024); 0 means no byte limit.",
         "MAXMEMORY_POLICY": "Use one of Redis's policies (noeviction, allkeys-lru, allkeys-lfu, "
         "allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl), a name "
-        "registered with cachepolicy.eviction.register_policy(), or a dotted path.",
+        "registered with cachepolicy.register_policy(), or a dotted path.",
         "ACTIVE_EXPIRE_EFFORT": "Use an integer from 1 (Redis's default) to 10.",
         "MAXMEMORY_SAMPLES": "Use an integer from 1 to 64; 5 is Redis's default, 10 is close to "
         "true LRU.",
         "EVICTION_MODE": "Use 'sampled' (Redis's approximation) or 'exact'.",
         "EXPIRY": "Use 'lazy', 'active', 'timed', 'background' or a dotted path.",
         "MAX_ENTRIES": "Use a positive integer, or leave MAX_ENTRIES out for no entry bound.",
-        "CULL_FREQUENCY": "Use 0 (empty the cache when MAX_ENTRIES is hit) or a positive "
-        "integer N (evict 1/N of the entries).",
+        "CULL_FREQUENCY": "Use 0 (empty the cache when MAX_ENTRIES is hit), a positive "
+        "integer N (evict 1/N of the entries; Django's default is 3) or None (evict one "
+        "entry at a time, like Redis).",
     }
     return hints.get(option, "See the OPTIONS table in the django_cachepolicy documentation.")
 

@@ -27,7 +27,13 @@ def _helper() -> ModuleType:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    _helper().configure()
+    helper = _helper()
+    helper.configure()
+    if helper.conformance_requested(config.args, config.invocation_params.dir):
+        try:
+            helper.install_conformance_app()
+        except helper.fetcher().ConformanceFetchError:
+            pass  # test_django_conformance.py reports it: a failure under CI, a skip elsewhere
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -35,3 +41,23 @@ def _django_setup() -> Iterator[None]:
     """Set Django up before the first test here, unless the conformance module already did."""
     _helper().setup()
     yield
+
+
+@pytest.fixture(autouse=True)
+def _stores_stay_consistent() -> Iterator[None]:
+    """After every test, the stores behind this thread's caches pass the core's ``check()``.
+
+    The house invariant check, applied to Django's own suite as well: whatever Django's tests
+    do through the cache API must leave byte accounting and indexes exact.
+    """
+    yield
+    from django.core.cache import caches
+    from django_cachepolicy import PolicyCache
+
+    problems = {}
+    for backend in caches.all(initialized_only=True):
+        if isinstance(backend, PolicyCache) and hasattr(backend, "options"):
+            found = backend.view.check()
+            if found:
+                problems[backend.location] = found
+    assert not problems, problems

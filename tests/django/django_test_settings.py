@@ -4,13 +4,15 @@ Why not a ``DJANGO_SETTINGS_MODULE``: the rest of the suite (core, Flask) runs i
 pytest process and must not depend on Django; configuring from this directory's conftest means
 Django is only configured when these tests are collected.
 
-Why ``django.setup()`` is deferred: Django's own cache suite (``test_django_conformance.py``)
-needs its test app ``cache`` in ``INSTALLED_APPS``, and that app only exists once the suite has
-been fetched. Apps can only be added before ``django.setup()``, so the conftest configures
-settings, the conformance module adds its app when (and only when) it is collected, and the
-first of it or the session fixture calls :func:`setup`.
+Why the conformance app is decided in ``pytest_configure``: Django's own cache suite
+(``test_django_conformance.py``) needs its test app ``cache`` in ``INSTALLED_APPS``, and that app
+only exists once the suite has been fetched. Apps can only be added before ``django.setup()``,
+which pytest-django calls right after ``pytest_configure`` when settings are configured by then.
+So the conftest fetches the suite and adds the app when the run will collect the conformance
+module (:func:`conformance_requested`); a run of other files never downloads anything.
 
-Loaded by file path (see :func:`load`) rather than imported by name, so it works whatever
+The conftest and the conformance module load this file by path under one module name
+(``django_cachepolicy_test_settings``) rather than import it by name, so it works whatever
 pytest's import mode and whether or not ``tests/`` is a package.
 """
 
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import importlib.util
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -26,11 +29,13 @@ import django
 from django.apps import apps
 from django.conf import settings
 
-#: Every backend object in these tests shares stores by LOCATION; the default alias gets its own.
+#: USE_TZ and LANGUAGE_CODE match the settings Django runs its own suite with (its
+#: test_sqlite.py and runtests.py): cache keys built by the middleware embed both.
 BASE_SETTINGS: dict[str, Any] = {
     "SECRET_KEY": "django-cachepolicy-tests-not-secret",
     "DEBUG": False,
-    "USE_TZ": True,
+    "USE_TZ": False,
+    "LANGUAGE_CODE": "en",
     "DATABASES": {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}},
     "INSTALLED_APPS": [
         "django.contrib.contenttypes",
@@ -40,9 +45,7 @@ BASE_SETTINGS: dict[str, Any] = {
     "CACHES": {
         "default": {"BACKEND": "django_cachepolicy.PolicyCache", "LOCATION": "tests-default"}
     },
-    "TEMPLATES": [
-        {"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}
-    ],
+    "TEMPLATES": [{"BACKEND": "django.template.backends.django.DjangoTemplates", "APP_DIRS": True}],
     "MIDDLEWARE": [],
     "DEFAULT_AUTO_FIELD": "django.db.models.AutoField",
 }
@@ -78,17 +81,41 @@ def setup() -> None:
         django.setup()
 
 
-_MODULE_NAME = "django_cachepolicy_test_settings"
+CONFORMANCE_MODULE = Path(__file__).with_name("test_django_conformance.py")
+_REPO = Path(__file__).resolve().parents[2]
 
 
-def load() -> ModuleType:
-    """Return this module, importing it by path under one fixed name."""
-    module = sys.modules.get(_MODULE_NAME)
-    if module is not None:
-        return module
-    spec = importlib.util.spec_from_file_location(_MODULE_NAME, Path(__file__))
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[_MODULE_NAME] = module
-    spec.loader.exec_module(module)
+def conformance_requested(args: Sequence[str], invocation_dir: Path) -> bool:
+    """Whether pytest's arguments select the conformance module (or a directory holding it)."""
+    for arg in args:
+        if arg.startswith("-"):
+            continue
+        path = (invocation_dir / arg.split("::", 1)[0]).resolve()
+        if path == CONFORMANCE_MODULE or path in CONFORMANCE_MODULE.parents:
+            return True
+    return False
+
+
+def fetcher() -> ModuleType:
+    """``scripts/fetch_conformance.py``, imported by path (``scripts/`` is not a package)."""
+    name = "cachepolicy_fetch_conformance"
+    module = sys.modules.get(name)
+    if module is None:
+        spec = importlib.util.spec_from_file_location(
+            name, _REPO / "scripts" / "fetch_conformance.py"
+        )
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
     return module
+
+
+def install_conformance_app() -> Path:
+    """Fetch Django's tests/cache (cached) and install it as the app ``cache``.
+
+    Raises ``ConformanceFetchError`` (from the fetch script) when the suite cannot be fetched.
+    """
+    tests_dir: Path = fetcher().fetch_django_suite()
+    add_app("cache", tests_dir)
+    return tests_dir
