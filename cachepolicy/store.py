@@ -488,10 +488,7 @@ class CacheStore:
             count = candidates
         else:
             count = max(1, self.key_count // frequency)
-        for _ in range(min(count, candidates)):
-            victim = self.policy.select_victim(self.populated, now)
-            if victim is None:
-                break
+        for victim in self.policy.select_victims(self.populated, now, min(count, candidates)):
             self.evict_entry(victim)
 
     def _oom_message(self, key: str, needed: int) -> str:

@@ -20,7 +20,7 @@ Hook contract:
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from random import Random
 from typing import TYPE_CHECKING, ClassVar
 
@@ -80,6 +80,21 @@ class EvictionPolicy(abc.ABC):
         entry: the store does that and then calls :meth:`on_delete`. An entry is live while
         ``entry.pos >= 0`` (a removed entry object is never reinserted).
         """
+
+    def select_victims(
+        self, keyspaces: Sequence[Keyspace], now: float, count: int
+    ) -> Iterator[Entry]:
+        """Yield up to ``count`` victims for a batch eviction (an entry-count cull).
+
+        The store evicts each victim before asking for the next, so the default simply repeats
+        :meth:`select_victim`. Policies whose per-victim cost is high may choose the whole
+        batch at once.
+        """
+        for _ in range(count):
+            victim = self.select_victim(keyspaces, now)
+            if victim is None:
+                return
+            yield victim
 
     def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
         """Return descriptions of internal inconsistencies (empty when healthy)."""

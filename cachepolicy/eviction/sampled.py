@@ -17,8 +17,9 @@ put back with its fresh score instead of being evicted as "idle".
 from __future__ import annotations
 
 import abc
+import heapq
 from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from random import Random
 from typing import TYPE_CHECKING, ClassVar
 
@@ -89,6 +90,31 @@ class SampledPolicy(EvictionPolicy):
             victim = self._pop_best(keyspaces, now)
             if victim is not None:
                 return victim
+
+    def select_victims(
+        self, keyspaces: Sequence[Keyspace], now: float, count: int
+    ) -> Iterator[Entry]:
+        """A batch in one pass: ``count * maxmemory_samples`` random candidates per database,
+        the ``count`` best-scored of them. Same sampling depth per victim as one-at-a-time
+        eviction, without ``count`` pool rounds (a Django cull of a third of 10,000 keys)."""
+        if count <= 1:
+            yield from super().select_victims(keyspaces, now, count)
+            return
+        volatile = self.volatile_only
+        rand = self.rng.random
+        candidates: dict[int, Entry] = {}
+        for keyspace in keyspaces:
+            pool = keyspace.candidates(volatile)
+            size = len(pool)
+            draws = count * self.samples
+            if size <= draws:
+                candidates.update((id(entry), entry) for entry in pool)
+            else:
+                for _ in range(draws):
+                    entry = pool[int(rand() * size)]
+                    candidates[id(entry)] = entry
+        score = self.score
+        yield from heapq.nlargest(count, candidates.values(), key=lambda e: score(e, now))
 
     def offer(self, score: float, entry: Entry) -> None:
         """Insert a candidate into the pool with Redis's insert/shift rules."""

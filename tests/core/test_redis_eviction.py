@@ -279,3 +279,22 @@ def test_lfu_decay_through_the_cache(make_cache: MakeCache, clock: ManualClock) 
     assert cache.frequency("k") == 7  # decayed view, not stored
     cache.get("k")  # access makes the decay permanent, then increments
     assert cache.frequency("k") == 8
+
+
+@pytest.mark.parametrize("mode", ["sampled", "exact"])
+def test_cull_batch_takes_the_least_recent_keys(make_cache: MakeCache, mode: str) -> None:
+    cache = make_cache(
+        maxmemory=0,
+        max_entries=30,
+        cull_frequency=3,
+        maxmemory_policy="allkeys-lru",
+        eviction_mode=mode,
+    )
+    evicted = _evicted(cache)
+    for i in range(30):
+        cache.set(f"k{i}", i)
+    for i in range(0, 30, 2):  # even keys become the most recent
+        cache.get(f"k{i}")
+    cache.set("new", 0)  # 30 keys: cull 10 (Django's CULL_FREQUENCY arithmetic), then insert
+    assert sorted(evicted) == sorted(f"k{i}" for i in range(1, 21, 2))
+    assert len(cache) == 21
