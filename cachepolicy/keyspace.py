@@ -101,7 +101,13 @@ class Keyspace:
     def remove(self, entry: Entry) -> None:
         """Remove an entry that is present (the exact object stored under its key)."""
         del self.data[entry.key]
-        _swap_remove(self._all, entry, "pos")
+        # Swap-remove from the dense array, written out: this runs for every eviction.
+        items = self._all
+        last = items.pop()
+        if last is not entry:
+            items[entry.pos] = last
+            last.pos = entry.pos
+        entry.pos = -1
         self.memory -= entry.size
         if entry.vpos >= 0:
             self._remove_volatile(entry)
@@ -163,15 +169,10 @@ class Keyspace:
         self.volatile_memory += entry.size
 
     def _remove_volatile(self, entry: Entry) -> None:
-        _swap_remove(self._volatile, entry, "vpos")
+        items = self._volatile
+        last = items.pop()
+        if last is not entry:
+            items[entry.vpos] = last
+            last.vpos = entry.vpos
+        entry.vpos = -1
         self.volatile_memory -= entry.size
-
-
-def _swap_remove(items: list[Entry], entry: Entry, slot: str) -> None:
-    """Remove ``entry`` from ``items`` in O(1) by moving the last element into its place."""
-    index: int = getattr(entry, slot)
-    last = items.pop()
-    if last is not entry:
-        items[index] = last
-        setattr(last, slot, index)
-    setattr(entry, slot, -1)

@@ -57,6 +57,8 @@ __all__ = ["KEEP_TTL", "CacheStore"]
 
 _GIL_ENABLED = getattr(sys, "_is_gil_enabled", lambda: True)()
 _getsizeof = sys.getsizeof
+# Bound for the inline "finite number" check of a TTL (NaN and infinities fail it).
+_FINITE = float("inf")
 
 
 class _KeepTTL:
@@ -147,6 +149,11 @@ class CacheStore:
         self._ttl_overhead = self.expiry.metadata_overhead + self.policy.volatile_metadata_overhead
         self._lock_free_reads = _GIL_ENABLED and self.policy.lock_free_access
         self._on_access = self.policy.on_access
+        # Skip calls to hooks the policy leaves as the base class's no-ops (hot paths).
+        self._policy_tracks_ttl = (
+            type(self.policy).on_ttl_change is not EvictionPolicy.on_ttl_change
+        )
+        self._policy_tracks_delete = type(self.policy).on_delete is not EvictionPolicy.on_delete
         # Hot-path copies of configuration, so a write reads attributes, not config objects.
         self._plain_overhead = ENTRY_OVERHEAD + self._entry_overhead
         self._volatile_overhead = self._plain_overhead + TTL_INDEX_OVERHEAD + self._ttl_overhead
@@ -207,10 +214,12 @@ class CacheStore:
             self._refresh_populated()
         self.used_memory -= entry.size
         self.key_count -= 1
-        self.policy.on_delete(entry)
+        if self._policy_tracks_delete:
+            self.policy.on_delete(entry)
         if entry.deadline is not None:
             self.expiry.on_delete(entry)
-        self._lazyfree(entry)
+        if self._lazyfree_threshold and len(entry.payload) >= self._lazyfree_threshold:
+            self._lazyfree(entry)
 
     def _refresh_populated(self) -> None:
         self.populated = [ks for ks in self.keyspaces if ks.data]
@@ -323,7 +332,9 @@ class CacheStore:
     ) -> bool:
         """Store ``payload`` (Redis's SET with NX/XX/KEEPTTL/EX/PXAT). Returns False when an
         NX/XX condition prevented the write. A TTL <= 0 stores nothing and deletes the key."""
-        with self._locked:
+        # The hottest write path: the lock is taken inline rather than through locked().
+        self._lock.acquire()
+        try:
             now = self._time()
             keyspace = self.keyspaces[db]
             old = keyspace.data.get(key)
@@ -340,8 +351,10 @@ class CacheStore:
                 new_deadline = deadline  # type: ignore[assignment]
             elif ttl is None:
                 new_deadline = None
+            elif (type(ttl) is float or type(ttl) is int) and -_FINITE < ttl < _FINITE:
+                new_deadline = now + ttl
             else:
-                new_deadline = self.deadline_for(ttl, now)
+                new_deadline = self.deadline_for(ttl, now)  # validates and handles inf
             if new_deadline is None:
                 size = _getsizeof(key) + _getsizeof(payload) + self._plain_overhead
             elif new_deadline > now:
@@ -365,6 +378,13 @@ class CacheStore:
                     self._emit("set", old)
             if self.used_memory > self.stats.used_memory_peak:
                 self.stats.used_memory_peak = self.used_memory
+        finally:
+            events = self._pending
+            if events:
+                self._pending = []
+            self._lock.release()
+            if events:
+                self.events.publish(events)
         if self._after_operation is not None:
             self._after_operation(now)
         return True
@@ -416,7 +436,8 @@ class CacheStore:
         if previous == deadline:
             return
         keyspace.set_deadline(entry, deadline)
-        self.policy.on_ttl_change(entry, previous)
+        if self._policy_tracks_ttl:
+            self.policy.on_ttl_change(entry, previous)
         if deadline is None:
             self.expiry.on_ttl_cleared(entry)
         else:
