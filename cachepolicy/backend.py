@@ -43,7 +43,7 @@ class Cache:
     (float); ``None`` means no expiry and a TTL ``<= 0`` expires the key at once.
     """
 
-    __slots__ = ("_dumps", "_loads", "_owns_store", "db", "store")
+    __slots__ = ("_dumps", "_loads", "_owns_store", "_touch", "db", "store")
 
     def __init__(
         self,
@@ -73,6 +73,7 @@ class Cache:
             )
         self.store = store
         self.db = db
+        self._touch = True
         serializer = store.serializer
         if isinstance(serializer, PickleSerializer):
             self._dumps, self._loads = serializer.fast_functions()
@@ -86,7 +87,19 @@ class Cache:
 
     def select(self, db: int) -> Cache:
         """A view on database ``db`` of the same store (Redis's SELECT)."""
-        return Cache(store=self.store, db=db)
+        view = Cache(store=self.store, db=db)
+        view._touch = self._touch
+        return view
+
+    def no_touch(self) -> Cache:
+        """A view whose reads do not refresh LRU/LFU data (Redis's CLIENT NO-TOUCH).
+
+        For monitoring, warm-up checks and scans that must not make keys look hot. Hits and
+        misses are still counted; :meth:`touch` still touches, as in Redis.
+        """
+        view = Cache(store=self.store, db=self.db)
+        view._touch = False
+        return view
 
     @property
     def config(self) -> CacheConfig:
@@ -96,7 +109,7 @@ class Cache:
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value for ``key``, or ``default``. Touches the key and counts a hit or miss."""
-        payload = self.store.lookup(self.db, key)
+        payload = self.store.lookup(self.db, key, self._touch)
         if payload is None:
             return default
         return self._loads(payload)
@@ -107,7 +120,7 @@ class Cache:
         loads = self._loads
         found: dict[str, Any] = {}
         for key in keys:
-            payload = lookup(self.db, key)
+            payload = lookup(self.db, key, self._touch)
             if payload is not None:
                 found[key] = loads(payload)
         return found

@@ -258,14 +258,17 @@ class CacheStore:
 
     # ------------------------------------------------------------------ reads (lock-free)
 
-    def lookup(self, db: int, key: str) -> bytes | None:
-        """The payload stored under ``key`` or None; counts a hit or miss and touches the key."""
+    def lookup(self, db: int, key: str, touch: bool = True) -> bytes | None:
+        """The payload stored under ``key`` or None; counts a hit or miss and, unless
+        ``touch`` is false (Redis's CLIENT NO-TOUCH), refreshes the key's LRU/LFU data."""
         entry = self._dicts[db].get(key)
         if entry is not None:
             now = self._time()
             deadline = entry.deadline
             if deadline is None or now <= deadline:
-                if self._lock_free_reads:
+                if not touch:
+                    pass
+                elif self._lock_free_reads:
                     self._on_access(entry, now)
                 else:
                     with self._lock:

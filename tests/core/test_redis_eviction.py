@@ -298,3 +298,21 @@ def test_cull_batch_takes_the_least_recent_keys(make_cache: MakeCache, mode: str
     cache.set("new", 0)  # 30 keys: cull 10 (Django's CULL_FREQUENCY arithmetic), then insert
     assert sorted(evicted) == sorted(f"k{i}" for i in range(1, 21, 2))
     assert len(cache) == 21
+
+
+# -- 17: CLIENT NO-TOUCH -------------------------------------------------------------------------
+
+
+def test_no_touch_view_reads_without_refreshing(make_cache: MakeCache, clock: ManualClock) -> None:
+    cache = make_cache(maxmemory_policy="allkeys-lru")
+    cache.set("k", 1)
+    quiet = cache.no_touch()
+    clock.advance(5)
+    assert quiet.get("k") == 1
+    assert quiet.get_many(["k"]) == {"k": 1}
+    assert cache.idletime("k") >= 5
+    assert quiet.select(0).get("k") == 1 and cache.idletime("k") >= 5
+    assert quiet.touch("k") is True  # TOUCH still touches, as in Redis
+    assert cache.idletime("k") < 1
+    cache.get("k")
+    assert cache.info()["keyspace_hits"] == 4
