@@ -169,6 +169,7 @@ class CacheStore:
             self.policy.evicts
             and not self.policy.volatile_only
             and type(self.policy).candidate_bytes is EvictionPolicy.candidate_bytes
+            and type(self.policy).candidate_count is EvictionPolicy.candidate_count
         )
         forksafety.track(self)
         self.expiry.attach(self)
@@ -498,7 +499,10 @@ class CacheStore:
     def _cull(self, key: str, now: float) -> None:
         """Entry-count bound reached: evict a batch (Django's CULL_FREQUENCY semantics)."""
         frequency = self.config.cull_frequency
-        candidates = self.policy.candidate_count(self.populated)
+        if self._evicts_any_key:
+            candidates = self.key_count
+        else:
+            candidates = self.policy.candidate_count(self.populated)
         if candidates == 0:
             self.stats.rejected_writes += 1
             raise OutOfMemoryError(
@@ -506,12 +510,13 @@ class CacheStore:
                 f"policy {self.policy.describe()!r} has no key it may evict.",
                 key=key,
             )
-        if frequency is None:
-            count = 1
-        elif frequency == 0:
-            count = candidates
-        else:
-            count = max(1, self.key_count // frequency)
+        if frequency is None:  # one at a time, like Redis: no generator for a single victim
+            victim = self.policy.select_victim(self.populated, now)
+            if victim is not None:
+                self.evict_entry(victim)
+            return
+        # CULL_FREQUENCY 0 empties the cache (Django's meaning); N evicts a 1/N batch.
+        count = candidates if frequency == 0 else max(1, self.key_count // frequency)
         for victim in self.policy.select_victims(self.populated, now, min(count, candidates)):
             self.evict_entry(victim)
 

@@ -69,7 +69,7 @@ class SampledPolicy(EvictionPolicy):
         samples = self.samples
         rand = self.rng.random
         score = self.score
-        offer = self.offer
+        scores, entries, capacity = self._scores, self._entries, self.pool_size
         while True:
             candidates = 0
             for keyspace in keyspaces:
@@ -78,13 +78,20 @@ class SampledPolicy(EvictionPolicy):
                 if size == 0:
                     continue
                 candidates += size
-                if size <= samples:
-                    for entry in pool:
-                        offer(score(entry, now), entry)
-                else:
-                    for _ in range(samples):
-                        entry = pool[int(rand() * size)]
-                        offer(score(entry, now), entry)
+                drawn = (
+                    pool if size <= samples else [pool[int(rand() * size)] for _ in range(samples)]
+                )
+                for entry in drawn:
+                    # offer(), written out: this loop is the cost of every eviction.
+                    value = score(entry, now)
+                    slot = bisect_left(scores, value)
+                    if len(scores) < capacity:
+                        scores.insert(slot, value)
+                        entries.insert(slot, entry)
+                    elif slot:
+                        del scores[0], entries[0]
+                        scores.insert(slot - 1, value)
+                        entries.insert(slot - 1, entry)
             if candidates == 0:
                 return None
             victim = self._pop_best(keyspaces, now)
