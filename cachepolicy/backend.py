@@ -114,6 +114,17 @@ class Cache:
             return default
         return self._loads(payload)
 
+    def prefixed_getter(self, prefix: str = "") -> Callable[[str], Any]:
+        """A ``get(key)`` function reading ``prefix + key`` (None on a miss), for adapters'
+        hot paths: one Python frame per read instead of a method chain."""
+        lookup, db, touch, loads = self.store.lookup, self.db, self._touch, self._loads
+
+        def get(key: str) -> Any:
+            payload = lookup(db, prefix + key, touch)
+            return None if payload is None else loads(payload)
+
+        return get
+
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of the keys that exist."""
         lookup = self.store.lookup

@@ -44,6 +44,7 @@ from .config import CacheConfig, normalize_option_name
 from .errors import OutOfMemoryError, ValueTooLargeError
 from .events import EventBus, KeyspaceEvent, Subscriber
 from .eviction.base import EvictionPolicy
+from .eviction.recency import RecencyStamp
 from .eviction.registry import resolve_policy
 from .expiry.base import ExpiryStrategy
 from .expiry.lazyfree import release_lazily
@@ -149,6 +150,13 @@ class CacheStore:
         self._ttl_overhead = self.expiry.metadata_overhead + self.policy.volatile_metadata_overhead
         self._lock_free_reads = _GIL_ENABLED and self.policy.lock_free_access
         self._on_access = self.policy.on_access
+        # When the access hook is the plain recency stamp, the read path inlines it.
+        self._stamp_sequence = (
+            self._on_access.__self__.sequence  # type: ignore[attr-defined]
+            if getattr(self._on_access, "__func__", None) is RecencyStamp.stamp
+            and self._lock_free_reads
+            else None
+        )
         # Skip calls to hooks the policy leaves as the base class's no-ops (hot paths).
         self._policy_tracks_ttl = (
             type(self.policy).on_ttl_change is not EvictionPolicy.on_ttl_change
@@ -269,6 +277,10 @@ class CacheStore:
             if deadline is None or now <= deadline:
                 if not touch:
                     pass
+                elif self._stamp_sequence is not None:
+                    # RecencyStamp.stamp() written out: the most common access hook.
+                    entry.atime = now
+                    entry.aseq = next(self._stamp_sequence)
                 elif self._lock_free_reads:
                     self._on_access(entry, now)
                 else:

@@ -39,11 +39,12 @@ class RecencyStamp:
     """
 
     def __init__(self) -> None:
-        self._sequence = itertools.count(1)
+        #: The global access sequence (``next()`` on it is atomic under the GIL).
+        self.sequence = itertools.count(1)
 
     def stamp(self, entry: Entry, now: float) -> None:
         entry.atime = now
-        entry.aseq = next(self._sequence)
+        entry.aseq = next(self.sequence)
 
 
 class _StampingPolicy(EvictionPolicy):
