@@ -1,48 +1,41 @@
 """Counters reported by ``info()`` under Redis's INFO field names.
 
 Read hits and misses are counted on the lock-free read path, where ``x += 1`` on a shared
-attribute can lose updates between threads. They are therefore kept in per-thread cells and
-summed when read: exact, and no thread ever waits for another to count.
+attribute can lose updates between threads; :class:`HitCounter` counts them exactly without a
+lock.
 """
 
 from __future__ import annotations
 
-import threading
+import itertools
 from dataclasses import dataclass, field, fields
 
 __all__ = ["HitCounter", "Stats"]
 
 
 class HitCounter:
-    """Per-thread ``[hits, misses]`` cells, summed on demand."""
+    """Read hits and misses as two ``itertools.count`` objects.
+
+    ``next()`` on a count is a single C call, atomic under the GIL, so concurrent readers never
+    lose an increment and never wait for each other (a shared ``x += 1`` can lose updates; a
+    lock would serialize every read). The current value is read from the count's repr,
+    ``count(N)``, which is its documented form.
+    """
 
     def __init__(self) -> None:
-        self._local = threading.local()
-        #: The thread-local namespace; ``local.cell`` exists once this thread counted.
-        self.local = self._local
-        self._cells: list[list[int]] = []
-        self._lock = threading.Lock()
-
-    def cell(self) -> list[int]:
-        """This thread's ``[hits, misses]`` list (created on first use)."""
-        try:
-            cell: list[int] = self._local.cell
-        except AttributeError:
-            cell = [0, 0]
-            with self._lock:
-                self._cells.append(cell)
-            self._local.cell = cell
-        return cell
+        self.hit = itertools.count()
+        self.miss = itertools.count()
 
     def totals(self) -> tuple[int, int]:
-        with self._lock:
-            cells = list(self._cells)
-        return sum(c[0] for c in cells), sum(c[1] for c in cells)
+        return _value(self.hit), _value(self.miss)
 
     def reset(self) -> None:
-        with self._lock:
-            for cell in self._cells:
-                cell[0] = cell[1] = 0
+        self.hit = itertools.count()
+        self.miss = itertools.count()
+
+
+def _value(counter: itertools.count[int]) -> int:
+    return int(repr(counter)[len("count(") : -1])
 
 
 @dataclass

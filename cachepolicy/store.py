@@ -139,7 +139,6 @@ class CacheStore:
         self.key_count = 0
         self.stats = Stats()
         self.hits = HitCounter()
-        self._hit_cells = self.hits.local
         self.events = EventBus()
         self._lock = threading.Lock()
         self._locked = _Locked(self)
@@ -287,16 +286,10 @@ class CacheStore:
                     with self._lock:
                         if entry.pos >= 0:
                             self.policy.on_access(entry, now)
-                try:
-                    self._hit_cells.cell[0] += 1
-                except AttributeError:
-                    self.hits.cell()[0] += 1
+                next(self.hits.hit)
                 return entry.payload
             self._expire_if_stale(entry, now)
-        try:
-            self._hit_cells.cell[1] += 1
-        except AttributeError:
-            self.hits.cell()[1] += 1
+        next(self.hits.miss)
         if "keymiss" in self.events.wanted:
             with self._locked:
                 self._emit("keymiss", key, db)
