@@ -30,13 +30,14 @@ Events and callbacks are queued while the lock is held and delivered after it is
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import sys
 import threading
 from collections.abc import Callable, Collection, Iterator
 from random import Random
 from types import TracebackType
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 from . import forksafety
 from .clock import Clock, SystemClock
@@ -58,6 +59,8 @@ __all__ = ["KEEP_TTL", "CacheStore"]
 
 _GIL_ENABLED = getattr(sys, "_is_gil_enabled", lambda: True)()
 _getsizeof = sys.getsizeof
+#: The payload of an entry that left the cache (compared by identity, never a real value).
+RELEASED = bytes(bytearray(b"\x00<released>"))
 # Bound for the inline "finite number" check of a TTL (NaN and infinities fail it).
 _FINITE = float("inf")
 
@@ -74,6 +77,26 @@ KEEP_TTL: Any = _KeepTTL()
 # Above this many TTL keys, info() estimates avg_ttl from a random sample instead of a full scan,
 # so INFO stays O(1) on big caches (Redis keeps a running estimate for the same reason).
 _AVG_TTL_SAMPLE = 1000
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _drives_expiry(
+    method: Callable[Concatenate[CacheStore, _P], _R],
+) -> Callable[Concatenate[CacheStore, _P], _R]:
+    """After a write-like command, give an inline expiry strategy its chance to run (outside
+    the lock), as :meth:`CacheStore.write` does: a cache written only through incr, touch or
+    delete must reclaim expired keys too."""
+
+    def run(self: CacheStore, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        result = method(self, *args, **kwargs)
+        if self._after_operation is not None:
+            self._after_operation(self._time())
+        return result
+
+    return functools.update_wrapper(run, method)  # type: ignore[return-value]
 
 
 class _Locked:
@@ -141,7 +164,6 @@ class CacheStore:
         self.hits = HitCounter()
         self.events = EventBus()
         self._lock = threading.Lock()
-        self._locked = _Locked(self)
         self._pending: list[KeyspaceEvent] = []
         self._closed = False
         self._time = self.clock.time
@@ -185,8 +207,12 @@ class CacheStore:
     # ------------------------------------------------------------------ locking and events
 
     def locked(self) -> _Locked:
-        """Context manager holding the store lock; events queued inside are sent on exit."""
-        return self._locked
+        """Context manager holding the store lock; events queued inside are sent on exit.
+
+        A fresh small object per call: keeping one on the store would make a reference cycle,
+        and a dropped store (with its expiry thread) would then wait for the cyclic GC.
+        """
+        return _Locked(self)
 
     @property
     def lock(self) -> threading.Lock:
@@ -226,8 +252,14 @@ class CacheStore:
             self.policy.on_delete(entry)
         if entry.deadline is not None:
             self.expiry.on_delete(entry)
-        if self._lazyfree_threshold and len(entry.payload) >= self._lazyfree_threshold:
-            self._lazyfree(entry)
+        # Drop the value now: index records that still point at the removed entry (the
+        # deadline heap, exact-mode heaps, the eviction pool) are discarded lazily, and must not
+        # keep a large value alive until then. A lock-free reader that raced this removal sees
+        # RELEASED and reports a miss.
+        payload = entry.payload
+        entry.payload = RELEASED
+        if self._lazyfree_threshold and len(payload) >= self._lazyfree_threshold:
+            self._lazyfree(payload)
 
     def _refresh_populated(self) -> None:
         self.populated = [ks for ks in self.keyspaces if ks.data]
@@ -274,6 +306,10 @@ class CacheStore:
             now = self._time()
             deadline = entry.deadline
             if deadline is None or now <= deadline:
+                payload = entry.payload
+                if payload is RELEASED:  # removed by a writer since we found it: a miss
+                    next(self.hits.miss)
+                    return None
                 if not touch:
                     pass
                 elif self._stamp_sequence is not None:
@@ -287,11 +323,11 @@ class CacheStore:
                         if entry.pos >= 0:
                             self.policy.on_access(entry, now)
                 next(self.hits.hit)
-                return entry.payload
+                return payload
             self._expire_if_stale(entry, now)
         next(self.hits.miss)
         if "keymiss" in self.events.wanted:
-            with self._locked:
+            with self.locked():
                 self._emit("keymiss", key, db)
         return None
 
@@ -306,7 +342,7 @@ class CacheStore:
         return entry
 
     def _expire_if_stale(self, entry: Entry, now: float) -> None:
-        with self._locked:
+        with self.locked():
             keyspace = self.keyspaces[entry.db]
             if keyspace.data.get(entry.key) is entry:
                 self._live(keyspace, entry.key, now)
@@ -375,16 +411,22 @@ class CacheStore:
                 return True
             # The common case (room to spare, no entry bound) skips _make_room entirely.
             limit = self._limit
+            existed = old is not None
             if (limit and self.used_memory - (old.size if old else 0) + size > limit) or (
                 old is None and self._max_entries is not None
             ):
                 old = self._make_room(keyspace, key, size, old, now)
             if old is None:
-                self._insert(keyspace, key, payload, size, new_deadline, now)
+                entry = self._insert(
+                    keyspace, key, payload, size, new_deadline, now, is_new=not existed
+                )
             else:
+                entry = old
                 self._replace(keyspace, old, payload, size, new_deadline, now)
                 if self.events.wanted:
                     self._emit("set", old)
+            if new_deadline is not None and self.events.wanted:
+                self._emit("expire", entry)  # Redis's SET ... EX announces both
             if self.used_memory > self.stats.used_memory_peak:
                 self.stats.used_memory_peak = self.used_memory
         finally:
@@ -406,7 +448,12 @@ class CacheStore:
         size: int,
         deadline: float | None,
         now: float,
+        *,
+        event: str = "set",
+        is_new: bool = True,
     ) -> Entry:
+        """Add a new entry (lock held), announcing ``new`` (if the key did not exist before
+        this command) and then the command's own event."""
         entry = Entry(key, payload, size, deadline, keyspace.db)
         keyspace.insert(entry)
         if len(keyspace.data) == 1:
@@ -417,8 +464,9 @@ class CacheStore:
         if deadline is not None:
             self.expiry.on_ttl_set(entry, None)
         if self.events.wanted:
-            self._emit("new", entry)
-            self._emit("set", entry)
+            if is_new:
+                self._emit("new", entry)
+            self._emit(event, entry)
         return entry
 
     def _replace(
@@ -453,7 +501,14 @@ class CacheStore:
             self.expiry.on_ttl_set(entry, previous)
 
     def _make_room(
-        self, keyspace: Keyspace, key: str, size: int, old: Entry | None, now: float
+        self,
+        keyspace: Keyspace,
+        key: str,
+        size: int,
+        old: Entry | None,
+        now: float,
+        *,
+        reinserting: bool = True,
     ) -> Entry | None:
         """Evict until an entry of ``size`` bytes fits in place of ``old`` (lock held).
 
@@ -493,6 +548,12 @@ class CacheStore:
                     if victim is None:  # pragma: no cover - accounting guarantees a victim
                         raise OutOfMemoryError(self._oom_message(key, needed), key=key)
                     if victim is old:
+                        if not reinserting:
+                            # Growing in place (a TTL being added): the key itself is the
+                            # best victim, so it is evicted and nothing is admitted.
+                            self.evict_entry(old)
+                            return None
+                        # Overwriting: the old version goes as part of the overwrite.
                         self._remove(old)
                         old, old_size = None, 0
                         continue
@@ -543,9 +604,10 @@ class CacheStore:
 
     # ------------------------------------------------------------------ other commands
 
+    @_drives_expiry
     def delete(self, db: int, key: str) -> bool:
         """DEL: True if a live key was removed (a logically expired key returns False)."""
-        with self._locked:
+        with self.locked():
             keyspace = self.keyspaces[db]
             entry = self._live(keyspace, key, self._time())
             if entry is None:
@@ -553,9 +615,10 @@ class CacheStore:
             self._delete_entry(entry)
             return True
 
+    @_drives_expiry
     def touch(self, db: int, key: str, deadline: float | _KeepTTL | None = KEEP_TTL) -> bool:
         """TOUCH (refresh LRU/LFU), optionally setting a new absolute deadline."""
-        with self._locked:
+        with self.locked():
             now = self._time()
             keyspace = self.keyspaces[db]
             entry = self._live(keyspace, key, now)
@@ -565,12 +628,28 @@ class CacheStore:
                 if deadline is not None and deadline <= now:  # type: ignore[operator]
                     self._delete_entry(entry)
                     return True
+                gains_ttl = deadline is not None and entry.deadline is None
+                if gains_ttl and not self._room_for_ttl(keyspace, entry, now):
+                    return False
                 self._change_deadline(keyspace, entry, deadline)  # type: ignore[arg-type]
             self.policy.on_access(entry, now)
             return True
 
+    def _room_for_ttl(self, keyspace: Keyspace, entry: Entry, now: float) -> bool:
+        """Gaining a TTL costs index bytes: make room for them as any write would (lock
+        held). False if the policy chose this very key as the victim: it is then evicted
+        (``evicted`` event), since keeping it would break the byte limit."""
+        if not self._limit:
+            return True
+        size = self.entry_size(entry.key, entry.payload, True)
+        if self.used_memory - entry.size + size <= self._limit:
+            return True
+        return self._make_room(keyspace, entry.key, size, entry, now, reinserting=False) is not None
+
     def _change_deadline(self, keyspace: Keyspace, entry: Entry, deadline: float | None) -> None:
         """Set a deadline and fix the entry's size (a TTL costs index bytes)."""
+        if entry.deadline == deadline:
+            return  # nothing changes: no event (Redis's PERSIST on a persistent key is silent)
         had_ttl = entry.deadline is not None
         if had_ttl != (deadline is not None):
             new_size = self.entry_size(entry.key, entry.payload, deadline is not None)
@@ -579,6 +658,7 @@ class CacheStore:
         self._set_deadline(keyspace, entry, deadline)
         self._emit("expire" if deadline is not None else "persist", entry)
 
+    @_drives_expiry
     def expire(
         self,
         db: int,
@@ -595,7 +675,7 @@ class CacheStore:
             raise ValueError("NX and XX, GT or LT options at the same time are not compatible")
         if gt and lt:
             raise ValueError("GT and LT options at the same time are not compatible")
-        with self._locked:
+        with self.locked():
             now = self._time()
             keyspace = self.keyspaces[db]
             entry = self._live(keyspace, key, now)
@@ -613,19 +693,15 @@ class CacheStore:
             if deadline <= now:
                 self._delete_entry(entry)
                 return True
-            if self.config.maxmemory and current is None:
-                # Gaining a TTL costs index bytes: make room like any write would.
-                extra = self.entry_size(key, entry.payload, True) - entry.size
-                if self.used_memory + extra > self.config.maxmemory:
-                    survivor = self._make_room(keyspace, key, entry.size + extra, entry, now)
-                    if survivor is None:
-                        return False
+            if current is None and not self._room_for_ttl(keyspace, entry, now):
+                return False
             self._change_deadline(keyspace, entry, deadline)
             return True
 
+    @_drives_expiry
     def persist(self, db: int, key: str) -> bool:
         """PERSIST: remove the TTL. False if the key is missing or has none."""
-        with self._locked:
+        with self.locked():
             keyspace = self.keyspaces[db]
             entry = self._live(keyspace, key, self._time())
             if entry is None or entry.deadline is None:
@@ -633,6 +709,7 @@ class CacheStore:
             self._change_deadline(keyspace, entry, None)
             return True
 
+    @_drives_expiry
     def update(
         self,
         db: int,
@@ -643,25 +720,28 @@ class CacheStore:
     ) -> None:
         """Atomically replace a value computed from the current payload (None if missing),
         keeping the TTL: the basis of INCR/DECR."""
-        with self._locked:
+        with self.locked():
             now = self._time()
             keyspace = self.keyspaces[db]
             entry = self._live(keyspace, key, now)
+            existed = entry is not None
             payload = transform(entry.payload if entry is not None else None)
             deadline = entry.deadline if entry is not None else None
             size = self.entry_size(key, payload, deadline is not None)
             entry = self._make_room(keyspace, key, size, entry, now)
             if entry is None:
-                entry = self._insert(keyspace, key, payload, size, deadline, now)
+                self._insert(
+                    keyspace, key, payload, size, deadline, now, event=event, is_new=not existed
+                )
             else:
                 self._replace(keyspace, entry, payload, size, deadline, now)
-            self._emit(event, entry)
+                self._emit(event, entry)
             if self.used_memory > self.stats.used_memory_peak:
                 self.stats.used_memory_peak = self.used_memory
 
     def flushdb(self, db: int) -> None:
         """Remove every key of one database."""
-        with self._locked:
+        with self.locked():
             keyspace = self.keyspaces[db]
             if all(ks is keyspace or not len(ks) for ks in self.keyspaces):
                 self._flush_everything()
@@ -678,7 +758,7 @@ class CacheStore:
 
     def flushall(self) -> None:
         """Remove every key of every database."""
-        with self._locked:
+        with self.locked():
             self._flush_everything()
 
     def _flush_everything(self) -> None:

@@ -128,7 +128,8 @@ class ExactAllKeysLRU(_StampingPolicy):
         expected = sum(ks.volatile_count if self.volatile_only else len(ks) for ks in keyspaces)
         if len(self._order) != expected:
             return [f"exact LRU list tracks {len(self._order)} entries, expected {expected}"]
-        stale = [e for e in self._order if e.pos < 0]
+        # tuple() copies in one C call: lock-free readers move_to_end() concurrently.
+        stale = [e for e in tuple(self._order) if e.pos < 0]
         return [f"exact LRU list holds {len(stale)} removed entries"] if stale else []
 
 

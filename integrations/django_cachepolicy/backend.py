@@ -197,8 +197,9 @@ class PolicyCache(BaseCache):
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> bool:
         made = self._key(key, version)
+        ttl = django_timeout_to_ttl(timeout, self.default_timeout)  # its errors are not pickling's
         try:
-            return self._view.add(made, value, django_timeout_to_ttl(timeout, self.default_timeout))
+            return self._view.add(made, value, ttl)
         except (OutOfMemoryError, ValueTooLargeError) as exc:
             self._out_of_memory(exc, made)
             return False
@@ -212,10 +213,14 @@ class PolicyCache(BaseCache):
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> None:
         made = self._key(key, version)
+        ttl = django_timeout_to_ttl(timeout, self.default_timeout)  # its errors are not pickling's
         try:
-            self._view.set(made, value, django_timeout_to_ttl(timeout, self.default_timeout))
+            self._view.set(made, value, ttl)
         except (OutOfMemoryError, ValueTooLargeError) as exc:
             self._out_of_memory(exc, made)
+            # Dropped: the previous value must not be served as if this write had not happened
+            # (Django's memcached backend deletes on a failed set for the same reason).
+            self._view.delete(made)
         except (TypeError, AttributeError) as exc:
             raise self._unpicklable(exc, made) from exc
 
@@ -252,8 +257,9 @@ class PolicyCache(BaseCache):
         """Store every pair; return the keys that could not be stored (Django's contract).
 
         A value that cannot be pickled raises ``pickle.PickleError`` as ``set()`` does.
-        Keys refused for lack of memory are returned (and logged under ON_OUT_OF_MEMORY='drop');
-        under 'raise' the core's ``OutOfMemoryError`` propagates like any other write.
+        Keys refused for lack of memory are returned (Django's contract for partial failure)
+        whatever ON_OUT_OF_MEMORY says, logged under 'drop', and deleted so that no stale
+        earlier value is served for them.
         """
         if not data:
             return []
@@ -263,15 +269,16 @@ class PolicyCache(BaseCache):
             stored = self._key(key, version)
             made[stored] = key
             payload[stored] = value
+        ttl = django_timeout_to_ttl(timeout, self.default_timeout)
         try:
-            failed = self._view.set_many(
-                payload, django_timeout_to_ttl(timeout, self.default_timeout)
-            )
+            failed = self._view.set_many(payload, ttl)
         except (OutOfMemoryError, ValueTooLargeError) as exc:
             self._out_of_memory(exc, exc.key or "")
             return list(data)
         except (TypeError, AttributeError) as exc:
             raise self._unpicklable(exc, "") from exc
+        if failed:
+            self._view.delete_many(failed)
         if failed and self._drop_on_oom:
             logger.warning(
                 "Cache LOCATION %r could not store %d of %d keys of a set_many() "

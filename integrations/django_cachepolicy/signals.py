@@ -182,9 +182,7 @@ def attach_bridge(
     with _LOCK:
         if key in _BRIDGES:
             return
-        # A released (closed) store can never send again: forget its bridges.
-        for stale in [k for k, b in _BRIDGES.items() if b.store.closed]:
-            _BRIDGES.pop(stale).detach()
+        _forget_closed_stores()
         bridge = _Bridge(store, view, location, database, sender)
         _BRIDGES[key] = bridge
         if _enabled:
@@ -208,8 +206,16 @@ def disable() -> None:
             bridge.detach()
 
 
+def _forget_closed_stores() -> None:
+    """A released (closed) store can never send again: drop its bridges so they stop keeping
+    it (and its data) alive. Called with ``_LOCK`` held."""
+    for stale in [k for k, b in _BRIDGES.items() if b.store.closed]:
+        _BRIDGES.pop(stale).detach()
+
+
 def _refresh_bridges() -> None:
     with _LOCK:
+        _forget_closed_stores()
         if not _enabled:
             return
         for bridge in list(_BRIDGES.values()):

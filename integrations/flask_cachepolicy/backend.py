@@ -243,6 +243,8 @@ class PolicyCache(BaseCache):
             self._core_set(self.key_prefix + key, value, ttl)
         except _REFUSED_WRITES as exc:
             logger.debug("cachepolicy refused set(%r): %s", key, exc)
+            # The caller is told the write failed; it must not keep reading the old value.
+            self._view.delete(self.key_prefix + key)
             return False
         return True
 
@@ -288,6 +290,7 @@ class PolicyCache(BaseCache):
         failed = set(self._view.set_many(stored, ttl))
         if not failed:
             return list(mapping)
+        self._view.delete_many(failed)  # refused: no stale earlier value may be served
         return [key for key in mapping if prefix + key not in failed]
 
     def delete_many(self, *keys: str) -> list[Any]:

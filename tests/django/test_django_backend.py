@@ -464,3 +464,12 @@ def test_async_methods_do_not_hop_to_a_thread(make_backend: MakeBackend) -> None
         side_effect=AssertionError("an async method fell back to sync_to_async"),
     ):
         asyncio.run(scenario())
+
+
+def test_dropped_overwrite_does_not_leave_the_old_value(make_backend: MakeBackend) -> None:
+    cache = _full_store(make_backend, "drop")
+    cache.set("first", "y" * 5000)  # larger than MAXMEMORY: refused and dropped
+    assert cache.get("first") is None, "a stale earlier value must not be served"
+    cache.set("ok", 1)
+    assert cache.set_many({"ok": "z" * 5000}) == ["ok"]
+    assert cache.get("ok") is None

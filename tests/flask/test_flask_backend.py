@@ -242,3 +242,13 @@ def test_subclass_overrides_of_get_are_honoured(make_backend: MakeBackend) -> No
     plain.serializer = JSONSerializer()  # rebinds: reads now go through the serializer
     plain.set("j", {"a": 1})
     assert plain.get("j") == {"a": 1}
+
+
+def test_refused_overwrite_does_not_leave_the_old_value(make_backend: MakeBackend) -> None:
+    cache = make_backend(maxmemory="2kb", maxmemory_policy="noeviction")
+    assert cache.set("k", "old") is True
+    assert cache.set("k", "x" * 5000) is False
+    assert cache.get("k") is None, "set() said it failed: the old value must not be served"
+    assert cache.set("m", "old") is True
+    assert cache.set_many({"m": "x" * 5000}) == []
+    assert cache.get("m") is None
