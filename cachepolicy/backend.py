@@ -43,7 +43,7 @@ class Cache:
     (float); ``None`` means no expiry and a TTL ``<= 0`` expires the key at once.
     """
 
-    __slots__ = ("_dumps", "_loads", "_owns_store", "_touch", "db", "store")
+    __slots__ = ("_dumps", "_loads", "_owns_store", "_read", "_touch", "db", "store")
 
     def __init__(
         self,
@@ -74,6 +74,7 @@ class Cache:
         self.store = store
         self.db = db
         self._touch = True
+        self._read = store._readers[True][db]
         serializer = store.serializer
         if isinstance(serializer, PickleSerializer):
             self._dumps, self._loads = serializer.fast_functions()
@@ -89,6 +90,7 @@ class Cache:
         """A view on database ``db`` of the same store (Redis's SELECT)."""
         view = Cache(store=self.store, db=db)
         view._touch = self._touch
+        view._read = self.store._readers[self._touch][db]
         return view
 
     def no_touch(self) -> Cache:
@@ -99,6 +101,7 @@ class Cache:
         """
         view = Cache(store=self.store, db=self.db)
         view._touch = False
+        view._read = self.store._readers[False][self.db]
         return view
 
     @property
@@ -109,7 +112,7 @@ class Cache:
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value for ``key``, or ``default``. Touches the key and counts a hit or miss."""
-        payload = self.store.lookup(self.db, key, self._touch)
+        payload = self._read(key)
         if payload is None:
             return default
         return self._loads(payload)
@@ -117,21 +120,21 @@ class Cache:
     def prefixed_getter(self, prefix: str = "") -> Callable[[str], Any]:
         """A ``get(key)`` function reading ``prefix + key`` (None on a miss), for adapters'
         hot paths: one Python frame per read instead of a method chain."""
-        lookup, db, touch, loads = self.store.lookup, self.db, self._touch, self._loads
+        read, loads = self.store.reader(self.db, self._touch, prefix), self._loads
 
         def get(key: str) -> Any:
-            payload = lookup(db, prefix + key, touch)
+            payload = read(key)
             return None if payload is None else loads(payload)
 
         return get
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of the keys that exist."""
-        lookup = self.store.lookup
+        read = self._read
         loads = self._loads
         found: dict[str, Any] = {}
         for key in keys:
-            payload = lookup(self.db, key, self._touch)
+            payload = read(key)
             if payload is not None:
                 found[key] = loads(payload)
         return found

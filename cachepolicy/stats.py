@@ -23,15 +23,17 @@ class HitCounter:
     """
 
     def __init__(self) -> None:
+        # The counts are never replaced (readers hold them in closures); reset() moves a
+        # baseline instead.
         self.hit = itertools.count()
         self.miss = itertools.count()
+        self._base = (0, 0)
 
     def totals(self) -> tuple[int, int]:
-        return _value(self.hit), _value(self.miss)
+        return _value(self.hit) - self._base[0], _value(self.miss) - self._base[1]
 
     def reset(self) -> None:
-        self.hit = itertools.count()
-        self.miss = itertools.count()
+        self._base = (_value(self.hit), _value(self.miss))
 
 
 def _value(counter: itertools.count[int]) -> int:

@@ -34,6 +34,7 @@ import functools
 import math
 import sys
 import threading
+import weakref
 from collections.abc import Callable, Collection, Iterator
 from random import Random
 from types import TracebackType
@@ -201,6 +202,10 @@ class CacheStore:
             and type(self.policy).candidate_count is EvictionPolicy.candidate_count
         )
         forksafety.track(self)
+        self._readers = {
+            touch: [self.reader(db, touch) for db in range(config.databases)]
+            for touch in (True, False)
+        }
         self.expiry.attach(self)
         self.expiry.start()
 
@@ -301,35 +306,68 @@ class CacheStore:
     def lookup(self, db: int, key: str, touch: bool = True) -> bytes | None:
         """The payload stored under ``key`` or None; counts a hit or miss and, unless
         ``touch`` is false (Redis's CLIENT NO-TOUCH), refreshes the key's LRU/LFU data."""
-        entry = self._dicts[db].get(key)
-        if entry is not None:
-            now = self._time()
-            deadline = entry.deadline
-            if deadline is None or now <= deadline:
-                payload = entry.payload
-                if payload is RELEASED:  # removed by a writer since we found it: a miss
-                    next(self.hits.miss)
-                    return None
-                if not touch:
-                    pass
-                elif self._stamp_sequence is not None:
-                    # RecencyStamp.stamp() written out: the most common access hook.
-                    entry.atime = now
-                    entry.aseq = next(self._stamp_sequence)
-                elif self._lock_free_reads:
-                    self._on_access(entry, now)
+        return self._readers[touch][db](key)
+
+    def reader(
+        self, db: int, touch: bool = True, prefix: str = ""
+    ) -> Callable[[str], bytes | None]:
+        """The read path as a function of one key: ``reader(db)(key)`` is ``lookup(db, key)``.
+
+        Everything a read needs is bound in closure cells (the database's dict, the clock,
+        the counters, the access hook), so a hit costs one Python frame and no attribute
+        lookups; adapters keep one per (database, prefix) for their hot ``get``.
+        """
+        data = self._dicts[db]
+        clock = self._time
+        hit, miss = self.hits.hit, self.hits.miss
+        events = self.events
+        sequence = self._stamp_sequence if touch else None
+        hook = self._on_access if touch and sequence is None else None
+        locked_hook = hook is not None and not self._lock_free_reads
+        lock = self._lock
+        # The rare paths reach the store through a weak reference: the store keeps its own
+        # readers, and a strong one would make a cycle that only the cyclic GC could free.
+        store_ref = weakref.ref(self)
+
+        def read(key: str) -> bytes | None:
+            if prefix:
+                key = prefix + key
+            entry = data.get(key)
+            if entry is not None:
+                now = clock()
+                deadline = entry.deadline
+                if deadline is None or now <= deadline:
+                    payload = entry.payload
+                    if payload is not RELEASED:  # else removed since we found it: a miss
+                        if sequence is not None:
+                            # RecencyStamp.stamp() written out: the most common access hook.
+                            entry.atime = now
+                            entry.aseq = next(sequence)
+                        elif hook is not None:
+                            if locked_hook:
+                                with lock:
+                                    if entry.pos >= 0:
+                                        hook(entry, now)
+                            else:
+                                hook(entry, now)
+                        next(hit)
+                        return payload
                 else:
-                    with self._lock:
-                        if entry.pos >= 0:
-                            self.policy.on_access(entry, now)
-                next(self.hits.hit)
-                return payload
-            self._expire_if_stale(entry, now)
-        next(self.hits.miss)
-        if "keymiss" in self.events.wanted:
-            with self.locked():
-                self._emit("keymiss", key, db)
-        return None
+                    store = store_ref()
+                    if store is not None:
+                        store._expire_if_stale(entry, now)
+            next(miss)
+            if "keymiss" in events.wanted:
+                store = store_ref()
+                if store is not None:
+                    store._emit_keymiss(key, db)
+            return None
+
+        return read
+
+    def _emit_keymiss(self, key: str, db: int) -> None:
+        with self.locked():
+            self._emit("keymiss", key, db)
 
     def peek(self, db: int, key: str) -> Entry | None:
         """The live entry without touching it or counting (Redis's NOTOUCH lookups)."""
