@@ -209,7 +209,11 @@ class Cache:
         return sum(self.store.delete(self.db, key) for key in keys)
 
     def touch(self, key: str, ttl: float | None = KEEP_TTL) -> bool:
-        """Refresh LRU/LFU; with ``ttl`` also set a new TTL (None = never expire)."""
+        """Refresh LRU/LFU; with ``ttl`` also set a new TTL (None = never expire).
+
+        Giving a key its first TTL costs index bytes, so near ``maxmemory`` it can evict, or
+        raise OutOfMemoryError / ValueTooLargeError like a write (the cache then unchanged).
+        """
         if ttl is KEEP_TTL:
             return self.store.touch(self.db, key)
         return self.store.touch(self.db, key, self._deadline(ttl))

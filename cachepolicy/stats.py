@@ -30,7 +30,8 @@ class HitCounter:
         self._base = (0, 0)
 
     def totals(self) -> tuple[int, int]:
-        return _value(self.hit) - self._base[0], _value(self.miss) - self._base[1]
+        base = self._base  # first: counts only grow, so a concurrent reset() never goes negative
+        return _value(self.hit) - base[0], _value(self.miss) - base[1]
 
     def reset(self) -> None:
         self._base = (_value(self.hit), _value(self.miss))

@@ -269,7 +269,7 @@ class CacheStore:
     def _refresh_populated(self) -> None:
         self.populated = [ks for ks in self.keyspaces if ks.data]
 
-    def _lazyfree(self, garbage: Entry | list[Entry] | bytes) -> None:
+    def _lazyfree(self, garbage: Entry | list[Entry] | list[bytes] | bytes) -> None:
         """Lazy free (spec §8, lock held): a removed value of at least ``lazyfree_threshold``
         bytes, or a big flushed database, is released by a background thread instead of on the
         request path (``info()``: ``lazyfree_pending_objects``, ``lazyfreed_objects``)."""
@@ -306,7 +306,7 @@ class CacheStore:
     def lookup(self, db: int, key: str, touch: bool = True) -> bytes | None:
         """The payload stored under ``key`` or None; counts a hit or miss and, unless
         ``touch`` is false (Redis's CLIENT NO-TOUCH), refreshes the key's LRU/LFU data."""
-        return self._readers[touch][db](key)
+        return self._readers[bool(touch)][db](key)
 
     def reader(
         self, db: int, touch: bool = True, prefix: str = ""
@@ -324,7 +324,7 @@ class CacheStore:
         sequence = self._stamp_sequence if touch else None
         hook = self._on_access if touch and sequence is None else None
         locked_hook = hook is not None and not self._lock_free_reads
-        lock = self._lock
+        # The lock is looked up at call time, never captured: a forked child replaces it.
         # The rare paths reach the store through a weak reference: the store keeps its own
         # readers, and a strong one would make a cycle that only the cyclic GC could free.
         store_ref = weakref.ref(self)
@@ -336,23 +336,32 @@ class CacheStore:
             if entry is not None:
                 now = clock()
                 deadline = entry.deadline
-                if deadline is None or now <= deadline:
-                    payload = entry.payload
-                    if payload is not RELEASED:  # else removed since we found it: a miss
+                payload = entry.payload
+                if payload is RELEASED:
+                    # Removed since we found it (an overwrite may have replaced it): look again
+                    # once. Removed entries are never reinserted, so this ends.
+                    entry = data.get(key)
+                    if entry is not None:
+                        deadline = entry.deadline
+                        payload = entry.payload
+                if entry is not None and (deadline is None or now <= deadline):
+                    if payload is not RELEASED:
                         if sequence is not None:
                             # RecencyStamp.stamp() written out: the most common access hook.
                             entry.atime = now
                             entry.aseq = next(sequence)
                         elif hook is not None:
                             if locked_hook:
-                                with lock:
-                                    if entry.pos >= 0:
-                                        hook(entry, now)
+                                locked_store = store_ref()
+                                if locked_store is not None:
+                                    with locked_store._lock:
+                                        if entry.pos >= 0:
+                                            hook(entry, now)
                             else:
                                 hook(entry, now)
                         next(hit)
                         return payload
-                else:
+                elif entry is not None:
                     store = store_ref()
                     if store is not None:
                         store._expire_if_stale(entry, now)
@@ -463,7 +472,7 @@ class CacheStore:
                 self._replace(keyspace, old, payload, size, new_deadline, now)
                 if self.events.wanted:
                     self._emit("set", old)
-            if new_deadline is not None and self.events.wanted:
+            if new_deadline is not None and not keepttl and self.events.wanted:
                 self._emit("expire", entry)  # Redis's SET ... EX announces both
             if self.used_memory > self.stats.used_memory_peak:
                 self.stats.used_memory_peak = self.used_memory
@@ -669,7 +678,8 @@ class CacheStore:
                 gains_ttl = deadline is not None and entry.deadline is None
                 if gains_ttl and not self._room_for_ttl(keyspace, entry, now):
                     return False
-                self._change_deadline(keyspace, entry, deadline)  # type: ignore[arg-type]
+                if entry.deadline != deadline:  # touch(k, None) on a persistent key: silent
+                    self._change_deadline(keyspace, entry, deadline)  # type: ignore[arg-type]
             self.policy.on_access(entry, now)
             return True
 
@@ -686,8 +696,6 @@ class CacheStore:
 
     def _change_deadline(self, keyspace: Keyspace, entry: Entry, deadline: float | None) -> None:
         """Set a deadline and fix the entry's size (a TTL costs index bytes)."""
-        if entry.deadline == deadline:
-            return  # nothing changes: no event (Redis's PERSIST on a persistent key is silent)
         had_ttl = entry.deadline is not None
         if had_ttl != (deadline is not None):
             new_size = self.entry_size(entry.key, entry.payload, deadline is not None)
@@ -787,11 +795,14 @@ class CacheStore:
             self.used_memory -= keyspace.memory
             self.key_count -= len(keyspace)
             removed = keyspace.clear()
+            payloads: list[bytes] = []
             for entry in removed:
                 self.policy.on_delete(entry)
                 if entry.deadline is not None:
                     self.expiry.on_delete(entry)
-            self._lazyfree(removed)
+                payloads.append(entry.payload)  # as in _remove: stale index records must not
+                entry.payload = RELEASED  # keep the values alive
+            self._lazyfree(payloads)
             self._refresh_populated()
 
     def flushall(self) -> None:

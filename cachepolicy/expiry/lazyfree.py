@@ -57,7 +57,7 @@ _OWN_REFS = 2
 # fork() waits at most this long for a release in flight to finish (see driver.py).
 _FORK_PAUSE_TIMEOUT = 1.0
 
-Garbage = Entry | list[Entry] | bytes
+Garbage = Entry | list[Entry] | list[bytes] | bytes
 
 
 class LazyFreeWorker:
@@ -171,9 +171,9 @@ def release_lazily(store: CacheStore, garbage: Garbage) -> None:
         if len(garbage) > LAZYFREE_MIN_ENTRIES:
             worker.submit(store, garbage, len(garbage))
         else:
-            for entry in garbage:
-                if len(entry.payload) >= threshold:
-                    worker.submit(store, entry, 1)
+            for item in garbage:
+                if len(item if isinstance(item, bytes) else item.payload) >= threshold:
+                    worker.submit(store, item, 1)
 
 
 def drain(timeout: float = 5.0) -> bool:

@@ -217,17 +217,23 @@ class PolicyCache(BaseCache):
         try:
             self._view.set(made, value, ttl)
         except (OutOfMemoryError, ValueTooLargeError) as exc:
+            # Under 'raise' the caller gets the error and the cache is unchanged (Redis's OOM).
             self._out_of_memory(exc, made)
-            # Dropped: the previous value must not be served as if this write had not happened
-            # (Django's memcached backend deletes on a failed set for the same reason).
+            # Dropped silently: the previous value must not be served as if this write had
+            # happened (Django's memcached backend deletes on a failed set for the same reason).
             self._view.delete(made)
         except (TypeError, AttributeError) as exc:
             raise self._unpicklable(exc, made) from exc
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        return self._view.touch(
-            self._key(key, version), django_timeout_to_ttl(timeout, self.default_timeout)
-        )
+        """Set a new timeout. Giving a key its first TTL costs index bytes, so under memory
+        pressure this can be refused like a write (ON_OUT_OF_MEMORY applies; False if dropped)."""
+        made = self._key(key, version)
+        try:
+            return self._view.touch(made, django_timeout_to_ttl(timeout, self.default_timeout))
+        except (OutOfMemoryError, ValueTooLargeError) as exc:
+            self._out_of_memory(exc, made)
+            return False
 
     def delete(self, key: Any, version: int | None = None) -> bool:
         return self._view.delete(self._key(key, version))

@@ -112,3 +112,45 @@ def test_inline_expiry_runs_on_incr_only_traffic(make_cache: MakeCache, clock: M
         clock.advance(1)
     assert cache.info()["expired_keys"] == 100
     assert len(cache) == 1
+
+
+def test_forked_child_reads_under_a_locking_policy() -> None:
+    import os
+
+    from tests.core.test_fork import _wait_child
+
+    cache = Cache(maxmemory_policy="allkeys-lfu", eviction_mode="exact", expiry="lazy")
+    cache.set("k", 1)
+    pid = os.fork()
+    if pid == 0:
+        os._exit(0 if cache.get("k") == 1 else 3)  # the read path takes the (new) lock
+    assert _wait_child(pid) == 0
+
+
+def test_keepttl_and_repeated_expire_events(make_cache: MakeCache) -> None:
+    cache = make_cache()
+    seen: list[str] = []
+    cache.set("k", 1, ttl=10)
+    cache.subscribe(lambda e: seen.append(e.name))
+    cache.set("k", 2, keepttl=True)
+    assert seen == ["set"]  # KEEPTTL sets no expiry: no "expire" event
+    seen.clear()
+    deadline = cache.expiretime("k")
+    assert deadline is not None
+    assert cache.expireat("k", deadline) is True
+    assert seen == ["expire"]  # Redis announces every successful EXPIRE
+
+
+def test_flushdb_releases_values_despite_stale_index_records(make_cache: MakeCache) -> None:
+    cache = make_cache(maxmemory="512mb", expiry="timed", lazyfree_threshold=0)
+    cache.select(1).set("other", 1)  # flushdb of db 0 alone: the deadline heap is kept
+    gc.collect()
+    tracemalloc.start()
+    for i in range(20):
+        cache.set(f"big{i}", b"x" * 1_000_000, ttl=3600)
+    filled = tracemalloc.get_traced_memory()[0]
+    cache.clear()
+    gc.collect()
+    emptied = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    assert filled - emptied > 19_000_000, (filled, emptied)

@@ -28,7 +28,13 @@ from django_cachepolicy.options import django_timeout_to_ttl, parse_alias
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cachepolicy import ManualClock, OutOfMemoryError, get_shared_store, release_shared_store
+from cachepolicy import (
+    ManualClock,
+    OutOfMemoryError,
+    ValueTooLargeError,
+    get_shared_store,
+    release_shared_store,
+)
 
 MakeBackend = Callable[..., PolicyCache]
 
@@ -473,3 +479,18 @@ def test_dropped_overwrite_does_not_leave_the_old_value(make_backend: MakeBacken
     cache.set("ok", 1)
     assert cache.set_many({"ok": "z" * 5000}) == ["ok"]
     assert cache.get("ok") is None
+
+
+def test_touch_that_needs_memory_follows_on_out_of_memory(make_backend: MakeBackend) -> None:
+    probe = make_backend(OPTIONS={"MAXMEMORY": 0}, TIMEOUT=None)
+    probe.set("p0", "x" * 50)
+    one_entry = probe._view.info()["used_memory"]  # exactly one key without a TTL
+    options = {"MAXMEMORY": one_entry, "MAXMEMORY_POLICY": "volatile-lru"}
+    dropping = make_backend(OPTIONS={**options, "ON_OUT_OF_MEMORY": "drop"}, TIMEOUT=None)
+    dropping.set("p0", "x" * 50)
+    assert dropping.touch("p0", 60) is False  # the TTL's index bytes do not fit
+    assert dropping.get("p0") == "x" * 50
+    raising = make_backend(OPTIONS=options, TIMEOUT=None)
+    raising.set("p0", "x" * 50)
+    with pytest.raises(ValueTooLargeError):  # the key with a TTL can never fit
+        raising.touch("p0", 60)
