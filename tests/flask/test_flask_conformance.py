@@ -49,7 +49,20 @@ def suite_dir() -> Path:
 
 def _run(directory: Path) -> tuple[int, str]:
     result = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-rs", "-p", "no:cacheprovider", str(directory)],
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-rs",
+            "-p",
+            "no:cacheprovider",
+            # The upstream suites turn warnings into errors; newer pytest-asyncio warns when
+            # this option is unset, which would abort them before any test ran.
+            "-o",
+            "asyncio_default_fixture_loop_scope=function",
+            str(directory),
+        ],
         cwd=directory,
         capture_output=True,
         text=True,
