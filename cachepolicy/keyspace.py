@@ -96,7 +96,11 @@ class Keyspace:
         self._all.append(entry)
         self.memory += entry.size
         if entry.deadline is not None:
-            self._add_volatile(entry)
+            # _add_volatile(), written out: this runs for every write of a new key with a TTL.
+            volatile = self._volatile
+            entry.vpos = len(volatile)
+            volatile.append(entry)
+            self.volatile_memory += entry.size
 
     def remove(self, entry: Entry) -> None:
         """Remove an entry that is present (the exact object stored under its key)."""
@@ -109,8 +113,16 @@ class Keyspace:
             last.pos = entry.pos
         entry.pos = -1
         self.memory -= entry.size
-        if entry.vpos >= 0:
-            self._remove_volatile(entry)
+        vpos = entry.vpos
+        if vpos >= 0:
+            # _remove_volatile(), written out for the same reason.
+            volatile = self._volatile
+            last = volatile.pop()
+            if last is not entry:
+                volatile[vpos] = last
+                last.vpos = vpos
+            entry.vpos = -1
+            self.volatile_memory -= entry.size
 
     def resize(self, entry: Entry, new_size: int) -> None:
         """Record that ``entry`` now costs ``new_size`` bytes."""

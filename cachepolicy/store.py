@@ -49,6 +49,7 @@ from .eviction.base import EvictionPolicy
 from .eviction.recency import RecencyStamp
 from .eviction.registry import resolve_policy
 from .expiry.base import ExpiryStrategy
+from .expiry.driver import DrivenExpiry, ReclaimDriver
 from .expiry.lazyfree import release_lazily
 from .expiry.registry import resolve_expiry
 from .keyspace import Entry, Keyspace
@@ -190,11 +191,25 @@ class CacheStore:
         self._limit = config.maxmemory
         self._max_entries = config.max_entries
         self._lazyfree_threshold = config.lazyfree_threshold
-        self._after_operation = (
+        self._after_operation: Callable[[float], None] | None = (
             self.expiry.after_operation
             if type(self.expiry).after_operation is not ExpiryStrategy.after_operation
             else None
         )
+        expiry = self.expiry
+        if (
+            isinstance(expiry, DrivenExpiry)
+            and type(expiry).after_operation is DrivenExpiry.after_operation
+        ):
+            # Call the driver directly (one frame less on every write); a driver that does
+            # nothing after a write (a thread driver) costs nothing. The driver is fixed at
+            # construction.
+            driver_hook = expiry.driver.after_operation
+            self._after_operation = (
+                None
+                if type(expiry.driver).after_operation is ReclaimDriver.after_operation
+                else driver_hook
+            )
         self._evicts_any_key = (
             self.policy.evicts
             and not self.policy.volatile_only
@@ -285,9 +300,11 @@ class CacheStore:
     def evict_entry(self, entry: Entry) -> None:
         """Delete an entry chosen by the policy (lock held): ``evicted`` event, counter."""
         self._remove(entry)
-        self.stats.evicted_keys += 1
-        self.stats.evicted_bytes += entry.size
-        self._emit("evicted", entry)
+        stats = self.stats
+        stats.evicted_keys += 1
+        stats.evicted_bytes += entry.size
+        if self.events.wanted:  # skip the call when nobody listens (once per eviction)
+            self._emit("evicted", entry)
 
     def _delete_entry(self, entry: Entry) -> None:
         self._remove(entry)
@@ -459,10 +476,15 @@ class CacheStore:
             # The common case (room to spare, no entry bound) skips _make_room entirely.
             limit = self._limit
             existed = old is not None
-            if (limit and self.used_memory - (old.size if old else 0) + size > limit) or (
-                old is None and self._max_entries is not None
-            ):
+            if limit and self.used_memory - (old.size if old else 0) + size > limit:
                 old = self._make_room(keyspace, key, size, old, now)
+            elif (
+                old is None
+                and self._max_entries is not None
+                and self.key_count >= self._max_entries
+            ):
+                # Only the entry bound binds: what _make_room would do, minus its byte checks.
+                self._cull(key, now)
             if old is None:
                 entry = self._insert(
                     keyspace, key, payload, size, new_deadline, now, is_new=not existed
