@@ -21,6 +21,7 @@ advances the clock, so thread tests are deterministic without sleeping.
 
 from __future__ import annotations
 
+import abc
 import logging
 import math
 import os
@@ -224,7 +225,7 @@ class ThreadDriver(ReclaimDriver):
             self._working.release()
 
 
-class DrivenExpiry(ExpiryStrategy):
+class DrivenExpiry(ExpiryStrategy, abc.ABC):
     """Base of the active strategies: an algorithm plus a :class:`ReclaimDriver`.
 
     Subclasses implement :meth:`run` (do the work due now, then ``self.driver.schedule`` the
@@ -239,9 +240,9 @@ class DrivenExpiry(ExpiryStrategy):
         super().__init__(config)
         self.driver = self.driver_class(self)
 
+    @abc.abstractmethod
     def run(self, store: CacheStore, pause: Any) -> None:
         """Do the reclamation due now. ``pause`` (None inline) is called between lock slices."""
-        raise NotImplementedError
 
     def start(self) -> None:
         self.driver.start()

@@ -473,3 +473,15 @@ class MaxEntriesContract(_Base):
         for i in range(1, 50):
             zero.set(f"cull{i}", "value", ttl=1000)
         assert len(zero) == 19  # Django's test_zero_cull arithmetic
+
+
+def contract_mixins(policy: str) -> tuple[type, ...]:
+    """The contract classes that apply to ``policy``: every cache passes the basic, expiry and
+    memory contracts; evicting policies add their family's (all keys or volatile only)."""
+    mixins: list[type] = [BasicContract, ExpiryContract, MemoryContract]
+    if policy == "noeviction":
+        mixins.append(NoEvictionContract)
+    else:
+        mixins += [EvictingContract, MaxEntriesContract]
+        mixins.append(VolatileContract if policy.startswith("volatile-") else AllKeysContract)
+    return tuple(mixins)

@@ -10,26 +10,7 @@ from typing import Any
 
 from cachepolicy.eviction import REDIS_POLICIES
 
-from .contract import (
-    AllKeysContract,
-    BasicContract,
-    EvictingContract,
-    ExpiryContract,
-    MaxEntriesContract,
-    MemoryContract,
-    NoEvictionContract,
-    VolatileContract,
-)
-
-
-def _mixins_for(policy: str) -> tuple[type, ...]:
-    mixins: list[type] = [BasicContract, ExpiryContract, MemoryContract]
-    if policy == "noeviction":
-        mixins.append(NoEvictionContract)
-    else:
-        mixins += [EvictingContract, MaxEntriesContract]
-        mixins.append(VolatileContract if policy.startswith("volatile-") else AllKeysContract)
-    return tuple(mixins)
+from .contract import contract_mixins
 
 
 def _class_name(policy: str, mode: str) -> str:
@@ -41,4 +22,4 @@ for _policy in REDIS_POLICIES:
     for _mode in ("sampled", "exact"):
         _options: dict[str, Any] = {"maxmemory_policy": _policy, "eviction_mode": _mode}
         _name = _class_name(_policy, _mode)
-        globals()[_name] = type(_name, _mixins_for(_policy), {"options": _options})
+        globals()[_name] = type(_name, contract_mixins(_policy), {"options": _options})

@@ -26,16 +26,7 @@ _REPO = str(Path(__file__).resolve().parents[2])
 if _REPO not in sys.path:  # the contract lives in the ``tests`` package
     sys.path.insert(0, _REPO)
 
-from tests.core.contract import (  # noqa: E402
-    AllKeysContract,
-    BasicContract,
-    EvictingContract,
-    ExpiryContract,
-    MaxEntriesContract,
-    MemoryContract,
-    NoEvictionContract,
-    VolatileContract,
-)
+from tests.core.contract import contract_mixins  # noqa: E402
 
 
 def _identity_key(key: str, key_prefix: str, version: int) -> str:
@@ -147,16 +138,8 @@ def make_cache(clock: Clock) -> Iterator[Callable[..., DjangoAPICache]]:
     assert all(not found for found in problems.values()), problems
 
 
-def _mixins_for(policy: str) -> tuple[type, ...]:
-    mixins: list[type] = [BasicContract, ExpiryContract, MemoryContract]
-    if policy == "noeviction":
-        mixins.append(NoEvictionContract)
-    else:
-        mixins += [EvictingContract, MaxEntriesContract]
-        mixins.append(VolatileContract if policy.startswith("volatile-") else AllKeysContract)
-    return tuple(mixins)
-
-
 for _policy in REDIS_POLICIES:
     _name = "TestDjango" + _policy.replace("-", " ").title().replace(" ", "")
-    globals()[_name] = type(_name, _mixins_for(_policy), {"options": {"maxmemory_policy": _policy}})
+    globals()[_name] = type(
+        _name, contract_mixins(_policy), {"options": {"maxmemory_policy": _policy}}
+    )
