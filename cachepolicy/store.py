@@ -101,6 +101,25 @@ def _drives_expiry(
     return functools.update_wrapper(run, method)  # type: ignore[return-value]
 
 
+def _after_write_hook(expiry: ExpiryStrategy) -> Callable[[float], None] | None:
+    """What a write calls so the expiry strategy can piggy-back its work, or None for nothing.
+
+    A built-in driven strategy's hook only forwards to its driver (fixed at construction), so
+    the driver's hook is returned directly: one frame less on every write, and nothing at all
+    for a driver that does no work after writes (a thread driver).
+    """
+    if isinstance(expiry, DrivenExpiry) and (
+        type(expiry).after_operation is DrivenExpiry.after_operation
+    ):
+        driver = expiry.driver
+        if type(driver).after_operation is ReclaimDriver.after_operation:
+            return None
+        return driver.after_operation
+    if type(expiry).after_operation is ExpiryStrategy.after_operation:
+        return None
+    return expiry.after_operation
+
+
 class _Locked:
     """``with store.locked():`` acquire the lock; on exit release it, then deliver events."""
 
@@ -191,25 +210,7 @@ class CacheStore:
         self._limit = config.maxmemory
         self._max_entries = config.max_entries
         self._lazyfree_threshold = config.lazyfree_threshold
-        self._after_operation: Callable[[float], None] | None = (
-            self.expiry.after_operation
-            if type(self.expiry).after_operation is not ExpiryStrategy.after_operation
-            else None
-        )
-        expiry = self.expiry
-        if (
-            isinstance(expiry, DrivenExpiry)
-            and type(expiry).after_operation is DrivenExpiry.after_operation
-        ):
-            # Call the driver directly (one frame less on every write); a driver that does
-            # nothing after a write (a thread driver) costs nothing. The driver is fixed at
-            # construction.
-            driver_hook = expiry.driver.after_operation
-            self._after_operation = (
-                None
-                if type(expiry.driver).after_operation is ReclaimDriver.after_operation
-                else driver_hook
-            )
+        self._after_operation = _after_write_hook(self.expiry)
         self._evicts_any_key = (
             self.policy.evicts
             and not self.policy.volatile_only
