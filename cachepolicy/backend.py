@@ -43,7 +43,7 @@ class Cache:
     (float); ``None`` means no expiry and a TTL ``<= 0`` expires the key at once.
     """
 
-    __slots__ = ("_dumps", "_loads", "_owns_store", "_read", "_touch", "db", "store")
+    __slots__ = ("_dumps", "_loads", "_owns_store", "_read", "_set", "_touch", "db", "store")
 
     def __init__(
         self,
@@ -80,6 +80,7 @@ class Cache:
             self._dumps, self._loads = serializer.fast_functions()
         else:
             self._dumps, self._loads = serializer.dumps, serializer.loads
+        self._set = store.writer(db, encode=self._dumps)
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], **kwargs: Any) -> Cache:
@@ -120,13 +121,13 @@ class Cache:
     def prefixed_getter(self, prefix: str = "") -> Callable[[str], Any]:
         """A ``get(key)`` function reading ``prefix + key`` (None on a miss), for adapters'
         hot paths: one Python frame per read instead of a method chain."""
-        read, loads = self.store.reader(self.db, self._touch, prefix), self._loads
+        return self.store.reader(self.db, self._touch, prefix, decode=self._loads)
 
-        def get(key: str) -> Any:
-            payload = read(key)
-            return None if payload is None else loads(payload)
-
-        return get
+    def prefixed_setter(self, prefix: str = "") -> Callable[[str, Any, float | None], None]:
+        """A ``set(key, value, ttl)`` function storing under ``prefix + key``, for adapters'
+        hot paths: the store's :meth:`~cachepolicy.store.CacheStore.writer`, one Python frame
+        per write. Serializer errors propagate and leave the cache unchanged."""
+        return self.store.writer(self.db, prefix, self._dumps)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of the keys that exist."""
@@ -181,7 +182,10 @@ class Cache:
     def set(self, key: str, value: Any, ttl: float | None = None, *, keepttl: bool = False) -> None:
         """Store ``value``. Raises OutOfMemoryError / ValueTooLargeError (cache unchanged), or
         the serializer's error for a value it cannot encode (cache unchanged)."""
-        self.store.write(self.db, key, self._dumps(value), ttl, keepttl=keepttl)
+        if keepttl:
+            self.store.write(self.db, key, self._dumps(value), ttl, keepttl=True)
+        else:
+            self._set(key, value, ttl)
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` is absent (Redis's SET NX). True if stored."""
@@ -194,9 +198,10 @@ class Cache:
     def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> list[str]:
         """Store several values; returns the keys that did not fit (out of memory)."""
         failed: list[str] = []
+        write = self._set
         for key, value in mapping.items():
             try:
-                self.store.write(self.db, key, self._dumps(value), ttl)
+                write(key, value, ttl)
             except (OutOfMemoryError, ValueTooLargeError):
                 failed.append(key)
         return failed

@@ -35,7 +35,7 @@ import math
 import sys
 import threading
 import weakref
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from random import Random
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, TypeVar
@@ -204,6 +204,7 @@ class CacheStore:
             type(self.policy).on_ttl_change is not EvictionPolicy.on_ttl_change
         )
         self._policy_tracks_delete = type(self.policy).on_delete is not EvictionPolicy.on_delete
+        self._expiry_tracks_delete = type(self.expiry).on_delete is not ExpiryStrategy.on_delete
         # Hot-path copies of configuration, so a write reads attributes, not config objects.
         self._plain_overhead = ENTRY_OVERHEAD + self._entry_overhead
         self._volatile_overhead = self._plain_overhead + TTL_INDEX_OVERHEAD + self._ttl_overhead
@@ -271,7 +272,7 @@ class CacheStore:
         self.key_count -= 1
         if self._policy_tracks_delete:
             self.policy.on_delete(entry)
-        if entry.deadline is not None:
+        if self._expiry_tracks_delete and entry.deadline is not None:
             self.expiry.on_delete(entry)
         # Drop the value now: index records that still point at the removed entry (the
         # deadline heap, exact-mode heaps, the eviction pool) are discarded lazily, and must not
@@ -324,12 +325,19 @@ class CacheStore:
     def lookup(self, db: int, key: str, touch: bool = True) -> bytes | None:
         """The payload stored under ``key`` or None; counts a hit or miss and, unless
         ``touch`` is false (Redis's CLIENT NO-TOUCH), refreshes the key's LRU/LFU data."""
-        return self._readers[bool(touch)][db](key)
+        payload: bytes | None = self._readers[bool(touch)][db](key)
+        return payload
 
     def reader(
-        self, db: int, touch: bool = True, prefix: str = ""
-    ) -> Callable[[str], bytes | None]:
-        """The read path as a function of one key: ``reader(db)(key)`` is ``lookup(db, key)``.
+        self,
+        db: int,
+        touch: bool = True,
+        prefix: str = "",
+        decode: Callable[[bytes], Any] | None = None,
+    ) -> Callable[[str], Any]:
+        """The read path as a function of one key: ``reader(db)(key)`` is ``lookup(db, key)``;
+        ``reader(db, touch, prefix, decode)`` reads ``prefix + key`` and returns
+        ``decode(payload)`` on a hit (None on a miss).
 
         Everything a read needs is bound in closure cells (the database's dict, the clock,
         the counters, the access hook), so a hit costs one Python frame and no attribute
@@ -347,7 +355,7 @@ class CacheStore:
         # readers, and a strong one would make a cycle that only the cyclic GC could free.
         store_ref = weakref.ref(self)
 
-        def read(key: str) -> bytes | None:
+        def read(key: str) -> Any:
             if prefix:
                 key = prefix + key
             entry = data.get(key)
@@ -378,6 +386,8 @@ class CacheStore:
                             else:
                                 hook(entry, now)
                         next(hit)
+                        if decode is not None:
+                            return decode(payload)
                         return payload
                 elif entry is not None:
                     store = store_ref()
@@ -509,6 +519,142 @@ class CacheStore:
         if self._after_operation is not None:
             self._after_operation(now)
         return True
+
+    def writer(
+        self, db: int, prefix: str = "", encode: Callable[[Any], bytes] | None = None
+    ) -> Callable[[str, Any, float | None], None]:
+        """The plain SET path as a function: ``writer(db)(key, payload, ttl)`` is
+        ``write(db, key, payload, ttl)``; ``writer(db, prefix, encode)`` writes
+        ``encode(value)`` under ``prefix + key`` (encoding happens before the lock is taken,
+        and an encoding error leaves the cache unchanged).
+
+        Adapters' ``set`` is the hottest write: this closure runs it in one Python frame, with
+        :meth:`_insert`, :meth:`_replace`, :meth:`Keyspace.insert` and the recency stamp written
+        out and everything they read bound in cells. Eviction is not duplicated: when the write
+        needs room it calls :meth:`_make_room` / :meth:`_cull` as :meth:`write` does. Whatever
+        the closure does not handle itself (keyspace events being listened to, a TTL that is
+        not a positive finite number, a policy that tracks TTL changes) goes to :meth:`write`
+        unchanged, so both paths are one behaviour (the contract suites run through this one).
+        """
+        keyspace = self.keyspaces[db]
+        data = keyspace.data
+        clock = self._time
+        events = self.events
+        stats = self.stats
+        limit, max_entries = self._limit, self._max_entries
+        plain_overhead, volatile_overhead = self._plain_overhead, self._volatile_overhead
+        lazyfree_threshold = self._lazyfree_threshold
+        policy, expiry = self.policy, self.expiry
+        on_insert, on_access = policy.on_insert, policy.on_access
+        ttl_set = expiry.on_ttl_set
+        # The recency stamp (every LRU/random/TTL policy's hook) is inlined, as in reader().
+        stamps = (
+            getattr(on_insert, "__func__", None) is RecencyStamp.stamp
+            and getattr(on_access, "__func__", None) is RecencyStamp.stamp
+        )
+        sequence = on_insert.__self__.sequence if stamps else None  # type: ignore[attr-defined]
+        # A policy that watches deadlines needs write()'s full deadline bookkeeping.
+        general = self._policy_tracks_ttl
+        store = self
+        slow_write = self.write
+        after_operation = self._after_operation
+
+        def write(key: str, payload: Any, ttl: float | None) -> None:
+            if encode is not None:
+                payload = encode(payload)
+            if prefix:
+                key = prefix + key
+            if general or events.wanted:
+                slow_write(db, key, payload, ttl)
+                return
+            if ttl is not None and not (
+                (type(ttl) is float or type(ttl) is int) and 0 < ttl < _FINITE
+            ):
+                slow_write(db, key, payload, ttl)  # validates, handles <= 0 and infinities
+                return
+            lock = store._lock  # looked up per call: a forked child has a new lock
+            lock.acquire()
+            try:
+                now = clock()
+                if ttl is None:
+                    deadline = None
+                    size = _getsizeof(key) + _getsizeof(payload) + plain_overhead
+                else:
+                    deadline = now + ttl
+                    size = _getsizeof(key) + _getsizeof(payload) + volatile_overhead
+                old = data.get(key)
+                if old is not None and old.deadline is not None and now > old.deadline:
+                    store.expire_entry(old)
+                    old = None
+                if deadline is not None and deadline <= now:
+                    # A TTL too small to move the clock: already expired, as in write().
+                    if old is not None:
+                        store._delete_entry(old)
+                    return
+                if limit and store.used_memory - (old.size if old else 0) + size > limit:
+                    old = store._make_room(keyspace, key, size, old, now)
+                elif old is None and max_entries is not None and store.key_count >= max_entries:
+                    store._cull(key, now)
+                if old is None:
+                    # _insert() and Keyspace.insert(), written out.
+                    entry = Entry(key, payload, size, deadline, db)
+                    data[key] = entry
+                    entries = keyspace._all
+                    entry.pos = len(entries)
+                    entries.append(entry)
+                    keyspace.memory += size
+                    if deadline is not None:
+                        volatile = keyspace._volatile
+                        entry.vpos = len(volatile)
+                        volatile.append(entry)
+                        keyspace.volatile_memory += size
+                    if len(data) == 1:
+                        store._refresh_populated()
+                    store.used_memory += size
+                    store.key_count += 1
+                    if sequence is not None:
+                        entry.atime = now
+                        entry.aseq = next(sequence)
+                    else:
+                        on_insert(entry, now)
+                    if deadline is not None:
+                        ttl_set(entry, None)
+                else:
+                    # _replace(), written out.
+                    delta = size - old.size
+                    store.used_memory += delta
+                    old.size = size
+                    keyspace.memory += delta
+                    previous = old.deadline
+                    if previous is not None:
+                        keyspace.volatile_memory += delta
+                    if lazyfree_threshold and len(old.payload) >= lazyfree_threshold:
+                        store._lazyfree(old.payload)
+                    old.payload = payload
+                    if previous != deadline:
+                        if previous is None or deadline is None:
+                            store._set_deadline(keyspace, old, deadline)  # TTL gained or lost
+                        else:
+                            old.deadline = deadline
+                            ttl_set(old, previous)
+                    if sequence is not None:
+                        old.atime = now
+                        old.aseq = next(sequence)
+                    else:
+                        on_access(old, now)
+                if store.used_memory > stats.used_memory_peak:
+                    stats.used_memory_peak = store.used_memory
+            finally:
+                pending = store._pending
+                if pending:
+                    store._pending = []
+                lock.release()
+                if pending:
+                    store.events.publish(pending)
+            if after_operation is not None:
+                after_operation(now)
+
+        return write
 
     def _insert(
         self,
@@ -653,8 +799,43 @@ class CacheStore:
             return
         # CULL_FREQUENCY 0 empties the cache (Django's meaning); N evicts a 1/N batch.
         count = candidates if frequency == 0 else max(1, self.key_count // frequency)
-        for victim in self.policy.select_victims(self.populated, now, min(count, candidates)):
-            self.evict_entry(victim)
+        self._evict_all(self.policy.select_victims(self.populated, now, min(count, candidates)))
+
+    def _evict_all(self, victims: Iterable[Entry]) -> None:
+        """:meth:`evict_entry` for each victim in turn (lock held), with :meth:`_remove`
+        written out and the counters summed once: a Django cull evicts a third of the keys in
+        one write. Each victim is removed before the next is asked for, as
+        :meth:`EvictionPolicy.select_victims` promises."""
+        keyspaces = self.keyspaces
+        policy_on_delete = self.policy.on_delete if self._policy_tracks_delete else None
+        expiry_on_delete = self.expiry.on_delete if self._expiry_tracks_delete else None
+        threshold = self._lazyfree_threshold
+        wanted = self.events.wanted
+        count = freed = 0
+        emptied = False
+        for entry in victims:
+            keyspace = keyspaces[entry.db]
+            keyspace.remove(entry)
+            if not keyspace.data:
+                emptied = True
+            count += 1
+            freed += entry.size
+            if policy_on_delete is not None:
+                policy_on_delete(entry)
+            if expiry_on_delete is not None and entry.deadline is not None:
+                expiry_on_delete(entry)
+            payload = entry.payload
+            entry.payload = RELEASED
+            if threshold and len(payload) >= threshold:
+                self._lazyfree(payload)
+            if wanted:
+                self._emit("evicted", entry)
+        self.used_memory -= freed
+        self.key_count -= count
+        self.stats.evicted_keys += count
+        self.stats.evicted_bytes += freed
+        if emptied:
+            self._refresh_populated()
 
     def _oom_message(self, key: str, needed: int) -> str:
         policy = self.policy
@@ -821,7 +1002,7 @@ class CacheStore:
             payloads: list[bytes] = []
             for entry in removed:
                 self.policy.on_delete(entry)
-                if entry.deadline is not None:
+                if self._expiry_tracks_delete and entry.deadline is not None:
                     self.expiry.on_delete(entry)
                 payloads.append(entry.payload)  # as in _remove: stale index records must not
                 entry.payload = RELEASED  # keep the values alive

@@ -66,6 +66,9 @@ class AllKeysLRU(_StampingPolicy, SampledPolicy):
     def score(self, entry: Entry, now: float) -> float:
         return -entry.aseq
 
+    def scores(self, entries: Sequence[Entry], now: float) -> list[float]:
+        return [-entry.aseq for entry in entries]
+
 
 class VolatileLRU(AllKeysLRU):
     """``volatile-lru``: like ``allkeys-lru`` among keys that have a TTL only."""

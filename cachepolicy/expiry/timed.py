@@ -16,9 +16,11 @@ compared. Records are invalidated lazily instead of being searched for and remov
 * a deadline moved *earlier*, or a TTL given to a key that had none, pushes a new record.
 
 Every live volatile entry therefore has a record no later than its deadline (checked by
-:meth:`TimedExpiry.check`). Left-over records are bounded: when the heap holds more than twice the
-live TTL keys (plus a slack), it is rebuilt from the keyspaces' TTL arrays, an O(n) pass
-amortised over at least n/2 deletions.
+:meth:`TimedExpiry.check`). Left-over records are bounded: a push that takes the heap past its
+last bound counts the live TTL keys, and when the heap holds more than twice as many records
+(plus a slack) it is rebuilt from the keyspaces' TTL arrays, an O(n) pass amortised over at
+least n/2 deletions. Deletions themselves cost the strategy nothing (no hook call per delete or
+eviction).
 
 Cost: ``heappush`` O(log n) when a TTL is set or shortened, nothing when it is extended or the
 key deleted; reclaiming pops O(log n) per due key; ~104 bytes per TTL key (counted in
@@ -92,7 +94,10 @@ class TimedExpiry(DrivenExpiry):
         super().__init__(config)
         self._heap: list[tuple[float, int, Entry]] = []
         self._seq = itertools.count()
-        self._live = 0
+        # Heap length at which to count the live TTL keys and maybe rebuild: deletions leave
+        # records behind without telling the strategy (no hook call per delete or eviction), so
+        # the left-over share is checked when the heap grows, which is when it can go up.
+        self._compact_at = _COMPACT_SLACK
         self._last_run = -math.inf
         self._interval = 1.0 / (self.rate if self.rate else config.hz)
         self._run_budget = _SLOW_TIME_PERC / 100 * self._interval
@@ -106,29 +111,36 @@ class TimedExpiry(DrivenExpiry):
     def on_ttl_set(self, entry: Entry, previous: float | None) -> None:
         deadline = entry.deadline
         assert deadline is not None
-        if previous is None:
-            self._live += 1
-        elif deadline >= previous:
+        if previous is not None and deadline >= previous:
             return  # the old record comes up first and re-pushes the entry
-        heapq.heappush(self._heap, (deadline, next(self._seq), entry))
+        heap = self._heap
+        heapq.heappush(heap, (deadline, next(self._seq), entry))
+        if len(heap) >= self._compact_at and self._needs_rebuild():
+            self.driver.wake(-math.inf)  # the next run rebuilds the heap
+            return
         driver = self.driver
         if deadline < driver.next_time:
             due = math.nextafter(deadline, math.inf)
             driver.wake(max(due, self._last_run + self._interval))
 
-    def on_ttl_cleared(self, entry: Entry) -> None:
-        self._live -= 1
-        if len(self._heap) > 2 * self._live + _COMPACT_SLACK:
-            self.driver.wake(-math.inf)  # the next run rebuilds the heap
-
-    def on_delete(self, entry: Entry) -> None:
-        self._live -= 1
-        if len(self._heap) > 2 * self._live + _COMPACT_SLACK:
-            self.driver.wake(-math.inf)
+    # No on_ttl_cleared / on_delete: a record of a key that lost its TTL or left the cache is
+    # dropped when it reaches the top (see the module docstring).
 
     def reset(self) -> None:
         self._heap = []
-        self._live = 0
+        self._compact_at = _COMPACT_SLACK
+
+    def _needs_rebuild(self) -> bool:
+        """Whether left-over records outnumber live TTL keys (plus slack); if not, the next
+        check waits until the heap has grown past that bound again."""
+        store = self.store
+        if store is None:
+            return False
+        bound = 2 * sum(ks.volatile_count for ks in store.keyspaces) + _COMPACT_SLACK
+        if len(self._heap) > bound:
+            return True
+        self._compact_at = bound + 1
+        return False
 
     # ------------------------------------------------------------------ reclaiming
 
@@ -141,9 +153,10 @@ class TimedExpiry(DrivenExpiry):
         clock = store.clock
         now = clock.time()
         heap = self._heap
-        if len(heap) > 2 * self._live + _COMPACT_SLACK:
+        if len(heap) >= self._compact_at:
             with store.locked():
-                self._rebuild(store)
+                if self._needs_rebuild():
+                    self._rebuild(store)
             heap = self._heap
         if heap and heap[0][0] < now:
             self._last_run = now
@@ -241,7 +254,7 @@ class TimedExpiry(DrivenExpiry):
         ]
         heapq.heapify(records)
         self._heap = records
-        self._live = len(records)
+        self._compact_at = 2 * len(records) + _COMPACT_SLACK + 1
         self.rebuilds += 1
 
     # ------------------------------------------------------------------ introspection
@@ -251,9 +264,6 @@ class TimedExpiry(DrivenExpiry):
         if store is None:
             return []
         problems: list[str] = []
-        live = sum(keyspace.volatile_count for keyspace in store.keyspaces)
-        if live != self._live:
-            problems.append(f"{self.name}: counts {self._live} TTL keys, keyspaces hold {live}")
         earliest: dict[int, float] = {}
         for deadline, _, entry in self._heap:
             if entry.pos >= 0 and deadline < earliest.get(id(entry), math.inf):

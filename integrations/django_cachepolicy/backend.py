@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import logging
 import pickle
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from django.apps import apps
@@ -96,6 +96,7 @@ class PolicyCache(BaseCache):
     #: This alias's validated options (absent when the configuration is invalid).
     options: AliasOptions
     _view: Cache
+    _set: Callable[[str, Any, float | None], None]
 
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
@@ -122,6 +123,7 @@ class PolicyCache(BaseCache):
             # before our check could report this problem with its id and hint. Our check
             # reports it at start-up instead, and every use of this object raises it.
             self._view = cast(Cache, _Misconfigured(str(error)))
+            self._set = self._view_set
             self._drop_on_oom = False
             return
         # BaseCache.__init__ swaps an unparsable TIMEOUT for 300; parse_alias has already
@@ -129,6 +131,8 @@ class PolicyCache(BaseCache):
         self.default_timeout = options.default_timeout
         self.options = options
         self._view = Cache(store=store, db=options.database)
+        # set() calls the store's write closure directly: one frame for the whole write.
+        self._set = self._view.prefixed_setter()
         self._drop_on_oom = options.on_out_of_memory == "drop"
         signals.attach_bridge(store, self._view, location, options.database, PolicyCache)
 
@@ -173,6 +177,9 @@ class PolicyCache(BaseCache):
             return None
         return self._view.store.clock.time() + (ttl if ttl > 0 else -1.0)
 
+    def _view_set(self, key: str, value: Any, ttl: float | None) -> None:
+        self._view.set(key, value, ttl)
+
     def _out_of_memory(self, exc: OutOfMemoryError | ValueTooLargeError, key: str) -> None:
         """Apply ON_OUT_OF_MEMORY: re-raise (the default) or log the lost write."""
         if not self._drop_on_oom:
@@ -215,7 +222,7 @@ class PolicyCache(BaseCache):
         made = self._key(key, version)
         ttl = django_timeout_to_ttl(timeout, self.default_timeout)  # its errors are not pickling's
         try:
-            self._view.set(made, value, ttl)
+            self._set(made, value, ttl)
         except (OutOfMemoryError, ValueTooLargeError) as exc:
             # Under 'raise' the caller gets the error and the cache is unchanged (Redis's OOM).
             self._out_of_memory(exc, made)

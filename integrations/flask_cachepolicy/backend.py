@@ -203,7 +203,7 @@ class PolicyCache(BaseCache):
         shortcut is only taken for ``PolicyCache.get`` itself.
         """
         self._core_get = self._view.get
-        self._core_set = self._view.set
+        self._core_set = self._view.prefixed_setter(self.key_prefix)
         if self._serializer is None and type(self).get is PolicyCache.get:
             get = self._view.prefixed_getter(self.key_prefix)
             get.__doc__ = PolicyCache.get.__doc__
@@ -240,7 +240,7 @@ class PolicyCache(BaseCache):
         if self._serializer is not None:
             value = self._serializer.dumps(value)
         try:
-            self._core_set(self.key_prefix + key, value, ttl)
+            self._core_set(key, value, ttl)
         except _REFUSED_WRITES as exc:
             logger.debug("cachepolicy refused set(%r): %s", key, exc)
             # The caller is told the write failed; it must not keep reading the old value.
