@@ -136,7 +136,7 @@ class Keyspace:
         """Change an entry's deadline, moving it in or out of the volatile index."""
         entry.deadline = deadline
         if deadline is None and entry.vpos >= 0:
-            self._remove_volatile(entry)
+            self.remove_volatile(entry)
         elif deadline is not None and entry.vpos < 0:
             self._add_volatile(entry)
 
@@ -163,12 +163,13 @@ class Keyspace:
     def clear(self) -> list[Entry]:
         """Empty the keyspace and return the removed entries.
 
-        The dict is emptied in place: the store's read path holds a direct reference to it.
+        The dict and the sampling arrays are emptied in place: the store's read and write
+        paths hold direct references to them.
         """
-        removed = self._all
+        removed = self._all[:]
         self.data.clear()
-        self._all = []
-        self._volatile = []
+        self._all.clear()
+        self._volatile.clear()
         self.memory = 0
         self.volatile_memory = 0
         for entry in removed:
@@ -180,7 +181,8 @@ class Keyspace:
         self._volatile.append(entry)
         self.volatile_memory += entry.size
 
-    def _remove_volatile(self, entry: Entry) -> None:
+    def remove_volatile(self, entry: Entry) -> None:
+        """Take a present entry out of the TTL sampling array (its TTL stays set)."""
         items = self._volatile
         last = items.pop()
         if last is not entry:

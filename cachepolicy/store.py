@@ -538,6 +538,9 @@ class CacheStore:
         """
         keyspace = self.keyspaces[db]
         data = keyspace.data
+        # The keyspace's sampling arrays, appended to as Keyspace.insert() does (they live as
+        # long as the keyspace: clear() empties them in place).
+        entries, volatile = keyspace.all_entries(), keyspace.volatile_entries()
         clock = self._time
         events = self.events
         stats = self.stats
@@ -599,12 +602,10 @@ class CacheStore:
                     # _insert() and Keyspace.insert(), written out.
                     entry = Entry(key, payload, size, deadline, db)
                     data[key] = entry
-                    entries = keyspace._all
                     entry.pos = len(entries)
                     entries.append(entry)
                     keyspace.memory += size
                     if deadline is not None:
-                        volatile = keyspace._volatile
                         entry.vpos = len(volatile)
                         volatile.append(entry)
                         keyspace.volatile_memory += size
@@ -815,8 +816,19 @@ class CacheStore:
         emptied = False
         for entry in victims:
             keyspace = keyspaces[entry.db]
-            keyspace.remove(entry)
-            if not keyspace.data:
+            # Keyspace.remove(), written out: this loop runs once per evicted key.
+            data = keyspace.data
+            del data[entry.key]
+            items = keyspace.all_entries()
+            last = items.pop()
+            if last is not entry:
+                items[entry.pos] = last
+                last.pos = entry.pos
+            entry.pos = -1
+            keyspace.memory -= entry.size
+            if entry.vpos >= 0:
+                keyspace.remove_volatile(entry)
+            if not data:
                 emptied = True
             count += 1
             freed += entry.size

@@ -97,6 +97,8 @@ class PolicyCache(BaseCache):
     options: AliasOptions
     _view: Cache
     _set: Callable[[str, Any, float | None], None]
+    #: TIMEOUT as the core's TTL, for the common ``set(key, value)`` (no call to convert it).
+    _default_ttl: float | None
 
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
@@ -124,11 +126,13 @@ class PolicyCache(BaseCache):
             # reports it at start-up instead, and every use of this object raises it.
             self._view = cast(Cache, _Misconfigured(str(error)))
             self._set = self._view_set
+            self._default_ttl = None
             self._drop_on_oom = False
             return
         # BaseCache.__init__ swaps an unparsable TIMEOUT for 300; parse_alias has already
         # refused those, and this restores Django's int() truncation exactly.
         self.default_timeout = options.default_timeout
+        self._default_ttl = django_timeout_to_ttl(DEFAULT_TIMEOUT, self.default_timeout)
         self.options = options
         self._view = Cache(store=store, db=options.database)
         # set() calls the store's write closure directly: one frame for the whole write.
@@ -220,7 +224,11 @@ class PolicyCache(BaseCache):
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> None:
         made = self._key(key, version)
-        ttl = django_timeout_to_ttl(timeout, self.default_timeout)  # its errors are not pickling's
+        ttl = (
+            self._default_ttl
+            if timeout is DEFAULT_TIMEOUT
+            else django_timeout_to_ttl(timeout, self.default_timeout)  # its errors aren't pickle's
+        )
         try:
             self._set(made, value, ttl)
         except (OutOfMemoryError, ValueTooLargeError) as exc:

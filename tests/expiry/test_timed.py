@@ -20,9 +20,30 @@ def _timed(cache: Cache) -> TimedExpiry:
 
 
 def test_record_cost_matches_metadata_overhead() -> None:
-    record = (1.5, 2**29 + 1, object())
-    measured = sys.getsizeof(record) + sys.getsizeof(record[1]) + 8
-    assert abs(TimedExpiry.metadata_overhead - measured) <= 12
+    """Records normally go to the in-order lane: a (deadline, entry) pair and a deque slot."""
+    record = (1.5, object())
+    measured = sys.getsizeof(record) + 8
+    assert abs(TimedExpiry.metadata_overhead - measured) <= 4
+
+
+def test_one_ttl_for_every_key_fills_the_lane_not_the_heap(
+    make_cache: MakeCache, clock: ManualClock
+) -> None:
+    cache = make_cache(expiry="timed", maxmemory=0)
+    strategy = _timed(cache)
+    for i in range(500):
+        cache.set(f"k{i}", i, ttl=60)
+        clock.advance(0.01)
+    assert len(strategy._lane) == 500 and not strategy._heap
+    cache.set("short", 1, ttl=1)  # earlier than the lane's last deadline: goes to the heap
+    assert len(strategy._heap) == 1
+    clock.advance(2)
+    cache.set("tick", 1)
+    assert "short" not in cache and len(cache) == 501  # reclaimed from the heap
+    clock.advance(60)
+    cache.set("tick", 1)
+    assert len(cache) == 1 and strategy.records == 0  # reclaimed from the lane, in order
+    assert cache.store.check() == []
 
 
 def test_ttl_keys_pay_for_their_record(make_cache: MakeCache) -> None:
@@ -82,13 +103,30 @@ def test_extended_deadlines_do_not_grow_the_index(
 def test_leftover_records_are_bounded(make_cache: MakeCache, clock: ManualClock) -> None:
     cache = make_cache(expiry="timed", maxmemory=0)
     strategy = _timed(cache)
+    cache.set("anchor", 0, ttl=3600)  # a live record at the lane's head: trimming cannot help
     for i in range(5000):
         cache.set(f"k{i}", i, ttl=3600)
         cache.delete(f"k{i}")  # leaves a record behind
     cache.set("trigger", 1)
     assert strategy.rebuilds >= 1
     live = sum(keyspace.volatile_count for keyspace in cache.store.keyspaces)
-    assert len(strategy._heap) <= 2 * live + 1024 + 1  # one push past the bound triggers it
+    assert strategy.records <= 2 * live + 1024 + 1  # one push past the bound triggers it
+    assert cache.store.check() == []
+
+
+def test_leftover_records_at_the_lane_head_are_trimmed_without_compaction(
+    make_cache: MakeCache, clock: ManualClock
+) -> None:
+    """The oldest keys leaving first (LRU eviction, culls) leave their records at the head."""
+    cache = make_cache(expiry="timed", maxmemory=0)
+    strategy = _timed(cache)
+    for i in range(5000):
+        cache.set(f"k{i}", i, ttl=3600)
+        if i >= 10:
+            cache.delete(f"k{i - 10}")
+    assert strategy.rebuilds == 0
+    assert strategy.records <= 10 + 1024 + 1
+    assert cache.store.check() == []
 
 
 def test_shortened_deadline_pushes_a_new_record(make_cache: MakeCache, clock: ManualClock) -> None:
