@@ -42,18 +42,30 @@ class Entry:
         "vpos",
     )
 
-    def __init__(self, key: str, payload: bytes, size: int, deadline: float | None, db: int):
+    def __init__(
+        self,
+        key: str,
+        payload: bytes,
+        size: int,
+        deadline: float | None,
+        db: int,
+        pos: int = -1,
+        vpos: int = -1,
+        atime: float = 0.0,
+        aseq: int = 0,
+    ):
+        # pos/vpos/atime/aseq can be given at once: the store's write path knows them already.
         self.key = key
         self.payload = payload
         self.size = size
         self.deadline = deadline
         self.db = db
-        self.atime = 0.0
-        self.aseq = 0
+        self.atime = atime
+        self.aseq = aseq
         self.lfu = 0
         self.ldt = 0
-        self.pos = -1
-        self.vpos = -1
+        self.pos = pos
+        self.vpos = vpos
         self.version = 0
 
     def __repr__(self) -> str:

@@ -599,24 +599,27 @@ class CacheStore:
                 elif old is None and max_entries is not None and store.key_count >= max_entries:
                     store._cull(key, now)
                 if old is None:
-                    # _insert() and Keyspace.insert(), written out.
-                    entry = Entry(key, payload, size, deadline, db)
-                    data[key] = entry
-                    entry.pos = len(entries)
-                    entries.append(entry)
-                    keyspace.memory += size
-                    if deadline is not None:
-                        entry.vpos = len(volatile)
+                    # _insert() and Keyspace.insert(), written out; the recency stamp is given
+                    # to the constructor.
+                    if sequence is not None:
+                        atime, aseq = now, next(sequence)
+                    else:
+                        atime, aseq = 0.0, 0  # the policy's on_insert() stamps the entry
+                    if deadline is None:
+                        entry = Entry(key, payload, size, None, db, len(entries), -1, atime, aseq)
+                    else:
+                        pos, vpos = len(entries), len(volatile)
+                        entry = Entry(key, payload, size, deadline, db, pos, vpos, atime, aseq)
                         volatile.append(entry)
                         keyspace.volatile_memory += size
+                    data[key] = entry
+                    entries.append(entry)
+                    keyspace.memory += size
                     if len(data) == 1:
                         store._refresh_populated()
                     store.used_memory += size
                     store.key_count += 1
-                    if sequence is not None:
-                        entry.atime = now
-                        entry.aseq = next(sequence)
-                    else:
+                    if sequence is None:
                         on_insert(entry, now)
                     if deadline is not None:
                         ttl_set(entry, None)
@@ -826,8 +829,15 @@ class CacheStore:
                 last.pos = entry.pos
             entry.pos = -1
             keyspace.memory -= entry.size
-            if entry.vpos >= 0:
-                keyspace.remove_volatile(entry)
+            vpos = entry.vpos
+            if vpos >= 0:
+                volatile = keyspace.volatile_entries()
+                last = volatile.pop()
+                if last is not entry:
+                    volatile[vpos] = last
+                    last.vpos = vpos
+                entry.vpos = -1
+                keyspace.volatile_memory -= entry.size
             if not data:
                 emptied = True
             count += 1

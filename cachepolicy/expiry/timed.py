@@ -8,10 +8,13 @@ deadline answers "what is due?" by looking at its top, whatever the number of ke
 Data structure. One index for all databases (one scheduler for all keys, never a timer per
 key), in two parts:
 
-* a *lane*: a FIFO (``deque``) of ``(deadline, entry)`` records whose deadlines never decrease.
-  A record whose deadline is not earlier than the lane's last one is appended in O(1). With
-  one TTL for every key (Django's ``TIMEOUT``, Flask's ``CACHE_DEFAULT_TIMEOUT``) every new
-  deadline is the latest so far, so in the usual case the lane holds everything;
+* a *lane*: a FIFO of records whose deadlines never decrease, kept as two parallel ``deque``
+  objects (deadlines, entries) rather than one of pairs, so that filing a record allocates no
+  object the cyclic garbage collector has to track (a tuple holding an entry is one: on a
+  cache written to at full speed, GC passes over such records cost more than the index
+  itself). A record whose deadline is not earlier than the lane's last one is appended in
+  O(1). With one TTL for every key (Django's ``TIMEOUT``, Flask's ``CACHE_DEFAULT_TIMEOUT``)
+  every new deadline is the latest so far, so in the usual case the lane holds everything;
 * a ``heapq`` list of ``(deadline, seq, entry)`` records for the deadlines that arrive out of
   order (shorter TTLs among longer ones, re-queued records); ``seq`` breaks ties so entries are
   never compared.
@@ -35,7 +38,7 @@ themselves cost the strategy nothing (no hook call per delete or eviction).
 
 Cost: O(1) when a TTL is set in deadline order, ``heappush`` O(log n) when it arrives out of
 order or is shortened, nothing when it is extended or the key deleted; reclaiming pops O(1)
-(lane) or O(log n) (heap) per due key; ~64 bytes per TTL key in the lane, ~104 in the heap
+(lane) or O(log n) (heap) per due key; ~16 bytes per TTL key in the lane, ~104 in the heap
 (counted in ``used_memory`` through :attr:`metadata_overhead`; left-over records may add up to
 as much again before a compaction).
 """
@@ -59,17 +62,18 @@ if TYPE_CHECKING:
 
 __all__ = ["BackgroundExpiry", "TimedExpiry"]
 
-# Per-record bytes in the lane, where records go in the usual case: the 2-tuple (56 B on 64-bit
-# CPython 3.11; the deadline float is shared with the entry) and the deque's slot (8 B); 64.3 B
-# in all, measured with tracemalloc over 100,000 records. A heap record costs more (a 3-tuple,
+# Per-record bytes in the lane, where records go in the usual case: one slot in each of its two
+# deques (8 B each plus the deques' block headers; the deadline float is shared with the entry):
+# 16.5 B, measured with tracemalloc over 100,000 records. A heap record costs more (a 3-tuple,
 # the ``seq`` int and the list slot, about 104 B); see the module docstring for the upper bound.
-_RECORD_BYTES = 64
+_RECORD_BYTES = 16
 
 # Compact the index once it holds more than 2 x live TTL keys + this many records: the slack
 # keeps tiny caches from compacting on every delete.
 _COMPACT_SLACK = 1024
 
 _deadline_of = itemgetter(0)
+_entry_of = itemgetter(1)
 
 # Records popped between two budget checks: one monotonic() call per this
 # many keys (reading the clock costs about as much as reclaiming a key).
@@ -89,7 +93,7 @@ class TimedExpiry(DrivenExpiry):
     """``timed``: deadline-ordered index (an in-order lane and a heap), driven by cache writes.
 
     Cost: O(1) per TTL set in deadline order (the usual case), O(log n) per TTL set out of order
-    or shortened, O(1) or O(log n) per reclaimed key, ~64 B per TTL key; a
+    or shortened, O(1) or O(log n) per reclaimed key, ~16 B per TTL key; a
     write checks one float to see whether anything is due. Runs at most ``hz`` times per second;
     each run reclaims everything due, in lock slices of at most ``slice_budget`` seconds and
     ``batch_size`` keys, within ``25 % / hz`` seconds (a backlog continues on the next writes,
@@ -110,7 +114,9 @@ class TimedExpiry(DrivenExpiry):
 
     def __init__(self, config: CacheConfig) -> None:
         super().__init__(config)
-        self._lane: deque[tuple[float, Entry]] = deque()
+        # The lane: deadline i belongs to entry i (see the module docstring).
+        self._lane_deadlines: deque[float] = deque()
+        self._lane_entries: deque[Entry] = deque()
         self._heap: list[tuple[float, int, Entry]] = []
         self._seq = itertools.count()
         # Record count at which to count the live TTL keys and maybe compact: deletions leave
@@ -132,16 +138,17 @@ class TimedExpiry(DrivenExpiry):
         assert deadline is not None
         if previous is not None and deadline >= previous:
             return  # the old record comes up first and re-pushes the entry
-        lane = self._lane
-        if lane and deadline >= lane[-1][0]:
+        deadlines = self._lane_deadlines
+        if deadlines and deadline >= deadlines[-1]:
             # The usual case. No wake-up to move: the driver is already due no later than
             # the lane's last record (or held back by the rate limit), which is still here.
-            lane.append((deadline, entry))
-            if len(lane) + len(self._heap) >= self._compact_at and self._needs_rebuild():
+            deadlines.append(deadline)
+            self._lane_entries.append(entry)
+            if len(deadlines) + len(self._heap) >= self._compact_at and self._needs_rebuild():
                 self.driver.wake(-math.inf)  # the next run compacts the index
             return
         self._push(deadline, entry)
-        if len(lane) + len(self._heap) >= self._compact_at and self._needs_rebuild():
+        if len(deadlines) + len(self._heap) >= self._compact_at and self._needs_rebuild():
             self.driver.wake(-math.inf)
             return
         driver = self.driver
@@ -153,14 +160,15 @@ class TimedExpiry(DrivenExpiry):
     # dropped when it reaches the top (see the module docstring).
 
     def reset(self) -> None:
-        self._lane = deque()
+        self._lane_deadlines = deque()
+        self._lane_entries = deque()
         self._heap = []
         self._compact_at = _COMPACT_SLACK
 
     @property
     def records(self) -> int:
         """Records in the index, left-over ones included."""
-        return len(self._lane) + len(self._heap)
+        return len(self._lane_deadlines) + len(self._heap)
 
     def _needs_rebuild(self) -> bool:
         """Whether left-over records outnumber live TTL keys (plus slack); if not, the next
@@ -171,9 +179,10 @@ class TimedExpiry(DrivenExpiry):
         # Left-over records gather at the lane's head when the oldest keys are the ones that
         # leave (LRU eviction, Django's culls, deletes of old keys): dropping those first is a
         # popleft() each, and often spares the O(n) compaction.
-        lane = self._lane
-        while lane and ((entry := lane[0][1]).pos < 0 or entry.deadline is None):
-            lane.popleft()
+        deadlines, entries = self._lane_deadlines, self._lane_entries
+        while entries and ((entry := entries[0]).pos < 0 or entry.deadline is None):
+            entries.popleft()
+            deadlines.popleft()
         bound = 2 * sum(ks.volatile_count for ks in store.keyspaces) + _COMPACT_SLACK
         if self.records > bound:
             return True
@@ -184,16 +193,17 @@ class TimedExpiry(DrivenExpiry):
 
     def next_deadline(self) -> float | None:
         """The earliest scheduled deadline (possibly of a left-over record), or None."""
-        lane, heap = self._lane, self._heap
-        if lane and (not heap or lane[0][0] <= heap[0][0]):
-            return lane[0][0]
+        deadlines, heap = self._lane_deadlines, self._heap
+        if deadlines and (not heap or deadlines[0] <= heap[0][0]):
+            return deadlines[0]
         return heap[0][0] if heap else None
 
     def _push(self, deadline: float, entry: Entry) -> None:
         """File a record: on the lane if it keeps the lane in order, else on the heap."""
-        lane = self._lane
-        if not lane or deadline >= lane[-1][0]:
-            lane.append((deadline, entry))
+        deadlines = self._lane_deadlines
+        if not deadlines or deadline >= deadlines[-1]:
+            deadlines.append(deadline)
+            self._lane_entries.append(entry)
         else:
             heapq.heappush(self._heap, (deadline, next(self._seq), entry))
 
@@ -253,15 +263,17 @@ class TimedExpiry(DrivenExpiry):
         lag_max = self.lag_max
         while True:
             with store.locked():
-                lane, heap = self._lane, self._heap  # a compaction replaces them
+                # A compaction replaces these.
+                deadlines, entries, heap = self._lane_deadlines, self._lane_entries, self._heap
                 t = clock.time() if now is None else now
                 slice_start = monotonic()
                 slice_end = slice_start + min(slice_budget, budget - busy)
                 done = popped = 0
                 while True:
                     # The earlier of the lane's head and the heap's top, if it is due.
-                    if lane and lane[0][0] < t and (not heap or lane[0][0] <= heap[0][0]):
-                        entry = lane.popleft()[1]
+                    if deadlines and deadlines[0] < t and (not heap or deadlines[0] <= heap[0][0]):
+                        deadlines.popleft()
+                        entry = entries.popleft()
                     elif heap and heap[0][0] < t:
                         entry = heappop(heap)[2]
                     else:
@@ -310,7 +322,7 @@ class TimedExpiry(DrivenExpiry):
         live = sum(keyspace.volatile_count for keyspace in store.keyspaces)
         lane = [
             record
-            for record in self._lane
+            for record in zip(self._lane_deadlines, self._lane_entries, strict=True)
             if (entry := record[1]).pos >= 0
             and entry.deadline is not None
             and record[0] <= entry.deadline
@@ -332,7 +344,8 @@ class TimedExpiry(DrivenExpiry):
             lane.sort(key=_deadline_of)  # stable: no entry is ever compared
             heap = []
         heapq.heapify(heap)
-        self._lane = deque(lane)
+        self._lane_deadlines = deque(map(_deadline_of, lane))
+        self._lane_entries = deque(map(_entry_of, lane))
         self._heap = heap
         self._compact_at = 2 * (len(lane) + len(heap)) + _COMPACT_SLACK + 1
         self.rebuilds += 1
@@ -345,11 +358,16 @@ class TimedExpiry(DrivenExpiry):
             return []
         problems: list[str] = []
         earliest: dict[int, float] = {}
-        records = [*self._lane, *((deadline, entry) for deadline, _, entry in self._heap)]
+        if len(self._lane_deadlines) != len(self._lane_entries):
+            problems.append(f"{self.name}: the lane's deadlines and entries are out of step")
+        records = [
+            *zip(self._lane_deadlines, self._lane_entries, strict=False),
+            *((deadline, entry) for deadline, _, entry in self._heap),
+        ]
         for deadline, entry in records:
             if entry.pos >= 0 and deadline < earliest.get(id(entry), math.inf):
                 earliest[id(entry)] = deadline
-        if any(a[0] > b[0] for a, b in itertools.pairwise(self._lane)):
+        if any(a > b for a, b in itertools.pairwise(self._lane_deadlines)):
             problems.append(f"{self.name}: the in-order lane is out of order")
         for keyspace in store.keyspaces:
             for entry in keyspace.volatile_entries():

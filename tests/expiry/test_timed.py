@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+import tracemalloc
+from collections import deque
 
 import pytest
 
@@ -20,10 +22,21 @@ def _timed(cache: Cache) -> TimedExpiry:
 
 
 def test_record_cost_matches_metadata_overhead() -> None:
-    """Records normally go to the in-order lane: a (deadline, entry) pair and a deque slot."""
-    record = (1.5, object())
-    measured = sys.getsizeof(record) + 8
-    assert abs(TimedExpiry.metadata_overhead - measured) <= 4
+    """Records normally go to the in-order lane: one slot in each of its two deques."""
+    deadlines: deque[float] = deque()
+    entries: deque[object] = deque()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        for i in range(10_000):
+            deadlines.append(float(i))  # the float itself is the entry's, not the index's
+            entries.append(deadlines)
+        measured = (tracemalloc.get_traced_memory()[0] - before) / 10_000
+    finally:
+        tracemalloc.stop()
+    # The floats made here for the test belong to the entries in a real index.
+    measured -= sys.getsizeof(1.5)
+    assert abs(TimedExpiry.metadata_overhead - measured) <= 2
 
 
 def test_one_ttl_for_every_key_fills_the_lane_not_the_heap(
@@ -34,7 +47,7 @@ def test_one_ttl_for_every_key_fills_the_lane_not_the_heap(
     for i in range(500):
         cache.set(f"k{i}", i, ttl=60)
         clock.advance(0.01)
-    assert len(strategy._lane) == 500 and not strategy._heap
+    assert len(strategy._lane_entries) == 500 and not strategy._heap
     cache.set("short", 1, ttl=1)  # earlier than the lane's last deadline: goes to the heap
     assert len(strategy._heap) == 1
     clock.advance(2)
