@@ -6,7 +6,6 @@ an object after ``set`` changes neither the cached copy nor ``used_memory``.
 
 from __future__ import annotations
 
-import functools
 import importlib
 import pickle
 from collections.abc import Callable
@@ -41,8 +40,22 @@ class PickleSerializer:
         return pickle.loads(payload)
 
     def fast_functions(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
-        """C-level callables equivalent to dumps/loads, without a Python frame per call."""
-        return functools.partial(pickle.dumps, protocol=self.protocol), pickle.loads
+        """Callables equivalent to dumps/loads with the least overhead per call.
+
+        ``loads`` is :func:`pickle.loads` itself. ``dumps`` needs the protocol, and
+        ``functools.partial(pickle.dumps, protocol=...)`` builds a keyword dict on every call
+        (twice the cost of pickling a short value), so it is a plain function passing the
+        protocol positionally. It carries ``pickle_protocol``: the store's write path reads it
+        and calls ``pickle.dumps(value, protocol)`` itself, without even that frame.
+        """
+        protocol = self.protocol
+        pickle_dumps = pickle.dumps
+
+        def dumps(value: Any) -> bytes:
+            return pickle_dumps(value, protocol)
+
+        dumps.pickle_protocol = protocol  # type: ignore[attr-defined]
+        return dumps, pickle.loads
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PickleSerializer) and other.protocol == self.protocol

@@ -14,6 +14,8 @@ import sys
 from .errors import ConfigError
 
 __all__ = [
+    "ASCII_STR_BASE",
+    "BYTES_BASE",
     "ENTRY_OVERHEAD",
     "TTL_INDEX_OVERHEAD",
     "entry_size",
@@ -44,6 +46,13 @@ _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 # random-sampling list (8 B plus over-allocation). Measured with tracemalloc over 50,000
 # entries of mixed value sizes; tests/core/test_sizing.py fails if the model drifts by >10%.
 ENTRY_OVERHEAD = 287
+
+# sys.getsizeof() of an exact ASCII str and of exact bytes is a fixed header plus the length
+# (CPython's compact-ASCII layout and bytes layout, with their trailing NUL): the write path
+# computes those two sizes with len(), which costs a fifth of a getsizeof() call. Measured
+# here, not assumed, so another build's layout is picked up.
+ASCII_STR_BASE = sys.getsizeof("")
+BYTES_BASE = sys.getsizeof(b"")
 
 # Extra bytes for an entry that carries a TTL: the deadline float object (24 B), its slot in the
 # volatile sampling list and that list's over-allocation. Calibrated the same way.

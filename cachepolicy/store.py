@@ -32,6 +32,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import pickle
 import sys
 import threading
 import weakref
@@ -54,7 +55,7 @@ from .expiry.lazyfree import release_lazily
 from .expiry.registry import resolve_expiry
 from .keyspace import Entry, Keyspace
 from .serializers import Serializer, resolve_serializer
-from .sizing import ENTRY_OVERHEAD, TTL_INDEX_OVERHEAD, format_bytes
+from .sizing import ASCII_STR_BASE, BYTES_BASE, ENTRY_OVERHEAD, TTL_INDEX_OVERHEAD, format_bytes
 from .stats import HitCounter, Stats
 
 __all__ = ["KEEP_TTL", "CacheStore"]
@@ -558,12 +559,19 @@ class CacheStore:
         sequence = on_insert.__self__.sequence if stamps else None  # type: ignore[attr-defined]
         # A policy that watches deadlines needs write()'s full deadline bookkeeping.
         general = self._policy_tracks_ttl
+        # pickle.dumps at a fixed protocol, called here without the encoder's frame.
+        pickle_protocol: int | None = getattr(encode, "pickle_protocol", None)
+        pickle_dumps = pickle.dumps
+        # sys.getsizeof(key) + sys.getsizeof(payload), for an ASCII str key and bytes payload.
+        base_size = ASCII_STR_BASE + BYTES_BASE
         store = self
         slow_write = self.write
         after_operation = self._after_operation
 
         def write(key: str, payload: Any, ttl: float | None) -> None:
-            if encode is not None:
+            if pickle_protocol is not None:
+                payload = pickle_dumps(payload, pickle_protocol)
+            elif encode is not None:
                 payload = encode(payload)
             if prefix:
                 key = prefix + key
@@ -579,12 +587,16 @@ class CacheStore:
             lock.acquire()
             try:
                 now = clock()
+                if type(key) is str and type(payload) is bytes and key.isascii():
+                    size = base_size + len(key) + len(payload)  # = the two getsizeof() calls
+                else:
+                    size = _getsizeof(key) + _getsizeof(payload)
                 if ttl is None:
                     deadline = None
-                    size = _getsizeof(key) + _getsizeof(payload) + plain_overhead
+                    size += plain_overhead
                 else:
                     deadline = now + ttl
-                    size = _getsizeof(key) + _getsizeof(payload) + volatile_overhead
+                    size += volatile_overhead
                 old = data.get(key)
                 if old is not None and old.deadline is not None and now > old.deadline:
                     store.expire_entry(old)

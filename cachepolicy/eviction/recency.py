@@ -10,10 +10,11 @@ frozen in the eviction pool stays comparable with scores computed later.
 from __future__ import annotations
 
 import itertools
+import operator
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from random import Random
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..keyspace import Entry, Keyspace
 from .base import EvictionPolicy
@@ -29,6 +30,9 @@ __all__ = [
     "RecencyStamp",
     "VolatileLRU",
 ]
+
+
+_BY_ACCESS_SEQUENCE = operator.attrgetter("aseq")
 
 
 class RecencyStamp:
@@ -65,6 +69,9 @@ class AllKeysLRU(_StampingPolicy, SampledPolicy):
 
     def score(self, entry: Entry, now: float) -> float:
         return -entry.aseq
+
+    def rank_key(self) -> Callable[[Entry], Any]:
+        return _BY_ACCESS_SEQUENCE  # oldest access first: the order of -aseq scores
 
     def scores(self, entries: Sequence[Entry], now: float) -> list[float]:
         return [-entry.aseq for entry in entries]

@@ -18,9 +18,9 @@ from __future__ import annotations
 
 import abc
 from bisect import bisect_left
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from random import Random
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ..keyspace import Entry, Keyspace
 from .base import EvictionPolicy
@@ -117,12 +117,23 @@ class SampledPolicy(EvictionPolicy):
                 # Entries hash by identity: a dict drops repeated draws, keeping draw order.
                 # Comprehensions and C calls, not statement loops: a cull draws thousands.
                 entries.extend(dict.fromkeys([pool[int(rand() * size)] for _ in range(draws)]))
+        # Timsort beats heapq.nlargest when the batch is a large share of the candidates, and
+        # it is stable, so ties keep the draw order either way.
+        rank_key = self.rank_key()
+        if rank_key is not None:
+            entries.sort(key=rank_key)
+            return iter(entries[:count])
         values = self.scores(entries, now)
-        # Sorting indexes by a C-level key needs no Python frame per candidate, and timsort
-        # beats heapq.nlargest when the batch is a large share of the candidates. The sort is
-        # stable, so ties keep the draw order.
+        # Sorting indexes by a C-level key needs no Python frame per candidate.
         ranked = sorted(range(len(entries)), key=values.__getitem__, reverse=True)
         return iter([entries[index] for index in ranked[:count]])
+
+    def rank_key(self) -> Callable[[Entry], Any] | None:
+        """Optionally, a C-level sort key ordering entries from best victim to worst
+        (ascending): the order of descending :meth:`score`, for a score that does not depend on
+        ``now`` (LRU: ``operator.attrgetter("aseq")``). Batch selection then sorts candidates
+        by it with no Python frame per candidate. None (the default): scores are computed."""
+        return None
 
     def scores(self, entries: Sequence[Entry], now: float) -> list[float]:
         """``score`` of each entry, for batch selection. Override with a comprehension that

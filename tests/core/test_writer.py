@@ -17,6 +17,7 @@ import pytest
 from cachepolicy import CacheStore, ManualClock, OutOfMemoryError
 from cachepolicy.events import KeyspaceEvent
 from cachepolicy.eviction import REDIS_POLICIES
+from cachepolicy.expiry import lazyfree
 
 # TTLs the closure handles itself and ones it must hand to write(): none, ordinary, a TTL too
 # small to move the clock, zero, negative, infinite.
@@ -77,10 +78,13 @@ def test_writer_matches_write(policy: str, options: dict[str, Any]) -> None:
         outcomes = []
         for path in ("write", "writer"):
             try:
+                # Each store gets its own payload object: a value shared by both would keep the
+                # lazy-free thread waiting for the other store to let go of it.
+                own = bytes(bytearray(payload))
                 if path == "write":
-                    slow.write(db, ("p:" + key) if db else key, payload, ttl)
+                    slow.write(db, ("p:" + key) if db else key, own, ttl)
                 else:
-                    writers[db](key, payload, ttl)
+                    writers[db](key, own, ttl)
                 outcomes.append("stored")
             except OutOfMemoryError:
                 outcomes.append("refused")
@@ -90,6 +94,7 @@ def test_writer_matches_write(policy: str, options: dict[str, Any]) -> None:
         assert _state(fast) == _state(slow), f"diverged at step {step}"
     assert seen[0] == seen[1]
     assert seen[0], "the subscriber saw nothing: the deferred path was not exercised"
+    assert lazyfree.drain(30)  # leave no queued garbage to the next test
 
 
 def test_writer_encodes_before_locking_and_loses_nothing_on_error() -> None:
