@@ -57,20 +57,29 @@ def make_cache(cache_type: str, threshold: int) -> tuple[flask.Flask, Cache]:
     return app, Cache(app)
 
 
-def timed(ops: Callable[[int], None], seconds: float, repeat: int) -> float:
-    """Best ops/s over ``repeat`` rounds of at least ``seconds`` each."""
-    best = 0.0
-    for _ in range(repeat):
-        done = 0
-        start = time.perf_counter()
-        while True:
-            ops(done)
-            done += _BATCH
-            elapsed = time.perf_counter() - start
-            if elapsed >= seconds:
-                break
-        best = max(best, done / elapsed)
-    return best
+def paired(
+    runs: dict[str, tuple[flask.Flask, Callable[[int], None]]], seconds: float
+) -> dict[str, float]:
+    """Ops/s of each cache, running ``_BATCH`` operations of each in turn (ABBA order) until
+    each has run about ``seconds``.
+
+    Taking turns every batch instead of one cache after the other exposes both caches to the
+    same machine speed, which on a shared machine drifts by tens of percent within seconds.
+    Each cache runs inside its own application context, entered outside the timed part.
+    """
+    done = dict.fromkeys(runs, 0)
+    spent = dict.fromkeys(runs, 0.0)
+    order = list(runs)
+    while sum(spent.values()) < seconds * len(runs):
+        for name in order:
+            app, ops = runs[name]
+            with app.app_context():
+                start = time.perf_counter()
+                ops(done[name])
+                spent[name] += time.perf_counter() - start
+            done[name] += _BATCH
+        order.reverse()
+    return {name: done[name] / spent[name] for name in runs}
 
 
 def cycling(keys: Sequence[str]) -> Callable[[int], Sequence[str]]:
@@ -158,12 +167,17 @@ def run(entries: int, seconds: float, repeat: int) -> list[Result]:
             for app, cache in caches.values():
                 with app.app_context():
                     cache.clear()
-        # Rounds alternate between the caches so that noise from other processes on the
-        # machine hits both alike; the best round of each counts.
+        # The caches take turns batch by batch (ABBA), so drifts in this shared machine's
+        # speed hit both alike; the best of ``repeat`` rounds of each counts.
         for _ in range(repeat):
-            for name, (app, cache) in caches.items():
-                with app.app_context():
-                    rate = timed(scenarios(name, cache)[scenario], seconds, 1)
+            rates = paired(
+                {
+                    name: (app, scenarios(name, cache)[scenario])
+                    for name, (app, cache) in caches.items()
+                },
+                seconds,
+            )
+            for name, rate in rates.items():
                 results[scenario].ops_per_sec[name] = max(results[scenario].ops_per_sec[name], rate)
     for name, (hits, misses) in zipf_counts.items():
         results["zipf 90/10"].note[name] = f"hit ratio {hits / max(1, hits + misses):.3f}"

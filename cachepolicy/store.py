@@ -50,7 +50,7 @@ from .eviction.base import EvictionPolicy
 from .eviction.recency import RecencyStamp
 from .eviction.registry import resolve_policy
 from .expiry.base import ExpiryStrategy
-from .expiry.driver import DrivenExpiry, ReclaimDriver
+from .expiry.driver import DrivenExpiry, InlineDriver, ReclaimDriver
 from .expiry.lazyfree import release_lazily
 from .expiry.registry import resolve_expiry
 from .keyspace import Entry, Keyspace
@@ -567,6 +567,14 @@ class CacheStore:
         store = self
         slow_write = self.write
         after_operation = self._after_operation
+        # An inline driver's hook returns at once until its next_time: compare here instead of
+        # calling it after every write (the common case by far).
+        gate = getattr(after_operation, "__self__", None)
+        if not (
+            isinstance(gate, InlineDriver)
+            and getattr(after_operation, "__func__", None) is InlineDriver.after_operation
+        ):
+            gate = None
 
         def write(key: str, payload: Any, ttl: float | None) -> None:
             if pickle_protocol is not None:
@@ -667,7 +675,7 @@ class CacheStore:
                 lock.release()
                 if pending:
                     store.events.publish(pending)
-            if after_operation is not None:
+            if after_operation is not None and (gate is None or now >= gate.next_time):
                 after_operation(now)
 
         return write

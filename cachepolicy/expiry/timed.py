@@ -179,10 +179,11 @@ class TimedExpiry(DrivenExpiry):
         # Left-over records gather at the lane's head when the oldest keys are the ones that
         # leave (LRU eviction, Django's culls, deletes of old keys): dropping those first is a
         # popleft() each, and often spares the O(n) compaction.
-        deadlines, entries = self._lane_deadlines, self._lane_entries
+        entries = self._lane_entries
+        drop_entry, drop_deadline = entries.popleft, self._lane_deadlines.popleft
         while entries and ((entry := entries[0]).pos < 0 or entry.deadline is None):
-            entries.popleft()
-            deadlines.popleft()
+            drop_entry()
+            drop_deadline()
         bound = 2 * sum(ks.volatile_count for ks in store.keyspaces) + _COMPACT_SLACK
         if self.records > bound:
             return True

@@ -6,6 +6,8 @@ running the benchmarks, never asserted in tests.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,3 +72,20 @@ def test_redis_clock_policy_ties_within_a_second() -> None:
     entries = {e.key: e for e in cache.store.iter_entries()}
     assert policy.score(entries["a"], 1001.5) == policy.score(entries["b"], 1001.5) == 1.0
     assert cache.check() == []
+
+
+@pytest.mark.parametrize(
+    ("script", "needles"),
+    [
+        ("bench_django.py", ("set evicting", "zipf 90/10 x4", "aset")),
+        ("bench_flask.py", ("| set evicting |", "| zipf 90/10 |")),
+    ],
+)
+def test_framework_benchmarks_tiny(script: str, needles: tuple[str, ...]) -> None:
+    """Each configures its framework globally, so it runs in a process of its own."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / script
+    argv = [sys.executable, str(path), "--entries", "100", "--seconds", "0.005", "--repeat", "1"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    for needle in needles:
+        assert needle in done.stdout
