@@ -637,12 +637,14 @@ class CacheStore:
                     keyspace.memory += size
                     if len(data) == 1:
                         store._refresh_populated()
-                    store.used_memory += size
+                    used = store.used_memory = store.used_memory + size
                     store.key_count += 1
                     if sequence is None:
                         on_insert(entry, now)
                     if deadline is not None:
                         ttl_set(entry, None)
+                    if used > stats.used_memory_peak:
+                        stats.used_memory_peak = used
                 else:
                     # _replace(), written out.
                     delta = size - old.size
@@ -666,8 +668,8 @@ class CacheStore:
                         old.aseq = next(sequence)
                     else:
                         on_access(old, now)
-                if store.used_memory > stats.used_memory_peak:
-                    stats.used_memory_peak = store.used_memory
+                    if delta > 0 and store.used_memory > stats.used_memory_peak:
+                        stats.used_memory_peak = store.used_memory
             finally:
                 pending = store._pending
                 if pending:
@@ -837,31 +839,38 @@ class CacheStore:
         wanted = self.events.wanted
         count = freed = 0
         emptied = False
+        # The victim's keyspace and its containers, looked up again only when the db changes
+        # (a batch usually comes from one database).
+        db = -1
+        keyspace = keyspaces[0]
+        data, items, volatile = keyspace.data, keyspace.all_entries(), keyspace.volatile_entries()
         for entry in victims:
-            keyspace = keyspaces[entry.db]
+            if entry.db != db:
+                db = entry.db
+                keyspace = keyspaces[db]
+                data = keyspace.data
+                items, volatile = keyspace.all_entries(), keyspace.volatile_entries()
             # Keyspace.remove(), written out: this loop runs once per evicted key.
-            data = keyspace.data
             del data[entry.key]
-            items = keyspace.all_entries()
+            size = entry.size
             last = items.pop()
             if last is not entry:
                 items[entry.pos] = last
                 last.pos = entry.pos
             entry.pos = -1
-            keyspace.memory -= entry.size
+            keyspace.memory -= size
             vpos = entry.vpos
             if vpos >= 0:
-                volatile = keyspace.volatile_entries()
                 last = volatile.pop()
                 if last is not entry:
                     volatile[vpos] = last
                     last.vpos = vpos
                 entry.vpos = -1
-                keyspace.volatile_memory -= entry.size
+                keyspace.volatile_memory -= size
             if not data:
                 emptied = True
             count += 1
-            freed += entry.size
+            freed += size
             if policy_on_delete is not None:
                 policy_on_delete(entry)
             if expiry_on_delete is not None and entry.deadline is not None:

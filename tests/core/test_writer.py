@@ -33,7 +33,12 @@ def _state(store: CacheStore) -> dict[str, Any]:
         "entries": entries,
         "used_memory": store.used_memory,
         "key_count": store.key_count,
-        "counters": (stats.evicted_keys, stats.evicted_bytes, stats.expired_keys),
+        "counters": (
+            stats.evicted_keys,
+            stats.evicted_bytes,
+            stats.expired_keys,
+            stats.used_memory_peak,
+        ),
         "check": store.check(),
     }
 
