@@ -144,7 +144,7 @@ class TimedExpiry(DrivenExpiry):
             # the lane's last record (or held back by the rate limit), which is still here.
             deadlines.append(deadline)
             self._lane_entries.append(entry)
-            if len(deadlines) + len(self._heap) >= self._compact_at and self._needs_rebuild():
+            if len(deadlines) >= self._compact_at and self._needs_rebuild():
                 self.driver.wake(-math.inf)  # the next run compacts the index
             return
         self._push(deadline, entry)
