@@ -131,6 +131,9 @@ class PolicyCache(BaseCache):
         config = CacheConfig.from_options(options)
 
         self.key_prefix = key_prefix
+        # (default_timeout, its TTL): set() translates the default once, and again only if
+        # default_timeout is reassigned (compared by identity, so any new value recomputes).
+        self._default_ttl: tuple[object, float | None] = (object(), None)
         self.location = location
         self.db = db
         self._serializer: BaseSerializer | None = None
@@ -236,7 +239,12 @@ class PolicyCache(BaseCache):
 
     def set(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool | None:
         """Store ``value``; ``False`` if the core refused the write for lack of memory."""
-        ttl = flask_timeout_to_ttl(timeout, self.default_timeout)
+        if timeout is None and self.default_timeout is self._default_ttl[0]:
+            ttl = self._default_ttl[1]  # the usual call: the translation is already known
+        else:
+            ttl = flask_timeout_to_ttl(timeout, self.default_timeout)
+            if timeout is None:
+                self._default_ttl = (self.default_timeout, ttl)
         if self._serializer is not None:
             value = self._serializer.dumps(value)
         try:
