@@ -72,6 +72,9 @@ _RECORD_BYTES = 16
 # keeps tiny caches from compacting on every delete.
 _COMPACT_SLACK = 1024
 
+# Check the lane head for left-over records at least every this many new records.
+_TRIM_EVERY = 256
+
 _deadline_of = itemgetter(0)
 _entry_of = itemgetter(1)
 
@@ -172,9 +175,10 @@ class TimedExpiry(DrivenExpiry):
 
     def _needs_rebuild(self) -> bool:
         """Trim the lane's head; then whether left-over records still outnumber live TTL keys
-        (plus slack). If not, the next check comes after a quarter of the live keys' worth of
-        new records: trimming that often frees removed entries promptly (fewer objects for the
-        garbage collector to walk, less memory held) at O(1) amortised per record."""
+        (plus slack). If not, the next check comes after a sixteenth of the live keys' worth of
+        new records (at least ``_TRIM_EVERY``): trimming that often frees removed entries
+        promptly (fewer objects for the garbage collector to walk, less memory held) at O(1)
+        amortised per record."""
         store = self.store
         if store is None:
             return False
@@ -190,7 +194,7 @@ class TimedExpiry(DrivenExpiry):
         records = self.records
         if records > 2 * live + _COMPACT_SLACK:
             return True
-        self._compact_at = records + max(_COMPACT_SLACK, live // 4) + 1
+        self._compact_at = records + max(_TRIM_EVERY, live // 16) + 1
         return False
 
     # ------------------------------------------------------------------ reclaiming
