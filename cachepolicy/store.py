@@ -534,8 +534,9 @@ class CacheStore:
         out and everything they read bound in cells. Eviction is not duplicated: when the write
         needs room it calls :meth:`_make_room` / :meth:`_cull` as :meth:`write` does. Whatever
         the closure does not handle itself (keyspace events being listened to, a TTL that is
-        not a positive finite number, a policy that tracks TTL changes) goes to :meth:`write`
-        unchanged, so both paths are one behaviour (the contract suites run through this one).
+        not a positive finite number) goes to :meth:`write` unchanged, so both paths are one
+        behaviour (the contract suites run through this one, and a differential test drives
+        both side by side on every policy).
         """
         keyspace = self.keyspaces[db]
         data = keyspace.data
@@ -557,8 +558,8 @@ class CacheStore:
             and getattr(on_access, "__func__", None) is RecencyStamp.stamp
         )
         sequence = on_insert.__self__.sequence if stamps else None  # type: ignore[attr-defined]
-        # A policy that watches deadlines needs write()'s full deadline bookkeeping.
-        general = self._policy_tracks_ttl
+        # A policy that watches deadlines is told of a changed one, as _set_deadline() does.
+        ttl_aware = self._policy_tracks_ttl
         # pickle.dumps at a fixed protocol, called here without the encoder's frame.
         pickle_protocol: int | None = getattr(encode, "pickle_protocol", None)
         pickle_dumps = pickle.dumps
@@ -583,7 +584,7 @@ class CacheStore:
                 payload = encode(payload)
             if prefix:
                 key = prefix + key
-            if general or events.wanted:
+            if events.wanted:
                 slow_write(db, key, payload, ttl)
                 return
             if ttl is not None and not (
@@ -658,8 +659,9 @@ class CacheStore:
                         store._lazyfree(old.payload)
                     old.payload = payload
                     if previous != deadline:
-                        if previous is None or deadline is None:
-                            store._set_deadline(keyspace, old, deadline)  # TTL gained or lost
+                        if previous is None or deadline is None or ttl_aware:
+                            # TTL gained or lost, or a policy that ranks by deadline.
+                            store._set_deadline(keyspace, old, deadline)
                         else:
                             old.deadline = deadline
                             ttl_set(old, previous)
