@@ -73,33 +73,60 @@ class Entry:
 
 
 class Keyspace:
-    """One numbered database: key -> entry, with O(1) uniform sampling of all or volatile keys."""
+    """One numbered database: key -> entry, with O(1) uniform sampling of all keys and,
+    when ``index_volatile``, of the keys that have a TTL.
 
-    __slots__ = ("_all", "_volatile", "data", "db", "memory", "volatile_memory")
+    The TTL sampling array is kept only for the consumers that sample TTL keys (``volatile-*``
+    policies, ``active`` expiry): for everyone else it is a second array to append to and
+    swap-remove from on every write and eviction, for nothing. Without it, the count and bytes
+    of TTL keys are still kept (``volatile_count``, ``volatile_memory``), and
+    :meth:`volatile_entries` scans the dict.
+    """
 
-    def __init__(self, db: int) -> None:
+    __slots__ = (
+        "_all",
+        "_volatile",
+        "data",
+        "db",
+        "index_volatile",
+        "memory",
+        "volatile_count",
+        "volatile_memory",
+    )
+
+    def __init__(self, db: int, index_volatile: bool = True) -> None:
         self.db = db
         self.data: dict[str, Entry] = {}
         self._all: list[Entry] = []
         self._volatile: list[Entry] = []
+        self.index_volatile = index_volatile
         self.memory = 0
+        #: Number of keys carrying a TTL (Redis's ``expires`` dict size).
+        self.volatile_count = 0
         self.volatile_memory = 0
 
     def __len__(self) -> int:
         return len(self.data)
 
-    @property
-    def volatile_count(self) -> int:
-        """Number of keys carrying a TTL (Redis's ``expires`` dict size)."""
-        return len(self._volatile)
-
     def volatile_entries(self) -> list[Entry]:
-        """The entries that have a TTL. The list is live: do not mutate it."""
-        return self._volatile
+        """The entries that have a TTL. With the index, the live array (do not mutate it);
+        without, a snapshot made by scanning every entry (O(n): for rare paths only)."""
+        if self.index_volatile:
+            return self._volatile
+        return [entry for entry in self._all if entry.deadline is not None]
 
     def all_entries(self) -> list[Entry]:
         """Every entry. The list is live: do not mutate it."""
         return self._all
+
+    def _ttl_index(self) -> list[Entry]:
+        if not self.index_volatile:
+            raise RuntimeError(
+                f"database {self.db} keeps no TTL sampling index: the store builds it only "
+                "for volatile-* policies and expiry strategies that sample TTL keys "
+                "(uses_ttl_index)"
+            )
+        return self._volatile
 
     def insert(self, entry: Entry) -> None:
         """Add an entry whose key is not present."""
@@ -108,11 +135,12 @@ class Keyspace:
         self._all.append(entry)
         self.memory += entry.size
         if entry.deadline is not None:
-            # _add_volatile(), written out: this runs for every write of a new key with a TTL.
-            volatile = self._volatile
-            entry.vpos = len(volatile)
-            volatile.append(entry)
+            self.volatile_count += 1
             self.volatile_memory += entry.size
+            if self.index_volatile:
+                volatile = self._volatile
+                entry.vpos = len(volatile)
+                volatile.append(entry)
 
     def remove(self, entry: Entry) -> None:
         """Remove an entry that is present (the exact object stored under its key)."""
@@ -125,47 +153,50 @@ class Keyspace:
             last.pos = entry.pos
         entry.pos = -1
         self.memory -= entry.size
-        vpos = entry.vpos
-        if vpos >= 0:
-            # _remove_volatile(), written out for the same reason.
-            volatile = self._volatile
-            last = volatile.pop()
-            if last is not entry:
-                volatile[vpos] = last
-                last.vpos = vpos
-            entry.vpos = -1
+        if entry.deadline is not None:
+            self.volatile_count -= 1
             self.volatile_memory -= entry.size
+            if entry.vpos >= 0:
+                self._unindex_volatile(entry)
 
     def resize(self, entry: Entry, new_size: int) -> None:
         """Record that ``entry`` now costs ``new_size`` bytes."""
         delta = new_size - entry.size
         entry.size = new_size
         self.memory += delta
-        if entry.vpos >= 0:
+        if entry.deadline is not None:
             self.volatile_memory += delta
 
     def set_deadline(self, entry: Entry, deadline: float | None) -> None:
-        """Change an entry's deadline, moving it in or out of the volatile index."""
+        """Change an entry's deadline, moving it in or out of the TTL keys."""
+        previous = entry.deadline
         entry.deadline = deadline
-        if deadline is None and entry.vpos >= 0:
-            self.remove_volatile(entry)
-        elif deadline is not None and entry.vpos < 0:
-            self._add_volatile(entry)
+        if deadline is None and previous is not None:
+            self.volatile_count -= 1
+            self.volatile_memory -= entry.size
+            if entry.vpos >= 0:
+                self._unindex_volatile(entry)
+        elif deadline is not None and previous is None:
+            self.volatile_count += 1
+            self.volatile_memory += entry.size
+            if self.index_volatile:
+                entry.vpos = len(self._volatile)
+                self._volatile.append(entry)
 
     def candidates(self, volatile: bool) -> list[Entry]:
         """The live sampling array of all keys, or of keys with a TTL. Do not mutate it."""
-        return self._volatile if volatile else self._all
+        return self._ttl_index() if volatile else self._all
 
     def random_entry(self, rng: Random, volatile: bool) -> Entry | None:
         """A uniformly random entry (of the volatile keys if ``volatile``), or None if empty."""
-        pool = self._volatile if volatile else self._all
+        pool = self._ttl_index() if volatile else self._all
         if not pool:
             return None
         return pool[int(rng.random() * len(pool))]
 
     def sample(self, rng: Random, count: int, volatile: bool) -> list[Entry]:
         """``count`` entries drawn uniformly with replacement (all of them if fewer exist)."""
-        pool = self._volatile if volatile else self._all
+        pool = self._ttl_index() if volatile else self._all
         size = len(pool)
         if size <= count:
             return list(pool)
@@ -183,22 +214,16 @@ class Keyspace:
         self._all.clear()
         self._volatile.clear()
         self.memory = 0
+        self.volatile_count = 0
         self.volatile_memory = 0
         for entry in removed:
             entry.pos = entry.vpos = -1
         return removed
 
-    def _add_volatile(self, entry: Entry) -> None:
-        entry.vpos = len(self._volatile)
-        self._volatile.append(entry)
-        self.volatile_memory += entry.size
-
-    def remove_volatile(self, entry: Entry) -> None:
-        """Take a present entry out of the TTL sampling array (its TTL stays set)."""
+    def _unindex_volatile(self, entry: Entry) -> None:
         items = self._volatile
         last = items.pop()
         if last is not entry:
             items[entry.vpos] = last
             last.vpos = entry.vpos
         entry.vpos = -1
-        self.volatile_memory -= entry.size

@@ -18,6 +18,7 @@ __all__ = [
     "BYTES_BASE",
     "ENTRY_OVERHEAD",
     "TTL_INDEX_OVERHEAD",
+    "TTL_SLOT_OVERHEAD",
     "entry_size",
     "format_bytes",
     "parse_memory",
@@ -57,6 +58,12 @@ BYTES_BASE = sys.getsizeof(b"")
 # Extra bytes for an entry that carries a TTL: the deadline float object (24 B), its slot in the
 # volatile sampling list and that list's over-allocation. Calibrated the same way.
 TTL_INDEX_OVERHEAD = 61
+
+# The part of TTL_INDEX_OVERHEAD that is the TTL sampling array: its slot (8 B) and the entry's
+# position in it (an int object, 28 B). A store whose policy and expiry strategy sample no TTL
+# keys keeps no such array (see Keyspace) and does not count it. Measured with tracemalloc at
+# 50,000 entries: 36 B per TTL key.
+TTL_SLOT_OVERHEAD = 36
 
 
 def parse_memory(value: int | str, *, option: str = "maxmemory") -> int:

@@ -55,7 +55,14 @@ from .expiry.lazyfree import release_lazily
 from .expiry.registry import resolve_expiry
 from .keyspace import Entry, Keyspace
 from .serializers import Serializer, resolve_serializer
-from .sizing import ASCII_STR_BASE, BYTES_BASE, ENTRY_OVERHEAD, TTL_INDEX_OVERHEAD, format_bytes
+from .sizing import (
+    ASCII_STR_BASE,
+    BYTES_BASE,
+    ENTRY_OVERHEAD,
+    TTL_INDEX_OVERHEAD,
+    TTL_SLOT_OVERHEAD,
+    format_bytes,
+)
 from .stats import HitCounter, Stats
 
 __all__ = ["KEEP_TTL", "CacheStore"]
@@ -170,16 +177,23 @@ class CacheStore:
         self.clock: Clock = clock if clock is not None else SystemClock()
         self.rng = rng if rng is not None else Random(seed)
         self.serializer: Serializer = resolve_serializer(config.serializer)
-        self.keyspaces: list[Keyspace] = [Keyspace(db) for db in range(config.databases)]
+        self.policy: EvictionPolicy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(
+            config, self.rng
+        )
+        self.expiry: ExpiryStrategy = resolve_expiry(config.expiry)(config)
+        # The TTL sampling arrays cost an append and a swap-remove per write and eviction of a
+        # key with a TTL; keep them only when something samples TTL keys.
+        index_volatile = (
+            self.policy.volatile_only or self.policy.uses_ttl_index or self.expiry.uses_ttl_index
+        )
+        self.keyspaces: list[Keyspace] = [
+            Keyspace(db, index_volatile) for db in range(config.databases)
+        ]
         #: The non-empty keyspaces in db order: what eviction looks at, so 16 mostly empty
         #: databases cost nothing per eviction round. Rebuilt when one empties or fills.
         self.populated: list[Keyspace] = []
         #: Each database's dict, indexed by db number, for the lock-free read path.
         self._dicts = [keyspace.data for keyspace in self.keyspaces]
-        self.policy: EvictionPolicy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(
-            config, self.rng
-        )
-        self.expiry: ExpiryStrategy = resolve_expiry(config.expiry)(config)
         self.used_memory = 0
         self.key_count = 0
         self.stats = Stats()
@@ -208,7 +222,8 @@ class CacheStore:
         self._expiry_tracks_delete = type(self.expiry).on_delete is not ExpiryStrategy.on_delete
         # Hot-path copies of configuration, so a write reads attributes, not config objects.
         self._plain_overhead = ENTRY_OVERHEAD + self._entry_overhead
-        self._volatile_overhead = self._plain_overhead + TTL_INDEX_OVERHEAD + self._ttl_overhead
+        ttl_index = TTL_INDEX_OVERHEAD - (0 if index_volatile else TTL_SLOT_OVERHEAD)
+        self._volatile_overhead = self._plain_overhead + ttl_index + self._ttl_overhead
         self._limit = config.maxmemory
         self._max_entries = config.max_entries
         self._lazyfree_threshold = config.lazyfree_threshold
@@ -542,7 +557,9 @@ class CacheStore:
         data = keyspace.data
         # The keyspace's sampling arrays, appended to as Keyspace.insert() does (they live as
         # long as the keyspace: clear() empties them in place).
-        entries, volatile = keyspace.all_entries(), keyspace.volatile_entries()
+        entries = keyspace.all_entries()
+        index_volatile = keyspace.index_volatile
+        volatile = keyspace._volatile  # the TTL sampling array (empty when not indexed)
         clock = self._time
         events = self.events
         stats = self.stats
@@ -626,12 +643,15 @@ class CacheStore:
                         atime, aseq = now, next(sequence)
                     else:
                         atime, aseq = 0.0, 0  # the policy's on_insert() stamps the entry
-                    if deadline is None:
-                        entry = Entry(key, payload, size, None, db, len(entries), -1, atime, aseq)
-                    else:
+                    if deadline is not None and index_volatile:
                         pos, vpos = len(entries), len(volatile)
                         entry = Entry(key, payload, size, deadline, db, pos, vpos, atime, aseq)
                         volatile.append(entry)
+                    else:
+                        pos = len(entries)
+                        entry = Entry(key, payload, size, deadline, db, pos, -1, atime, aseq)
+                    if deadline is not None:
+                        keyspace.volatile_count += 1
                         keyspace.volatile_memory += size
                     data[key] = entry
                     entries.append(entry)
@@ -845,13 +865,13 @@ class CacheStore:
         # (a batch usually comes from one database).
         db = -1
         keyspace = keyspaces[0]
-        data, items, volatile = keyspace.data, keyspace.all_entries(), keyspace.volatile_entries()
+        data, items, volatile = keyspace.data, keyspace.all_entries(), keyspace._volatile
         for entry in victims:
             if entry.db != db:
                 db = entry.db
                 keyspace = keyspaces[db]
                 data = keyspace.data
-                items, volatile = keyspace.all_entries(), keyspace.volatile_entries()
+                items, volatile = keyspace.all_entries(), keyspace._volatile
             # Keyspace.remove(), written out: this loop runs once per evicted key.
             del data[entry.key]
             size = entry.size
@@ -861,14 +881,16 @@ class CacheStore:
                 last.pos = entry.pos
             entry.pos = -1
             keyspace.memory -= size
-            vpos = entry.vpos
-            if vpos >= 0:
-                last = volatile.pop()
-                if last is not entry:
-                    volatile[vpos] = last
-                    last.vpos = vpos
-                entry.vpos = -1
+            if entry.deadline is not None:
+                keyspace.volatile_count -= 1
                 keyspace.volatile_memory -= size
+                vpos = entry.vpos
+                if vpos >= 0:
+                    last = volatile.pop()
+                    if last is not entry:
+                        volatile[vpos] = last
+                        last.vpos = vpos
+                    entry.vpos = -1
             if not data:
                 emptied = True
             count += 1
@@ -1167,14 +1189,16 @@ class CacheStore:
         return info
 
     def _avg_ttl_ms(self, keyspace: Keyspace, now: float) -> int:
-        volatile = keyspace.volatile_entries()
-        if not volatile:
+        if not keyspace.volatile_count:
             return 0
-        sample = (
-            volatile
-            if len(volatile) <= _AVG_TTL_SAMPLE
-            else keyspace.sample(Random(0), _AVG_TTL_SAMPLE, True)
-        )
+        if keyspace.volatile_count <= _AVG_TTL_SAMPLE:
+            sample = keyspace.volatile_entries()
+        elif keyspace.index_volatile:
+            sample = keyspace.sample(Random(0), _AVG_TTL_SAMPLE, True)
+        else:
+            # No TTL index: sample all keys and keep those with a TTL (enough of them when
+            # they are a fair share; the estimate is Redis's kind of approximation anyway).
+            sample = keyspace.sample(Random(0), 4 * _AVG_TTL_SAMPLE, False)
         remaining = [max(0.0, e.deadline - now) for e in sample if e.deadline is not None]
         return int(1000 * sum(remaining) / len(remaining)) if remaining else 0
 
@@ -1261,13 +1285,18 @@ class CacheStore:
                 volatile += 1
                 volatile_memory += entry.size
                 vpos = entry.vpos
-                vols = keyspace.volatile_entries()
-                if not (0 <= vpos < len(vols)) or vols[vpos] is not entry:
+                vols = keyspace._volatile
+                if not keyspace.index_volatile:
+                    if vpos != -1:
+                        problems.append(f"{where}: key {key!r} has a TTL index slot, no index")
+                elif not (0 <= vpos < len(vols)) or vols[vpos] is not entry:
                     problems.append(f"{where}: key {key!r} missing from the TTL index")
             elif entry.vpos != -1:
                 problems.append(f"{where}: key {key!r} has no TTL but is in the TTL index")
         if memory != keyspace.memory:
             problems.append(f"{where}: memory counter {keyspace.memory} != sum {memory}")
+        if keyspace.index_volatile and len(keyspace._volatile) != volatile:
+            problems.append(f"{where}: TTL index has {len(keyspace._volatile)} of {volatile}")
         if volatile != keyspace.volatile_count:
             problems.append(
                 f"{where}: TTL index has {keyspace.volatile_count}, {volatile} expected"

@@ -52,6 +52,11 @@ class EvictionPolicy(abc.ABC):
     metadata_overhead: ClassVar[int] = 0
     #: Extra bytes per entry *with a TTL* (for structures that index volatile keys only).
     volatile_metadata_overhead: ClassVar[int] = 0
+    #: Whether the policy samples keys that have a TTL (``keyspace.candidates(True)``,
+    #: ``random_entry(rng, True)``) although it is not ``volatile_only``: the store then keeps
+    #: the TTL sampling arrays, which it otherwise builds only for ``volatile_only`` policies
+    #: and expiry strategies that ask for them.
+    uses_ttl_index: ClassVar[bool] = False
 
     def __init__(self, config: CacheConfig, rng: Random) -> None:
         self.config = config

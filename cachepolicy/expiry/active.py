@@ -103,6 +103,7 @@ class ActiveExpiry(DrivenExpiry):
     """
 
     name = "active"
+    uses_ttl_index = True  # its cycle walks and samples the TTL arrays, as Redis its expires dict
 
     def __init__(self, config: CacheConfig) -> None:
         super().__init__(config)

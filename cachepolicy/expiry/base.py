@@ -30,6 +30,10 @@ class ExpiryStrategy:
     name: ClassVar[str] = ""
     #: Bytes per volatile entry this strategy's own index costs (counted in ``used_memory``).
     metadata_overhead: ClassVar[int] = 0
+    #: Whether the strategy samples keys that have a TTL (``keyspace.volatile_entries()`` as
+    #: a live array, ``sample(..., volatile=True)``): the store then keeps the TTL sampling
+    #: arrays (an append and a swap-remove per write and removal of a key with a TTL).
+    uses_ttl_index: ClassVar[bool] = False
 
     def __init__(self, config: CacheConfig) -> None:
         self.config = config

@@ -127,3 +127,37 @@ def test_writer_takes_the_lock_the_store_has_now() -> None:
     finally:
         old.release()
     assert store.lookup(0, "k") == b"v"
+
+
+@pytest.mark.parametrize(
+    ("policy", "expiry", "indexed"),
+    [
+        ("allkeys-lru", "timed", False),
+        ("allkeys-lfu", "background", False),
+        ("allkeys-random", "lazy", False),
+        ("volatile-lru", "timed", True),
+        ("volatile-random", "timed", True),
+        ("allkeys-lru", "active", True),
+    ],
+)
+def test_ttl_sampling_index_only_where_something_samples_ttl_keys(
+    policy: str, expiry: str, indexed: bool
+) -> None:
+    store = CacheStore(maxmemory=0, maxmemory_policy=policy, expiry=expiry, seed=1)
+    write = store.writer(0)
+    for i in range(50):
+        write(f"k{i}", b"v", 60.0 if i % 2 else None)
+    keyspace = store.keyspaces[0]
+    assert keyspace.index_volatile is indexed
+    assert keyspace.volatile_count == 25
+    assert sorted(e.key for e in keyspace.volatile_entries()) == sorted(
+        f"k{i}" for i in range(1, 50, 2)
+    )
+    if not indexed:
+        with pytest.raises(RuntimeError, match="keeps no TTL sampling index"):
+            keyspace.random_entry(store.rng, True)
+    for i in range(0, 50, 3):
+        store.delete(0, f"k{i}")
+    store.persist(0, "k1")
+    assert store.check() == []
+    store.close()
