@@ -36,6 +36,7 @@ import pickle
 import sys
 import threading
 import weakref
+from collections import deque
 from collections.abc import Callable, Collection, Iterable, Iterator
 from random import Random
 from types import TracebackType
@@ -53,6 +54,7 @@ from .expiry.base import ExpiryStrategy
 from .expiry.driver import DrivenExpiry, InlineDriver, ReclaimDriver
 from .expiry.lazyfree import release_lazily
 from .expiry.registry import resolve_expiry
+from .expiry.timed import TimedExpiry
 from .keyspace import Entry, Keyspace
 from .serializers import Serializer, resolve_serializer
 from .sizing import (
@@ -569,6 +571,12 @@ class CacheStore:
         policy, expiry = self.policy, self.expiry
         on_insert, on_access = policy.on_insert, policy.on_access
         ttl_set = expiry.on_ttl_set
+        # The timed strategies' in-order lane, appended to here in the usual case (a new TTL
+        # key whose deadline is the latest so far) instead of calling on_ttl_set().
+        timed = expiry if isinstance(expiry, TimedExpiry) else None
+        lane_deadlines, lane_entries = (
+            timed.in_order_lane() if timed is not None else (deque(), deque())
+        )
         # The recency stamp (every LRU/random/TTL policy's hook) is inlined, as in reader().
         stamps = (
             getattr(on_insert, "__func__", None) is RecencyStamp.stamp
@@ -663,7 +671,16 @@ class CacheStore:
                     if sequence is None:
                         on_insert(entry, now)
                     if deadline is not None:
-                        ttl_set(entry, None)
+                        if (
+                            lane_deadlines  # non-empty: only a timed strategy's lane can be
+                            and deadline >= lane_deadlines[-1]
+                            and timed is not None
+                            and len(lane_deadlines) < timed.lane_limit
+                        ):
+                            lane_deadlines.append(deadline)  # TimedExpiry.on_ttl_set, inlined
+                            lane_entries.append(entry)
+                        else:
+                            ttl_set(entry, None)
                     if used > stats.used_memory_peak:
                         stats.used_memory_peak = used
                 else:

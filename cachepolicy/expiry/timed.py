@@ -159,12 +159,28 @@ class TimedExpiry(DrivenExpiry):
             due = math.nextafter(deadline, math.inf)
             driver.wake(max(due, self._last_run + self._interval))
 
+    def in_order_lane(self) -> tuple[deque[float], deque[Entry]]:
+        """The lane's two deques, for the store's write path (lock held when used).
+
+        A caller may append ``(deadline, entry)`` to them, exactly as :meth:`on_ttl_set` would
+        for a key that just got its first TTL, when the lane is non-empty, the deadline is not
+        earlier than the lane's last one, and the lane is shorter than :attr:`lane_limit`;
+        otherwise it must call :meth:`on_ttl_set`. The deques live as long as the strategy.
+        """
+        return self._lane_deadlines, self._lane_entries
+
+    @property
+    def lane_limit(self) -> int:
+        """Lane length at which :meth:`on_ttl_set` must run (to trim or compact the index)."""
+        return self._compact_at
+
     # No on_ttl_cleared / on_delete: a record of a key that lost its TTL or left the cache is
     # dropped when it reaches the top (see the module docstring).
 
     def reset(self) -> None:
-        self._lane_deadlines = deque()
-        self._lane_entries = deque()
+        # In place: the store's write path holds these two (see in_order_lane()).
+        self._lane_deadlines.clear()
+        self._lane_entries.clear()
         self._heap = []
         self._compact_at = _COMPACT_SLACK
 
@@ -352,8 +368,10 @@ class TimedExpiry(DrivenExpiry):
             lane.sort(key=_deadline_of)  # stable: no entry is ever compared
             heap = []
         heapq.heapify(heap)
-        self._lane_deadlines = deque(map(_deadline_of, lane))
-        self._lane_entries = deque(map(_entry_of, lane))
+        self._lane_deadlines.clear()
+        self._lane_deadlines.extend(map(_deadline_of, lane))
+        self._lane_entries.clear()
+        self._lane_entries.extend(map(_entry_of, lane))
         self._heap = heap
         self._compact_at = 2 * (len(lane) + len(heap)) + _COMPACT_SLACK + 1
         self.rebuilds += 1
