@@ -89,6 +89,28 @@ def _prefill(set_one: Callable[[str], Any], keys: list[str]) -> None:
 # ---------------------------------------------------------------------------------- subjects
 
 
+def _get_set_runners(cache: Any, full: Any) -> dict[str, Runner]:
+    """The runners for a cache with ``get(key)`` / ``set(key, value)`` that copies values
+    itself: reads and overwrites on ``cache``, evicting writes on ``full`` (already full)."""
+
+    def get(batch: list[str]) -> None:
+        read = cache.get
+        for key in batch:
+            read(key)
+
+    def put(batch: list[str]) -> None:
+        write = cache.set
+        for key in batch:
+            write(key, VALUE)
+
+    def put_evict(batch: list[str]) -> None:
+        write = full.set
+        for key in batch:
+            write(key, VALUE)
+
+    return {"get-hit": get, "get-miss": get, "set": put, "set-evict": put_evict}
+
+
 def _floor(size: int, closers: Closers) -> dict[str, Runner]:
     data: dict[str, bytes] = {}
     evicting: dict[str, bytes] = {}
@@ -127,22 +149,7 @@ def _cachepolicy(policy: str, mode: str) -> Setup:
         full = Cache(maxmemory=used, maxmemory_policy=policy, eviction_mode=mode, seed=1)
         _prefill(lambda k: full.set(k, VALUE), keys)
 
-        def get(batch: list[str]) -> None:
-            read = cache.get
-            for key in batch:
-                read(key)
-
-        def put(batch: list[str]) -> None:
-            write = cache.set
-            for key in batch:
-                write(key, VALUE)
-
-        def put_evict(batch: list[str]) -> None:
-            write = full.set
-            for key in batch:
-                write(key, VALUE)
-
-        return {"get-hit": get, "get-miss": get, "set": put, "set-evict": put_evict}
+        return _get_set_runners(cache, full)
 
     return setup
 
@@ -229,22 +236,7 @@ def _diskcache(size: int, closers: Closers) -> dict[str, Runner]:
     full.reset("size_limit", full.volume())
     closers += [cache.close, full.close]
 
-    def get(batch: list[str]) -> None:
-        read = cache.get
-        for key in batch:
-            read(key)
-
-    def put(batch: list[str]) -> None:
-        write = cache.set
-        for key in batch:
-            write(key, VALUE)
-
-    def put_evict(batch: list[str]) -> None:
-        write = full.set
-        for key in batch:
-            write(key, VALUE)
-
-    return {"get-hit": get, "get-miss": get, "set": put, "set-evict": put_evict}
+    return _get_set_runners(cache, full)
 
 
 def _django_locmem(size: int, closers: Closers) -> dict[str, Runner]:
@@ -265,22 +257,7 @@ def _django_locmem(size: int, closers: Closers) -> dict[str, Runner]:
         cache.set(f"key:{i}", VALUE)
         full.set(f"key:{i}", VALUE)
 
-    def get(batch: list[str]) -> None:
-        read = cache.get
-        for key in batch:
-            read(key)
-
-    def put(batch: list[str]) -> None:
-        write = cache.set
-        for key in batch:
-            write(key, VALUE)
-
-    def put_evict(batch: list[str]) -> None:
-        write = full.set
-        for key in batch:
-            write(key, VALUE)
-
-    return {"get-hit": get, "get-miss": get, "set": put, "set-evict": put_evict}
+    return _get_set_runners(cache, full)
 
 
 def _cachelib_simple(size: int, closers: Closers) -> dict[str, Runner]:
@@ -294,22 +271,7 @@ def _cachelib_simple(size: int, closers: Closers) -> dict[str, Runner]:
         cache.set(f"key:{i}", VALUE)
         full.set(f"key:{i}", VALUE)
 
-    def get(batch: list[str]) -> None:
-        read = cache.get
-        for key in batch:
-            read(key)
-
-    def put(batch: list[str]) -> None:
-        write = cache.set
-        for key in batch:
-            write(key, VALUE)
-
-    def put_evict(batch: list[str]) -> None:
-        write = full.set
-        for key in batch:
-            write(key, VALUE)
-
-    return {"get-hit": get, "get-miss": get, "set": put, "set-evict": put_evict}
+    return _get_set_runners(cache, full)
 
 
 def _redis(size: int, closers: Closers) -> dict[str, Runner]:
