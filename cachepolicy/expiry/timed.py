@@ -142,17 +142,14 @@ class TimedExpiry(DrivenExpiry):
         if previous is not None and deadline >= previous:
             return  # the old record comes up first and re-pushes the entry
         deadlines = self._lane_deadlines
-        if deadlines and deadline >= deadlines[-1]:
-            # The usual case. No wake-up to move: the driver is already due no later than
-            # the lane's last record (or held back by the rate limit), which is still here.
-            deadlines.append(deadline)
-            self._lane_entries.append(entry)
-            if len(deadlines) >= self._compact_at and self._needs_rebuild():
-                self.driver.wake(-math.inf)  # the next run compacts the index
-            return
+        # Filed behind a lane record that is still here: the driver is already due no later
+        # than that record (or held back by the rate limit), so there is no wake-up to move.
+        behind_lane = bool(deadlines) and deadline >= deadlines[-1]
         self._push(deadline, entry)
-        if len(deadlines) + len(self._heap) >= self._compact_at and self._needs_rebuild():
-            self.driver.wake(-math.inf)
+        if self.records >= self._compact_at and self._needs_rebuild():
+            self.driver.wake(-math.inf)  # the next run compacts the index
+            return
+        if behind_lane:
             return
         driver = self.driver
         if deadline < driver.next_time:
