@@ -147,13 +147,7 @@ class _Locked:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
-        store = self._store
-        events = store._pending
-        if events:
-            store._pending = []
-        store._lock.release()
-        if events:
-            store.events.publish(events)
+        self._store._unlock()
 
 
 class CacheStore:
@@ -257,6 +251,16 @@ class CacheStore:
     @property
     def lock(self) -> threading.Lock:
         return self._lock
+
+    def _unlock(self) -> None:
+        """Release the lock, then deliver the events queued while it was held (so that
+        subscribers run outside it)."""
+        events = self._pending
+        if events:
+            self._pending = []
+        self._lock.release()
+        if events:
+            self.events.publish(events)
 
     def _emit(self, name: str, entry_or_key: Entry | str, db: int = -1) -> None:
         """Queue an event (lock held). Free when nobody listens to ``name``."""
@@ -470,7 +474,7 @@ class CacheStore:
     ) -> bool:
         """Store ``payload`` (Redis's SET with NX/XX/KEEPTTL/EX/PXAT). Returns False when an
         NX/XX condition prevented the write. A TTL <= 0 stores nothing and deletes the key."""
-        # The hottest write path: the lock is taken inline rather than through locked().
+        # The general write path (writer() takes the common cases): the lock is taken inline.
         self._lock.acquire()
         try:
             now = self._time()
@@ -528,12 +532,7 @@ class CacheStore:
             if self.used_memory > self.stats.used_memory_peak:
                 self.stats.used_memory_peak = self.used_memory
         finally:
-            events = self._pending
-            if events:
-                self._pending = []
-            self._lock.release()
-            if events:
-                self.events.publish(events)
+            self._unlock()
         if self._after_operation is not None:
             self._after_operation(now)
         return True
@@ -710,6 +709,7 @@ class CacheStore:
                     if delta > 0 and store.used_memory > stats.used_memory_peak:
                         stats.used_memory_peak = store.used_memory
             finally:
+                # _unlock(), written out (one call less per write).
                 pending = store._pending
                 if pending:
                     store._pending = []
