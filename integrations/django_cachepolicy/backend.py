@@ -223,17 +223,7 @@ class PolicyCache(BaseCache):
     def set(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> None:
-        if self._inline_keys and self.key_func is default_key_func:
-            # _key()'s fast path, written out: set() is the hottest write.
-            made = "%s:%s:%s" % (  # noqa: UP031
-                self.key_prefix,
-                self.version if version is None else version,
-                key,
-            )
-            if len(made) > MEMCACHE_MAX_KEY_LENGTH or " " in made or not made.isprintable():
-                self.validate_key(made)
-        else:
-            made = self._key(key, version)
+        made = self._key(key, version)
         ttl = (
             self._default_ttl
             if timeout is DEFAULT_TIMEOUT
