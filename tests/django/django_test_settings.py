@@ -18,7 +18,6 @@ pytest's import mode and whether or not ``tests/`` is a package.
 
 from __future__ import annotations
 
-import importlib.util
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -28,6 +27,8 @@ from typing import Any
 import django
 from django.apps import apps
 from django.conf import settings
+
+from tests.modules import conformance_fetcher
 
 #: USE_TZ and LANGUAGE_CODE match the settings Django runs its own suite with (its
 #: test_sqlite.py and runtests.py): cache keys built by the middleware embed both.
@@ -82,7 +83,6 @@ def setup() -> None:
 
 
 CONFORMANCE_MODULE = Path(__file__).with_name("test_django_conformance.py")
-_REPO = Path(__file__).resolve().parents[2]
 
 
 def conformance_requested(args: Sequence[str], invocation_dir: Path) -> bool:
@@ -98,17 +98,7 @@ def conformance_requested(args: Sequence[str], invocation_dir: Path) -> bool:
 
 def fetcher() -> ModuleType:
     """``scripts/fetch_conformance.py``, imported by path (``scripts/`` is not a package)."""
-    name = "cachepolicy_fetch_conformance"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(
-            name, _REPO / "scripts" / "fetch_conformance.py"
-        )
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
+    return conformance_fetcher()
 
 
 def install_conformance_app() -> Path:

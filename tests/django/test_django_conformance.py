@@ -37,10 +37,8 @@ import importlib
 import importlib.util
 import inspect
 import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import pytest
@@ -48,21 +46,12 @@ from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.test import SimpleTestCase, TestCase, override_settings
 from django_cachepolicy.backend import PolicyCache
 
+from tests.modules import import_by_path
+
 BACKEND = "django_cachepolicy.PolicyCache"
 
 
-def _load_by_path(name: str, path: Path) -> ModuleType:
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
-
-
-_settings = _load_by_path(
+_settings = import_by_path(
     "django_cachepolicy_test_settings", Path(__file__).with_name("django_test_settings.py")
 )
 try:

@@ -2,29 +2,19 @@
 
 from __future__ import annotations
 
-import importlib.util
 import io
-import sys
 import tarfile
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 
-_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "fetch_conformance.py"
+from tests.modules import conformance_fetcher
 
 
 @pytest.fixture(scope="module")
 def fetcher() -> ModuleType:
-    name = "cachepolicy_fetch_conformance"
-    module = sys.modules.get(name)
-    if module is None:
-        spec = importlib.util.spec_from_file_location(name, _SCRIPT)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return module
+    return conformance_fetcher()
 
 
 def _sdist(path: Path, members: dict[str, bytes]) -> None:

@@ -11,7 +11,6 @@ suite that silently did not run is worse than none.
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
@@ -21,19 +20,15 @@ from types import ModuleType
 
 import pytest
 
+from tests.modules import conformance_fetcher
+
 REPO = Path(__file__).resolve().parents[2]
 
 pytestmark = pytest.mark.slow
 
 
 def _load_fetcher() -> ModuleType:
-    path = REPO / "scripts" / "fetch_conformance.py"
-    spec = importlib.util.spec_from_file_location("fetch_conformance", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("fetch_conformance", module)
-    spec.loader.exec_module(module)
-    return module
+    return conformance_fetcher()
 
 
 @pytest.fixture(scope="module")
