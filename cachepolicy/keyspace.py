@@ -11,9 +11,10 @@ hooks belong to :class:`cachepolicy.store.CacheStore`.
 
 from __future__ import annotations
 
+import sys
 from random import Random
 
-__all__ = ["Entry", "Keyspace"]
+__all__ = ["ENTRY_RECYCLING", "SPARE_ENTRIES_MAX", "Entry", "Keyspace", "keep_spares"]
 
 
 class Entry:
@@ -70,6 +71,59 @@ class Entry:
 
     def __repr__(self) -> str:
         return f"<Entry db={self.db} key={self.key!r} size={self.size} deadline={self.deadline}>"
+
+
+def _sole_reference_count() -> int:
+    """What ``sys.getrefcount`` reports for an object held by one local variable only."""
+    probe = Entry("", b"", 0, None, 0)
+    return sys.getrefcount(probe)
+
+
+#: Whether removed entries are reused for new keys (see :func:`keep_spares`). Reuse is decided
+#: by reference count, which is exact only on CPython with the GIL: the free-threaded build
+#: defers reference counts, and CPython 3.14 may pass a local to ``getrefcount`` as a borrowed
+#: reference, so both (and other interpreters) simply allocate every entry.
+ENTRY_RECYCLING = (
+    sys.implementation.name == "cpython"
+    and sys.version_info < (3, 14)
+    and getattr(sys, "_is_gil_enabled", lambda: True)()
+    and _sole_reference_count() == 2
+)
+
+#: At most this many spare entries are kept per store (about 128 bytes each, 1 MiB in all).
+SPARE_ENTRIES_MAX = 8192
+
+
+def keep_spares(removed: list[Entry], spares: list[Entry]) -> None:
+    """Move the entries of ``removed`` that nothing else references into ``spares`` (lock
+    held), emptying ``removed``.
+
+    Why: every entry is an object the cyclic garbage collector tracks, so a cache that evicts
+    or expires as fast as it is written allocates one tracked object per write, and the
+    collections those allocations trigger walk the whole cache again and again (over a tenth
+    of a Django write under eviction pressure). A new key takes a spare entry instead
+    (re-initialised in full), so steady churn allocates nothing.
+
+    Safety: an entry is reused only when the reference count shows that ``removed`` was its
+    last holder, checked under the store lock with the GIL held. Anything else that still
+    holds it (an index's left-over record, the eviction pool, an event being delivered, a
+    lock-free reader that just fetched it, user code) keeps it out of ``spares``, so a reused
+    entry can never be seen under its old identity. Entries must already be out of their
+    keyspace (``pos < 0``).
+    """
+    if not ENTRY_RECYCLING:
+        removed.clear()
+        return
+    room = SPARE_ENTRIES_MAX - len(spares)
+    refcount = sys.getrefcount
+    while removed and room > 0:
+        entry = removed.pop()
+        # Two references: ``entry`` and getrefcount's own argument.
+        if refcount(entry) == 2 and entry.pos < 0:
+            entry.key = ""  # release the key string now; the payload is already RELEASED
+            spares.append(entry)
+            room -= 1
+    removed.clear()
 
 
 class Keyspace:

@@ -55,7 +55,7 @@ from .expiry.driver import DrivenExpiry, InlineDriver, ReclaimDriver
 from .expiry.lazyfree import release_lazily
 from .expiry.registry import resolve_expiry
 from .expiry.timed import TimedExpiry
-from .keyspace import Entry, Keyspace
+from .keyspace import Entry, Keyspace, keep_spares
 from .serializers import Serializer, resolve_serializer
 from .sizing import (
     ASCII_STR_BASE,
@@ -196,6 +196,8 @@ class CacheStore:
         self.hits = HitCounter()
         self.events = EventBus()
         self._lock = threading.Lock()
+        #: Removed entries kept for reuse by new keys (see keyspace.keep_spares).
+        self.spare_entries: list[Entry] = []
         self._pending: list[KeyspaceEvent] = []
         self._closed = False
         self._time = self.clock.time
@@ -590,6 +592,7 @@ class CacheStore:
         # sys.getsizeof(key) + sys.getsizeof(payload), for an ASCII str key and bytes payload.
         base_size = ASCII_STR_BASE + BYTES_BASE
         store = self
+        spares = self.spare_entries
         slow_write = self.write
         after_operation = self._after_operation
         # An inline driver's hook returns at once until its next_time: compare here instead of
@@ -650,7 +653,24 @@ class CacheStore:
                         atime, aseq = now, next(sequence)
                     else:
                         atime, aseq = 0.0, 0  # the policy's on_insert() stamps the entry
-                    if deadline is not None and index_volatile:
+                    if spares:
+                        # A spare entry (keep_spares), re-initialised in full as Entry() does.
+                        entry = spares.pop()
+                        entry.key = key
+                        entry.payload = payload
+                        entry.size = size
+                        entry.deadline = deadline
+                        entry.db = db
+                        entry.atime = atime
+                        entry.aseq = aseq
+                        entry.lfu = entry.ldt = entry.version = 0
+                        entry.pos = len(entries)
+                        if deadline is not None and index_volatile:
+                            entry.vpos = len(volatile)
+                            volatile.append(entry)
+                        else:
+                            entry.vpos = -1
+                    elif deadline is not None and index_volatile:
                         pos, vpos = len(entries), len(volatile)
                         entry = Entry(key, payload, size, deadline, db, pos, vpos, atime, aseq)
                         volatile.append(entry)
@@ -735,7 +755,11 @@ class CacheStore:
     ) -> Entry:
         """Add a new entry (lock held), announcing ``new`` (if the key did not exist before
         this command) and then the command's own event."""
-        entry = Entry(key, payload, size, deadline, keyspace.db)
+        if self.spare_entries:
+            entry = self.spare_entries.pop()
+            Entry.__init__(entry, key, payload, size, deadline, keyspace.db)
+        else:
+            entry = Entry(key, payload, size, deadline, keyspace.db)
         keyspace.insert(entry)
         if len(keyspace.data) == 1:
             self._refresh_populated()
@@ -824,6 +848,7 @@ class CacheStore:
                 if evictable < needed:
                     self.stats.rejected_writes += 1
                     raise OutOfMemoryError(self._oom_message(key, needed), key=key, needed=needed)
+                evicted: list[Entry] = []
                 while self.used_memory - old_size + size > limit:
                     victim = policy.select_victim(keyspaces, now)
                     if victim is None:  # pragma: no cover - accounting guarantees a victim
@@ -839,6 +864,9 @@ class CacheStore:
                         old, old_size = None, 0
                         continue
                     self.evict_entry(victim)
+                    evicted.append(victim)
+                victim = None  # the last victim too may be reused
+                keep_spares(evicted, self.spare_entries)
         if old is None and config.max_entries is not None and self.key_count >= config.max_entries:
             self._cull(key, now)
         return old
@@ -861,16 +889,23 @@ class CacheStore:
             victim = self.policy.select_victim(self.populated, now)
             if victim is not None:
                 self.evict_entry(victim)
+                evicted = [victim]
+                victim = None
+                keep_spares(evicted, self.spare_entries)
             return
         # CULL_FREQUENCY 0 empties the cache (Django's meaning); N evicts a 1/N batch.
         count = candidates if frequency == 0 else max(1, self.key_count // frequency)
-        self._evict_all(self.policy.select_victims(self.populated, now, min(count, candidates)))
+        evicted = self._evict_all(
+            self.policy.select_victims(self.populated, now, min(count, candidates))
+        )
+        keep_spares(evicted, self.spare_entries)  # the victims' iterator is gone by now
 
-    def _evict_all(self, victims: Iterable[Entry]) -> None:
+    def _evict_all(self, victims: Iterable[Entry]) -> list[Entry]:
         """:meth:`evict_entry` for each victim in turn (lock held), with :meth:`_remove`
         written out and the counters summed once: a Django cull evicts a third of the keys in
         one write. Each victim is removed before the next is asked for, as
-        :meth:`EvictionPolicy.select_victims` promises."""
+        :meth:`EvictionPolicy.select_victims` promises. Returns the victims that may be
+        reused (:func:`keep_spares`): those whose last holder is not the expiry index."""
         keyspaces = self.keyspaces
         policy_on_delete = self.policy.on_delete if self._policy_tracks_delete else None
         expiry_on_delete = self.expiry.on_delete if self._expiry_tracks_delete else None
@@ -878,6 +913,10 @@ class CacheStore:
         wanted = self.events.wanted
         count = freed = 0
         emptied = False
+        evicted: list[Entry] = []
+        # An index that keeps records of removed keys (the timed deadline index) holds TTL
+        # victims after this and hands them to keep_spares() itself when it drops the records.
+        retained = self.expiry.retains_removed_entries
         # The victim's keyspace and its containers, looked up again only when the db changes
         # (a batch usually comes from one database).
         db = -1
@@ -922,12 +961,15 @@ class CacheStore:
                 self._lazyfree(payload)
             if wanted:
                 self._emit("evicted", entry)
+            if entry.deadline is None or not retained:
+                evicted.append(entry)
         self.used_memory -= freed
         self.key_count -= count
         self.stats.evicted_keys += count
         self.stats.evicted_bytes += freed
         if emptied:
             self._refresh_populated()
+        return evicted
 
     def _oom_message(self, key: str, needed: int) -> str:
         policy = self.policy
@@ -1112,6 +1154,7 @@ class CacheStore:
         self.used_memory = 0
         self.key_count = 0
         self.populated = []
+        self.spare_entries.clear()  # in place: write closures hold this list
         self.policy.reset()
         self.expiry.reset()
 
@@ -1192,6 +1235,7 @@ class CacheStore:
                 "expire_cycle_cpu_milliseconds": int(stats.expire_cycle_cpu_milliseconds),
                 "lazyfree_pending_objects": stats.lazyfree_pending_objects,
                 "lazyfreed_objects": stats.lazyfreed_objects,
+                "spare_entries": len(self.spare_entries),
                 "total_keys": self.key_count,
             }
             info.update(stats.extra)
@@ -1236,6 +1280,7 @@ class CacheStore:
             "maxmemory_policy",
             "lazyfree_pending_objects",
             "lazyfreed_objects",
+            "spare_entries",
         ]
         config = [
             "maxmemory_samples",

@@ -34,6 +34,10 @@ class ExpiryStrategy:
     #: a live array, ``sample(..., volatile=True)``): the store then keeps the TTL sampling
     #: arrays (an append and a swap-remove per write and removal of a key with a TTL).
     uses_ttl_index: ClassVar[bool] = False
+    #: Whether the strategy keeps references to removed entries (left-over index records).
+    #: The store then leaves the reuse of evicted TTL entries to the strategy, which hands
+    #: them to :func:`cachepolicy.keyspace.keep_spares` when it drops their last record.
+    retains_removed_entries: ClassVar[bool] = False
 
     def __init__(self, config: CacheConfig) -> None:
         self.config = config

@@ -53,7 +53,7 @@ from collections.abc import Callable
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
-from ..keyspace import Entry
+from ..keyspace import Entry, keep_spares
 from .driver import DrivenExpiry, ThreadDriver
 
 if TYPE_CHECKING:
@@ -107,6 +107,7 @@ class TimedExpiry(DrivenExpiry):
 
     name = "timed"
     metadata_overhead = _RECORD_BYTES
+    retains_removed_entries = True  # left-over records; the lane trim reuses their entries
 
     #: Runs per second (None: the config's ``hz``). Higher = smaller lag, more lock churn.
     rate: float | None = None
@@ -200,9 +201,11 @@ class TimedExpiry(DrivenExpiry):
         # popleft() each, and often spares the O(n) compaction.
         entries = self._lane_entries
         drop_entry, drop_deadline = entries.popleft, self._lane_deadlines.popleft
-        while entries and ((entry := entries[0]).pos < 0 or entry.deadline is None):
-            drop_entry()
+        dropped: list[Entry] = []
+        while entries and (entries[0].pos < 0 or entries[0].deadline is None):
+            dropped.append(drop_entry())
             drop_deadline()
+        keep_spares(dropped, store.spare_entries)  # entries of removed keys are reused
         live = sum(ks.volatile_count for ks in store.keyspaces)
         records = self.records
         if records > 2 * live + _COMPACT_SLACK:
@@ -282,6 +285,7 @@ class TimedExpiry(DrivenExpiry):
         reclaimed = 0
         lag_sum = 0.0
         lag_max = self.lag_max
+        expired: list[Entry] = []
         while True:
             with store.locked():
                 # A compaction replaces these.
@@ -309,11 +313,13 @@ class TimedExpiry(DrivenExpiry):
                         if lag > lag_max:
                             lag_max = lag
                         store.expire_entry(entry)
+                        expired.append(entry)
                         done += 1
                     else:  # deadline was extended: requeue at the new deadline
                         push(deadline, entry)
                     if done >= batch or (popped % _CHECK_EVERY == 0 and monotonic() >= slice_end):
                         break
+                keep_spares(expired, store.spare_entries)
                 reclaimed += done
                 busy += monotonic() - slice_start
                 top = self.next_deadline()

@@ -25,8 +25,11 @@ _TTLS: list[float | None] = [None, None, 5.0, 30, 0.5, 1e-300, 0.0, -1.0, float(
 
 
 def _state(store: CacheStore) -> dict[str, Any]:
+    # Every slot but the array positions (which only need to be consistent, see check()):
+    # entries reused from spares must look exactly like new ones.
     entries = sorted(
-        (e.db, e.key, e.payload, e.deadline, e.size, e.aseq, e.lfu) for e in store.iter_entries()
+        (e.db, e.key, e.payload, e.deadline, e.size, e.atime, e.aseq, e.lfu, e.ldt, e.version)
+        for e in store.iter_entries()
     )
     stats = store.stats
     return {
