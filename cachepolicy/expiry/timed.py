@@ -127,6 +127,10 @@ class TimedExpiry(DrivenExpiry):
         # records behind without telling the strategy (no hook call per delete or eviction), so
         # the left-over share is checked when the index grows, which is when it can go up.
         self._compact_at = _COMPACT_SLACK
+        #: Lane length at which :meth:`on_ttl_set` must run (to trim or compact the index):
+        #: the records left before ``_compact_at``, heap included, so that the write path's
+        #: own lane appends stop where :meth:`on_ttl_set` would check. Kept by _check_at().
+        self.lane_limit = _COMPACT_SLACK
         self._last_run = -math.inf
         self._interval = 1.0 / (self.rate if self.rate else config.hz)
         self._run_budget = _SLOW_TIME_PERC / 100 * self._interval
@@ -167,10 +171,10 @@ class TimedExpiry(DrivenExpiry):
         """
         return self._lane_deadlines, self._lane_entries
 
-    @property
-    def lane_limit(self) -> int:
-        """Lane length at which :meth:`on_ttl_set` must run (to trim or compact the index)."""
-        return self._compact_at
+    def _check_at(self, records: int) -> None:
+        """Count live keys (and maybe compact) once the index holds ``records`` records."""
+        self._compact_at = records
+        self.lane_limit = records - len(self._heap)
 
     # No on_ttl_cleared / on_delete: a record of a key that lost its TTL or left the cache is
     # dropped when it reaches the top (see the module docstring).
@@ -180,7 +184,7 @@ class TimedExpiry(DrivenExpiry):
         self._lane_deadlines.clear()
         self._lane_entries.clear()
         self._heap = []
-        self._compact_at = _COMPACT_SLACK
+        self._check_at(_COMPACT_SLACK)
 
     @property
     def records(self) -> int:
@@ -210,7 +214,7 @@ class TimedExpiry(DrivenExpiry):
         records = self.records
         if records > 2 * live + _COMPACT_SLACK:
             return True
-        self._compact_at = records + max(_TRIM_EVERY, live // 16) + 1
+        self._check_at(records + max(_TRIM_EVERY, live // 16) + 1)
         return False
 
     # ------------------------------------------------------------------ reclaiming
@@ -230,6 +234,7 @@ class TimedExpiry(DrivenExpiry):
             self._lane_entries.append(entry)
         else:
             heapq.heappush(self._heap, (deadline, next(self._seq), entry))
+            self.lane_limit -= 1  # the heap record counts towards _compact_at too
 
     def run(self, store: CacheStore, pause: Callable[[], None] | None) -> None:
         clock = store.clock
@@ -376,7 +381,7 @@ class TimedExpiry(DrivenExpiry):
         self._lane_entries.clear()
         self._lane_entries.extend(map(_entry_of, lane))
         self._heap = heap
-        self._compact_at = 2 * (len(lane) + len(heap)) + _COMPACT_SLACK + 1
+        self._check_at(2 * (len(lane) + len(heap)) + _COMPACT_SLACK + 1)
         self.rebuilds += 1
 
     # ------------------------------------------------------------------ introspection

@@ -127,6 +127,30 @@ def test_leftover_records_are_bounded(make_cache: MakeCache, clock: ManualClock)
     assert cache.store.check() == []
 
 
+def test_write_path_lane_appends_count_heap_records_towards_the_bound(
+    make_cache: MakeCache, clock: ManualClock
+) -> None:
+    """The write closure appends to the lane itself while the lane is under ``lane_limit``;
+    records on the heap count towards the same bound, so the index never grows past it."""
+    cache = make_cache(expiry="timed", maxmemory=0)
+    strategy = _timed(cache)
+    cache.set("anchor", 0, ttl=3600)  # a live record at the lane's head: trimming cannot help
+    for i in range(800):  # earlier than the lane's last deadline: heap records, left behind
+        cache.set(f"short{i}", i, ttl=1800)
+        cache.delete(f"short{i}")
+    worst = 0
+    for i in range(3000):
+        cache.set(f"k{i}", i, ttl=3600)
+        cache.delete(f"k{i}")
+        live = sum(keyspace.volatile_count for keyspace in cache.store.keyspaces)
+        # Compaction is due past 2 x live + 1024 records, checked again every max(256, live/16)
+        # records, so a check can come up to that many records after the bound is crossed.
+        worst = max(worst, strategy.records - (2 * live + 1024 + max(256, live // 16)))
+    assert worst <= 1  # the heap's 800 records used to come on top of this
+    assert strategy.rebuilds >= 1
+    assert cache.store.check() == []
+
+
 def test_leftover_records_at_the_lane_head_are_trimmed_without_compaction(
     make_cache: MakeCache, clock: ManualClock
 ) -> None:
