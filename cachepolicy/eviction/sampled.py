@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterator, Sequence
 from random import Random
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..keyspace import Entry, Keyspace
+from ..keyspace import RANDOM_INDEX_BITS, Entry, Keyspace
 from .base import EvictionPolicy
 
 if TYPE_CHECKING:
@@ -66,7 +66,7 @@ class SampledPolicy(EvictionPolicy):
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
         volatile = self.volatile_only
         samples = self.samples
-        rand = self.rng.random
+        bits = self.rng.getrandbits
         score_all = self.scores
         scores, entries, capacity = self._scores, self._entries, self.pool_size
         while True:
@@ -78,7 +78,9 @@ class SampledPolicy(EvictionPolicy):
                     continue
                 candidates += size
                 drawn = (
-                    pool if size <= samples else [pool[int(rand() * size)] for _ in range(samples)]
+                    pool
+                    if size <= samples
+                    else [pool[bits(RANDOM_INDEX_BITS) % size] for _ in range(samples)]
                 )
                 for value, entry in zip(score_all(drawn, now), drawn, strict=True):
                     # offer(), written out: this loop is the cost of every eviction.
@@ -105,7 +107,7 @@ class SampledPolicy(EvictionPolicy):
         if count <= 1:
             return super().select_victims(keyspaces, now, count)
         volatile = self.volatile_only
-        rand = self.rng.random
+        bits = self.rng.getrandbits
         draws = count * self.samples
         entries: list[Entry] = []
         for keyspace in keyspaces:
@@ -116,7 +118,9 @@ class SampledPolicy(EvictionPolicy):
             else:
                 # Entries hash by identity: a dict drops repeated draws, keeping draw order.
                 # Comprehensions and C calls, not statement loops: a cull draws thousands.
-                entries.extend(dict.fromkeys([pool[int(rand() * size)] for _ in range(draws)]))
+                entries.extend(
+                    dict.fromkeys([pool[bits(RANDOM_INDEX_BITS) % size] for _ in range(draws)])
+                )
         # Timsort beats heapq.nlargest when the batch is a large share of the candidates, and
         # it is stable, so ties keep the draw order either way.
         rank_key = self.rank_key()
