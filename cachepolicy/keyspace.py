@@ -38,6 +38,10 @@ class Entry:
     are Redis's logarithmic counter and its last-decrement time in minutes. ``pos``/``vpos`` are
     the entry's indexes in its keyspace's sampling arrays (-1 when absent). ``version`` changes
     whenever the entry's rank changes, so exact-mode heaps can discard stale records lazily.
+
+    A removed entry may later be re-initialised for another key (:func:`keep_spares`), but only
+    once nothing references it: whoever holds an entry sees it keep its old key, with ``pos``
+    -1 once it has left the cache.
     """
 
     __slots__ = (
