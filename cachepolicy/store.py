@@ -55,7 +55,7 @@ from .expiry.driver import DrivenExpiry, InlineDriver, ReclaimDriver
 from .expiry.lazyfree import release_lazily
 from .expiry.registry import resolve_expiry
 from .expiry.timed import TimedExpiry
-from .keyspace import Entry, Keyspace, keep_spares
+from .keyspace import SPARE_ENTRIES_MAX, Entry, Keyspace, keep_spares
 from .serializers import Serializer, resolve_serializer
 from .sizing import (
     ASCII_STR_BASE,
@@ -1323,6 +1323,11 @@ class CacheStore:
                 problems.append(f"used_memory {self.used_memory} exceeds maxmemory {limit}")
             if self.config.max_entries is not None and count > self.config.max_entries:
                 problems.append(f"{count} keys exceed max_entries {self.config.max_entries}")
+            spares = self.spare_entries
+            if len(spares) > SPARE_ENTRIES_MAX:
+                problems.append(f"{len(spares)} spare entries exceed {SPARE_ENTRIES_MAX}")
+            if any(spare.pos >= 0 for spare in spares) or len({*map(id, spares)}) < len(spares):
+                problems.append("a spare entry is still in a keyspace or listed twice")
             problems.extend(self.policy.check(self.keyspaces))
             problems.extend(self.expiry.check())
         return problems

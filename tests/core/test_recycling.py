@@ -223,3 +223,14 @@ def test_lock_free_readers_never_see_another_keys_value() -> None:
     assert errors == []
     assert store.stats.evicted_keys > 1000
     assert store.check() == []
+
+
+def test_check_reports_a_spare_that_is_still_in_use() -> None:
+    store = _store(maxmemory=0)
+    store.write(0, "k", b"v", None)
+    live = store.peek(0, "k")
+    assert live is not None
+    store.spare_entries.append(live)
+    assert any("spare entry" in problem for problem in store.check())
+    store.spare_entries.clear()
+    assert store.check() == []
