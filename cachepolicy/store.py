@@ -653,30 +653,17 @@ class CacheStore:
                         atime, aseq = now, next(sequence)
                     else:
                         atime, aseq = 0.0, 0  # the policy's on_insert() stamps the entry
-                    if spares:
-                        # A spare entry (keep_spares), re-initialised in full as Entry() does.
+                    pos = len(entries)
+                    vpos = len(volatile) if deadline is not None and index_volatile else -1
+                    if spares:  # a removed entry nothing holds any more (keep_spares)
                         entry = spares.pop()
-                        entry.key = key
-                        entry.payload = payload
-                        entry.size = size
-                        entry.deadline = deadline
-                        entry.db = db
-                        entry.atime = atime
-                        entry.aseq = aseq
-                        entry.lfu = entry.ldt = entry.version = 0
-                        entry.pos = len(entries)
-                        if deadline is not None and index_volatile:
-                            entry.vpos = len(volatile)
-                            volatile.append(entry)
-                        else:
-                            entry.vpos = -1
-                    elif deadline is not None and index_volatile:
-                        pos, vpos = len(entries), len(volatile)
-                        entry = Entry(key, payload, size, deadline, db, pos, vpos, atime, aseq)
-                        volatile.append(entry)
+                        Entry.__init__(
+                            entry, key, payload, size, deadline, db, pos, vpos, atime, aseq
+                        )
                     else:
-                        pos = len(entries)
-                        entry = Entry(key, payload, size, deadline, db, pos, -1, atime, aseq)
+                        entry = Entry(key, payload, size, deadline, db, pos, vpos, atime, aseq)
+                    if vpos >= 0:
+                        volatile.append(entry)
                     if deadline is not None:
                         keyspace.volatile_count += 1
                         keyspace.volatile_memory += size
