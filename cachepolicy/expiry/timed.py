@@ -78,6 +78,13 @@ _TRIM_EVERY = 256
 _deadline_of = itemgetter(0)
 _entry_of = itemgetter(1)
 
+
+def _schedules(deadline: float, entry: Entry) -> bool:
+    """Whether a record still schedules its key: the entry is live, has a TTL, and the record
+    is not later than it (a later one was superseded by an earlier push)."""
+    return entry.pos >= 0 and entry.deadline is not None and deadline <= entry.deadline
+
+
 # Records popped between two budget checks: one monotonic() call per this
 # many keys (reading the clock costs about as much as reclaiming a key).
 _CHECK_EVERY = 16
@@ -355,17 +362,9 @@ class TimedExpiry(DrivenExpiry):
         lane = [
             record
             for record in zip(self._lane_deadlines, self._lane_entries, strict=True)
-            if (entry := record[1]).pos >= 0
-            and entry.deadline is not None
-            and record[0] <= entry.deadline
+            if _schedules(*record)
         ]
-        heap = [
-            record
-            for record in self._heap
-            if (entry := record[2]).pos >= 0
-            and entry.deadline is not None
-            and record[0] <= entry.deadline
-        ]
+        heap = [record for record in self._heap if _schedules(record[0], record[2])]
         if len(lane) + len(heap) > live + _COMPACT_SLACK:
             lane = [
                 (entry.deadline, entry)
