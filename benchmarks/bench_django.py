@@ -47,10 +47,16 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import django
 from django.conf import settings
+
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.turns import Batch, take_turns
 
 # Timing is checked every this many operations: large enough that ``perf_counter`` calls are
 # noise, small enough that a slow scenario still stops close to ``--seconds``.
@@ -97,17 +103,6 @@ class Result:
     scenario: str
     ops_per_second: dict[str, float]
     hit_ratio: dict[str, float] | None = None
-
-
-def _run_for(seconds: float, batch: Callable[[], int]) -> float:
-    """Run ``batch`` (which returns its operation count) until ``seconds`` pass; ops/s."""
-    ops = 0
-    start = time.perf_counter()
-    while True:
-        ops += batch()
-        elapsed = time.perf_counter() - start
-        if elapsed >= seconds:
-            return ops / elapsed
 
 
 def _interleaved(repeat: int, measure: Callable[[str], Any]) -> dict[str, Any]:
@@ -202,24 +197,20 @@ def simple_batch(alias: str, name: str, entries: int) -> Callable[[], int]:
 
 
 def scenario_simple(name: str, entries: int, seconds: float) -> dict[str, float]:
-    """One timed round of a single-threaded scenario on both caches, freshly filled.
+    """One timed round of a single-threaded scenario on both caches, freshly filled, taking
+    turns batch by batch (``benchmarks/turns.py``). Returns ops/s per alias."""
 
-    The caches take turns batch by batch (in ABBA order) rather than one running for the whole
-    round after the other: the speed of this shared machine drifts by tens of percent within
-    seconds, and fine-grained turns expose both caches to the same drift, so their ratio is
-    stable where two back-to-back runs are not. Returns ops/s per alias.
-    """
-    batches = {alias: simple_batch(alias, name, entries) for alias in ALIASES}
-    ops = dict.fromkeys(ALIASES, 0)
-    spent = dict.fromkeys(ALIASES, 0.0)
-    order = list(ALIASES)
-    while sum(spent.values()) < seconds * len(ALIASES):
-        for alias in order:
+    def timed(batch: Callable[[], int]) -> Batch:
+        def run() -> tuple[int, float]:
             start = time.perf_counter()
-            ops[alias] += batches[alias]()
-            spent[alias] += time.perf_counter() - start
-        order.reverse()
-    return {alias: ops[alias] / spent[alias] for alias in ALIASES}
+            count = batch()
+            return count, time.perf_counter() - start
+
+        return run
+
+    return take_turns(
+        {alias: timed(simple_batch(alias, name, entries)) for alias in ALIASES}, seconds
+    )
 
 
 def scenario_zipf(alias: str, threads: int, entries: int, seconds: float) -> tuple[float, float]:

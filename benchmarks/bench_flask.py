@@ -29,9 +29,15 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import flask
 from flask_caching import Cache
+
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.turns import Batch, take_turns
 
 # Timing is checked every this many operations: large enough that ``perf_counter`` calls are
 # noise, small enough that SimpleCache's slow evicting writes do not overrun the time budget.
@@ -57,29 +63,20 @@ def make_cache(cache_type: str, threshold: int) -> tuple[flask.Flask, Cache]:
     return app, Cache(app)
 
 
-def paired(
-    runs: dict[str, tuple[flask.Flask, Callable[[int], None]]], seconds: float
-) -> dict[str, float]:
-    """Ops/s of each cache, running ``_BATCH`` operations of each in turn (ABBA order) until
-    each has run about ``seconds``.
+def in_context(app: flask.Flask, ops: Callable[[int], None]) -> Batch:
+    """One ``_BATCH`` of ``ops`` inside ``app``'s context, entered outside the timed part."""
+    done = 0
 
-    Taking turns every batch instead of one cache after the other exposes both caches to the
-    same machine speed, which on a shared machine drifts by tens of percent within seconds.
-    Each cache runs inside its own application context, entered outside the timed part.
-    """
-    done = dict.fromkeys(runs, 0)
-    spent = dict.fromkeys(runs, 0.0)
-    order = list(runs)
-    while sum(spent.values()) < seconds * len(runs):
-        for name in order:
-            app, ops = runs[name]
-            with app.app_context():
-                start = time.perf_counter()
-                ops(done[name])
-                spent[name] += time.perf_counter() - start
-            done[name] += _BATCH
-        order.reverse()
-    return {name: done[name] / spent[name] for name in runs}
+    def run() -> tuple[int, float]:
+        nonlocal done
+        with app.app_context():
+            start = time.perf_counter()
+            ops(done)
+            elapsed = time.perf_counter() - start
+        done += _BATCH
+        return _BATCH, elapsed
+
+    return run
 
 
 def cycling(keys: Sequence[str]) -> Callable[[int], Sequence[str]]:
@@ -170,9 +167,9 @@ def run(entries: int, seconds: float, repeat: int) -> list[Result]:
         # The caches take turns batch by batch (ABBA), so drifts in this shared machine's
         # speed hit both alike; the best of ``repeat`` rounds of each counts.
         for _ in range(repeat):
-            rates = paired(
+            rates = take_turns(
                 {
-                    name: (app, scenarios(name, cache)[scenario])
+                    name: in_context(app, scenarios(name, cache)[scenario])
                     for name, (app, cache) in caches.items()
                 },
                 seconds,
