@@ -16,7 +16,6 @@ import re
 import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
@@ -27,13 +26,9 @@ REPO = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow
 
 
-def _load_fetcher() -> ModuleType:
-    return conformance_fetcher()
-
-
 @pytest.fixture(scope="module")
 def suite_dir() -> Path:
-    fetcher = _load_fetcher()
+    fetcher = conformance_fetcher()
     try:
         return Path(fetcher.fetch_flask_suite())
     except fetcher.ConformanceFetchError as exc:
