@@ -205,12 +205,7 @@ class Keyspace:
         self._all.append(entry)
         self.memory += entry.size
         if entry.deadline is not None:
-            self.volatile_count += 1
-            self.volatile_memory += entry.size
-            if self.index_volatile:
-                volatile = self._volatile
-                entry.vpos = len(volatile)
-                volatile.append(entry)
+            self._add_volatile(entry)
 
     def remove(self, entry: Entry) -> None:
         """Remove an entry that is present (the exact object stored under its key)."""
@@ -224,10 +219,7 @@ class Keyspace:
         entry.pos = -1
         self.memory -= entry.size
         if entry.deadline is not None:
-            self.volatile_count -= 1
-            self.volatile_memory -= entry.size
-            if entry.vpos >= 0:
-                self._unindex_volatile(entry)
+            self._remove_volatile(entry)
 
     def resize(self, entry: Entry, new_size: int) -> None:
         """Record that ``entry`` now costs ``new_size`` bytes."""
@@ -242,16 +234,9 @@ class Keyspace:
         previous = entry.deadline
         entry.deadline = deadline
         if deadline is None and previous is not None:
-            self.volatile_count -= 1
-            self.volatile_memory -= entry.size
-            if entry.vpos >= 0:
-                self._unindex_volatile(entry)
+            self._remove_volatile(entry)
         elif deadline is not None and previous is None:
-            self.volatile_count += 1
-            self.volatile_memory += entry.size
-            if self.index_volatile:
-                entry.vpos = len(self._volatile)
-                self._volatile.append(entry)
+            self._add_volatile(entry)
 
     def candidates(self, volatile: bool) -> list[Entry]:
         """The live sampling array of all keys, or of keys with a TTL. Do not mutate it."""
@@ -290,10 +275,24 @@ class Keyspace:
             entry.pos = entry.vpos = -1
         return removed
 
-    def _unindex_volatile(self, entry: Entry) -> None:
-        items = self._volatile
-        last = items.pop()
-        if last is not entry:
-            items[entry.vpos] = last
-            last.vpos = entry.vpos
-        entry.vpos = -1
+    def _add_volatile(self, entry: Entry) -> None:
+        """Count an entry that has (just got) a TTL, and index it if TTL keys are sampled."""
+        self.volatile_count += 1
+        self.volatile_memory += entry.size
+        if self.index_volatile:
+            volatile = self._volatile
+            entry.vpos = len(volatile)
+            volatile.append(entry)
+
+    def _remove_volatile(self, entry: Entry) -> None:
+        """Uncount an entry that had a TTL, swap-removing it from the index if it is there."""
+        self.volatile_count -= 1
+        self.volatile_memory -= entry.size
+        vpos = entry.vpos
+        if vpos >= 0:
+            items = self._volatile
+            last = items.pop()
+            if last is not entry:
+                items[vpos] = last
+                last.vpos = vpos
+            entry.vpos = -1
