@@ -7,7 +7,7 @@ and ``flask_cachepolicy``.
 """
 
 from . import forksafety  # noqa: F401  (first: registers the fork hooks before the threads')
-from .backend import KEEP_TTL, Cache
+from ._core.entry import Entry
 from .clock import Clock, ManualClock, SystemClock
 from .config import DEFAULT_MAXMEMORY, DEFAULT_POLICY, CacheConfig
 from .errors import CachePolicyError, ConfigError, OutOfMemoryError, ValueTooLargeError
@@ -20,10 +20,10 @@ from .eviction import (
     register_policy,
 )
 from .expiry import ExpiryStrategy, register_expiry
-from .keyspace import Entry
 from .shared import get_shared_store, release_shared_store
 from .sizing import format_bytes, parse_memory
 from .store import CacheStore
+from .view import KEEP_TTL, Cache
 
 __version__ = "0.1.0"
 

@@ -7,6 +7,7 @@ errors, lists the valid choices with a "did you mean" suggestion. Nothing falls 
 from __future__ import annotations
 
 import difflib
+import math
 from collections.abc import Iterable
 
 __all__ = [
@@ -15,6 +16,7 @@ __all__ = [
     "OutOfMemoryError",
     "ValueTooLargeError",
     "did_you_mean",
+    "short_repr",
 ]
 
 
@@ -60,3 +62,42 @@ def did_you_mean(value: str, choices: Iterable[str]) -> str:
     """Return ``" Did you mean 'x'?"`` for the closest choice, or ``""`` if none is close."""
     matches = difflib.get_close_matches(value, list(choices), n=1, cutoff=0.6)
     return f" Did you mean {matches[0]!r}?" if matches else ""
+
+
+# Ints longer than this many digits are described, not printed: int-to-text conversion is
+# quadratic in the digit count, and beyond 4300 digits (sys.int_info.default_max_str_digits)
+# Python refuses it with a ValueError. A message never needs more than the first few digits.
+_INT_DIGITS_SHOWN = 600
+
+
+def short_repr(value: object, limit: int = 80) -> str:
+    """``repr(value)`` cut to about ``limit`` characters, for error messages and log lines.
+
+    A message must stay readable however big the bad value was: a 2 MB key must not become a
+    2 MB log line, and an int of 10,000 digits (whose ``repr`` Python itself refuses) must not
+    turn the error into a ``ValueError`` about string conversion. Strings and bytes are sliced
+    *before* ``repr`` so that a huge one is never copied; a cut repr ends with ``...`` and says
+    how long the whole value was. A ``__repr__`` that raises gives the type name instead.
+    """
+    if isinstance(value, str | bytes | bytearray):
+        head = repr(value[:limit])
+        if len(value) <= limit and len(head) <= limit:
+            return head
+        unit = "characters" if isinstance(value, str) else "bytes"
+        return f"{head[: max(limit - 3, 8)]}... ({len(value):,} {unit})"
+    if isinstance(value, int) and not isinstance(value, bool):
+        magnitude = abs(value)
+        if magnitude.bit_length() > _INT_DIGITS_SHOWN * 3.3:  # > ~_INT_DIGITS_SHOWN digits
+            digits = int(magnitude.bit_length() * math.log10(2)) + 1
+            return f"<an int of about {digits:,} digits>"
+        text = str(value)
+        if len(text) <= limit:
+            return text
+        return f"{text[: max(limit - 20, 8)]}... ({len(text.lstrip('-')):,} digits)"
+    try:
+        text = repr(value)
+    except Exception as exc:  # a broken __repr__ must not replace the error being reported
+        return f"<{type(value).__name__} object (repr() raised {type(exc).__name__})>"
+    if len(text) <= limit:
+        return text
+    return f"{text[: max(limit - 3, 8)]}..."

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import importlib
 import pickle
-from collections.abc import Callable
 from typing import Any, Protocol, runtime_checkable
 
 from .errors import ConfigError
@@ -39,23 +38,11 @@ class PickleSerializer:
     def loads(self, payload: bytes) -> Any:
         return pickle.loads(payload)
 
-    def fast_functions(self) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
-        """Callables equivalent to dumps/loads with the least overhead per call.
-
-        ``loads`` is :func:`pickle.loads` itself. ``dumps`` needs the protocol, and
-        ``functools.partial(pickle.dumps, protocol=...)`` builds a keyword dict on every call
-        (twice the cost of pickling a short value), so it is a plain function passing the
-        protocol positionally. It carries ``pickle_protocol``: the store's write path reads it
-        and calls ``pickle.dumps(value, protocol)`` itself, without even that frame.
-        """
-        protocol = self.protocol
-        pickle_dumps = pickle.dumps
-
-        def dumps(value: Any) -> bytes:
-            return pickle_dumps(value, protocol)
-
-        dumps.pickle_protocol = protocol  # type: ignore[attr-defined]
-        return dumps, pickle.loads
+    @property
+    def pickle_protocol(self) -> int:
+        """Declares that ``dumps(value)`` is ``pickle.dumps(value, pickle_protocol)`` and
+        ``loads`` is ``pickle.loads``, so the engine's write path may call pickle itself."""
+        return self.protocol
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, PickleSerializer) and other.protocol == self.protocol

@@ -1,17 +1,16 @@
 """Eviction policies: Redis's eight maxmemory policies and the base classes for your own."""
 
+from .._core.ports import Access, Ranking, Victims
+from .._core.ranking import LFU_INIT_VAL, lfu_decay, lfu_log_incr
+from .._core.sampler import EVPOOL_SIZE
 from .base import EvictionPolicy
-from .frequency import (
-    LFU_INIT_VAL,
-    AllKeysLFU,
+from .exact import (
     ExactAllKeysLFU,
+    ExactAllKeysLRU,
     ExactVolatileLFU,
-    VolatileLFU,
-    lfu_decay,
-    lfu_log_incr,
+    ExactVolatileLRU,
+    ExactVolatileTTL,
 )
-from .random import AllKeysRandom, NoEviction, VolatileRandom
-from .recency import AllKeysLRU, ExactAllKeysLRU, ExactVolatileLRU, VolatileLRU
 from .registry import (
     EVICTION_MODES,
     REDIS_POLICIES,
@@ -21,14 +20,24 @@ from .registry import (
     resolve_policy,
     unregister_policy,
 )
-from .sampled import EVPOOL_SIZE, SampledPolicy
-from .ttl import ExactVolatileTTL, VolatileTTL
+from .sampled import (
+    AllKeysLFU,
+    AllKeysLRU,
+    AllKeysRandom,
+    NoEviction,
+    SampledPolicy,
+    VolatileLFU,
+    VolatileLRU,
+    VolatileRandom,
+    VolatileTTL,
+)
 
 __all__ = [
     "EVICTION_MODES",
     "EVPOOL_SIZE",
     "LFU_INIT_VAL",
     "REDIS_POLICIES",
+    "Access",
     "AllKeysLFU",
     "AllKeysLRU",
     "AllKeysRandom",
@@ -40,7 +49,9 @@ __all__ = [
     "ExactVolatileTTL",
     "NoEviction",
     "PolicySpec",
+    "Ranking",
     "SampledPolicy",
+    "Victims",
     "VolatileLFU",
     "VolatileLRU",
     "VolatileRandom",

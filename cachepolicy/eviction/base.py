@@ -2,42 +2,67 @@
 
 Redis's eight ``maxmemory-policy`` values are two axes, not eight algorithms: *which keys may be
 evicted* (all keys, or only keys with a TTL: ``volatile``) times *how candidates are ranked*
-(LRU, LFU, TTL, random), plus ``noeviction``. A policy object holds the ranking state; the store
-(:class:`cachepolicy.store.CacheStore`) owns the keyspaces, the lock and the accounting, and asks
-the policy for one victim at a time until the incoming write fits.
+(LRU, LFU, TTL, random), plus ``noeviction``. A policy holds the ranking state; the engine
+(:class:`cachepolicy._core.engine.Engine`) owns the keyspaces, the lock and the accounting, and
+asks the policy for one victim at a time until the incoming write fits.
+
+Declarations. A policy says what the engine may do for it without calling Python:
+
+* :attr:`EvictionPolicy.access`: what to record when a key is inserted or read (nothing, the
+  recency stamp, the LFU counter);
+* :attr:`EvictionPolicy.victims`: where victims come from (Redis's sampler and pool, a random
+  key, or the policy's own :meth:`~EvictionPolicy.select_victim`), and for the pool the
+  :attr:`~EvictionPolicy.ranking` that scores candidates;
+* :attr:`EvictionPolicy.fast_hooks`: the hooks the engine may serve from those declarations.
+  A subclass that overrides one of them without re-declaring ``fast_hooks`` loses it here
+  (``__init_subclass__``), so its override is called: overriding a built-in's hook always works.
 
 Hook contract:
 
-* ``on_insert``/``on_delete``/``on_ttl_change``/``reset``/``select_victim`` run under the store
-  lock and must never call the public cache API.
+* ``on_insert``/``on_delete``/``on_ttl_change``/``reset``/``select_victim`` run under the lock
+  and must never call the public cache API.
 * ``on_access`` runs on the read path. When :attr:`EvictionPolicy.lock_free_access` is true it
   runs *without* the lock, so it may only perform operations that are atomic under CPython's GIL
   (attribute stores, ``next()`` on an ``itertools.count``, one C-level container call). A policy
-  whose access hook mutates a shared structure in several steps sets it to False and the store
-  then takes the lock around the hook.
+  whose access hook mutates a shared structure in several steps sets it to False.
 """
 
 from __future__ import annotations
 
-import abc
 from collections.abc import Iterator, Sequence
 from random import Random
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..keyspace import Entry, Keyspace
+from .._core.entry import Entry, stamp
+from .._core.keyspace import Keyspace
+from .._core.ports import Access, Ranking, Victims
+from .._core.ranking import lfu_decay, lfu_init, lfu_touch
+from .._core.sampler import Sampler, ranked_score
 
 if TYPE_CHECKING:
     from ..config import CacheConfig
 
-__all__ = ["EvictionPolicy"]
+__all__ = ["HOOKS", "EvictionPolicy"]
+
+#: Every hook the engine may call, i.e. every name ``fast_hooks`` may hold.
+HOOKS = (
+    "on_insert",
+    "on_access",
+    "on_delete",
+    "on_ttl_change",
+    "select_victim",
+    "select_victims",
+    "score",
+    "candidate_bytes",
+)
 
 
-class EvictionPolicy(abc.ABC):
+class EvictionPolicy:
     """Decides which key leaves the cache when a write needs room.
 
-    Subclass it (or :class:`~cachepolicy.eviction.sampled.SampledPolicy`, which only needs a
-    ``score``), then make it selectable by name with
-    :func:`~cachepolicy.eviction.registry.register_policy` or by its dotted path.
+    Subclass a built-in (``AllKeysLRU``, ``AllKeysLFU``, ...) and override ``score`` or any
+    hook, or subclass this class and implement :meth:`select_victim`; then make it selectable
+    by name with :func:`~cachepolicy.eviction.registry.register_policy` or by dotted path.
     """
 
     #: The name users write in settings; for built-ins the exact redis.conf spelling.
@@ -46,64 +71,138 @@ class EvictionPolicy(abc.ABC):
     volatile_only: ClassVar[bool] = False
     #: False only for ``noeviction``: writes that need room fail with OutOfMemoryError.
     evicts: ClassVar[bool] = True
-    #: Whether :meth:`on_access` is safe to call without the store lock (see module docstring).
+    #: What is recorded on insert and access (see the module docstring).
+    access: ClassVar[Access] = Access.NONE
+    #: Where victims come from: the policy's own ``select_victim`` unless declared otherwise.
+    victims: ClassVar[Victims] = Victims.HOOK
+    #: How the pool scores candidates when ``victims`` is ``Victims.POOL``.
+    ranking: ClassVar[Ranking] = Ranking.SCORE
+    #: The hooks the engine may serve from the declarations above instead of calling them.
+    #: The base class's are all no-ops or follow the declarations, so all are fast here.
+    fast_hooks: ClassVar[frozenset[str]] = frozenset(HOOKS)
+    #: Whether :meth:`on_access` is safe to call without the lock (see module docstring).
     lock_free_access: ClassVar[bool] = True
     #: Bytes per entry this policy's own structures cost (counted in ``used_memory``).
     metadata_overhead: ClassVar[int] = 0
     #: Extra bytes per entry *with a TTL* (for structures that index volatile keys only).
     volatile_metadata_overhead: ClassVar[int] = 0
-    #: Whether the policy samples keys that have a TTL (``keyspace.candidates(True)``,
-    #: ``random_entry(rng, True)``) although it is not ``volatile_only``: the store then keeps
-    #: the TTL sampling arrays, which it otherwise builds only for ``volatile_only`` policies
-    #: and expiry strategies that ask for them.
+    #: Whether the policy samples keys that have a TTL although it is not ``volatile_only``:
+    #: the engine then keeps the TTL sampling arrays.
     uses_ttl_index: ClassVar[bool] = False
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fast_hooks" not in cls.__dict__:
+            # An override the class did not declare fast is called by the engine.
+            cls.fast_hooks = frozenset(name for name in cls.fast_hooks if name not in cls.__dict__)
 
     def __init__(self, config: CacheConfig, rng: Random) -> None:
         self.config = config
         self.rng = rng
+        #: The sampler and pool (``victims`` POOL or RANDOM); None for other policies.
+        self.sampler: Sampler | None = None
+        if self.evicts and self.victims in (Victims.POOL, Victims.RANDOM):
+            ranking = self.ranking if "score" in self.fast_hooks else Ranking.SCORE
+            self.sampler = Sampler(
+                int(ranking),
+                self.volatile_only,
+                config.maxmemory_samples,
+                rng,
+                config.lfu_decay_time,
+                self.score,
+            )
+
+    # ------------------------------------------------------------------ hooks
 
     def on_insert(self, entry: Entry, now: float) -> None:
         """A new key was added (its deadline, if any, is already set)."""
+        if self.access is Access.STAMP:
+            stamp(entry, now)
+        elif self.access is Access.LFU:
+            lfu_init(entry, now)
 
     def on_access(self, entry: Entry, now: float) -> None:
-        """A key was read or overwritten (Redis touches the LRU/LFU field on both)."""
+        """A key was read, overwritten or touched (Redis touches the LRU/LFU field on all)."""
+        if self.access is Access.STAMP:
+            stamp(entry, now)
+        elif self.access is Access.LFU:
+            config = self.config
+            lfu_touch(entry, now, config.lfu_log_factor, config.lfu_decay_time, self.rng)
 
     def on_delete(self, entry: Entry) -> None:
-        """A key left the cache (deleted, expired, evicted or overwritten by a flush)."""
+        """A key left the cache (deleted, expired, evicted, or its database flushed)."""
 
     def on_ttl_change(self, entry: Entry, previous: float | None) -> None:
         """``entry.deadline`` changed from ``previous`` (set, changed or cleared)."""
 
     def reset(self) -> None:
         """Every key of every database was removed: drop all state."""
+        if self.sampler is not None:
+            self.sampler.reset()
 
-    @abc.abstractmethod
+    # ------------------------------------------------------------------ victims
+
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
-        """Return a live entry to evict, or None if no key may be evicted (Redis's EVICT_FAIL).
+        """Return a live entry to evict, or None if no key may be evicted (EVICT_FAIL).
 
-        ``keyspaces`` are the store's *non-empty* databases in db order. Must not remove the
-        entry: the store does that and then calls :meth:`on_delete`. An entry is live while
-        ``entry.pos >= 0`` (a removed entry object is never reinserted).
+        ``keyspaces`` are the *non-empty* databases in db order. Must not remove the entry:
+        the engine does that and then calls :meth:`on_delete`. Policies that declare
+        ``victims = Victims.HOOK`` must override this.
         """
+        sampler = self.sampler
+        if sampler is None:
+            if self.victims is Victims.HOOK and self.evicts:
+                raise NotImplementedError(
+                    f"{type(self).__qualname__} declares victims = Victims.HOOK, so it must "
+                    "implement select_victim()."
+                )
+            return None
+        if self.victims is Victims.RANDOM:
+            return sampler.select_random(keyspaces)
+        return sampler.select(keyspaces, now)
 
     def select_victims(
         self, keyspaces: Sequence[Keyspace], now: float, count: int
     ) -> Iterator[Entry]:
         """Yield up to ``count`` victims for a batch eviction (an entry-count cull).
 
-        The store evicts each victim before asking for the next, so the default simply repeats
-        :meth:`select_victim`. Policies whose per-victim cost is high may choose the whole
-        batch at once.
+        The engine evicts each victim before asking for the next. The pool's batch draws
+        ``count * samples`` candidates and keeps the best ``count`` (one pass, same depth per
+        victim as one-at-a-time eviction); otherwise :meth:`select_victim` is repeated.
         """
+        sampler = self.sampler
+        if sampler is not None and self.victims is Victims.POOL and count > 1:
+            yield from sampler.select_batch(keyspaces, now, count)
+            return
         for _ in range(count):
             victim = self.select_victim(keyspaces, now)
             if victim is None:
                 return
             yield victim
 
-    def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
-        """Return descriptions of internal inconsistencies (empty when healthy)."""
-        return []
+    def score(self, entry: Entry, now: float) -> float:
+        """How good a victim ``entry`` is at ``now`` (higher = evicted first): the declared
+        ranking's score. Override to rank by anything else; the pool then calls it."""
+        if self.ranking is Ranking.SCORE:
+            raise NotImplementedError(
+                f"{type(self).__qualname__} declares ranking = Ranking.SCORE, so it must "
+                "implement score()."
+            )
+        return ranked_score(int(self.ranking), entry, now, self.config.lfu_decay_time)
+
+    @property
+    def pool(self) -> list[tuple[float, Entry]]:
+        """The eviction pool's (score, entry) pairs, worst victim first (for introspection)."""
+        if self.sampler is None:
+            return []
+        return list(zip(self.sampler.scores, self.sampler.entries, strict=True))
+
+    def offer(self, score: float, entry: Entry) -> None:
+        """Insert a candidate into the pool with Redis's insert/shift rules."""
+        if self.sampler is not None:
+            self.sampler.offer(score, entry)
+
+    # ------------------------------------------------------------------ capacity
 
     def candidate_bytes(self, keyspaces: Sequence[Keyspace]) -> int:
         """Bytes that this policy could free by evicting every candidate."""
@@ -122,8 +221,22 @@ class EvictionPolicy(abc.ABC):
         return sum(len(ks) for ks in keyspaces)
 
     def is_candidate(self, entry: Entry) -> bool:
-        """Whether ``entry`` belongs to this policy's candidate keyspace."""
+        """Whether ``entry`` belongs to this policy's candidate keys."""
         return self.evicts and (not self.volatile_only or entry.deadline is not None)
+
+    # ------------------------------------------------------------------ introspection
+
+    def frequency(self, entry: Entry, now: float) -> int:
+        """The decayed LFU counter (Redis's OBJECT FREQ); only for policies that keep it."""
+        if self.access is not Access.LFU:
+            raise TypeError(
+                "An LFU maxmemory-policy is not selected, access frequency not tracked."
+            )
+        return lfu_decay(entry.lfu, entry.ldt, int(now // 60), self.config.lfu_decay_time)
+
+    def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
+        """Descriptions of internal inconsistencies (empty when healthy)."""
+        return self.sampler.check() if self.sampler is not None else []
 
     def describe(self) -> str:
         """One line for INFO and error messages."""

@@ -13,10 +13,23 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError, did_you_mean
 from .base import EvictionPolicy
-from .frequency import AllKeysLFU, ExactAllKeysLFU, ExactVolatileLFU, VolatileLFU
-from .random import AllKeysRandom, NoEviction, VolatileRandom
-from .recency import AllKeysLRU, ExactAllKeysLRU, ExactVolatileLRU, VolatileLRU
-from .ttl import ExactVolatileTTL, VolatileTTL
+from .exact import (
+    ExactAllKeysLFU,
+    ExactAllKeysLRU,
+    ExactVolatileLFU,
+    ExactVolatileLRU,
+    ExactVolatileTTL,
+)
+from .sampled import (
+    AllKeysLFU,
+    AllKeysLRU,
+    AllKeysRandom,
+    NoEviction,
+    VolatileLFU,
+    VolatileLRU,
+    VolatileRandom,
+    VolatileTTL,
+)
 
 __all__ = [
     "EVICTION_MODES",
@@ -95,10 +108,12 @@ def policy_names() -> list[str]:
 
 def resolve_policy(spec: str | type[EvictionPolicy], mode: str = "sampled") -> type[EvictionPolicy]:
     """Turn a name, dotted path or class into the implementation class for ``mode``."""
+    if isinstance(mode, str) and mode.strip().lower() in EVICTION_MODES:
+        mode = mode.strip().lower()
     if mode not in EVICTION_MODES:
         raise ConfigError(
             f"Option 'eviction_mode' must be one of {', '.join(map(repr, EVICTION_MODES))}, "
-            f"got {mode!r}.{did_you_mean(str(mode), EVICTION_MODES)}",
+            f"got {mode!r}.{did_you_mean(str(mode).lower(), EVICTION_MODES)}",
             option="eviction_mode",
         )
     if isinstance(spec, type):
@@ -144,17 +159,20 @@ def _import_policy(path: str) -> type[EvictionPolicy]:
     return target
 
 
-for _spec in (
-    PolicySpec("noeviction", NoEviction),
-    PolicySpec("allkeys-lru", AllKeysLRU, ExactAllKeysLRU),
-    PolicySpec("volatile-lru", VolatileLRU, ExactVolatileLRU),
-    PolicySpec("allkeys-lfu", AllKeysLFU, ExactAllKeysLFU),
-    PolicySpec("volatile-lfu", VolatileLFU, ExactVolatileLFU),
-    PolicySpec("allkeys-random", AllKeysRandom),
-    PolicySpec("volatile-random", VolatileRandom),
-    PolicySpec("volatile-ttl", VolatileTTL, ExactVolatileTTL),
-):
-    _REGISTRY[_spec.name] = _spec
+# Redis's eight policies as data: (name, sampled implementation, exact implementation). The
+# sampled column is Redis's algorithm; the exact column the ordered structure of the same rank.
+_REDIS_TABLE: tuple[tuple[str, type[EvictionPolicy], type[EvictionPolicy] | None], ...] = (
+    ("noeviction", NoEviction, None),
+    ("allkeys-lru", AllKeysLRU, ExactAllKeysLRU),
+    ("volatile-lru", VolatileLRU, ExactVolatileLRU),
+    ("allkeys-lfu", AllKeysLFU, ExactAllKeysLFU),
+    ("volatile-lfu", VolatileLFU, ExactVolatileLFU),
+    ("allkeys-random", AllKeysRandom, None),
+    ("volatile-random", VolatileRandom, None),
+    ("volatile-ttl", VolatileTTL, ExactVolatileTTL),
+)
+for _name, _sampled, _exact in _REDIS_TABLE:
+    _REGISTRY[_name] = PolicySpec(_name, _sampled, _exact)
 
 #: The eight maxmemory-policy names of redis.conf.
 REDIS_POLICIES = tuple(_REGISTRY)

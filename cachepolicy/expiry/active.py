@@ -31,12 +31,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..keyspace import Keyspace
+from .._core.keyspace import Keyspace
 from .driver import DrivenExpiry
 
 if TYPE_CHECKING:
+    from .._core.ports import ReclaimContext
     from ..config import CacheConfig
-    from ..store import CacheStore
 
 __all__ = ["ActiveExpiry", "EffortParams", "effort_params"]
 
@@ -129,22 +129,22 @@ class ActiveExpiry(DrivenExpiry):
         or the stale estimate (a fraction) reached the acceptable share (a fraction too)."""
         return self._timelimit_exit or stale_perc >= self.params.acceptable_stale
 
-    def run(self, store: CacheStore, pause: Callable[[], None] | None) -> None:
+    def run(self, context: ReclaimContext, pause: Callable[[], None] | None) -> None:
         # Scheduling is in clock time, like the driver's ``next_time``; budgets use monotonic().
-        clock = store.clock
+        clock = context.clock
         fast_spacing = 2 * self.params.fast_duration
         now = clock.time()
         if now >= self._next_slow:
             self._next_slow = now + self._period
-            self.cycle(store, fast=False, pause=pause)
+            self.cycle(context, fast=False, pause=pause)
         elif (
-            self.fast_wanted(store.stats.expired_stale_perc)
+            self.fast_wanted(context.stats.expired_stale_perc)
             and now >= self._last_fast_start + fast_spacing
         ):
             self._last_fast_start = now
-            self.cycle(store, fast=True, pause=pause)
+            self.cycle(context, fast=True, pause=pause)
         when = self._next_slow
-        if self.fast_wanted(store.stats.expired_stale_perc):
+        if self.fast_wanted(context.stats.expired_stale_perc):
             when = min(when, self._last_fast_start + fast_spacing)
         self.driver.schedule(when)
 
@@ -152,16 +152,16 @@ class ActiveExpiry(DrivenExpiry):
         """Scan every TTL key of every database once (or until ``budget`` seconds are spent),
         deleting those expired at ``now``: an explicit full sweep, e.g. for a management command.
         """
-        store = self.store
-        if store is None:
+        context = self.context
+        if context is None:
             return 0
-        monotonic = store.clock.monotonic
+        monotonic = context.clock.monotonic
         stop_at = monotonic() + budget
         before = self.reclaimed
-        for keyspace in store.keyspaces:
+        for keyspace in context.keyspaces:
             position = 0
             while monotonic() < stop_at:
-                with store.locked():
+                with context.locked():
                     volatile = keyspace.volatile_entries()
                     examined = 0
                     while position < len(volatile) and examined < self.params.keys_per_loop:
@@ -169,7 +169,7 @@ class ActiveExpiry(DrivenExpiry):
                         entry = volatile[position]
                         deadline = entry.deadline
                         if deadline is not None and now > deadline:
-                            self._expire(store, entry, now, deadline)  # last key moves here
+                            self._expire(context, entry, now, deadline)  # last key moves here
                         else:
                             position += 1
                     if position >= len(volatile):
@@ -178,10 +178,12 @@ class ActiveExpiry(DrivenExpiry):
 
     # ------------------------------------------------------------------ the cycle
 
-    def cycle(self, store: CacheStore, *, fast: bool, pause: Callable[[], None] | None) -> None:
+    def cycle(
+        self, context: ReclaimContext, *, fast: bool, pause: Callable[[], None] | None
+    ) -> None:
         """One slow or fast cycle (spec §6 steps 1-3)."""
         params = self.params
-        clock = store.clock
+        clock = context.clock
         monotonic = clock.monotonic
         start = monotonic()
         if fast:
@@ -190,7 +192,7 @@ class ActiveExpiry(DrivenExpiry):
         else:
             self.cycles_slow += 1
             timelimit = params.slow_duration
-        keyspaces = store.keyspaces
+        keyspaces = context.keyspaces
         dbnum = len(keyspaces)
         # After a time-limit exit, visit every database so none is starved.
         dbs_per_call = dbnum if self._timelimit_exit else min(DBS_PER_CALL, dbnum)
@@ -218,8 +220,8 @@ class ActiveExpiry(DrivenExpiry):
                     self._timelimit_exit = True
                     break
                 loops += 1
-                with store.locked():
-                    sampled, expired, ttl, samples, done = self._scan(store, keyspace)
+                with context.locked():
+                    sampled, expired, ttl, samples, done = self._scan(context, keyspace)
                 total_sampled += sampled
                 total_expired += expired
                 ttl_sum += ttl
@@ -243,8 +245,8 @@ class ActiveExpiry(DrivenExpiry):
                 )
         elapsed = monotonic() - start
         current = total_expired / total_sampled if total_sampled else 0.0
-        with store.lock:
-            stats = store.stats
+        with context.lock:
+            stats = context.stats
             stats.expire_cycle_cpu_milliseconds += elapsed * 1000
             stats.expired_stale_perc = current * STALE_EMA_WEIGHT + stats.expired_stale_perc * (
                 1 - STALE_EMA_WEIGHT
@@ -252,7 +254,9 @@ class ActiveExpiry(DrivenExpiry):
             if self._timelimit_exit:
                 stats.expired_time_cap_reached_count += 1
 
-    def _scan(self, store: CacheStore, keyspace: Keyspace) -> tuple[int, int, float, int, bool]:
+    def _scan(
+        self, context: ReclaimContext, keyspace: Keyspace
+    ) -> tuple[int, int, float, int, bool]:
         """One loop on one database (lock held): sample up to ``keys_per_loop`` keys from the
         cursor. Returns (sampled, expired, sum of remaining TTLs, TTLs summed, cursor wrapped)."""
         db = keyspace.db
@@ -261,7 +265,7 @@ class ActiveExpiry(DrivenExpiry):
             return 0, 0, 0.0, 0, True
         num = min(len(volatile), self.params.keys_per_loop)
         cursor = self._cursors[db]
-        now = store.clock.time()
+        now = context.clock.time()
         sampled = expired = samples = 0
         ttl_sum = 0.0
         while sampled < num and cursor < len(volatile):
@@ -269,7 +273,7 @@ class ActiveExpiry(DrivenExpiry):
             deadline = entry.deadline
             sampled += 1
             if deadline is not None and now > deadline:
-                self._expire(store, entry, now, deadline)  # the last key moves into `cursor`
+                self._expire(context, entry, now, deadline)  # the last key moves into `cursor`
                 expired += 1
             else:
                 if deadline is not None:
@@ -280,13 +284,13 @@ class ActiveExpiry(DrivenExpiry):
         self._cursors[db] = 0 if done else cursor
         return sampled, expired, ttl_sum, samples, done
 
-    def _expire(self, store: CacheStore, entry: Any, now: float, deadline: float) -> None:
+    def _expire(self, context: ReclaimContext, entry: Any, now: float, deadline: float) -> None:
         lag = now - deadline
         self.lag_sum += lag
         if lag > self.lag_max:
             self.lag_max = lag
         self.reclaimed += 1
-        store.expire_entry(entry)
+        context.expire(entry)
 
     # ------------------------------------------------------------------ introspection
 

@@ -5,23 +5,35 @@ Lazy expiry is not a choice: every lookup checks the deadline (``now > deadline`
 what *else* reclaims expired entries that nobody reads again: nothing (``lazy``), Redis's
 active cycle, a deadline-ordered index, or a background thread.
 
-Hooks ``on_ttl_set``/``on_delete``/``reset`` run under the store lock and must not call the public
-cache API. ``reclaim`` and the thread a strategy may start take the lock themselves through
-``store.locked()``, in short slices.
+Declarations, as for policies (:mod:`cachepolicy._core.ports`): a strategy that owns a
+:class:`~cachepolicy._core.deadlines.DeadlineIndex` sets ``deadline_index = True`` and the
+engine files TTLs into it and forgets removed keys itself; ``fast_hooks`` names the hooks the
+engine may serve that way (or skip, for the base class's no-ops). A subclass that overrides one
+without re-declaring ``fast_hooks`` has it called. ``after_operation`` is in ``fast_hooks`` when
+the engine may skip the call until the strategy's :attr:`ExpiryStrategy.due_at`.
+
+Hooks ``on_ttl_set``/``on_ttl_cleared``/``on_delete``/``reset`` run under the lock and must not
+call the public cache API. ``reclaim`` and a strategy's thread take the lock themselves through
+the :class:`~cachepolicy._core.ports.ReclaimContext` (``context.locked()``), in short slices.
 """
 
 from __future__ import annotations
 
-import weakref
+import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..keyspace import Entry
+from .._core.entry import Entry
 
 if TYPE_CHECKING:
+    from .._core.deadlines import DeadlineIndex
+    from .._core.ports import ReclaimContext
     from ..config import CacheConfig
-    from ..store import CacheStore
 
-__all__ = ["ExpiryStrategy", "LazyExpiry"]
+__all__ = ["HOOKS", "ExpiryStrategy", "LazyExpiry"]
+
+#: Every hook the engine may call, i.e. every name ``fast_hooks`` may hold.
+HOOKS = ("on_ttl_set", "on_ttl_cleared", "on_delete", "after_operation")
 
 
 class ExpiryStrategy:
@@ -31,38 +43,57 @@ class ExpiryStrategy:
     #: Bytes per volatile entry this strategy's own index costs (counted in ``used_memory``).
     metadata_overhead: ClassVar[int] = 0
     #: Whether the strategy samples keys that have a TTL (``keyspace.volatile_entries()`` as
-    #: a live array, ``sample(..., volatile=True)``): the store then keeps the TTL sampling
-    #: arrays (an append and a swap-remove per write and removal of a key with a TTL).
+    #: a live array): the engine then keeps the TTL sampling arrays.
     uses_ttl_index: ClassVar[bool] = False
-    #: Whether the strategy keeps references to removed entries (left-over index records).
-    #: The store then leaves the reuse of evicted TTL entries to the strategy, which hands
-    #: them to :func:`cachepolicy.keyspace.keep_spares` when it drops their last record.
-    retains_removed_entries: ClassVar[bool] = False
+    #: Whether the strategy owns a deadline index (``self.index``) the engine may file into.
+    deadline_index: ClassVar[bool] = False
+    #: Hooks the engine may serve from the declarations instead of calling them.
+    fast_hooks: ClassVar[frozenset[str]] = frozenset(HOOKS)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "fast_hooks" not in cls.__dict__:
+            cls.fast_hooks = frozenset(name for name in cls.fast_hooks if name not in cls.__dict__)
 
     def __init__(self, config: CacheConfig) -> None:
         self.config = config
-        self._store_ref: weakref.ReferenceType[CacheStore] | None = None
+        self._context_ref: Callable[[], ReclaimContext | None] | None = None
+        #: The deadline index, for strategies that declare ``deadline_index``.
+        self.index: DeadlineIndex | None = None
+        #: Clock time before which ``after_operation`` has nothing to do (the engine does not
+        #: call it before then while ``after_operation`` is in ``fast_hooks``).
+        self.due_at = math.inf
 
-    def attach(self, store: CacheStore) -> None:
-        """Called once by the store. Only a weak reference is kept, so a strategy's thread
-        never keeps an otherwise unreachable cache alive."""
-        self._store_ref = weakref.ref(store)
+    def attach(self, context: Callable[[], ReclaimContext | None]) -> None:
+        """Called once by the store with a function returning the cache's context, or None
+        once the cache is gone: it holds the cache weakly, so a strategy's thread never keeps
+        an otherwise unreachable cache alive."""
+        self._context_ref = context
 
     @property
-    def store(self) -> CacheStore | None:
-        return self._store_ref() if self._store_ref is not None else None
+    def context(self) -> ReclaimContext | None:
+        """The cache this strategy reclaims for (None once it was garbage-collected)."""
+        return self._context_ref() if self._context_ref is not None else None
 
     def on_ttl_set(self, entry: Entry, previous: float | None) -> None:
         """``entry.deadline`` was set or changed (``previous`` is the old one, or None)."""
+        if self.index is not None:
+            self.index.file(entry, previous)
 
     def on_ttl_cleared(self, entry: Entry) -> None:
         """``entry`` lost its deadline (persist, or overwritten without TTL)."""
+        if self.index is not None:
+            self.index.forget(entry)
 
     def on_delete(self, entry: Entry) -> None:
-        """``entry`` left the cache for any reason."""
+        """``entry``, which had a TTL, left the cache for any reason."""
+        if self.index is not None:
+            self.index.forget(entry)
 
     def reset(self) -> None:
         """All databases were flushed."""
+        if self.index is not None:
+            self.index.clear()
 
     def start(self) -> None:
         """Start background work (threads). Called by the store after construction."""
@@ -71,7 +102,8 @@ class ExpiryStrategy:
         """Stop background work; must be idempotent."""
 
     def after_operation(self, now: float) -> None:
-        """Called after each write outside the lock: lets a strategy piggy-back its work."""
+        """Called after each write-like command, outside the lock: lets a strategy piggy-back
+        its work (skipped before :attr:`due_at` unless overridden)."""
 
     def reclaim(self, now: float, budget: float) -> int:
         """Reclaim expired entries for at most ``budget`` seconds; returns how many."""

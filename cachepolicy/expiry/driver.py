@@ -24,7 +24,6 @@ from __future__ import annotations
 import abc
 import logging
 import math
-import os
 import threading
 import time
 import weakref
@@ -33,8 +32,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from .base import ExpiryStrategy
 
 if TYPE_CHECKING:
+    from .._core.ports import ReclaimContext
     from ..config import CacheConfig
-    from ..store import CacheStore
 
 __all__ = ["DrivenExpiry", "InlineDriver", "ReclaimDriver", "ThreadDriver", "yield_gil"]
 
@@ -82,10 +81,15 @@ class ReclaimDriver:
     def schedule(self, when: float) -> None:
         """The strategy's next work is due at clock time ``when``."""
         self.next_time = when
+        self._publish(when)
 
     def wake(self, when: float) -> None:
         """Work became due earlier than planned (a new, nearer deadline); lock held."""
         self.next_time = when
+        self._publish(when)
+
+    def _publish(self, when: float) -> None:
+        self.strategy.scheduled(when, self.threaded)
 
     def start(self) -> None:
         """Begin driving (called once the store is fully built)."""
@@ -115,9 +119,9 @@ class InlineDriver(ReclaimDriver):
         if not self._busy.acquire(blocking=False):
             return
         try:
-            store = self.strategy.store
-            if store is not None:
-                self.strategy.run(store, None)
+            context = self.strategy.context
+            if context is not None:
+                self.strategy.run(context, None)
         finally:
             self._busy.release()
 
@@ -151,11 +155,11 @@ class ThreadDriver(ReclaimDriver):
     def start(self) -> None:
         if self._running:
             return
-        store = self.strategy.store
-        if store is None:
+        context = self.strategy.context
+        if context is None:
             return
-        self._clock = store.clock
-        del store
+        self._clock = context.clock
+        del context
         self._running = True
         self._stopping.clear()
         self._spawn()
@@ -185,19 +189,19 @@ class ThreadDriver(ReclaimDriver):
         manual_wait = getattr(clock, "wait_for_change", None)
         while not self._stopping.is_set():
             self._wakeup.clear()
-            store = strategy.store
-            if store is None or store.closed:
+            context = strategy.context
+            if context is None:
                 break
             if clock.time() >= self.next_time:
                 try:
                     with self._working:
-                        strategy.run(store, yield_gil)
+                        strategy.run(context, yield_gil)
                     self.runs += 1
                 except Exception:  # keep collecting; a bug must not silently end expiry
-                    logger.exception("Background expiry of %r failed", store)
+                    logger.exception("Background expiry of %r failed", context)
                     self.next_time = clock.time() + 1.0 / strategy.config.hz
-            # Never sleep holding the store: a garbage cache must stay collectable.
-            del store
+            # Never sleep holding the cache: a garbage cache must stay collectable.
+            del context
             delay = min(self.next_time - clock.time(), _IDLE_RECHECK)
             if delay <= 0:
                 continue
@@ -235,13 +239,25 @@ class DrivenExpiry(ExpiryStrategy, abc.ABC):
     """
 
     driver_class: ClassVar[type[ReclaimDriver]] = InlineDriver
+    # after_operation below only forwards to the driver, whose work is due at ``due_at``: the
+    # engine may skip the call before then.
+    fast_hooks = ExpiryStrategy.fast_hooks
 
     def __init__(self, config: CacheConfig) -> None:
         super().__init__(config)
         self.driver = self.driver_class(self)
+        self.driver.schedule(-math.inf)
+
+    def scheduled(self, when: float, threaded: bool) -> None:
+        """The driver planned the next run at clock time ``when`` (lock held when a hook
+        moved it). Writes call ``after_operation`` from then on, unless a thread runs it."""
+        if not threaded:
+            self.due_at = when
+        if self.index is not None:
+            self.index.alarm = when
 
     @abc.abstractmethod
-    def run(self, store: CacheStore, pause: Any) -> None:
+    def run(self, context: ReclaimContext, pause: Any) -> None:
         """Do the reclamation due now. ``pause`` (None inline) is called between lock slices."""
 
     def start(self) -> None:
@@ -255,33 +271,27 @@ class DrivenExpiry(ExpiryStrategy, abc.ABC):
 
 
 # ---------------------------------------------------------------------------------- fork safety
+# Called by cachepolicy.forksafety, which owns the process's one os.register_at_fork.
 
 _THREAD_DRIVERS: weakref.WeakSet[ThreadDriver] = weakref.WeakSet()
 _INLINE_DRIVERS: weakref.WeakSet[InlineDriver] = weakref.WeakSet()
 _FORK_HELD: list[tuple[ThreadDriver, bool]] = []
 
 
-def _before_fork() -> None:
+def before_fork() -> None:
+    """Pause every expiry thread between two slices."""
     _FORK_HELD[:] = [(driver, driver._before_fork()) for driver in list(_THREAD_DRIVERS)]
 
 
-def _after_fork_in_parent() -> None:
+def after_fork_in_parent() -> None:
     for driver, held in _FORK_HELD:
         driver._after_fork(held, child=False)
     _FORK_HELD.clear()
 
 
-def _after_fork_in_child() -> None:
+def after_fork_in_child() -> None:
     for driver, held in _FORK_HELD:
         driver._after_fork(held, child=True)
     _FORK_HELD.clear()
     for inline in list(_INLINE_DRIVERS):
         inline._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):  # POSIX only; Windows has no fork()
-    os.register_at_fork(
-        before=_before_fork,
-        after_in_parent=_after_fork_in_parent,
-        after_in_child=_after_fork_in_child,
-    )

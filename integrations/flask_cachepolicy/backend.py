@@ -197,20 +197,19 @@ class PolicyCache(BaseCache):
     # -- the cachelib API --------------------------------------------------------------------
 
     def _bind_fast_paths(self) -> None:
-        """Install a closure as this instance's ``get`` while no cachelib serializer is set.
+        """Install the engine's bound read path as this instance's ``get`` while no cachelib
+        serializer is set.
 
-        ``get`` is the hot path: the core's :meth:`~cachepolicy.Cache.prefixed_getter` closure
-        holds the prefix, the store's lookup and the deserializer in cell variables, so a read
-        is one concatenation, one lookup and one ``loads``, without a chain of method calls.
+        ``get`` is the hot path: the core's :meth:`~cachepolicy.Cache.prefixed_getter` is a
+        bound method of an accessor holding the prefix, the engine and the deserializer, so a
+        read is one concatenation, one lookup and one ``loads``, without a chain of calls.
         A subclass that overrides ``get`` (instrumentation, say) keeps its override: the
         shortcut is only taken for ``PolicyCache.get`` itself.
         """
         self._core_get = self._view.get
         self._core_set = self._view.prefixed_setter(self.key_prefix)
         if self._serializer is None and type(self).get is PolicyCache.get:
-            get = self._view.prefixed_getter(self.key_prefix)
-            get.__doc__ = PolicyCache.get.__doc__
-            self.__dict__["get"] = get
+            self.__dict__["get"] = self._view.prefixed_getter(self.key_prefix)
         else:
             self.__dict__.pop("get", None)
 

@@ -69,7 +69,7 @@ def test_redis_clock_policy_ties_within_a_second() -> None:
     cache.set("b", 1)
     policy = cache.store.policy
     assert isinstance(policy, simulate.RedisClockLRU)
-    entries = {e.key: e for e in cache.store.iter_entries()}
+    entries = {e.key: e for e in cache.store.engine.iter_entries()}
     assert policy.score(entries["a"], 1001.5) == policy.score(entries["b"], 1001.5) == 1.0
     assert cache.check() == []
 

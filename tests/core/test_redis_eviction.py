@@ -205,7 +205,7 @@ def test_pool_insert_and_shift_rules(make_cache: MakeCache) -> None:
     assert isinstance(policy, _PoolProbe)
     for i in range(EVPOOL_SIZE):
         cache.set(f"k{i + 10}", i)
-    entries = {e.key: e for e in cache.store.iter_entries()}
+    entries = {e.key: e for e in cache.store.engine.iter_entries()}
     for key, entry in entries.items():
         policy.offer(float(key[1:]), entry)
     assert [s for s, _ in policy.pool] == [float(i + 10) for i in range(EVPOOL_SIZE)]

@@ -175,7 +175,7 @@ class CacheModel(RuleBasedStateMachine):
     def nothing_lost(self) -> None:
         if self.cache is None:
             return
-        stored = {(e.db, e.key) for e in self.c.store.iter_entries()}
+        stored = {(e.db, e.key) for e in self.c.store.engine.iter_entries()}
         assert stored == set(self.model), stored ^ set(self.model)
 
     def teardown(self) -> None:

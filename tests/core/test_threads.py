@@ -92,7 +92,7 @@ def test_hammer_keeps_invariants(make_cache: MakeCache, policy: str, mode: str) 
         thread.join(timeout=120)
     assert not any(t.is_alive() for t in threads), "a worker hung"
     assert errors == []
-    present = {(e.db, e.key) for e in cache.store.iter_entries()}
+    present = {(e.db, e.key) for e in cache.store.engine.iter_entries()}
     for keys in written:
         missing = keys - present
         assert missing <= removed, f"silently lost: {sorted(missing - removed)[:5]}"

@@ -48,12 +48,12 @@ def test_cursor_persists_across_cycles(make_cache: MakeCache, clock: ManualClock
     for i in range(100):
         cache.set(f"k{i}", i, ttl=3600)
     strategy = _active(cache)
-    strategy.cycle(cache.store, fast=False, pause=None)
+    strategy.cycle(cache.store.engine, fast=False, pause=None)
     assert strategy._cursors[0] == 20  # one loop of keys_per_loop, nothing expired: no repeat
-    strategy.cycle(cache.store, fast=False, pause=None)
+    strategy.cycle(cache.store.engine, fast=False, pause=None)
     assert strategy._cursors[0] == 40
     for _ in range(3):
-        strategy.cycle(cache.store, fast=False, pause=None)
+        strategy.cycle(cache.store.engine, fast=False, pause=None)
     assert strategy._cursors[0] == 0  # wrapped: the whole array was scanned
 
 
@@ -63,7 +63,7 @@ def test_repeats_while_stale_share_is_high(make_cache: MakeCache, clock: ManualC
         cache.set(f"k{i}", i, ttl=1)
     clock.advance(2)
     strategy = _active(cache)
-    strategy.cycle(cache.store, fast=False, pause=None)
+    strategy.cycle(cache.store.engine, fast=False, pause=None)
     assert len(cache) == 0  # every sample was 100 % expired: repeated until the array was empty
     assert cache.info()["expired_keys"] == 1000
 
@@ -74,7 +74,7 @@ def test_stops_repeating_at_low_stale_share(make_cache: MakeCache, clock: Manual
     for i in range(200):
         cache.set(f"k{i}", i, ttl=1 if i % 20 == 0 else 3600)
     clock.advance(2)
-    _active(cache).cycle(cache.store, fast=False, pause=None)
+    _active(cache).cycle(cache.store.engine, fast=False, pause=None)
     assert cache.info()["expired_keys"] == 1
 
 
@@ -85,9 +85,11 @@ def test_visits_at_most_16_databases_and_rotates(make_cache: MakeCache, clock: M
     cache.select(3).set("plain", 1)
     clock.advance(2)
     strategy = _active(cache)
-    strategy.cycle(cache.store, fast=False, pause=None)
+    strategy.cycle(cache.store.engine, fast=False, pause=None)
     assert sum(len(cache.select(db)) for db in range(20)) == 1 + 4  # 16 visited, 4 left
-    strategy.cycle(cache.store, fast=False, pause=None)  # resumes where the last call stopped
+    strategy.cycle(
+        cache.store.engine, fast=False, pause=None
+    )  # resumes where the last call stopped
     assert sum(len(cache.select(db)) for db in range(20)) == 1
 
 
@@ -101,7 +103,7 @@ def test_databases_without_ttl_keys_are_not_counted(
     for db in range(1, 40, 2):
         cache.select(db).set("k", 1, ttl=1)
     clock.advance(2)
-    _active(cache).cycle(cache.store, fast=False, pause=None)
+    _active(cache).cycle(cache.store.engine, fast=False, pause=None)
     assert all(len(cache.select(db)) == 0 for db in range(1, 32, 2))
     assert cache.info()["expired_time_cap_reached_count"] == 0
 
@@ -124,7 +126,7 @@ def test_time_limit_exit_is_counted_and_triggers_fast_cycles(make_cache: MakeCac
         cache.set(f"k{i}", i, ttl=1)
     clock.advance(5)
     strategy = _active(cache)
-    strategy.cycle(cache.store, fast=False, pause=None)
+    strategy.cycle(cache.store.engine, fast=False, pause=None)
     info = cache.info()
     assert info["expired_time_cap_reached_count"] == 1
     assert 0 < info["expired_keys"] < 20_000
@@ -149,7 +151,7 @@ def test_stale_estimate_is_a_fraction_and_triggers_fast_cycles(
             cache.set(f"r{round_}:{i}", i, ttl=1)
         clock.advance(2)
         old = stats.expired_stale_perc
-        strategy.cycle(cache.store, fast=False, pause=None)
+        strategy.cycle(cache.store.engine, fast=False, pause=None)
         assert stats.expired_stale_perc == pytest.approx(0.05 * 1.0 + 0.95 * old)
     assert cache.info()["expired_stale_perc"] == round(100 * stats.expired_stale_perc, 2)
     assert strategy.fast_wanted(0.10)  # 10 % stale against 10 % acceptable: fires
@@ -189,7 +191,7 @@ def test_exact_deadline_is_not_expired(make_cache: MakeCache, clock: ManualClock
     cache = make_cache(expiry="active")
     cache.set("k", 1, ttl=1)
     clock.advance(1)
-    _active(cache).cycle(cache.store, fast=False, pause=None)
+    _active(cache).cycle(cache.store.engine, fast=False, pause=None)
     assert cache.get("k") == 1
 
 
@@ -198,7 +200,7 @@ def test_avg_ttl_estimate(make_cache: MakeCache, clock: ManualClock) -> None:
     for i in range(10):
         cache.set(f"k{i}", i, ttl=100)
     strategy = _active(cache)
-    strategy.cycle(cache.store, fast=False, pause=None)
+    strategy.cycle(cache.store.engine, fast=False, pause=None)
     assert strategy.avg_ttl_ms(0) == 100_000
     assert strategy.avg_ttl_ms(1) == 0
 

@@ -47,9 +47,9 @@ def test_one_ttl_for_every_key_fills_the_lane_not_the_heap(
     for i in range(500):
         cache.set(f"k{i}", i, ttl=60)
         clock.advance(0.01)
-    assert len(strategy._lane_entries) == 500 and not strategy._heap
+    assert len(strategy.index.lane_entries) == 500 and not strategy.index.heap
     cache.set("short", 1, ttl=1)  # earlier than the lane's last deadline: goes to the heap
-    assert len(strategy._heap) == 1
+    assert len(strategy.index.heap) == 1
     clock.advance(2)
     cache.set("tick", 1)
     assert "short" not in cache and len(cache) == 501  # reclaimed from the heap
@@ -120,34 +120,32 @@ def test_leftover_records_are_bounded(make_cache: MakeCache, clock: ManualClock)
     for i in range(5000):
         cache.set(f"k{i}", i, ttl=3600)
         cache.delete(f"k{i}")  # leaves a record behind
-    cache.set("trigger", 1)
-    assert strategy.rebuilds >= 1
-    live = sum(keyspace.volatile_count for keyspace in cache.store.keyspaces)
-    assert strategy.records <= 2 * live + 1024 + 1  # one push past the bound triggers it
+        live = sum(keyspace.volatile_count for keyspace in cache.store.keyspaces)
+        # The stated bound: left-over records <= live / 32 + 256 (one removal past it
+        # triggers the compaction).
+        assert strategy.records - live <= live // 32 + 256 + 1
+    assert strategy.index.compactions >= 1
     assert cache.store.check() == []
 
 
-def test_write_path_lane_appends_count_heap_records_towards_the_bound(
+def test_heap_records_of_removed_keys_count_towards_the_bound(
     make_cache: MakeCache, clock: ManualClock
 ) -> None:
-    """The write closure appends to the lane itself while the lane is under ``lane_limit``;
-    records on the heap count towards the same bound, so the index never grows past it."""
+    """Left-over records on the heap (out-of-order deadlines) are bounded like lane records."""
     cache = make_cache(expiry="timed", maxmemory=0)
     strategy = _timed(cache)
     cache.set("anchor", 0, ttl=3600)  # a live record at the lane's head: trimming cannot help
+    worst = 0
     for i in range(800):  # earlier than the lane's last deadline: heap records, left behind
         cache.set(f"short{i}", i, ttl=1800)
         cache.delete(f"short{i}")
-    worst = 0
     for i in range(3000):
         cache.set(f"k{i}", i, ttl=3600)
         cache.delete(f"k{i}")
         live = sum(keyspace.volatile_count for keyspace in cache.store.keyspaces)
-        # Compaction is due past 2 x live + 1024 records, checked again every max(256, live/16)
-        # records, so a check can come up to that many records after the bound is crossed.
-        worst = max(worst, strategy.records - (2 * live + 1024 + max(256, live // 16)))
-    assert worst <= 1  # the heap's 800 records used to come on top of this
-    assert strategy.rebuilds >= 1
+        worst = max(worst, strategy.records - live - (live // 32 + 256))
+    assert worst <= 1
+    assert strategy.index.compactions >= 1
     assert cache.store.check() == []
 
 
@@ -161,8 +159,8 @@ def test_leftover_records_at_the_lane_head_are_trimmed_without_compaction(
         cache.set(f"k{i}", i, ttl=3600)
         if i >= 10:
             cache.delete(f"k{i - 10}")
-    assert strategy.rebuilds == 0
-    assert strategy.records <= 10 + 1024 + 1
+    assert strategy.index.compactions == 0
+    assert strategy.records <= 10 + 1
     assert cache.store.check() == []
 
 

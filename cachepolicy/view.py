@@ -6,13 +6,14 @@ Design essay
 cachepolicy re-implements Redis's memory management for in-process caches. Three pieces
 compose (none knows the others' internals):
 
-* the **keyspace** (:mod:`cachepolicy.keyspace`) stores serialized values per database with
+* the **keyspace** (:mod:`cachepolicy._core.keyspace`) stores serialized values per database with
   O(1) uniform sampling of all keys and of keys that have a TTL;
 * an **eviction policy** (:mod:`cachepolicy.eviction`) ranks keys: Redis's eight
   ``maxmemory-policy`` values, each sampled with Redis's 16-slot pool or exact, or your own;
 * an **expiry strategy** (:mod:`cachepolicy.expiry`) reclaims expired keys nobody reads.
 
-The :class:`~cachepolicy.store.CacheStore` owns them, the lock and the byte accounting; this
+The engine (:class:`cachepolicy._core.engine.Engine`) owns them, the lock and the byte
+accounting; the :class:`~cachepolicy.store.CacheStore` builds it and runs its lifecycle; this
 class adds the value (de)serialization, done outside the lock, and the database selection.
 Several views (Django aliases, Flask apps) can share one store and so one ``maxmemory``.
 """
@@ -25,14 +26,25 @@ from random import Random
 from types import TracebackType
 from typing import Any
 
+from ._core.accessor import Accessor
+from ._core.engine import KEEPTTL, NX, XX
 from .clock import Clock
 from .config import CacheConfig
-from .errors import OutOfMemoryError, ValueTooLargeError
+from .errors import OutOfMemoryError, ValueTooLargeError, short_repr
 from .events import Subscriber
-from .serializers import PickleSerializer
-from .store import KEEP_TTL, CacheStore
+from .store import CacheStore
 
 __all__ = ["KEEP_TTL", "Cache"]
+
+
+class _KeepTTL:
+    """Sentinel: leave the key's TTL as it is."""
+
+    def __repr__(self) -> str:
+        return "KEEP_TTL"
+
+
+KEEP_TTL: Any = _KeepTTL()
 
 
 class Cache:
@@ -43,7 +55,7 @@ class Cache:
     (float); ``None`` means no expiry and a TTL ``<= 0`` expires the key at once.
     """
 
-    __slots__ = ("_dumps", "_loads", "_owns_store", "_read", "_set", "_touch", "db", "store")
+    __slots__ = ("_access", "_dumps", "_engine", "_loads", "_owns_store", "_touch", "db", "store")
 
     def __init__(
         self,
@@ -60,6 +72,8 @@ class Cache:
             store = CacheStore(config, clock=clock, rng=rng, seed=seed, **options)
             self._owns_store = True
         else:
+            if not isinstance(store, CacheStore):
+                raise TypeError(f"Cache(store=...) takes a CacheStore, got {short_repr(store)}.")
             if config is not None or options or clock is not None or rng is not None:
                 raise TypeError(
                     "Cache(store=...) takes the store's configuration; do not pass config, "
@@ -68,19 +82,29 @@ class Cache:
             self._owns_store = False
         if isinstance(db, bool) or not isinstance(db, int) or not 0 <= db < len(store.keyspaces):
             raise ValueError(
-                f"Database index {db!r} is out of range: this store has databases "
+                f"Database index {short_repr(db)} is out of range: this store has databases "
                 f"0..{len(store.keyspaces) - 1}."
             )
         self.store = store
         self.db = db
-        self._touch = True
-        self._read = store._readers[True][db]
+        self._engine = store.engine
         serializer = store.serializer
-        if isinstance(serializer, PickleSerializer):
-            self._dumps, self._loads = serializer.fast_functions()
-        else:
-            self._dumps, self._loads = serializer.dumps, serializer.loads
-        self._set = store.writer(db, encode=self._dumps)
+        self._dumps, self._loads = serializer.dumps, serializer.loads
+        self._touch = True
+        self._access = self.accessor()
+
+    def accessor(self, prefix: str = "") -> Accessor:
+        """The bound read and write paths on ``prefix + key`` in this view's database."""
+        protocol = getattr(self.store.serializer, "pickle_protocol", None)
+        return Accessor(
+            self._engine,
+            self.db,
+            prefix,
+            self._touch,
+            self._loads,
+            self._dumps,
+            protocol if isinstance(protocol, int) else -1,
+        )
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], **kwargs: Any) -> Cache:
@@ -90,8 +114,9 @@ class Cache:
     def select(self, db: int) -> Cache:
         """A view on database ``db`` of the same store (Redis's SELECT)."""
         view = Cache(store=self.store, db=db)
-        view._touch = self._touch
-        view._read = self.store._readers[self._touch][db]
+        if not self._touch:
+            view._touch = False
+            view._access = view.accessor()
         return view
 
     def no_touch(self) -> Cache:
@@ -102,7 +127,7 @@ class Cache:
         """
         view = Cache(store=self.store, db=self.db)
         view._touch = False
-        view._read = self.store._readers[False][self.db]
+        view._access = view.accessor()
         return view
 
     @property
@@ -113,25 +138,24 @@ class Cache:
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value for ``key``, or ``default``. Touches the key and counts a hit or miss."""
-        payload = self._read(key)
+        payload = self._access.get_payload(key)
         if payload is None:
             return default
         return self._loads(payload)
 
     def prefixed_getter(self, prefix: str = "") -> Callable[[str], Any]:
-        """A ``get(key)`` function reading ``prefix + key`` (None on a miss), for adapters'
-        hot paths: one Python frame per read instead of a method chain."""
-        return self.store.reader(self.db, self._touch, prefix, decode=self._loads)
+        """A bound ``get(key)`` reading ``prefix + key`` (None on a miss), for adapters'
+        hot paths."""
+        return self.accessor(prefix).get
 
     def prefixed_setter(self, prefix: str = "") -> Callable[[str, Any, float | None], None]:
-        """A ``set(key, value, ttl)`` function storing under ``prefix + key``, for adapters'
-        hot paths: the store's :meth:`~cachepolicy.store.CacheStore.writer`, one Python frame
-        per write. Serializer errors propagate and leave the cache unchanged."""
-        return self.store.writer(self.db, prefix, self._dumps)
+        """A bound ``set(key, value, ttl)`` storing under ``prefix + key``, for adapters'
+        hot paths. Serializer errors propagate and leave the cache unchanged."""
+        return self.accessor(prefix).set
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of the keys that exist."""
-        read = self._read
+        read = self._access.get_payload
         loads = self._loads
         found: dict[str, Any] = {}
         for key in keys:
@@ -142,28 +166,28 @@ class Cache:
 
     def has(self, key: str) -> bool:
         """Whether ``key`` exists. Does not touch it or count a hit (Redis's EXISTS)."""
-        return self.store.peek(self.db, key) is not None
+        return self._engine.peek(self.db, key) is not None
 
     __contains__ = has
 
     def ttl(self, key: str) -> float | None:
         """Seconds left before ``key`` expires, None if it never does; KeyError if missing."""
-        entry = self.store.peek(self.db, key)
+        entry = self._engine.peek(self.db, key)
         if entry is None:
             raise KeyError(key)
         if entry.deadline is None:
             return None
-        return max(0.0, entry.deadline - self.store.clock.time())
+        return max(0.0, entry.deadline - self._engine.time())
 
     def expiretime(self, key: str) -> float | None:
         """The absolute deadline (epoch seconds), None if none; KeyError if missing."""
-        entry = self.store.peek(self.db, key)
+        entry = self._engine.peek(self.db, key)
         if entry is None:
             raise KeyError(key)
         return entry.deadline
 
     def keys(self) -> list[str]:
-        return self.store.keys(self.db)
+        return self._engine.keys(self.db)
 
     def __len__(self) -> int:
         """Keys in this database, counting expired keys not yet reclaimed (Redis's DBSIZE)."""
@@ -171,11 +195,14 @@ class Cache:
 
     def idletime(self, key: str) -> float:
         """Seconds since ``key`` was last read or written (Redis's OBJECT IDLETIME)."""
-        return self.store.idletime(self.db, key)
+        entry = self._engine.peek(self.db, key)
+        if entry is None:
+            raise KeyError(key)
+        return max(0.0, self._engine.time() - entry.atime)
 
     def frequency(self, key: str) -> int:
         """The key's decayed LFU counter (Redis's OBJECT FREQ); LFU policies only."""
-        return self.store.frequency(self.db, key)
+        return self._engine.frequency(self.db, key)
 
     # ------------------------------------------------------------------ writes
 
@@ -183,35 +210,41 @@ class Cache:
         """Store ``value``. Raises OutOfMemoryError / ValueTooLargeError (cache unchanged), or
         the serializer's error for a value it cannot encode (cache unchanged)."""
         if keepttl:
-            self.store.write(self.db, key, self._dumps(value), ttl, keepttl=True)
+            self._engine.write(self.db, key, self._access.encode(value), ttl, KEEPTTL)
         else:
-            self._set(key, value, ttl)
+            self._access.set(key, value, ttl)
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` is absent (Redis's SET NX). True if stored."""
-        return self.store.write(self.db, key, self._dumps(value), ttl, only_if_missing=True)
+        return self._engine.write(self.db, key, self._access.encode(value), ttl, NX)
 
     def replace(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` exists (Redis's SET XX). True if stored."""
-        return self.store.write(self.db, key, self._dumps(value), ttl, only_if_present=True)
+        return self._engine.write(self.db, key, self._access.encode(value), ttl, XX)
 
     def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> list[str]:
-        """Store several values; returns the keys that did not fit (out of memory)."""
+        """Store several values; returns the keys that did not fit (out of memory).
+
+        Every value is serialized before anything is stored, so a value that cannot be
+        serialized raises and leaves the cache unchanged (all or nothing)."""
+        encode = self._access.encode
+        payloads = [(key, encode(value)) for key, value in mapping.items()]
         failed: list[str] = []
-        write = self._set
-        for key, value in mapping.items():
+        write = self._engine.write
+        for key, payload in payloads:
             try:
-                write(key, value, ttl)
+                write(self.db, key, payload, ttl, 0)
             except (OutOfMemoryError, ValueTooLargeError):
                 failed.append(key)
         return failed
 
     def delete(self, key: str) -> bool:
         """True if a live key was deleted (an expired, unreclaimed key counts as absent)."""
-        return self.store.delete(self.db, key)
+        return self._engine.delete(self.db, key)
 
     def delete_many(self, keys: Iterable[str]) -> int:
-        return sum(self.store.delete(self.db, key) for key in keys)
+        delete = self._engine.delete
+        return sum(delete(self.db, key) for key in keys)
 
     def touch(self, key: str, ttl: float | None = KEEP_TTL) -> bool:
         """Refresh LRU/LFU; with ``ttl`` also set a new TTL (None = never expire).
@@ -220,8 +253,8 @@ class Cache:
         raise OutOfMemoryError / ValueTooLargeError like a write (the cache then unchanged).
         """
         if ttl is KEEP_TTL:
-            return self.store.touch(self.db, key)
-        return self.store.touch(self.db, key, self._deadline(ttl))
+            return self._engine.touch(self.db, key, None, True)
+        return self._engine.touch(self.db, key, self._deadline(ttl), False)
 
     def expire(
         self,
@@ -237,17 +270,28 @@ class Cache:
         deadline = self._deadline(ttl)
         if deadline is None:
             raise ValueError(f"expire() needs a finite TTL in seconds, got {ttl!r}.")
-        return self.store.expire(self.db, key, deadline, nx=nx, xx=xx, gt=gt, lt=lt)
+        return self._engine.expire_at(self.db, key, deadline, nx, xx, gt, lt)
 
-    def expireat(self, key: str, when: float, **conditions: bool) -> bool:
+    def expireat(
+        self,
+        key: str,
+        when: float,
+        *,
+        nx: bool = False,
+        xx: bool = False,
+        gt: bool = False,
+        lt: bool = False,
+    ) -> bool:
         """Set an absolute deadline (epoch seconds); a past one deletes the key."""
+        if isinstance(when, bool) or not isinstance(when, (int, float)):
+            raise TypeError(f"expireat() needs a time in epoch seconds, got {short_repr(when)}.")
         if not math.isfinite(when):
             raise ValueError(f"expireat() needs a finite time, got {when!r}.")
-        return self.store.expire(self.db, key, float(when), **conditions)
+        return self._engine.expire_at(self.db, key, float(when), nx, xx, gt, lt)
 
     def persist(self, key: str) -> bool:
         """Remove the TTL. False if the key is missing or had none."""
-        return self.store.persist(self.db, key)
+        return self._engine.persist(self.db, key)
 
     def incr(self, key: str, delta: int = 1, *, default: int | None = None) -> int:
         """Atomically add ``delta``; keeps the TTL. KeyError if missing and no ``default``."""
@@ -268,7 +312,7 @@ class Cache:
             result.append(current + delta)
             return dumps(current + delta)
 
-        self.store.update(self.db, key, add, event="incrby")
+        self._engine.update(self.db, key, add, "incrby")
         return result[0]
 
     def decr(self, key: str, delta: int = 1, *, default: int | None = None) -> int:
@@ -279,14 +323,14 @@ class Cache:
 
     def clear(self) -> None:
         """Remove every key of this database (Redis's FLUSHDB)."""
-        self.store.flushdb(self.db)
+        self._engine.flushdb(self.db)
 
     def flushall(self) -> None:
         """Remove every key of every database of the store."""
-        self.store.flushall()
+        self._engine.flushall()
 
     def _deadline(self, ttl: float | None) -> float | None:
-        return self.store.deadline_for(ttl, self.store.clock.time())
+        return self._engine.deadline_for(ttl, self._engine.time())
 
     # ------------------------------------------------------------------ observability
 

@@ -6,8 +6,7 @@ import threading
 
 import pytest
 
-from cachepolicy import Cache, ManualClock
-from cachepolicy.expiry import lazyfree
+from cachepolicy import Cache, ManualClock, lazyfree
 from tests.conftest import MakeCache
 
 BIG = "x" * 5000  # pickles to more than the 1000-byte threshold used below
@@ -85,7 +84,7 @@ def test_release_happens_on_the_free_thread(cache: Cache) -> None:
 
     garbage: list[object] = [Witness() for _ in range(lazyfree.LAZYFREE_MIN_ENTRIES + 1)]
     with cache.store.locked():
-        lazyfree.release_lazily(cache.store, garbage)  # type: ignore[arg-type]
+        lazyfree.worker.submit(cache.store.engine, garbage, len(garbage), 0)
     del garbage
     assert lazyfree.drain(10)
     assert set(released_on) == {"cachepolicy-lazyfree"}

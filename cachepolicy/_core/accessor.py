@@ -1,0 +1,72 @@
+"""Bound read and write paths for one database (and key prefix) of an engine.
+
+Adapters keep one :class:`Accessor` per (database, prefix) and call its bound ``get``/``set``
+on their hot paths: one call into the engine, with serialization done outside the lock, so an
+encoding error leaves the cache unchanged.
+"""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+from .engine import Engine
+
+__all__ = ["Accessor"]
+
+
+class Accessor:
+    """``get(key)`` / ``set(key, value, ttl)`` on ``prefix + key`` in database ``db``.
+
+    ``pickle_protocol`` >= 0 makes ``set`` call ``pickle.dumps`` at that protocol directly
+    (the default serializer) instead of ``dumps``.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        db: int,
+        prefix: str,
+        touch: bool,
+        loads: Callable[[bytes], Any],
+        dumps: Callable[[Any], bytes],
+        pickle_protocol: int = -1,
+    ) -> None:
+        self.engine = engine
+        self.db = db
+        self.prefix = prefix
+        self.touch = touch
+        self.loads = loads
+        self.dumps = dumps
+        self.pickle_protocol = pickle_protocol
+
+    def get(self, key: str) -> Any:
+        """The value, or None on a miss."""
+        if self.prefix:
+            key = self.prefix + key
+        payload = self.engine.get(self.db, key, self.touch)
+        if payload is None:
+            return None
+        return self.loads(payload)
+
+    def get_payload(self, key: str) -> bytes | None:
+        """The stored bytes, or None on a miss (counts and touches like :meth:`get`)."""
+        if self.prefix:
+            key = self.prefix + key
+        return self.engine.get(self.db, key, self.touch)
+
+    def encode(self, value: Any) -> bytes:
+        if self.pickle_protocol >= 0:
+            return pickle.dumps(value, self.pickle_protocol)
+        return self.dumps(value)
+
+    def set(self, key: str, value: Any, ttl: float | None) -> None:
+        """Store ``value`` (no condition, TTL in seconds or None)."""
+        if self.pickle_protocol >= 0:
+            payload = pickle.dumps(value, self.pickle_protocol)
+        else:
+            payload = self.dumps(value)
+        if self.prefix:
+            key = self.prefix + key
+        self.engine.write(self.db, key, payload, ttl, 0)

@@ -1,0 +1,934 @@
+"""The engine: one lock, one owner of the accounting, one implementation of every mutation.
+
+Design
+======
+
+Memory. ``used_memory`` is the exact sum of :meth:`Engine.entry_size` over all entries of all
+databases: key object + serialized value + a per-build calibrated overhead
+(:mod:`~cachepolicy._core.entry`). The limit is *hard*: a write computes the size of what it is
+about to admit and evicts *before* admitting it, so ``used_memory <= maxmemory`` after every
+operation (Redis checks before a command and lets one big write overshoot, spec §12.1).
+Whether the write can succeed is decided before anything is touched: if the policy's candidate
+keys do not hold enough bytes, the write raises :class:`OutOfMemoryError` and nothing changed.
+
+One owner per mutation. Every key enters through :meth:`Engine._insert`, changes through
+:meth:`Engine._replace` / :meth:`Engine._change_deadline`, and leaves through
+:meth:`Engine.remove`, whatever the cause (delete, expiry, eviction, overwrite by a policy's
+choice), as Redis has one ``dbGenericDelete`` behind DEL, eviction and expiry. The engine alone
+moves ``used_memory``, ``key_count`` and the peak; keyspaces keep their own per-database counts.
+
+Declared fast paths. Policies and expiry strategies are interpreted Python that users subclass.
+They declare how the engine may serve them (:mod:`~cachepolicy._core.ports`): what a policy
+records on access (``access``), where victims come from (``victims``, ``ranking``), whether an
+expiry strategy owns a deadline index the engine may file TTLs into, and which of their hooks
+the engine may serve from those declarations (``fast_hooks``). A hook a subclass overrides is
+removed from ``fast_hooks`` automatically, so the engine calls it. The code path for each hook
+is chosen once, here, from those declarations; the engine never looks at a class's identity.
+
+Concurrency. The lock guards every mutation (writes, evictions, expiry, flushes). Read hits take
+no lock: under the GIL a ``dict.get`` and attribute reads are atomic, the entry found is either
+the current one or one a concurrent writer just replaced (a read that raced a write), and the
+declared access bookkeeping (stamp, LFU counter) is GIL-atomic steps. An access hook runs under
+the lock unless the policy says it is safe without (``lock_free_access``). Only a read that
+finds an expired entry takes the lock, to delete it. Without a GIL, reads take the lock too.
+
+Events are queued while the lock is held and delivered after it is released.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Final
+
+from ..errors import OutOfMemoryError, ValueTooLargeError, short_repr
+from ..events import EventBus, KeyspaceEvent
+from ..sizing import format_bytes
+from .entry import (
+    ASCII_STR_BASE,
+    BYTES_BASE,
+    ENTRY_OVERHEAD,
+    RELEASED,
+    TTL_OVERHEAD,
+    TTL_SLOT_OVERHEAD,
+    Entry,
+    stamp,
+)
+from .keyspace import Keyspace
+from .ports import Access, Victims
+from .ranking import lfu_init, lfu_touch
+from .stats import HitCounter, Stats
+
+if TYPE_CHECKING:
+    from random import Random
+
+    from ..clock import Clock
+    from ..config import CacheConfig
+    from ..eviction.base import EvictionPolicy
+    from ..expiry.base import ExpiryStrategy
+    from .deadlines import DeadlineIndex
+    from .sampler import Sampler
+
+__all__ = ["DELETED", "EVICTED", "EXPIRED", "KEEPTTL", "NX", "XX", "Engine"]
+
+#: Why an entry left (the event it announces and the counter it moves).
+DELETED: Final = 0
+EXPIRED: Final = 1
+EVICTED: Final = 2
+#: Removed silently as part of a command (an overwrite whose old version the policy chose).
+REPLACED: Final = 3
+
+#: ``write()`` flags: Redis's SET NX / XX / KEEPTTL.
+NX: Final = 1
+XX: Final = 2
+KEEPTTL: Final = 4
+
+_STAMP: Final = int(Access.STAMP)
+_LFU: Final = int(Access.LFU)
+_HOOK: Final = int(Access.HOOK)
+_POOL: Final = int(Victims.POOL)
+_RANDOM: Final = int(Victims.RANDOM)
+_NONE: Final = int(Victims.NONE)
+
+_GIL_ENABLED: Final = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
+_INF: Final = math.inf
+
+
+def _nobody() -> Any:
+    return None
+
+
+class _Locked:
+    """``with engine.locked():`` acquire the lock; on exit release it, then deliver events.
+    A fresh small object per call: keeping one on the engine would make a reference cycle."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def __enter__(self) -> None:
+        self._engine.lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._engine.unlock()
+
+
+class Engine:
+    """Every database of one cache under one budget, one policy and one expiry strategy."""
+
+    def __init__(
+        self,
+        config: CacheConfig,
+        policy: EvictionPolicy,
+        expiry: ExpiryStrategy,
+        clock: Clock,
+        rng: Random,
+        events: EventBus,
+    ) -> None:
+        self.config = config
+        self.policy = policy
+        self.expiry = expiry
+        self.clock = clock
+        self.rng = rng
+        self.events = events
+        self.lock = threading.Lock()
+        #: A weak reference to whatever owns this engine (the store), set by the owner: the
+        #: compiled engine cannot be weakly referenced itself, and threads that serve it (the
+        #: expiry thread, the lazy-free thread) must not keep a dropped cache alive.
+        self.owner: Callable[[], Any] = _nobody
+        self.stats = Stats()
+        self.hits = HitCounter()
+        self._hit = self.hits.hit
+        self._miss = self.hits.miss
+        self._pending: list[KeyspaceEvent] = []
+        self._time: Callable[[], float] = clock.time
+        # The TTL sampling arrays cost an append and a swap-remove per write and removal of a
+        # key with a TTL: kept only when something samples TTL keys.
+        index_volatile = policy.volatile_only or policy.uses_ttl_index or expiry.uses_ttl_index
+        self.keyspaces: list[Keyspace] = [
+            Keyspace(db, index_volatile) for db in range(config.databases)
+        ]
+        #: The non-empty keyspaces in db order: what eviction looks at, so 16 mostly empty
+        #: databases cost nothing per eviction round.
+        self.populated: list[Keyspace] = []
+        self._dicts: list[dict[str, Entry]] = [ks.data for ks in self.keyspaces]
+        self.used_memory = 0
+        self.key_count = 0
+        self.limit: int = config.maxmemory
+        self.max_entries: int = config.max_entries if config.max_entries is not None else -1
+        self.cull_frequency: int = (
+            config.cull_frequency if config.cull_frequency is not None else -1
+        )
+        self.lazyfree_threshold: int = config.lazyfree_threshold
+        # Sizes: the cost model plus what the policy's and strategy's own structures cost.
+        self.plain_overhead: int = ENTRY_OVERHEAD + policy.metadata_overhead
+        ttl_slot = 0 if index_volatile else TTL_SLOT_OVERHEAD
+        self.volatile_overhead: int = (
+            self.plain_overhead
+            + TTL_OVERHEAD
+            - ttl_slot
+            + expiry.metadata_overhead
+            + policy.volatile_metadata_overhead
+        )
+        # ---- the code path of every hook, chosen once from the declarations.
+        fast = policy.fast_hooks
+        access = int(policy.access)
+        self._insert_path: int = access if "on_insert" in fast else _HOOK
+        self._access_path: int = access if "on_access" in fast else _HOOK
+        self._access_locked: bool = self._access_path == _HOOK and not (
+            _GIL_ENABLED and policy.lock_free_access
+        )
+        self._policy_on_delete: bool = "on_delete" not in fast
+        self._policy_on_ttl: bool = "on_ttl_change" not in fast
+        victims = int(policy.victims) if policy.evicts else _NONE
+        self._victim_path: int = victims if "select_victim" in fast else _HOOK
+        self._batch_path: int = victims if "select_victims" in fast else _HOOK
+        self._sampler: Sampler | None = policy.sampler if victims in (_POOL, _RANDOM) else None
+        self._lfu_log_factor: int = config.lfu_log_factor
+        self._lfu_decay_time: int = config.lfu_decay_time
+        self._policy_rng: Random = policy.rng
+        # Restricted policies pay for counting their candidates' bytes before evicting.
+        self._evicts_any_key: bool = (
+            policy.evicts and not policy.volatile_only and "candidate_bytes" in fast
+        )
+        fast_expiry = expiry.fast_hooks
+        self._index: DeadlineIndex | None = expiry.index if expiry.deadline_index else None
+        self._expiry_on_ttl_set: bool = "on_ttl_set" not in fast_expiry
+        self._expiry_on_ttl_cleared: bool = "on_ttl_cleared" not in fast_expiry
+        self._expiry_on_delete: bool = "on_delete" not in fast_expiry
+        self._after_gated: bool = "after_operation" in fast_expiry
+
+    # ------------------------------------------------------------------ lock and events
+
+    def locked(self) -> _Locked:
+        """Context manager holding the lock; events queued inside are sent on exit."""
+        return _Locked(self)
+
+    def unlock(self) -> None:
+        """Release the lock, then deliver the events queued while it was held."""
+        events = self._pending
+        if events:
+            self._pending = []
+        self.lock.release()
+        if events:
+            self.events.publish(events)
+
+    def _emit(self, name: str, key: str, db: int) -> None:
+        """Queue an event (lock held). Free when nobody listens to ``name``."""
+        if name in self.events.wanted:
+            self._pending.append(KeyspaceEvent(name, key, db))
+
+    def emit_keymiss(self, key: str, db: int) -> None:
+        if "keymiss" in self.events.wanted:
+            self.lock.acquire()
+            self._pending.append(KeyspaceEvent("keymiss", key, db))
+            self.unlock()
+
+    def after_fork_in_child(self) -> None:
+        """The child of fork() starts with a fresh lock: the thread that may hold the
+        inherited one does not exist there."""
+        self.lock = threading.Lock()
+        self._pending = []
+
+    # ------------------------------------------------------------------ ReclaimContext
+
+    def time(self) -> float:
+        return self._time()
+
+    def expire(self, entry: Entry) -> None:
+        """Delete an entry whose deadline passed (lock held): ``expired`` event, counter."""
+        self.remove(entry, EXPIRED)
+
+    def volatile_count(self) -> int:
+        return sum([keyspace.volatile_count for keyspace in self.keyspaces])
+
+    # ------------------------------------------------------------------ sizing
+
+    def entry_size(self, key: str, payload: bytes, has_ttl: bool) -> int:
+        """Bytes one entry costs under this engine's policy and expiry strategy."""
+        if type(key) is str and key.isascii():
+            size = ASCII_STR_BASE + len(key)
+        else:
+            size = sys.getsizeof(key)
+        if type(payload) is bytes:
+            size += BYTES_BASE + len(payload)
+        else:
+            size += sys.getsizeof(payload)
+        return size + (self.volatile_overhead if has_ttl else self.plain_overhead)
+
+    # ------------------------------------------------------------------ reads
+
+    def get(self, db: int, key: str, touch: bool = True) -> bytes | None:
+        """The payload stored under ``key`` or None; counts a hit or a miss and, unless
+        ``touch`` is false (Redis's CLIENT NO-TOUCH), records the access for the policy."""
+        entry = self._dicts[db].get(key)
+        if entry is not None:
+            now = self._time()
+            payload = entry.payload
+            if payload is RELEASED:
+                # Removed since we found it (an overwrite may have replaced it): look again
+                # once. Removed entries are never reinserted, so this ends.
+                entry = self._dicts[db].get(key)
+                if entry is not None:
+                    payload = entry.payload
+            if entry is not None:
+                deadline = entry.deadline
+                if deadline is None or now <= deadline:
+                    if payload is not RELEASED:
+                        if touch:
+                            self._accessed(entry, now)
+                        next(self._hit)
+                        return payload
+                else:
+                    self._expire_if_current(entry, now)
+        next(self._miss)
+        if "keymiss" in self.events.wanted:
+            self.emit_keymiss(key, db)
+        return None
+
+    def _accessed(self, entry: Entry, now: float) -> None:
+        """Record a read for the policy (no lock unless the policy's hook needs it)."""
+        path = self._access_path
+        if path == _STAMP:
+            stamp(entry, now)
+        elif path == _LFU:
+            lfu_touch(entry, now, self._lfu_log_factor, self._lfu_decay_time, self._policy_rng)
+        elif path == _HOOK:
+            if self._access_locked:
+                with self.locked():
+                    if entry.pos >= 0:
+                        self.policy.on_access(entry, now)
+            else:
+                self.policy.on_access(entry, now)
+
+    def _touched(self, entry: Entry, now: float) -> None:
+        """Record an overwrite or TOUCH for the policy (lock held)."""
+        path = self._access_path
+        if path == _STAMP:
+            stamp(entry, now)
+        elif path == _LFU:
+            lfu_touch(entry, now, self._lfu_log_factor, self._lfu_decay_time, self._policy_rng)
+        elif path == _HOOK:
+            self.policy.on_access(entry, now)
+
+    def peek(self, db: int, key: str) -> Entry | None:
+        """The live entry without touching it or counting (Redis's NOTOUCH lookups)."""
+        entry = self._dicts[db].get(key)
+        if entry is not None and entry.deadline is not None:
+            now = self._time()
+            if now > entry.deadline:
+                self._expire_if_current(entry, now)
+                return None
+        return entry
+
+    def _expire_if_current(self, entry: Entry, now: float) -> None:
+        """Lazy expiry found by a lock-free read: delete it if it is still the key's entry."""
+        with self.locked():
+            if self._dicts[entry.db].get(entry.key) is entry:
+                deadline = entry.deadline
+                if deadline is not None and now > deadline:
+                    self.remove(entry, EXPIRED)
+
+    def _live(self, keyspace: Keyspace, key: str, now: float) -> Entry | None:
+        """The unexpired entry for ``key`` (lock held), lazily expiring a stale one."""
+        entry = keyspace.data.get(key)
+        if entry is not None:
+            deadline = entry.deadline
+            if deadline is not None and now > deadline:
+                self.remove(entry, EXPIRED)
+                return None
+        return entry
+
+    def keys(self, db: int) -> list[str]:
+        """Live keys of one database (expired ones are skipped, not reclaimed)."""
+        now = self._time()
+        with self.lock:
+            entries = list(self.keyspaces[db].data.values())
+        return [e.key for e in entries if e.deadline is None or now <= e.deadline]
+
+    def iter_entries(self) -> Iterator[Entry]:
+        """Snapshot of every entry of every database (for tools and tests)."""
+        with self.lock:
+            snapshot = [e for ks in self.keyspaces for e in ks.data.values()]
+        return iter(snapshot)
+
+    # ------------------------------------------------------------------ writes
+
+    def deadline_for(self, ttl: float | None, now: float) -> float | None:
+        """Absolute deadline for a relative TTL in seconds (None = no expiry)."""
+        if ttl is None:
+            return None
+        if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
+            raise TypeError(f"A TTL must be a number of seconds or None, got {short_repr(ttl)}.")
+        try:
+            seconds = float(ttl)
+        except OverflowError:
+            seconds = _INF if ttl > 0 else -_INF
+        if math.isnan(seconds):
+            raise ValueError("A TTL must be a number of seconds, got NaN.")
+        if math.isinf(seconds):
+            return None if seconds > 0 else now
+        return now + seconds
+
+    def write(
+        self,
+        db: int,
+        key: str,
+        payload: bytes,
+        ttl: float | None = None,
+        flags: int = 0,
+    ) -> bool:
+        """Redis's SET with NX/XX/KEEPTTL/EX: store ``payload`` under ``key`` with a TTL in
+        seconds (None = none; <= 0 deletes the key). False when NX/XX prevented the write."""
+        if type(key) is not str:
+            raise TypeError(f"Cache keys must be str, got {type(key).__name__} {short_repr(key)}.")
+        self.lock.acquire()
+        try:
+            now = self._time()
+            keyspace = self.keyspaces[db]
+            old = self._live(keyspace, key, now)
+            if flags & NX and old is not None:
+                return False
+            if flags & XX and old is None:
+                return False
+            deadline: float | None
+            if flags & KEEPTTL and old is not None:
+                deadline = old.deadline
+            elif ttl is None:
+                deadline = None
+            elif type(ttl) is float and -_INF < ttl < _INF:
+                deadline = now + ttl
+            else:
+                deadline = self.deadline_for(ttl, now)
+            if deadline is not None and deadline <= now:
+                # Redis: a deadline that already passed deletes the key (event "del").
+                if old is not None:
+                    self.remove(old, DELETED)
+                return True
+            size = self.entry_size(key, payload, deadline is not None)
+            old = self._make_room(keyspace, key, size, old, now, True)
+            if old is None:
+                entry = self._insert(keyspace, key, payload, size, deadline, now)
+                if self.events.wanted:
+                    self._emit("set", key, db)
+            else:
+                entry = old
+                self._replace(keyspace, old, payload, size, deadline, now)
+                if self.events.wanted:
+                    self._emit("set", key, db)
+            if deadline is not None and not flags & KEEPTTL and self.events.wanted:
+                self._emit("expire", entry.key, db)  # Redis's SET ... EX announces both
+        finally:
+            self.unlock()
+        self.after_write(now)
+        return True
+
+    def update(
+        self, db: int, key: str, transform: Callable[[bytes | None], bytes], event: str
+    ) -> None:
+        """Atomically replace a value computed from the current payload (None if missing),
+        keeping the TTL: the basis of INCR/DECR."""
+        self.lock.acquire()
+        try:
+            now = self._time()
+            keyspace = self.keyspaces[db]
+            entry = self._live(keyspace, key, now)
+            payload = transform(entry.payload if entry is not None else None)
+            deadline = entry.deadline if entry is not None else None
+            size = self.entry_size(key, payload, deadline is not None)
+            entry = self._make_room(keyspace, key, size, entry, now, True)
+            if entry is None:
+                self._insert(keyspace, key, payload, size, deadline, now)
+            else:
+                self._replace(keyspace, entry, payload, size, deadline, now)
+            self._emit(event, key, db)
+        finally:
+            self.unlock()
+        self.after_write(now)
+
+    def after_write(self, now: float) -> None:
+        """Give the expiry strategy its turn after a write-like command (outside the lock):
+        gated by its declared ``due_at`` unless it overrides ``after_operation``."""
+        expiry = self.expiry
+        if not self._after_gated or now >= expiry.due_at:
+            expiry.after_operation(now)
+
+    def _insert(
+        self,
+        keyspace: Keyspace,
+        key: str,
+        payload: bytes,
+        size: int,
+        deadline: float | None,
+        now: float,
+    ) -> Entry:
+        """Add a new key (lock held), announcing ``new``."""
+        entry = Entry(key, payload, size, deadline, keyspace.db)
+        keyspace.insert(entry)
+        if len(keyspace.data) == 1:
+            self._refresh_populated()
+        used = self.used_memory + size
+        self.used_memory = used
+        self.key_count += 1
+        if used > self.stats.used_memory_peak:
+            self.stats.used_memory_peak = used
+        path = self._insert_path
+        if path == _STAMP:
+            stamp(entry, now)
+        elif path == _LFU:
+            lfu_init(entry, now)
+        elif path == _HOOK:
+            self.policy.on_insert(entry, now)
+        if deadline is not None:
+            self._ttl_filed(entry, None)
+        if self.events.wanted:
+            self._emit("new", key, keyspace.db)
+        return entry
+
+    def _replace(
+        self,
+        keyspace: Keyspace,
+        entry: Entry,
+        payload: bytes,
+        size: int,
+        deadline: float | None,
+        now: float,
+    ) -> None:
+        """Overwrite in place (lock held): the key keeps its LFU history, as Redis's SET."""
+        used = self.used_memory + size - entry.size
+        self.used_memory = used
+        if used > self.stats.used_memory_peak:
+            self.stats.used_memory_peak = used
+        old_payload = entry.payload
+        if entry.deadline != deadline:
+            # Resize first, under the old deadline, so the TTL bytes move with the entry.
+            keyspace.resize(entry, size)
+            self._set_deadline(keyspace, entry, deadline)
+        else:
+            keyspace.resize(entry, size)
+        entry.payload = payload
+        self._release(old_payload)
+        self._touched(entry, now)
+
+    def _set_deadline(self, keyspace: Keyspace, entry: Entry, deadline: float | None) -> None:
+        """Change a live entry's deadline and tell the policy and the strategy (lock held)."""
+        previous = entry.deadline
+        keyspace.set_deadline(entry, deadline)
+        if self._policy_on_ttl:
+            self.policy.on_ttl_change(entry, previous)
+        if deadline is None:
+            if self._expiry_on_ttl_cleared:
+                self.expiry.on_ttl_cleared(entry)
+            elif self._index is not None:
+                self._index.forget(entry)
+        else:
+            self._ttl_filed(entry, previous)
+
+    def _ttl_filed(self, entry: Entry, previous: float | None) -> None:
+        if self._expiry_on_ttl_set:
+            self.expiry.on_ttl_set(entry, previous)
+        elif self._index is not None:
+            self._index.file(entry, previous)
+
+    def _change_deadline(self, keyspace: Keyspace, entry: Entry, deadline: float | None) -> None:
+        """EXPIRE / PERSIST (lock held): set a deadline and fix the entry's size (a TTL costs
+        index bytes), then announce it."""
+        if (entry.deadline is not None) != (deadline is not None):
+            new_size = self.entry_size(entry.key, entry.payload, deadline is not None)
+            self.used_memory += new_size - entry.size
+            keyspace.resize(entry, new_size)
+        self._set_deadline(keyspace, entry, deadline)
+        self._emit("expire" if deadline is not None else "persist", entry.key, entry.db)
+
+    # ------------------------------------------------------------------ removal (lock held)
+
+    def remove(self, entry: Entry, cause: int) -> None:
+        """Take ``entry`` out of the cache, whatever the cause: every structure, the counters,
+        the hooks, the event and the value's release (lock held)."""
+        keyspace = self.keyspaces[entry.db]
+        keyspace.remove(entry)
+        if not keyspace.data:
+            self._refresh_populated()
+        size = entry.size
+        self.used_memory -= size
+        self.key_count -= 1
+        if self._policy_on_delete:
+            self.policy.on_delete(entry)
+        if entry.deadline is not None:
+            if self._expiry_on_delete:
+                self.expiry.on_delete(entry)
+            elif self._index is not None:
+                self._index.forget(entry)
+        if cause == EVICTED:
+            self.stats.evicted_keys += 1
+            self.stats.evicted_bytes += size
+            if self.events.wanted:
+                self._emit("evicted", entry.key, entry.db)
+        elif cause == EXPIRED:
+            self.stats.expired_keys += 1
+            if self.events.wanted:
+                self._emit("expired", entry.key, entry.db)
+        elif cause == DELETED and self.events.wanted:
+            self._emit("del", entry.key, entry.db)
+        # Drop the value now: records that still point at the removed entry (an index, the
+        # eviction pool) go lazily and must not keep a large value alive until then. A
+        # lock-free reader that raced this removal sees RELEASED and reports a miss.
+        payload = entry.payload
+        entry.payload = RELEASED
+        self._release(payload)
+
+    def _release(self, payload: bytes) -> None:
+        threshold = self.lazyfree_threshold
+        if threshold and len(payload) >= threshold:
+            from ..lazyfree import release_lazily
+
+            release_lazily(self, payload, 1)
+
+    def _refresh_populated(self) -> None:
+        self.populated = [ks for ks in self.keyspaces if ks.data]
+
+    # ------------------------------------------------------------------ eviction (lock held)
+
+    def _make_room(
+        self,
+        keyspace: Keyspace,
+        key: str,
+        size: int,
+        old: Entry | None,
+        now: float,
+        reinserting: bool,
+    ) -> Entry | None:
+        """Evict until an entry of ``size`` bytes fits in place of ``old``.
+
+        Everything that could make the write fail is decided before the first eviction, so a
+        failed write leaves the cache unchanged. Returns ``old``, or None if the policy chose
+        the very key being replaced: it is then removed as part of the write when
+        ``reinserting`` (an overwrite), or evicted when not (a TTL being added in place).
+        """
+        limit = self.limit
+        old_size = old.size if old is not None else 0
+        if limit and self.used_memory - old_size + size > limit:
+            if size > limit:
+                self.stats.rejected_writes += 1
+                raise ValueTooLargeError(
+                    f"Cannot store key {short_repr(key)}: the entry needs {size} bytes but "
+                    f"maxmemory is {limit} bytes ({format_bytes(limit)}); no eviction can "
+                    f"make it fit.",
+                    key=key,
+                    size=size,
+                )
+            needed = self.used_memory - old_size + size - limit
+            # A policy that may evict any key can always make room (size <= limit), so only
+            # restricted policies pay for counting their candidates' bytes.
+            if not self._evicts_any_key:
+                evictable = self.policy.candidate_bytes(self.populated)
+                if old is not None and self.policy.is_candidate(old):
+                    evictable -= old_size
+                if evictable < needed:
+                    self.stats.rejected_writes += 1
+                    raise OutOfMemoryError(self._oom_message(key, needed), key=key, needed=needed)
+            while self.used_memory - old_size + size > limit:
+                victim = self._select_victim(now)
+                if victim is None:  # pragma: no cover - accounting guarantees a victim
+                    raise OutOfMemoryError(self._oom_message(key, needed), key=key)
+                if victim is old:
+                    if not reinserting:
+                        self.remove(old, EVICTED)
+                        return None
+                    self.remove(old, REPLACED)
+                    old = None
+                    old_size = 0
+                    continue
+                self.remove(victim, EVICTED)
+        if old is None and self.max_entries >= 0 and self.key_count >= self.max_entries:
+            self._cull(key, now)
+        return old
+
+    def _select_victim(self, now: float) -> Entry | None:
+        path = self._victim_path
+        sampler = self._sampler
+        if path == _POOL and sampler is not None:
+            return sampler.select(self.populated, now)
+        if path == _RANDOM and sampler is not None:
+            return sampler.select_random(self.populated)
+        if path == _NONE:
+            return None
+        return self.policy.select_victim(self.populated, now)
+
+    def _select_victims(self, now: float, count: int) -> Iterable[Entry]:
+        path = self._batch_path
+        sampler = self._sampler
+        if path == _POOL and sampler is not None:
+            return sampler.select_batch(self.populated, now, count)
+        if path == _HOOK:
+            return self.policy.select_victims(self.populated, now, count)
+        return self._repeat_victims(now, count)
+
+    def _repeat_victims(self, now: float, count: int) -> Iterator[Entry]:
+        for _ in range(count):
+            victim = self._select_victim(now)
+            if victim is None:
+                return
+            yield victim
+
+    def _cull(self, key: str, now: float) -> None:
+        """Entry-count bound reached: evict one key, or a batch (Django's CULL_FREQUENCY:
+        0 empties the cache, N evicts a 1/N share)."""
+        policy = self.policy
+        candidates = (
+            self.key_count if self._evicts_any_key else policy.candidate_count(self.populated)
+        )
+        if candidates == 0:
+            self.stats.rejected_writes += 1
+            raise OutOfMemoryError(
+                f"Cannot store key {short_repr(key)}: max_entries={self.max_entries} is "
+                f"reached and policy {policy.describe()!r} has no key it may evict.",
+                key=key,
+            )
+        frequency = self.cull_frequency
+        if frequency < 0:
+            count = 1
+        elif frequency == 0:
+            count = candidates
+        else:
+            count = min(max(1, self.key_count // frequency), candidates)
+        # Each victim is removed before the next is asked for, as select_victims() promises.
+        for victim in self._select_victims(now, count):
+            if victim.pos >= 0:
+                self.remove(victim, EVICTED)
+
+    def _oom_message(self, key: str, needed: int) -> str:
+        policy = self.policy
+        if not policy.evicts:
+            reason = "the policy is 'noeviction'"
+        elif policy.volatile_only:
+            reason = (
+                f"policy {policy.describe()!r} can only evict keys that have a TTL, "
+                f"and they hold too few bytes"
+            )
+        else:
+            reason = f"policy {policy.describe()!r} has too few evictable bytes"
+        return (
+            f"OOM command not allowed when used memory > 'maxmemory': storing key "
+            f"{short_repr(key)} needs {needed} more bytes ({format_bytes(self.used_memory)} "
+            f"used of {format_bytes(self.limit)}) and {reason}."
+        )
+
+    # ------------------------------------------------------------------ other commands
+
+    def delete(self, db: int, key: str) -> bool:
+        """DEL: True if a live key was removed (a logically expired key returns False)."""
+        self.lock.acquire()
+        try:
+            now = self._time()
+            entry = self._live(self.keyspaces[db], key, now)
+            if entry is not None:
+                self.remove(entry, DELETED)
+        finally:
+            self.unlock()
+        self.after_write(now)
+        return entry is not None
+
+    def touch(self, db: int, key: str, deadline: float | None, keep_ttl: bool) -> bool:
+        """TOUCH (refresh LRU/LFU), optionally setting a new absolute deadline."""
+        self.lock.acquire()
+        try:
+            now = self._time()
+            keyspace = self.keyspaces[db]
+            entry = self._live(keyspace, key, now)
+            done = entry is not None
+            if entry is not None:
+                if not keep_ttl:
+                    if deadline is not None and deadline <= now:
+                        self.remove(entry, DELETED)
+                        entry = None
+                    elif deadline is not None and entry.deadline is None:
+                        if self._room_for_ttl(keyspace, entry, now):
+                            self._change_deadline(keyspace, entry, deadline)
+                        else:
+                            entry = None
+                            done = False
+                    elif entry.deadline != deadline:
+                        self._change_deadline(keyspace, entry, deadline)
+                if entry is not None:
+                    self._touched(entry, now)
+        finally:
+            self.unlock()
+        self.after_write(now)
+        return done
+
+    def _room_for_ttl(self, keyspace: Keyspace, entry: Entry, now: float) -> bool:
+        """Gaining a TTL costs index bytes: make room for them as any write would (lock
+        held). False if the policy chose this very key as the victim: it is then evicted."""
+        if not self.limit:
+            return True
+        size = self.entry_size(entry.key, entry.payload, True)
+        if self.used_memory - entry.size + size <= self.limit:
+            return True
+        return self._make_room(keyspace, entry.key, size, entry, now, False) is not None
+
+    def expire_at(
+        self, db: int, key: str, deadline: float, nx: bool, xx: bool, gt: bool, lt: bool
+    ) -> bool:
+        """PEXPIREAT with Redis's NX/XX/GT/LT rules (no TTL counts as infinite)."""
+        if nx and (xx or gt or lt):
+            raise ValueError("NX and XX, GT or LT options at the same time are not compatible")
+        if gt and lt:
+            raise ValueError("GT and LT options at the same time are not compatible")
+        self.lock.acquire()
+        try:
+            now = self._time()
+            keyspace = self.keyspaces[db]
+            entry = self._live(keyspace, key, now)
+            done = False
+            if entry is not None:
+                current = entry.deadline
+                if (
+                    (nx and current is not None)
+                    or (xx and current is None)
+                    or (gt and (current is None or deadline <= current))
+                    or (lt and current is not None and deadline >= current)
+                ):
+                    done = False
+                elif deadline <= now:
+                    self.remove(entry, DELETED)
+                    done = True
+                elif current is None and not self._room_for_ttl(keyspace, entry, now):
+                    done = False
+                else:
+                    self._change_deadline(keyspace, entry, deadline)
+                    done = True
+        finally:
+            self.unlock()
+        self.after_write(now)
+        return done
+
+    def persist(self, db: int, key: str) -> bool:
+        """PERSIST: remove the TTL. False if the key is missing or has none."""
+        self.lock.acquire()
+        try:
+            now = self._time()
+            keyspace = self.keyspaces[db]
+            entry = self._live(keyspace, key, now)
+            done = entry is not None and entry.deadline is not None
+            if entry is not None and done:
+                self._change_deadline(keyspace, entry, None)
+        finally:
+            self.unlock()
+        self.after_write(now)
+        return done
+
+    def flushdb(self, db: int) -> None:
+        """Remove every key of one database (the policy and strategy hear of each key)."""
+        self.lock.acquire()
+        try:
+            keyspace = self.keyspaces[db]
+            if all(ks is keyspace or not len(ks) for ks in self.keyspaces):
+                self._flush_everything()
+                return
+            self.used_memory -= keyspace.memory
+            self.key_count -= len(keyspace)
+            volatile = keyspace.volatile_count
+            removed = keyspace.clear()
+            self._refresh_populated()
+            policy_on_delete = self._policy_on_delete
+            expiry_on_delete = self._expiry_on_delete
+            payloads: list[bytes] = []
+            for entry in removed:
+                if policy_on_delete:
+                    self.policy.on_delete(entry)
+                if expiry_on_delete and entry.deadline is not None:
+                    self.expiry.on_delete(entry)
+                payloads.append(entry.payload)  # as in remove(): left-over records must not
+                entry.payload = RELEASED  # keep the values alive
+            if not expiry_on_delete and self._index is not None:
+                self._index.forget_all(volatile)
+            self._release_all(payloads)
+        finally:
+            self.unlock()
+
+    def flushall(self) -> None:
+        """Remove every key of every database."""
+        self.lock.acquire()
+        try:
+            self._flush_everything()
+        finally:
+            self.unlock()
+
+    def _flush_everything(self) -> None:
+        payloads: list[bytes] = []
+        for keyspace in self.keyspaces:
+            for entry in keyspace.clear():
+                payloads.append(entry.payload)
+                entry.payload = RELEASED
+        self.used_memory = 0
+        self.key_count = 0
+        self.populated = []
+        self.policy.reset()
+        self.expiry.reset()
+        self._release_all(payloads)
+
+    def _release_all(self, payloads: list[bytes]) -> None:
+        """A flushed database's values: big batches go to the lazy-free thread."""
+        if self.lazyfree_threshold and payloads:
+            from ..lazyfree import release_lazily_all
+
+            release_lazily_all(self, payloads)
+
+    # ------------------------------------------------------------------ introspection
+
+    def frequency(self, db: int, key: str) -> int:
+        """The decayed LFU counter (Redis's OBJECT FREQ), as the policy reports it."""
+        entry = self.peek(db, key)
+        if entry is None:
+            raise KeyError(key)
+        return self.policy.frequency(entry, self._time())
+
+    def reset_stats(self) -> None:
+        """Redis's CONFIG RESETSTAT."""
+        with self.lock:
+            self.stats.reset()
+            self.stats.used_memory_peak = self.used_memory
+        self.hits.reset()
+
+    def check(self) -> list[str]:
+        """Recount everything; every inconsistency found (empty when healthy). Lock held by
+        the caller."""
+        problems: list[str] = []
+        total = 0
+        count = 0
+        for keyspace in self.keyspaces:
+            problems.extend(keyspace.check())
+            for key, entry in keyspace.data.items():
+                expected = self.entry_size(key, entry.payload, entry.deadline is not None)
+                if entry.size != expected:
+                    problems.append(
+                        f"db{keyspace.db}: key {short_repr(key)} accounted {entry.size} B, "
+                        f"costs {expected}"
+                    )
+            total += keyspace.memory
+            count += len(keyspace)
+        if total != self.used_memory:
+            problems.append(f"used_memory is {self.used_memory} but entries sum to {total}")
+        if count != self.key_count:
+            problems.append(f"key_count is {self.key_count} but databases hold {count}")
+        if self.limit and self.used_memory > self.limit:
+            problems.append(f"used_memory {self.used_memory} exceeds maxmemory {self.limit}")
+        if self.max_entries >= 0 and count > self.max_entries:
+            problems.append(f"{count} keys exceed max_entries {self.max_entries}")
+        if self.populated != [ks for ks in self.keyspaces if ks.data]:
+            problems.append("the list of non-empty databases is stale")
+        return problems
+
+    def describe_paths(self) -> dict[str, Any]:
+        """The code path chosen for each hook (for tests and ``info()``)."""
+        names = {0: "none", 1: "stamp", 2: "lfu", 3: "hook"}
+        victims = {0: "none", 1: "pool", 2: "random", 3: "hook"}
+        return {
+            "insert": names[self._insert_path],
+            "access": names[self._access_path],
+            "victims": victims[self._victim_path],
+            "batch": victims[self._batch_path],
+            "deadline_index": self._index is not None,
+        }

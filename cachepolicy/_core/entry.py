@@ -1,0 +1,127 @@
+"""One cached key (:class:`Entry`), the recency stamp and the per-build cost model.
+
+Compiled, ``Entry`` is a native class declared *acyclic*: it holds only strings, bytes and
+numbers, so it carries no garbage-collector header and is never walked by the cyclic GC. A
+cache churning through a million entries therefore gives the collector nothing to do, which is
+what the earlier entry-recycling workaround tried to achieve by hand.
+"""
+
+from __future__ import annotations
+
+import itertools
+import sys
+from typing import Final
+
+from mypy_extensions import mypyc_attr
+
+__all__ = [
+    "ASCII_STR_BASE",
+    "BYTES_BASE",
+    "COMPILED",
+    "ENTRY_OVERHEAD",
+    "RELEASED",
+    "TTL_OVERHEAD",
+    "TTL_SLOT_OVERHEAD",
+    "Entry",
+    "stamp",
+]
+
+#: True when this module is a mypyc extension (the compiled build), False for plain Python.
+COMPILED: Final = not __file__.endswith((".py", ".pyc"))
+
+#: The payload of an entry that left the cache (compared by identity, never a real value): a
+#: lock-free reader that raced the removal sees it and reports a miss.
+RELEASED: Final = bytes(bytearray(b"\x00<released>"))
+
+#: The process-wide access sequence of the recency stamp. ``next()`` on an ``itertools.count``
+#: is one C call, atomic under the GIL, so lock-free readers never hand out a number twice;
+#: a sequence never ties (Redis's 1-second LRU clock does, spec §5) and does not depend on
+#: "now", so a score frozen in the eviction pool stays comparable with later ones.
+ACCESS_SEQUENCE: Final = itertools.count(1)
+
+
+@mypyc_attr(acyclic=True)
+class Entry:
+    """One cached key.
+
+    ``payload`` is the serialized value: storing bytes makes the size exact and immune to the
+    caller mutating the object after ``set``. ``atime``/``aseq`` are the recency stamp (wall
+    time for ``idletime``, the access sequence for tie-free order); ``lfu``/``ldt`` are Redis's
+    logarithmic counter and its last-decrement time in minutes. ``pos``/``vpos`` are the
+    entry's indexes in its keyspace's sampling arrays. ``version`` changes whenever an exact
+    policy re-ranks the entry, so its heap can discard stale records lazily.
+
+    :attr:`alive` is true while the entry is in the cache. An entry that left is never
+    reinserted: a policy holding one (in a pool, a heap) sees ``alive`` false and skips it.
+    """
+
+    __slots__ = (
+        "aseq",
+        "atime",
+        "db",
+        "deadline",
+        "key",
+        "ldt",
+        "lfu",
+        "payload",
+        "pos",
+        "size",
+        "version",
+        "vpos",
+    )
+
+    def __init__(
+        self, key: str, payload: bytes, size: int, deadline: float | None, db: int
+    ) -> None:
+        self.key = key
+        self.payload = payload
+        self.size = size
+        self.deadline = deadline
+        self.db = db
+        self.atime = 0.0
+        self.aseq = 0
+        self.lfu = 0
+        self.ldt = 0
+        self.pos = -1
+        self.vpos = -1
+        self.version = 0
+
+    @property
+    def alive(self) -> bool:
+        """Whether the entry is in the cache (it leaves once, and is never put back)."""
+        return self.pos >= 0
+
+    def __repr__(self) -> str:
+        return f"<Entry db={self.db} key={self.key!r} size={self.size} deadline={self.deadline}>"
+
+
+def stamp(entry: Entry, now: float) -> None:
+    """The recency stamp: what every non-LFU policy records on insert and access (Redis keeps
+    the LRU field for them all, so ``idletime()`` works). Two stores and one ``next()``."""
+    entry.atime = now
+    entry.aseq = next(ACCESS_SEQUENCE)
+
+
+# ---------------------------------------------------------------------------------- cost model
+#
+# ``used_memory`` is the sum over entries of sys.getsizeof(key) + sys.getsizeof(payload) + a
+# fixed per-entry overhead. The overhead is what the cache holds for an entry beyond its key and
+# value objects: the Entry object itself, its slot in the keyspace dict (hash, key and value
+# pointers and index, amortised over the dict's load factor) and its slot in the sampling list
+# (8 B plus over-allocation). It differs between the builds (a compiled Entry stores its numbers
+# unboxed and has no GC header), so each build has its own figures, measured with tracemalloc
+# over 50,000 entries of mixed sizes; tests/core/test_sizing.py fails if they drift by > 5 %.
+
+#: sys.getsizeof() of an exact ASCII str and of exact bytes is a fixed header plus the length
+#: (CPython's compact-ASCII and bytes layouts): the write path computes those sizes with len().
+ASCII_STR_BASE: Final = sys.getsizeof("")
+BYTES_BASE: Final = sys.getsizeof(b"")
+
+#: Bytes per entry beyond key and payload objects (see above).
+ENTRY_OVERHEAD: Final = 167 if COMPILED else 287
+#: Extra bytes for an entry with a TTL: the deadline float object (24 B) and its slot in the TTL
+#: sampling list with that list's over-allocation, plus (pure build) the boxed ``vpos`` int.
+TTL_OVERHEAD: Final = 33 if COMPILED else 61
+#: The part of TTL_OVERHEAD that is the TTL sampling array slot: a store whose policy and expiry
+#: strategy sample no TTL keys keeps no such array and does not count it.
+TTL_SLOT_OVERHEAD: Final = 9 if COMPILED else 36

@@ -1,0 +1,78 @@
+"""A binary min-heap of entries with lazily discarded stale records (exact eviction modes).
+
+Re-ranking an entry pushes a new record and bumps ``entry.version``; a record whose version is
+not the entry's current one, or whose entry left the cache, is stale and is dropped when it
+reaches the top. So a re-rank is one O(log n) push and a removal is O(1), instead of searching
+the heap. Stale records are bounded: when they outnumber the live ones (plus a slack) the heap
+is rebuilt from its current records, O(n) amortised over n re-ranks.
+
+Used by exact LFU (ranked by the decayed-counter rank) and exact TTL (ranked by deadline); an
+entry is in at most one such heap, since a cache has one policy.
+"""
+
+from __future__ import annotations
+
+import heapq
+from typing import Final
+
+from .entry import Entry
+
+__all__ = ["HEAP_SLACK", "LazyHeap"]
+
+#: Rebuild once records exceed twice the live entries plus this many.
+HEAP_SLACK: Final = 64
+
+
+class LazyHeap:
+    """Entries by ascending rank; ties go to the earlier push."""
+
+    def __init__(self) -> None:
+        self.records: list[tuple[float, int, int, Entry]] = []
+        self._seq = 0
+        #: Entries with a current record.
+        self.live = 0
+
+    def push(self, rank: float, entry: Entry, *, new: bool) -> None:
+        """File ``entry`` at ``rank`` (``new``: it had no current record before)."""
+        if new:
+            self.live += 1
+        entry.version += 1
+        self._seq += 1
+        heapq.heappush(self.records, (rank, self._seq, entry.version, entry))
+        if len(self.records) > 2 * self.live + HEAP_SLACK:
+            self.records = [record for record in self.records if _current(record)]
+            heapq.heapify(self.records)
+
+    def discard(self, entry: Entry) -> None:
+        """``entry`` leaves the heap (its records become stale)."""
+        self.live -= 1
+        entry.version += 1
+
+    def top(self) -> Entry | None:
+        """The lowest-ranked current entry (left in the heap), or None when empty."""
+        records = self.records
+        while records:
+            record = records[0]
+            if _current(record):
+                return record[3]
+            heapq.heappop(records)
+        return None
+
+    def clear(self) -> None:
+        self.records.clear()
+        self.live = 0
+
+    def check(self, expected: int, what: str) -> list[str]:
+        current = {id(record[3]) for record in self.records if _current(record)}
+        problems: list[str] = []
+        if len(current) != expected or self.live != expected:
+            problems.append(
+                f"{what} heap ranks {len(current)} entries (counter {self.live}), "
+                f"expected {expected}"
+            )
+        return problems
+
+
+def _current(record: tuple[float, int, int, Entry]) -> bool:
+    entry = record[3]
+    return entry.pos >= 0 and entry.version == record[2]

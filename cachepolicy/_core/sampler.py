@@ -1,0 +1,234 @@
+"""Redis's approximated eviction: random samples feeding a 16-slot eviction pool.
+
+Each eviction round samples ``maxmemory_samples`` keys from every non-empty database's candidate
+keys and offers them to one pool shared by all databases (so a cold key in db 3 loses to nothing
+hotter in db 0: the fix for Redis issue #2647). The pool keeps the best candidates seen so far
+across rounds, which is why 5 samples with a pool approach true LRU far better than 5 samples
+without one (spec §11: 10.6 % vs 16.8 % error).
+
+Insertion follows Redis's rules (spec §2): the pool is sorted ascending by score, the victim is
+taken from the high end, a candidate worse than everything in a full pool is dropped, and a full
+pool discards its worst entry to make room. Two deliberate improvements (spec §12.4): sampling is
+truly uniform (O(1) array draws instead of contiguous hash buckets), and a popped candidate's
+score is recomputed: if the key became hotter since it was pooled it is put back with its fresh
+score instead of being evicted as "idle".
+
+The sampler scores the built-in rankings itself (:class:`~.ports.Ranking`), so a compiled build
+evicts without a Python frame per candidate; ``Ranking.SCORE`` calls the policy's ``score``.
+Random draws come from a small xorshift generator seeded from the cache's ``Random``: a seeded
+cache evicts the same keys in every run, in both builds.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from random import Random
+from typing import Final
+
+from .entry import Entry
+from .keyspace import Keyspace
+from .ports import Ranking
+from .ranking import lfu_score
+
+__all__ = ["EVPOOL_SIZE", "Sampler", "ranked_score"]
+
+# Redis's EVPOOL_SIZE: big enough to remember good candidates across rounds, small enough that
+# the shifts on insert cost nothing next to the sampling itself.
+EVPOOL_SIZE: Final = 16
+
+# xorshift32 (Marsaglia): 32-bit state, period 2**32 - 1. Its values stay below 2**32, so every
+# step is native machine arithmetic in the compiled build (no big-int path) and the same in pure
+# Python. A position in [0, n) is (x * n) >> 32: uniform to within n / 2**32 (2e-4 relative at
+# a million keys), far below what sampling eviction can notice. n must stay below 2**30.
+_MASK32: Final = 0xFFFFFFFF
+
+_LRU: Final = int(Ranking.LRU)
+_LFU: Final = int(Ranking.LFU)
+_TTL: Final = int(Ranking.TTL)
+_SCORE: Final = int(Ranking.SCORE)
+
+
+def ranked_score(ranking: int, entry: Entry, now: float, decay_time: int) -> float:
+    """The score of a built-in :class:`~.ports.Ranking` (higher = better victim): LRU
+    ``-aseq`` (older access first, order-equivalent to Redis's idle time), LFU
+    :func:`~.ranking.lfu_score`, TTL ``-deadline`` (Redis scores ``ULLONG_MAX - expire_at``)."""
+    if ranking == _LRU:
+        return float(-entry.aseq)
+    if ranking == _TTL:
+        deadline = entry.deadline
+        return -deadline if deadline is not None else float("-inf")
+    if ranking == _LFU:
+        return lfu_score(entry, now, decay_time)
+    raise ValueError(f"Ranking {ranking} has no built-in score.")
+
+
+class Sampler:
+    """Draws candidates, scores them by one ranking and keeps Redis's eviction pool.
+
+    ``score`` is the policy's score method, used for ``Ranking.SCORE`` only. Cost per
+    eviction: ``samples`` draws and scores per non-empty database plus O(16) pool shifts.
+    """
+
+    def __init__(
+        self,
+        ranking: int,
+        volatile: bool,
+        samples: int,
+        rng: Random,
+        decay_time: int,
+        score: Callable[[Entry, float], float] | None = None,
+        pool_size: int = EVPOOL_SIZE,
+    ) -> None:
+        self.ranking = ranking
+        self.volatile = volatile
+        self.samples = samples
+        self.decay_time = decay_time
+        self.score_hook = score
+        self.pool_size = pool_size
+        self.scores: list[float] = []
+        self.entries: list[Entry] = []
+        self._state = rng.getrandbits(32) | 1
+        #: The database the next random victim is looked for first (Redis's static next_db).
+        self.next_db = 0
+
+    # ------------------------------------------------------------------ draws and scores
+
+    def draw(self, size: int) -> int:
+        """A uniformly random position in ``[0, size)``."""
+        x = self._state
+        x ^= (x << 13) & _MASK32
+        x ^= x >> 17
+        x ^= (x << 5) & _MASK32
+        self._state = x
+        return (x * size) >> 32
+
+    def score(self, entry: Entry, now: float) -> float:
+        """How good a victim ``entry`` is at ``now`` under this sampler's ranking."""
+        if self.ranking == _SCORE:
+            hook = self.score_hook
+            assert hook is not None
+            return hook(entry, now)
+        return ranked_score(self.ranking, entry, now, self.decay_time)
+
+    def is_candidate(self, entry: Entry) -> bool:
+        return entry.pos >= 0 and (not self.volatile or entry.deadline is not None)
+
+    # ------------------------------------------------------------------ the pool
+
+    def offer(self, score: float, entry: Entry) -> None:
+        """Insert a candidate with Redis's insert/shift rules."""
+        scores = self.scores
+        low = 0
+        high = len(scores)
+        while low < high:  # bisect_left: the first slot whose score >= candidate
+            middle = (low + high) >> 1
+            if scores[middle] < score:
+                low = middle + 1
+            else:
+                high = middle
+        if len(scores) < self.pool_size:
+            scores.insert(low, score)
+            self.entries.insert(low, entry)
+        elif low > 0:
+            # Full: drop the worst (slot 0) and insert just before the found slot.
+            del scores[0]
+            del self.entries[0]
+            scores.insert(low - 1, score)
+            self.entries.insert(low - 1, entry)
+        # else: worse than every pooled candidate in a full pool
+
+    def select(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        """One victim: sample every database into the pool, pop its best live candidate.
+        None when no database has a candidate (Redis's EVICT_FAIL)."""
+        volatile = self.volatile
+        samples = self.samples
+        while True:
+            candidates = 0
+            for keyspace in keyspaces:
+                pool = keyspace.volatile if volatile else keyspace.entries
+                size = len(pool)
+                if size == 0:
+                    continue
+                candidates += size
+                if size <= samples:
+                    for entry in pool:
+                        self.offer(self.score(entry, now), entry)
+                else:
+                    for _ in range(samples):
+                        entry = pool[self.draw(size)]
+                        self.offer(self.score(entry, now), entry)
+            if candidates == 0:
+                return None
+            victim = self._pop_best(now)
+            if victim is not None:
+                return victim
+
+    def _pop_best(self, now: float) -> Entry | None:
+        scores, entries = self.scores, self.entries
+        rescues = 0
+        while entries:
+            frozen = scores.pop()
+            entry = entries.pop()
+            if not self.is_candidate(entry):
+                continue  # a ghost: deleted (or lost its TTL) since it was pooled
+            fresh = self.score(entry, now)
+            if fresh < frozen and rescues < self.pool_size and entries and fresh < scores[-1]:
+                # Touched since it was pooled and no longer the best candidate: re-rank it.
+                rescues += 1
+                self.offer(fresh, entry)
+                continue
+            return entry
+        return None
+
+    def select_batch(self, keyspaces: Sequence[Keyspace], now: float, count: int) -> list[Entry]:
+        """``count`` victims in one pass for a batch eviction (an entry-count cull):
+        ``count * samples`` random candidates per database, the ``count`` best-scored of them.
+        The same sampling depth per victim as one-at-a-time eviction, without ``count`` rounds.
+        """
+        draws = count * self.samples
+        chosen: list[Entry] = []
+        for keyspace in keyspaces:
+            pool = keyspace.volatile if self.volatile else keyspace.entries
+            size = len(pool)
+            if size <= draws:
+                chosen.extend(pool)  # every candidate, each once
+            else:
+                # Entries hash by identity: a dict drops repeated draws, keeping draw order.
+                drawn: dict[Entry, None] = {}
+                for _ in range(draws):
+                    drawn[pool[self.draw(size)]] = None
+                chosen.extend(drawn)
+        values = [self.score(entry, now) for entry in chosen]
+        # Stable: ties keep the draw order.
+        ranked = sorted(range(len(chosen)), key=values.__getitem__, reverse=True)
+        return [chosen[index] for index in ranked[:count]]
+
+    def select_random(self, keyspaces: Sequence[Keyspace]) -> Entry | None:
+        """A uniformly random candidate. Like Redis, databases are visited round-robin (a
+        persistent cursor), one key from the next non-empty one per eviction; no pool."""
+        count = len(keyspaces)
+        start = 0
+        for index in range(count):
+            if keyspaces[index].db >= self.next_db:
+                start = index
+                break
+        for step in range(count):
+            keyspace = keyspaces[(start + step) % count]
+            pool = keyspace.volatile if self.volatile else keyspace.entries
+            if pool:
+                self.next_db = keyspace.db + 1
+                return pool[self.draw(len(pool))]
+        return None
+
+    def reset(self) -> None:
+        self.scores.clear()
+        self.entries.clear()
+        self.next_db = 0
+
+    def check(self) -> list[str]:
+        problems: list[str] = []
+        if len(self.scores) > self.pool_size:
+            problems.append(f"eviction pool holds {len(self.scores)} > {self.pool_size} entries")
+        if any(a > b for a, b in zip(self.scores, self.scores[1:], strict=False)):
+            problems.append("eviction pool is not sorted by score")
+        return problems

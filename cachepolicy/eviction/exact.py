@@ -1,0 +1,215 @@
+"""Exact eviction (``eviction_mode="exact"``): ordered structures instead of sampling.
+
+Each exact policy declares ``victims = Victims.HOOK`` and keeps its structure up to date through
+ordinary hooks (``on_insert``, ``on_access``, ``on_delete``, ``on_ttl_change``), which the engine
+calls because they are overridden here. They cost memory per entry, counted in ``used_memory``
+through ``metadata_overhead``, and O(1) or O(log n) per access.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+from random import Random
+from typing import TYPE_CHECKING
+
+from .._core.entry import Entry
+from .._core.heaps import LazyHeap
+from .._core.keyspace import Keyspace
+from .._core.ports import Access, Victims
+from .base import EvictionPolicy
+
+if TYPE_CHECKING:
+    from ..config import CacheConfig
+
+__all__ = [
+    "ExactAllKeysLFU",
+    "ExactAllKeysLRU",
+    "ExactVolatileLFU",
+    "ExactVolatileLRU",
+    "ExactVolatileTTL",
+]
+
+
+class _Tracked(EvictionPolicy):
+    """Exact policies rank all keys, or only keys with a TTL under ``volatile-*``."""
+
+    victims = Victims.HOOK
+
+    def tracks(self, entry: Entry) -> bool:
+        return not self.volatile_only or entry.deadline is not None
+
+    def tracked_count(self, keyspaces: Sequence[Keyspace]) -> int:
+        return sum(ks.volatile_count if self.volatile_only else len(ks) for ks in keyspaces)
+
+
+class ExactAllKeysLRU(_Tracked):
+    """Exact ``allkeys-lru``: a doubly linked recency list (an ``OrderedDict`` of entries).
+
+    Access moves the entry to the MRU end in O(1) (one C call, safe without the lock); the
+    victim is the LRU end in O(1). About 100 extra bytes per entry, counted in ``used_memory``.
+    """
+
+    name = "allkeys-lru"
+    access = Access.STAMP
+    metadata_overhead = 105  # OrderedDict node + dict slot, measured with tracemalloc
+
+    def __init__(self, config: CacheConfig, rng: Random) -> None:
+        super().__init__(config, rng)
+        self.order: OrderedDict[Entry, None] = OrderedDict()
+
+    def on_insert(self, entry: Entry, now: float) -> None:
+        super().on_insert(entry, now)
+        if self.tracks(entry):
+            self.order[entry] = None
+
+    def on_access(self, entry: Entry, now: float) -> None:
+        super().on_access(entry, now)
+        try:  # noqa: SIM105 - try/except is cheaper than suppress() on the read path
+            self.order.move_to_end(entry)
+        except KeyError:
+            pass  # not tracked (no TTL under volatile-lru) or removed by a concurrent writer
+
+    def on_delete(self, entry: Entry) -> None:
+        self.order.pop(entry, None)
+
+    def on_ttl_change(self, entry: Entry, previous: float | None) -> None:
+        if not self.volatile_only:
+            return
+        if entry.deadline is None:
+            self.order.pop(entry, None)
+        elif previous is None:
+            self.order[entry] = None
+
+    def reset(self) -> None:
+        super().reset()
+        self.order.clear()
+
+    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        for entry in self.order:
+            return entry
+        return None
+
+    def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
+        expected = self.tracked_count(keyspaces)
+        if len(self.order) != expected:
+            return [f"exact LRU list tracks {len(self.order)} entries, expected {expected}"]
+        # tuple() copies in one C call: lock-free readers move_to_end() concurrently.
+        stale = [e for e in tuple(self.order) if not e.alive]
+        return [f"exact LRU list holds {len(stale)} removed entries"] if stale else []
+
+
+class ExactVolatileLRU(ExactAllKeysLRU):
+    """Exact ``volatile-lru``: the recency list holds only keys that have a TTL."""
+
+    name = "volatile-lru"
+    volatile_only = True
+    metadata_overhead = 0
+    volatile_metadata_overhead = 105  # only keys with a TTL are in the recency list
+
+
+class ExactAllKeysLFU(_Tracked):
+    """Exact ``allkeys-lfu``: a heap ordered by the decayed counter.
+
+    With linear decay of one point per ``D`` minutes, a key's counter at time ``t`` is
+    ``C - (t - ldt) / D``, so ranking by ``C * D + ldt`` orders keys exactly as their decayed
+    counters at *any* common time (ignoring Redis's rounding to whole periods). That rank only
+    changes on access, so a heap with lazily discarded stale records is exact: O(log n) per
+    access and per eviction. Ties go to the least recently accessed key. The access hook pushes
+    onto the heap, so it runs under the lock.
+    """
+
+    name = "allkeys-lfu"
+    access = Access.LFU
+    lock_free_access = False
+    metadata_overhead = 141  # heap record tuple + amortised stale records
+
+    def __init__(self, config: CacheConfig, rng: Random) -> None:
+        super().__init__(config, rng)
+        self.heap = LazyHeap()
+
+    def rank(self, entry: Entry) -> float:
+        decay_time = self.config.lfu_decay_time
+        if decay_time <= 0:
+            return float(entry.lfu)
+        return float(entry.lfu * decay_time + entry.ldt)
+
+    def on_insert(self, entry: Entry, now: float) -> None:
+        super().on_insert(entry, now)
+        if self.tracks(entry):
+            self.heap.push(self.rank(entry), entry, new=True)
+
+    def on_access(self, entry: Entry, now: float) -> None:
+        super().on_access(entry, now)
+        if entry.alive and self.tracks(entry):
+            self.heap.push(self.rank(entry), entry, new=False)
+
+    def on_delete(self, entry: Entry) -> None:
+        if self.tracks(entry):
+            self.heap.discard(entry)
+
+    def on_ttl_change(self, entry: Entry, previous: float | None) -> None:
+        if not self.volatile_only:
+            return
+        if entry.deadline is None:
+            self.heap.discard(entry)
+        elif previous is None:
+            self.heap.push(self.rank(entry), entry, new=True)
+
+    def reset(self) -> None:
+        super().reset()
+        self.heap.clear()
+
+    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        return self.heap.top()
+
+    def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
+        return self.heap.check(self.tracked_count(keyspaces), "exact LFU")
+
+
+class ExactVolatileLFU(ExactAllKeysLFU):
+    """Exact ``volatile-lfu``: the heap ranks only keys that have a TTL."""
+
+    name = "volatile-lfu"
+    volatile_only = True
+    metadata_overhead = 0
+    volatile_metadata_overhead = 141
+
+
+class ExactVolatileTTL(_Tracked):
+    """Exact ``volatile-ttl``: a min-heap of deadlines with lazily discarded stale records.
+    O(log n) per TTL change, O(1) amortised per eviction, nothing per read."""
+
+    name = "volatile-ttl"
+    volatile_only = True
+    access = Access.STAMP
+    volatile_metadata_overhead = 109  # heap record tuple, tracemalloc-measured
+
+    def __init__(self, config: CacheConfig, rng: Random) -> None:
+        super().__init__(config, rng)
+        self.heap = LazyHeap()
+
+    def on_insert(self, entry: Entry, now: float) -> None:
+        super().on_insert(entry, now)
+        if entry.deadline is not None:
+            self.heap.push(entry.deadline, entry, new=True)
+
+    def on_delete(self, entry: Entry) -> None:
+        if entry.deadline is not None:
+            self.heap.discard(entry)
+
+    def on_ttl_change(self, entry: Entry, previous: float | None) -> None:
+        if entry.deadline is None:
+            self.heap.discard(entry)
+        else:
+            self.heap.push(entry.deadline, entry, new=previous is None)
+
+    def reset(self) -> None:
+        super().reset()
+        self.heap.clear()
+
+    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        return self.heap.top()
+
+    def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
+        return self.heap.check(self.tracked_count(keyspaces), "exact TTL")
