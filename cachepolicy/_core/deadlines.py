@@ -7,8 +7,10 @@ earliest record, whatever the number of keys not yet due.
 
 Data structure. One index for all databases, in two parts:
 
-* a *lane*: a FIFO of records whose deadlines never decrease, as two parallel ``deque`` objects
-  (deadlines, entries). A deadline not earlier than the lane's last one is appended in O(1).
+* a *lane*: a FIFO of records whose deadlines never decrease, as two parallel lists (deadlines,
+  entries) read from a moving head position, compacted when half of them are behind it (list
+  operations are native in the compiled build; a deque's are method calls). A deadline not
+  earlier than the lane's last one is appended in O(1).
   With one TTL for every key (Django's ``TIMEOUT``, Flask's ``CACHE_DEFAULT_TIMEOUT``) every new
   deadline is the latest so far, so usually the lane holds everything;
 * a heap of ``(deadline, seq, entry)`` for deadlines that arrive out of order; ``seq`` breaks
@@ -32,7 +34,6 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -61,8 +62,10 @@ class DeadlineIndex:
     def __init__(self, wake: Callable[[float], None] | None = None) -> None:
         #: Called (lock held) with a new deadline earlier than :attr:`alarm`.
         self.wake = wake
-        self.lane_deadlines: deque[float] = deque()
-        self.lane_entries: deque[Entry] = deque()
+        self.lane_deadlines: list[float] = []
+        self.lane_entries: list[Entry] = []
+        #: Records before this position were popped (see :meth:`_advance`).
+        self.head = 0
         self.heap: list[tuple[float, int, Entry]] = []
         self._seq = 0
         #: Live TTL keys filed (the engine files every new TTL and forgets every lost one).
@@ -76,7 +79,16 @@ class DeadlineIndex:
     @property
     def records(self) -> int:
         """Records in the index, left-over ones included."""
-        return len(self.lane_deadlines) + len(self.heap)
+        return len(self.lane_deadlines) - self.head + len(self.heap)
+
+    def _advance(self) -> None:
+        """Pop the lane's head record; drop the popped prefix once it is half the lane."""
+        head = self.head + 1
+        if head >= 1024 and head * 2 >= len(self.lane_entries):
+            del self.lane_deadlines[:head]
+            del self.lane_entries[:head]
+            head = 0
+        self.head = head
 
     # ------------------------------------------------------------------ filing (lock held)
 
@@ -94,7 +106,7 @@ class DeadlineIndex:
         deadlines = self.lane_deadlines
         # Filed behind a lane record still here: the strategy is already due no later than
         # that record (or held back by its rate limit), so there is no wake-up to move.
-        behind_lane = bool(deadlines) and deadline >= deadlines[-1]
+        behind_lane = len(deadlines) > self.head and deadline >= deadlines[-1]
         self._push(deadline, entry)
         if not behind_lane and deadline < self.alarm and self.wake is not None:
             self.wake(deadline)
@@ -105,7 +117,7 @@ class DeadlineIndex:
         # Any, not float: a float-typed value is unboxed by the compiled build and boxed anew.
         shared: Any = entry.deadline
         deadlines = self.lane_deadlines
-        if not deadlines or deadline >= deadlines[-1]:
+        if len(deadlines) <= self.head or deadline >= deadlines[-1]:
             deadlines.append(shared)
             self.lane_entries.append(entry)
         else:
@@ -117,12 +129,11 @@ class DeadlineIndex:
         self.live -= 1
         self.stale += 1
         entries = self.lane_entries
-        while entries:
-            head = entries[0]
-            if head.pos >= 0 and head.deadline is not None:
+        while self.head < len(entries):
+            first = entries[self.head]
+            if first.pos >= 0 and first.deadline is not None:
                 break
-            entries.popleft()
-            self.lane_deadlines.popleft()
+            self._advance()
             if self.stale > 0:
                 self.stale -= 1
         if self.stale > self.live // STALE_SHARE + STALE_SLACK:
@@ -138,6 +149,7 @@ class DeadlineIndex:
     def clear(self) -> None:
         self.lane_deadlines.clear()
         self.lane_entries.clear()
+        self.head = 0
         self.heap.clear()
         self.live = 0
         self.stale = 0
@@ -146,20 +158,25 @@ class DeadlineIndex:
 
     def next_deadline(self) -> float | None:
         """The earliest record's deadline (possibly a left-over one), or None."""
-        deadlines, heap = self.lane_deadlines, self.heap
-        if deadlines and (not heap or deadlines[0] <= heap[0][0]):
-            return deadlines[0]
+        deadlines, heap, head = self.lane_deadlines, self.heap, self.head
+        if len(deadlines) > head and (not heap or deadlines[head] <= heap[0][0]):
+            return deadlines[head]
         return heap[0][0] if heap else None
 
     def pop_due(self, now: float) -> Entry | None:
         """The next live entry due at ``now`` (``now > deadline``), its record removed; None
         when nothing is due. Left-over records met on the way are dropped, and an entry whose
         deadline was extended is re-filed at its current deadline."""
-        deadlines, entries, heap = self.lane_deadlines, self.lane_entries, self.heap
+        heap = self.heap
         while True:
-            if deadlines and deadlines[0] < now and (not heap or deadlines[0] <= heap[0][0]):
-                deadlines.popleft()
-                entry = entries.popleft()
+            deadlines, head = self.lane_deadlines, self.head
+            if (
+                len(deadlines) > head
+                and deadlines[head] < now
+                and (not heap or deadlines[head] <= heap[0][0])
+            ):
+                entry = self.lane_entries[head]
+                self._advance()
             elif heap and heap[0][0] < now:
                 entry = heapq.heappop(heap)[2]
             else:
@@ -176,16 +193,21 @@ class DeadlineIndex:
     def compact(self) -> None:
         """Drop the records of removed keys, of keys without a TTL, and records later than
         their key's deadline, keeping the lane's order (O(records))."""
-        lane_deadlines: deque[float] = deque()
-        lane_entries: deque[Entry] = deque()
-        for deadline, entry in zip(self.lane_deadlines, self.lane_entries, strict=True):
-            if _schedules(deadline, entry):
+        lane_deadlines: list[float] = []
+        lane_entries: list[Entry] = []
+        deadlines, entries = self.lane_deadlines, self.lane_entries
+        for index in range(self.head, len(entries)):
+            entry = entries[index]
+            deadline = deadlines[index]
+            current = entry.deadline
+            if entry.pos >= 0 and current is not None and deadline <= current:  # _schedules
                 lane_deadlines.append(deadline)
                 lane_entries.append(entry)
         heap = [record for record in self.heap if _schedules(record[0], record[2])]
         heapq.heapify(heap)
         self.lane_deadlines = lane_deadlines
         self.lane_entries = lane_entries
+        self.head = 0
         self.heap = heap
         self.stale = 0
         self.compactions += 1
@@ -196,14 +218,15 @@ class DeadlineIndex:
         if len(self.lane_deadlines) != len(self.lane_entries):
             problems.append("deadline index: the lane's deadlines and entries are out of step")
         earliest: dict[int, float] = {}
-        for deadline, entry in zip(self.lane_deadlines, self.lane_entries, strict=False):
+        lane = list(zip(self.lane_deadlines, self.lane_entries, strict=False))[self.head :]
+        for deadline, entry in lane:
             if entry.pos >= 0 and deadline < earliest.get(id(entry), math.inf):
                 earliest[id(entry)] = deadline
         for deadline, _, entry in self.heap:
             if entry.pos >= 0 and deadline < earliest.get(id(entry), math.inf):
                 earliest[id(entry)] = deadline
         previous = -math.inf
-        for deadline in self.lane_deadlines:
+        for deadline, _ in lane:
             if deadline < previous:
                 problems.append("deadline index: the in-order lane is out of order")
                 break

@@ -44,10 +44,8 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, Final
 
 from ..errors import OutOfMemoryError, ValueTooLargeError, short_repr
-from ..events import EventBus, KeyspaceEvent
 from ..sizing import format_bytes
 from .entry import (
-    ASCII_STR_BASE,
     BYTES_BASE,
     ENTRY_OVERHEAD,
     RELEASED,
@@ -56,6 +54,7 @@ from .entry import (
     Entry,
     stamp,
 )
+from .events import EventBus, KeyspaceEvent
 from .keyspace import Keyspace
 from .ports import Access, Victims
 from .ranking import lfu_init, lfu_touch
@@ -92,6 +91,7 @@ _POOL: Final = int(Victims.POOL)
 _RANDOM: Final = int(Victims.RANDOM)
 _NONE: Final = int(Victims.NONE)
 
+_getsizeof: Final = sys.getsizeof
 _GIL_ENABLED: Final = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 _INF: Final = math.inf
 
@@ -108,7 +108,7 @@ class _Locked:
         self._engine = engine
 
     def __enter__(self) -> None:
-        self._engine.lock.acquire()
+        self._engine.acquire()
 
     def __exit__(self, *exc: object) -> None:
         self._engine.unlock()
@@ -133,6 +133,9 @@ class Engine:
         self.rng = rng
         self.events = events
         self.lock = threading.Lock()
+        # Bound once (a method lookup per call otherwise); replaced with the lock after fork.
+        self._lock_acquire: Callable[[], Any] = self.lock.acquire
+        self._lock_release: Callable[[], None] = self.lock.release
         #: A weak reference to whatever owns this engine (the store), set by the owner: the
         #: compiled engine cannot be weakly referenced itself, and threads that serve it (the
         #: expiry thread, the lazy-free thread) must not keep a dropped cache alive.
@@ -198,6 +201,9 @@ class Engine:
         self._expiry_on_ttl_cleared: bool = "on_ttl_cleared" not in fast_expiry
         self._expiry_on_delete: bool = "on_delete" not in fast_expiry
         self._after_gated: bool = "after_operation" in fast_expiry
+        #: Clock time before which writes skip ``after_operation`` (kept by the strategy
+        #: through :meth:`ExpiryStrategy.publish_due`).
+        self.expiry_due_at: float = expiry.due_at
 
     # ------------------------------------------------------------------ lock and events
 
@@ -205,12 +211,16 @@ class Engine:
         """Context manager holding the lock; events queued inside are sent on exit."""
         return _Locked(self)
 
+    def acquire(self) -> None:
+        """Take the lock (release it with :meth:`unlock`)."""
+        self._lock_acquire()
+
     def unlock(self) -> None:
         """Release the lock, then deliver the events queued while it was held."""
         events = self._pending
         if events:
             self._pending = []
-        self.lock.release()
+        self._lock_release()
         if events:
             self.events.publish(events)
 
@@ -221,7 +231,7 @@ class Engine:
 
     def emit_keymiss(self, key: str, db: int) -> None:
         if "keymiss" in self.events.wanted:
-            self.lock.acquire()
+            self._lock_acquire()
             self._pending.append(KeyspaceEvent("keymiss", key, db))
             self.unlock()
 
@@ -229,6 +239,8 @@ class Engine:
         """The child of fork() starts with a fresh lock: the thread that may hold the
         inherited one does not exist there."""
         self.lock = threading.Lock()
+        self._lock_acquire = self.lock.acquire
+        self._lock_release = self.lock.release
         self._pending = []
 
     # ------------------------------------------------------------------ ReclaimContext
@@ -247,10 +259,7 @@ class Engine:
 
     def entry_size(self, key: str, payload: bytes, has_ttl: bool) -> int:
         """Bytes one entry costs under this engine's policy and expiry strategy."""
-        if type(key) is str and key.isascii():
-            size = ASCII_STR_BASE + len(key)
-        else:
-            size = sys.getsizeof(key)
+        size = _getsizeof(key)
         if type(payload) is bytes:
             size += BYTES_BASE + len(payload)
         else:
@@ -383,7 +392,7 @@ class Engine:
         seconds (None = none; <= 0 deletes the key). False when NX/XX prevented the write."""
         if type(key) is not str:
             raise TypeError(f"Cache keys must be str, got {type(key).__name__} {short_repr(key)}.")
-        self.lock.acquire()
+        self._lock_acquire()
         try:
             now = self._time()
             keyspace = self.keyspaces[db]
@@ -410,14 +419,14 @@ class Engine:
             old = self._make_room(keyspace, key, size, old, now, True)
             if old is None:
                 entry = self._insert(keyspace, key, payload, size, deadline, now)
-                if self.events.wanted:
+                if self.events.active:
                     self._emit("set", key, db)
             else:
                 entry = old
                 self._replace(keyspace, old, payload, size, deadline, now)
-                if self.events.wanted:
+                if self.events.active:
                     self._emit("set", key, db)
-            if deadline is not None and not flags & KEEPTTL and self.events.wanted:
+            if deadline is not None and not flags & KEEPTTL and self.events.active:
                 self._emit("expire", entry.key, db)  # Redis's SET ... EX announces both
         finally:
             self.unlock()
@@ -429,7 +438,7 @@ class Engine:
     ) -> None:
         """Atomically replace a value computed from the current payload (None if missing),
         keeping the TTL: the basis of INCR/DECR."""
-        self.lock.acquire()
+        self._lock_acquire()
         try:
             now = self._time()
             keyspace = self.keyspaces[db]
@@ -450,9 +459,8 @@ class Engine:
     def after_write(self, now: float) -> None:
         """Give the expiry strategy its turn after a write-like command (outside the lock):
         gated by its declared ``due_at`` unless it overrides ``after_operation``."""
-        expiry = self.expiry
-        if not self._after_gated or now >= expiry.due_at:
-            expiry.after_operation(now)
+        if not self._after_gated or now >= self.expiry_due_at:
+            self.expiry.after_operation(now)
 
     def _insert(
         self,
@@ -482,7 +490,7 @@ class Engine:
             self.policy.on_insert(entry, now)
         if deadline is not None:
             self._ttl_filed(entry, None)
-        if self.events.wanted:
+        if self.events.active:
             self._emit("new", key, keyspace.db)
         return entry
 
@@ -563,13 +571,13 @@ class Engine:
         if cause == EVICTED:
             self.stats.evicted_keys += 1
             self.stats.evicted_bytes += size
-            if self.events.wanted:
+            if self.events.active:
                 self._emit("evicted", entry.key, entry.db)
         elif cause == EXPIRED:
             self.stats.expired_keys += 1
-            if self.events.wanted:
+            if self.events.active:
                 self._emit("expired", entry.key, entry.db)
-        elif cause == DELETED and self.events.wanted:
+        elif cause == DELETED and self.events.active:
             self._emit("del", entry.key, entry.db)
         # Drop the value now: records that still point at the removed entry (an index, the
         # eviction pool) go lazily and must not keep a large value alive until then. A
@@ -719,7 +727,7 @@ class Engine:
 
     def delete(self, db: int, key: str) -> bool:
         """DEL: True if a live key was removed (a logically expired key returns False)."""
-        self.lock.acquire()
+        self._lock_acquire()
         try:
             now = self._time()
             entry = self._live(self.keyspaces[db], key, now)
@@ -732,7 +740,7 @@ class Engine:
 
     def touch(self, db: int, key: str, deadline: float | None, keep_ttl: bool) -> bool:
         """TOUCH (refresh LRU/LFU), optionally setting a new absolute deadline."""
-        self.lock.acquire()
+        self._lock_acquire()
         try:
             now = self._time()
             keyspace = self.keyspaces[db]
@@ -776,7 +784,7 @@ class Engine:
             raise ValueError("NX and XX, GT or LT options at the same time are not compatible")
         if gt and lt:
             raise ValueError("GT and LT options at the same time are not compatible")
-        self.lock.acquire()
+        self._lock_acquire()
         try:
             now = self._time()
             keyspace = self.keyspaces[db]
@@ -806,7 +814,7 @@ class Engine:
 
     def persist(self, db: int, key: str) -> bool:
         """PERSIST: remove the TTL. False if the key is missing or has none."""
-        self.lock.acquire()
+        self._lock_acquire()
         try:
             now = self._time()
             keyspace = self.keyspaces[db]
@@ -821,7 +829,7 @@ class Engine:
 
     def flushdb(self, db: int) -> None:
         """Remove every key of one database (the policy and strategy hear of each key)."""
-        self.lock.acquire()
+        self._lock_acquire()
         try:
             keyspace = self.keyspaces[db]
             if all(ks is keyspace or not len(ks) for ks in self.keyspaces):
@@ -850,7 +858,7 @@ class Engine:
 
     def flushall(self) -> None:
         """Remove every key of every database."""
-        self.lock.acquire()
+        self._lock_acquire()
         try:
             self._flush_everything()
         finally:

@@ -88,6 +88,8 @@ class ReclaimContext(Protocol):
     stats: Stats
     #: The cache's clock (``time()`` for deadlines, ``monotonic()`` for budgets).
     clock: Clock
+    #: When writes should next call the strategy's ``after_operation``.
+    expiry_due_at: float
 
     @property
     def lock(self) -> threading.Lock: ...

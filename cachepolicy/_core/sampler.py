@@ -25,6 +25,8 @@ from collections.abc import Callable, Sequence
 from random import Random
 from typing import Final
 
+from mypy_extensions import i64
+
 from .entry import Entry
 from .keyspace import Keyspace
 from .ports import Ranking
@@ -36,11 +38,12 @@ __all__ = ["EVPOOL_SIZE", "Sampler", "ranked_score"]
 # the shifts on insert cost nothing next to the sampling itself.
 EVPOOL_SIZE: Final = 16
 
-# xorshift32 (Marsaglia): 32-bit state, period 2**32 - 1. Its values stay below 2**32, so every
-# step is native machine arithmetic in the compiled build (no big-int path) and the same in pure
-# Python. A position in [0, n) is (x * n) >> 32: uniform to within n / 2**32 (2e-4 relative at
-# a million keys), far below what sampling eviction can notice. n must stay below 2**30.
-_MASK32: Final = 0xFFFFFFFF
+# xorshift32 (Marsaglia): 32-bit state, period 2**32 - 1. Every intermediate value stays below
+# 2**62, so the arithmetic is native 64-bit (i64) in the compiled build, never overflows, and
+# gives the same numbers in pure Python. A position in [0, n) is (x * n) >> 32: uniform to
+# within n / 2**32 (2e-4 relative at a million keys), far below what sampling eviction can
+# notice. n must stay below 2**30.
+_MASK32: Final[i64] = 0xFFFFFFFF
 
 _LRU: Final = int(Ranking.LRU)
 _LFU: Final = int(Ranking.LFU)
@@ -87,13 +90,13 @@ class Sampler:
         self.pool_size = pool_size
         self.scores: list[float] = []
         self.entries: list[Entry] = []
-        self._state = rng.getrandbits(32) | 1
+        self._state: i64 = rng.getrandbits(32) | 1
         #: The database the next random victim is looked for first (Redis's static next_db).
         self.next_db = 0
 
     # ------------------------------------------------------------------ draws and scores
 
-    def draw(self, size: int) -> int:
+    def draw(self, size: i64) -> i64:
         """A uniformly random position in ``[0, size)``."""
         x = self._state
         x ^= (x << 13) & _MASK32
@@ -118,6 +121,9 @@ class Sampler:
     def offer(self, score: float, entry: Entry) -> None:
         """Insert a candidate with Redis's insert/shift rules."""
         scores = self.scores
+        full = len(scores) >= self.pool_size
+        if full and score <= scores[0]:
+            return  # worse than every pooled candidate in a full pool: the usual case
         low = 0
         high = len(scores)
         while low < high:  # bisect_left: the first slot whose score >= candidate
@@ -126,16 +132,16 @@ class Sampler:
                 low = middle + 1
             else:
                 high = middle
-        if len(scores) < self.pool_size:
+        if not full:
             scores.insert(low, score)
             self.entries.insert(low, entry)
-        elif low > 0:
-            # Full: drop the worst (slot 0) and insert just before the found slot.
+        else:
+            # Full: drop the worst (slot 0) and insert just before the found slot (low >= 1:
+            # the candidate beat slot 0 above).
             del scores[0]
             del self.entries[0]
             scores.insert(low - 1, score)
             self.entries.insert(low - 1, entry)
-        # else: worse than every pooled candidate in a full pool
 
     def select(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
         """One victim: sample every database into the pool, pop its best live candidate.

@@ -69,6 +69,14 @@ class ExpiryStrategy:
         once the cache is gone: it holds the cache weakly, so a strategy's thread never keeps
         an otherwise unreachable cache alive."""
         self._context_ref = context
+        self.publish_due(self.due_at)
+
+    def publish_due(self, when: float) -> None:
+        """Writes need not call ``after_operation`` before clock time ``when``."""
+        self.due_at = when
+        context = self.context
+        if context is not None:
+            context.expiry_due_at = when
 
     @property
     def context(self) -> ReclaimContext | None:

@@ -252,7 +252,7 @@ class DrivenExpiry(ExpiryStrategy, abc.ABC):
         """The driver planned the next run at clock time ``when`` (lock held when a hook
         moved it). Writes call ``after_operation`` from then on, unless a thread runs it."""
         if not threaded:
-            self.due_at = when
+            self.publish_due(when)
         if self.index is not None:
             self.index.alarm = when
 
