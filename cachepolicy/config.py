@@ -12,20 +12,49 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from collections.abc import Mapping
+import operator
+import re
+import sys
+from collections.abc import Mapping, Sequence
 from typing import Any
 
-from .errors import ConfigError, did_you_mean
+from ._core.entry import ASCII_STR_BASE, BYTES_BASE, ENTRY_OVERHEAD
+from .errors import ConfigError, did_you_mean, short_repr
 from .serializers import Serializer
 from .sizing import parse_memory
 
-__all__ = ["DEFAULT_MAXMEMORY", "DEFAULT_POLICY", "CacheConfig", "normalize_option_name"]
+__all__ = [
+    "DEFAULT_MAXMEMORY",
+    "DEFAULT_POLICY",
+    "MIN_MAXMEMORY",
+    "CacheConfig",
+    "normalize_option_name",
+]
 
 # Safe defaults (unlike Redis's unbounded noeviction): a web cache that grows without bound is
 # exactly the failure LocMemCache/SimpleCache users report. 64 MiB holds ~100k typical
 # fragments and is small next to a worker's memory; LRU is the least surprising ranking.
 DEFAULT_MAXMEMORY = 64 * 1024 * 1024
 DEFAULT_POLICY = "allkeys-lru"
+
+#: The smallest non-zero ``maxmemory``: one entry with an empty key and an empty serialized value
+#: (369 B pure, 249 B compiled on 64-bit CPython 3.11, from the cost model in
+#: :mod:`cachepolicy._core.entry`). Under a
+#: smaller budget every write would fail with ValueTooLargeError, so such a budget is refused
+#: when the cache is configured rather than discovered on the first write.
+MIN_MAXMEMORY = ASCII_STR_BASE + BYTES_BASE + ENTRY_OVERHEAD
+
+# Redis's own upper bound for lfu-log-factor and lfu-decay-time (C ints: INT_MAX in config.c),
+# so every redis.conf value works here. It also keeps LFU's arithmetic in range: the increment
+# probability 1 / ((counter - 5) * lfu_log_factor + 1) has a denominator below 255 * 2**31,
+# far inside float range (10**400 overflowed it on every get()).
+_INT_MAX = 2**31 - 1
+# Entry counts (max_entries, and cull_frequency, which divides one) cannot exceed what a Python
+# container can hold.
+_MAX_COUNT = sys.maxsize
+# An integer option given as a string: ASCII digits with an optional sign. Not str.isdigit(),
+# which accepts "²" (and int() then fails), nor \d, which accepts other scripts' digits.
+_INT_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
 
 
 def normalize_option_name(name: str) -> str:
@@ -69,10 +98,20 @@ class CacheConfig:
     serializer: str | Serializer = "pickle"
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "maxmemory", parse_memory(self.maxmemory))
+        raw_maxmemory = self.maxmemory
+        maxmemory = parse_memory(raw_maxmemory)
+        if 0 < maxmemory < MIN_MAXMEMORY:
+            raise ConfigError(
+                f"Option 'maxmemory' = {short_repr(raw_maxmemory)} is smaller than the smallest "
+                f"possible entry ({MIN_MAXMEMORY} bytes: an empty key and an empty value plus "
+                f"the per-entry overhead), so nothing could ever be stored. Use at least "
+                f"{MIN_MAXMEMORY} bytes, or 0 for no limit.",
+                option="maxmemory",
+            )
+        object.__setattr__(self, "maxmemory", maxmemory)
         _check_int(self, "maxmemory_samples", 1, 64)
-        _check_int(self, "lfu_log_factor", 0, None)
-        _check_int(self, "lfu_decay_time", 0, None)
+        _check_int(self, "lfu_log_factor", 0, _INT_MAX)
+        _check_int(self, "lfu_decay_time", 0, _INT_MAX)
         _check_int(self, "hz", 1, 500)
         _check_int(self, "active_expire_effort", 1, 10)
         _check_int(self, "databases", 1, 1024)
@@ -82,14 +121,20 @@ class CacheConfig:
             parse_memory(self.lazyfree_threshold, option="lazyfree_threshold"),
         )
         if self.max_entries is not None:
-            _check_int(self, "max_entries", 1, None)
+            _check_int(self, "max_entries", 1, _MAX_COUNT)
         if self.cull_frequency is not None:
-            _check_int(self, "cull_frequency", 0, None)
+            _check_int(self, "cull_frequency", 0, _MAX_COUNT)
+        _check_eviction_mode(self)
         # Imported here: the registries import config for type hints only.
-        from .eviction.registry import resolve_policy
-        from .expiry.registry import resolve_expiry
+        from .eviction.registry import policy_names, resolve_policy
+        from .expiry.registry import expiry_names, resolve_expiry
         from .serializers import resolve_serializer
 
+        # The registries import a dotted path with importlib, which raises ValueError or
+        # TypeError (not ConfigError) for "." or ".."; such names are refused by shape first.
+        _check_name(self, "maxmemory_policy", "policy", policy_names(), "myapp.policies.MyLRU")
+        _check_name(self, "expiry", "strategy", expiry_names(), "myapp.expiry.MyStrategy")
+        _check_name(self, "serializer", "serializer", ["pickle"], "myapp.serializers.JSON")
         resolve_policy(self.maxmemory_policy, self.eviction_mode)
         resolve_expiry(self.expiry)
         resolve_serializer(self.serializer)
@@ -107,7 +152,8 @@ class CacheConfig:
             name = normalize_option_name(str(raw_name))
             if name not in valid:
                 raise ConfigError(
-                    f"Unknown cache option {raw_name!r}. Valid options: {', '.join(valid)}."
+                    f"Unknown cache option {short_repr(raw_name)}. Valid options: "
+                    f"{', '.join(valid)}."
                     f"{did_you_mean(name, valid)}",
                     option=str(raw_name),
                 )
@@ -129,19 +175,83 @@ class CacheConfig:
         }
 
 
-def _check_int(config: CacheConfig, name: str, low: int, high: int | None) -> None:
+def _check_int(config: CacheConfig, name: str, low: int, high: int) -> None:
+    """Validate an integer option in ``low..high``, converting exact spellings to ``int``.
+
+    Accepted: ints and anything with ``__index__`` (numpy integers), integral finite floats
+    (``10.0``) and strings of ASCII digits with an optional sign (``"10"``, from environment
+    variables). Everything else, including ``bool``, is a ConfigError naming the option.
+    """
     value = getattr(config, name)
-    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+    bounds = f"between {low} and {high}"
+    if isinstance(value, str):
+        text = value.strip()
+        if _INT_TEXT.fullmatch(text) is None:
+            raise ConfigError(
+                f"Option {name!r} must be an integer {bounds}, got the string {short_repr(value)}.",
+                option=name,
+            )
+        # More digits than ``high`` has is out of range; int() is not asked to convert it
+        # (it refuses strings of over 4300 digits and is quadratic below that).
+        if len(text.lstrip("+-").lstrip("0")) > len(str(high)):
+            raise ConfigError(
+                f"Option {name!r} must be {bounds}, got {short_repr(value)}.", option=name
+            )
+        value = int(text)
+    elif isinstance(value, float):
+        if not (math.isfinite(value) and value.is_integer()):
+            raise ConfigError(
+                f"Option {name!r} must be an integer {bounds}, got float {short_repr(value)}.",
+                option=name,
+            )
         value = int(value)
-        object.__setattr__(config, name, value)
-    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
-        value = int(value)
-        object.__setattr__(config, name, value)
-    bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
-    if isinstance(value, bool) or not isinstance(value, int):
+    elif not isinstance(value, bool) and hasattr(type(value), "__index__"):
+        value = operator.index(value)
+    else:
         raise ConfigError(
-            f"Option {name!r} must be an integer {bounds}, got {type(value).__name__} {value!r}.",
+            f"Option {name!r} must be an integer {bounds}, got {type(value).__name__} "
+            f"{short_repr(value)}.",
             option=name,
         )
-    if value < low or (high is not None and value > high):
-        raise ConfigError(f"Option {name!r} must be {bounds}, got {value!r}.", option=name)
+    if not low <= value <= high:
+        raise ConfigError(
+            f"Option {name!r} must be {bounds}, got {short_repr(value)}.", option=name
+        )
+    object.__setattr__(config, name, value)
+
+
+def _check_eviction_mode(config: CacheConfig) -> None:
+    """Accept the mode in any case, as policy names are; suggest the closest one otherwise."""
+    from .eviction.registry import EVICTION_MODES
+
+    mode = config.eviction_mode
+    normalized = mode.strip().lower() if isinstance(mode, str) else None
+    if normalized not in EVICTION_MODES:
+        suggestion = did_you_mean(normalized, EVICTION_MODES) if normalized else ""
+        raise ConfigError(
+            f"Option 'eviction_mode' must be one of {', '.join(map(repr, EVICTION_MODES))}, "
+            f"got {short_repr(mode)}.{suggestion}",
+            option="eviction_mode",
+        )
+    object.__setattr__(config, "eviction_mode", normalized)
+
+
+def _check_name(
+    config: CacheConfig, name: str, kind: str, registered: Sequence[str], example: str
+) -> None:
+    """Refuse a string that is neither a registered name nor shaped like a dotted path.
+
+    A dotted path is identifiers joined by dots (``"myapp.policies.MyLRU"``); ``"."``,
+    ``".."``, ``".x"`` or ``"a..b"`` are not, and importlib would raise ValueError or TypeError
+    for them. Other types, and well-shaped paths, are left to the registry to resolve.
+    """
+    value = getattr(config, name)
+    if not isinstance(value, str) or value in registered or value.strip().lower() in registered:
+        return
+    if "." in value and not all(part.isidentifier() for part in value.split(".")):
+        raise ConfigError(
+            f"Option {name!r} = {short_repr(value)} is neither a registered {kind} name nor a "
+            f"dotted path such as {example!r} (names separated by single dots). Valid names: "
+            f"{', '.join(registered)}.{did_you_mean(value.strip().lower(), registered)}",
+            option=name,
+        )

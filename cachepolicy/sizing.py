@@ -1,28 +1,16 @@
-"""Memory sizes: Redis unit parsing, human formatting and the per-entry cost model.
+"""Memory sizes as Redis writes them: unit parsing and human formatting.
 
-``used_memory`` is the sum over entries of :func:`entry_size`. That is the cache's *own* heap
-(key object, serialized value, entry record, index slots) and nothing else: unlike Redis, client
-buffers and interpreter overhead never count against ``maxmemory`` (spec §12.3), so they cannot
-trigger mass eviction.
+The per-entry cost model behind ``used_memory`` lives with the entries it describes, in
+:mod:`cachepolicy._core.entry` (it differs between the compiled and the pure build).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 
-from .errors import ConfigError
+from .errors import ConfigError, short_repr
 
-__all__ = [
-    "ASCII_STR_BASE",
-    "BYTES_BASE",
-    "ENTRY_OVERHEAD",
-    "TTL_INDEX_OVERHEAD",
-    "TTL_SLOT_OVERHEAD",
-    "entry_size",
-    "format_bytes",
-    "parse_memory",
-]
+__all__ = ["format_bytes", "parse_memory"]
 
 # Units exactly as redis.conf documents them: a bare k/m/g is a power of 1000, the "b" forms are
 # powers of 1024, and the match is case-insensitive ("1GB" == "1gb" == "1Gb").
@@ -40,37 +28,20 @@ _UNITS: dict[str, int] = {
 }
 _MEMORY_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$", re.IGNORECASE)
 
-# Bytes the cache holds for one entry beyond sys.getsizeof(key) + sys.getsizeof(value_bytes):
-# the Entry object with __slots__ and its GC header (~130 B on 64-bit CPython 3.11), the float
-# and int objects of its access stamps (~55 B), its slot in the keyspace dict (hash + key +
-# value pointers and index, amortised over the dict's load factor, ~90 B) and its slot in the
-# random-sampling list (8 B plus over-allocation). Measured with tracemalloc over 50,000
-# entries of mixed value sizes; tests/core/test_sizing.py fails if the model drifts by >10%.
-ENTRY_OVERHEAD = 287
 
-# sys.getsizeof() of an exact ASCII str and of exact bytes is a fixed header plus the length
-# (CPython's compact-ASCII layout and bytes layout, with their trailing NUL): the write path
-# computes those two sizes with len(), which costs a fifth of a getsizeof() call. Measured
-# here, not assumed, so another build's layout is picked up.
-ASCII_STR_BASE = sys.getsizeof("")
-BYTES_BASE = sys.getsizeof(b"")
-
-# Extra bytes for an entry that carries a TTL: the deadline float object (24 B), its slot in the
-# volatile sampling list and that list's over-allocation. Calibrated the same way.
-TTL_INDEX_OVERHEAD = 61
-
-# The part of TTL_INDEX_OVERHEAD that is the TTL sampling array: its slot (8 B) and the entry's
-# position in it (an int object, 28 B). A store whose policy and expiry strategy sample no TTL
-# keys keeps no such array (see Keyspace) and does not count it. Measured with tracemalloc at
-# 50,000 entries: 36 B per TTL key.
-TTL_SLOT_OVERHEAD = 36
-
-
-def parse_memory(value: int | str, *, option: str = "maxmemory") -> int:
+def parse_memory(
+    value: int | str, *, option: str = "maxmemory", maximum: int = (1 << 63) - 1
+) -> int:
     """Parse a memory size the way redis.conf does: ``1k`` = 1000, ``1kb`` = 1024.
 
-    Integers pass through. Negative numbers, fractions of a byte and unknown units raise
-    :class:`ConfigError` naming ``option``.
+    Integers pass through. Negative numbers, fractions of a byte, unknown units and sizes above
+    ``maximum`` raise :class:`ConfigError` naming ``option``. ``maximum`` defaults to
+    2**63 - 1 bytes (8 EiB): Redis keeps memory sizes in 64-bit integers and reports them in
+    INFO as such, and no machine has that much memory, so anything larger is a typo, not a
+    budget.
+
+    The arithmetic is exact: the number is read as a decimal fraction of integers, never through
+    ``float``, so ``"1.5kb"`` is 1536 and ``"9007199254740993"`` (2**53 + 1) is itself.
     """
     if isinstance(value, bool):
         raise ConfigError(
@@ -81,46 +52,81 @@ def parse_memory(value: int | str, *, option: str = "maxmemory") -> int:
     if isinstance(value, int):
         if value < 0:
             raise ConfigError(
-                f"Option {option!r} must not be negative, got {value!r}. Use 0 for no limit.",
+                f"Option {option!r} must not be negative, got {short_repr(value)}. "
+                "Use 0 for no limit.",
                 option=option,
             )
+        if value > maximum:
+            raise ConfigError(_too_large(option, value, maximum), option=option)
         return value
     if not isinstance(value, str):
         raise ConfigError(
             f"Option {option!r} must be an int or a string such as '64mb', "
-            f"got {type(value).__name__} {value!r}.",
+            f"got {type(value).__name__} {short_repr(value)}.",
             option=option,
         )
-    match = _MEMORY_RE.match(value)
-    if match is None or match.group(2).lower() not in _UNITS:
+    # ASCII only: the pattern's \d also matches other scripts' digits ("٣kb"), and a size is a
+    # redis.conf number.
+    match = _MEMORY_RE.match(value) if value.isascii() else None
+    unit: str = match.group(2).lower() if match is not None else ""
+    if match is None or unit not in _UNITS:
         raise ConfigError(
-            f"Option {option!r} has a malformed memory size {value!r}. Write a number with an "
-            f"optional unit: b, k, kb, m, mb, g, gb, t or tb (k = 1000, kb = 1024), "
+            f"Option {option!r} has a malformed memory size {short_repr(value)}. Write a number "
+            f"with an optional unit: b, k, kb, m, mb, g, gb, t or tb (k = 1000, kb = 1024), "
             f"for example '64mb'.",
             option=option,
         )
-    number, unit = match.group(1), match.group(2).lower()
-    size = float(number) * _UNITS[unit]
-    if size != int(size):
-        raise ConfigError(
-            f"Option {option!r} = {value!r} is not a whole number of bytes.", option=option
-        )
-    return int(size)
+    number: str = match.group(1)
+    whole, _, fraction = number.partition(".")
+    whole, fraction = whole.lstrip("0"), fraction.rstrip("0")
+    scale = _UNITS[unit]
+    # Every unit is at least one byte, so a whole part of more digits than ``maximum`` has is
+    # too large whatever the unit. Checked before int(), which refuses strings of over 4300
+    # digits and is quadratic below that.
+    if len(whole) > len(str(maximum)):
+        raise ConfigError(_too_large(option, value, maximum), option=option)
+    # With trailing zeros removed, n > 40 fraction digits can never make whole bytes: the
+    # largest units are 10**12 and 2**40, and d / 10**n * 2**40 is an integer only if both 2
+    # and 5 divide d, i.e. d ends in 0. So a long fraction is refused without arithmetic.
+    if len(fraction) > 40:
+        raise ConfigError(_not_whole(option, value), option=option)
+    numerator = int(whole + fraction or "0") * scale
+    denominator: int = 10 ** len(fraction)
+    if numerator % denominator:
+        raise ConfigError(_not_whole(option, value), option=option)
+    size = numerator // denominator
+    if size > maximum:
+        raise ConfigError(_too_large(option, value, maximum), option=option)
+    return size
+
+
+def _too_large(option: str, value: object, maximum: int) -> str:
+    return (
+        f"Option {option!r} = {short_repr(value)} is larger than the largest supported size, "
+        f"{maximum:,} bytes. Use 0 for no limit."
+    )
+
+
+def _not_whole(option: str, value: object) -> str:
+    return f"Option {option!r} = {short_repr(value)} is not a whole number of bytes."
 
 
 def format_bytes(size: int) -> str:
-    """Format like Redis's ``used_memory_human``: ``'980B'``, ``'1.50K'``, ``'64.00M'``."""
+    """Format like Redis's ``used_memory_human``: ``'980B'``, ``'1.50K'``, ``'64.00M'``.
+
+    Redis's ``bytesToHuman()`` units (B, K, M, G, T, P) and its fallback to plain bytes beyond
+    1024 P. ``size / scale`` on ints is correctly rounded and stays far inside float range for
+    any size below that fallback, so every int is formatted, never an ``OverflowError``.
+    """
     if size < 1024:
         return f"{size}B"
-    for unit, scale in (("K", 1024), ("M", 1024**2), ("G", 1024**3), ("T", 1024**4)):
-        if size < scale * 1024 or unit == "T":
+    for unit, scale in (
+        ("K", 1024),
+        ("M", 1024**2),
+        ("G", 1024**3),
+        ("T", 1024**4),
+        ("P", 1024**5),
+    ):
+        if size < scale * 1024:
             return f"{size / scale:.2f}{unit}"
-    raise AssertionError("unreachable")  # pragma: no cover
-
-
-def entry_size(key: object, payload: bytes, *, has_ttl: bool, policy_overhead: int = 0) -> int:
-    """The bytes one entry costs: key object + value bytes object + fixed overheads."""
-    size = sys.getsizeof(key) + sys.getsizeof(payload) + ENTRY_OVERHEAD + policy_overhead
-    if has_ttl:
-        size += TTL_INDEX_OVERHEAD
-    return size
+    return f"{size}B"

@@ -1,15 +1,27 @@
 #!/usr/bin/env bash
 # Install everything and run the whole test suite: lint, types, unit/property/stress tests and
-# the Django and Flask conformance suites (Django 5.2 here, then Django 4.2 LTS in a venv).
+# the Django and Flask conformance suites, on both builds of the engine (cachepolicy/_core):
+# the pure Python one (the editable install; Django 5.2 here, then Django 4.2 LTS in a venv),
+# then the mypyc-compiled wheel in a fresh venv (scripts/test_installed.sh).
 # The README's test command and .ci/run both call this. Extra arguments go to pytest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# Editable installs are never compiled (setup.py); CACHEPOLICY_PURE=1 says so explicitly.
+CACHEPOLICY_PURE=1 python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# A .so left in the checkout (e.g. by `setup.py build_ext --inplace`) would shadow the sources
+# and make the pure run test a stale compiled engine.
+stale="$(find cachepolicy integrations -name '*.so' -o -name '*.pyd')"
+if [ -n "$stale" ]; then
+    echo "compiled modules in the checkout shadow the sources; delete them:" >&2
+    echo "$stale" >&2
+    exit 1
+fi
 
+lint_paths=(cachepolicy integrations tests benchmarks example_project docs scripts setup.py)
 echo "== ruff"
-python3 -m ruff check cachepolicy integrations tests benchmarks example_project docs scripts
-python3 -m ruff format --check cachepolicy integrations tests benchmarks example_project docs scripts
+python3 -m ruff check "${lint_paths[@]}"
+python3 -m ruff format --check "${lint_paths[@]}"
 echo "== mypy --strict"
 python3 -m mypy
 
@@ -24,8 +36,11 @@ run_pytest() {
     return "$status"
 }
 
-echo "== pytest (Django $(python3 -c 'import django; print(django.get_version())'))"
-run_pytest python3 -m pytest "$@"
+echo "== pytest, pure engine (Django $(python3 -c 'import django; print(django.get_version())'))"
+CACHEPOLICY_EXPECT_COMPILED=0 run_pytest python3 -m pytest "$@"
 
 echo "== pytest tests/django on Django 4.2 LTS"
 run_pytest bash scripts/test_django42.sh
+
+echo "== pytest, compiled engine (the built wheel, installed in a fresh venv)"
+run_pytest bash scripts/test_installed.sh "$@"

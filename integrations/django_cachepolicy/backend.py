@@ -53,6 +53,7 @@ from cachepolicy import (
     get_shared_store,
 )
 from cachepolicy import ConfigError as CoreConfigError
+from cachepolicy.errors import short_repr
 
 from . import signals
 from .options import AliasOptions, django_timeout_to_ttl, parse_alias
@@ -60,6 +61,10 @@ from .options import AliasOptions, django_timeout_to_ttl, parse_alias
 __all__ = ["PolicyCache"]
 
 logger = logging.getLogger("django_cachepolicy")
+
+# The settings BaseCache.__init__ reads that are Django's alone (key making); TIMEOUT and the
+# OPTIONS it also reads are validated by parse_alias.
+_KEY_SETTINGS = ("KEY_PREFIX", "VERSION", "KEY_FUNCTION")
 
 
 def _configuration_error(exc: Exception) -> ImproperlyConfigured:
@@ -101,7 +106,15 @@ class PolicyCache(BaseCache):
     _default_ttl: float | None
 
     def __init__(self, location: str, params: dict[str, Any]) -> None:
-        super().__init__(params)
+        try:
+            super().__init__(params)
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            # BaseCache.__init__ int()s TIMEOUT, MAX_ENTRIES and CULL_FREQUENCY but catches only
+            # ValueError and TypeError: TIMEOUT=inf raises OverflowError, OPTIONS that are not a
+            # dict AttributeError. Django builds every cache while `manage.py check` runs, so
+            # that would crash the checks. Those settings are parse_alias's to report (with a
+            # check id), so BaseCache is built from the key settings only.
+            super().__init__({name: params[name] for name in _KEY_SETTINGS if name in params})
         self.location = location
         cls = type(self)
         # The inline key path is only equivalent to make_and_validate_key() when no subclass
@@ -165,8 +178,9 @@ class PolicyCache(BaseCache):
                 self.validate_key(made)
         if type(made) is not str:
             raise TypeError(
-                f"The cache key function returned {type(made).__name__} {made!r} for key "
-                f"{key!r}; cachepolicy stores str keys, so KEY_FUNCTION must return a str."
+                f"The cache key function returned {type(made).__name__} {short_repr(made)} for "
+                f"key {short_repr(key)}; cachepolicy stores str keys, so KEY_FUNCTION must "
+                "return a str."
             )
         return made
 
@@ -189,16 +203,16 @@ class PolicyCache(BaseCache):
         if not self._drop_on_oom:
             raise exc
         logger.warning(
-            "Cache LOCATION %r dropped the write of key %r (ON_OUT_OF_MEMORY='drop'): %s",
-            self.location,
-            key,
+            "Cache LOCATION %s dropped the write of key %s (ON_OUT_OF_MEMORY='drop'): %s",
+            short_repr(self.location),
+            short_repr(key),
             exc,
         )
 
     @staticmethod
     def _unpicklable(exc: Exception, key: str) -> pickle.PicklingError:
         """The core raises what ``pickle`` raised; Django promises ``pickle.PickleError``."""
-        error = pickle.PicklingError(f"Cannot cache the value of key {key!r}: {exc}")
+        error = pickle.PicklingError(f"Cannot cache the value of key {short_repr(key)}: {exc}")
         error.__cause__ = exc
         return error
 
@@ -267,7 +281,7 @@ class PolicyCache(BaseCache):
         try:
             return self._view.incr(made, delta)
         except KeyError:
-            raise ValueError(f"Key {key!r} not found") from None
+            raise ValueError(f"Key {short_repr(key)} not found") from None
 
     def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         return self.incr(key, -delta, version=version)
@@ -302,9 +316,9 @@ class PolicyCache(BaseCache):
             self._view.delete_many(failed)
         if failed and self._drop_on_oom:
             logger.warning(
-                "Cache LOCATION %r could not store %d of %d keys of a set_many() "
+                "Cache LOCATION %s could not store %d of %d keys of a set_many() "
                 "(ON_OUT_OF_MEMORY='drop').",
-                self.location,
+                short_repr(self.location),
                 len(failed),
                 len(payload),
             )

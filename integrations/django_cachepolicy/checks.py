@@ -15,8 +15,13 @@ django_cachepolicy.E004    ``ACTIVE_EXPIRE_EFFORT`` out of range (1..10)
 django_cachepolicy.E005    two aliases share a ``LOCATION`` with conflicting store options
 django_cachepolicy.E006    ``TIMEOUT`` is not a number of seconds or ``None``
 django_cachepolicy.E007    any other invalid ``OPTIONS`` value
+django_cachepolicy.E008    ``LOCATION`` is not a string
+django_cachepolicy.E009    the alias could not be validated at all (a bug: please report it)
 django_cachepolicy.W001    ``CULL_FREQUENCY`` without ``MAX_ENTRIES`` (it has no effect)
 =========================  ==============================================================
+
+The check never raises, whatever ``CACHES`` holds: a crash would hide every other message of
+``manage.py check``. Entries that are not dicts are left to Django's own checks.
 """
 
 from __future__ import annotations
@@ -28,11 +33,20 @@ from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.utils.module_loading import import_string
 
+from cachepolicy.errors import short_repr
+
 from .options import AliasOptions, validate_alias
 
-__all__ = ["E_CONFLICTING_LOCATION", "W_CULL_WITHOUT_MAX", "check_caches", "policy_aliases"]
+__all__ = [
+    "E_CONFLICTING_LOCATION",
+    "E_UNCHECKABLE",
+    "W_CULL_WITHOUT_MAX",
+    "check_caches",
+    "policy_aliases",
+]
 
 E_CONFLICTING_LOCATION = "django_cachepolicy.E005"
+E_UNCHECKABLE = "django_cachepolicy.E009"
 W_CULL_WITHOUT_MAX = "django_cachepolicy.W001"
 
 
@@ -43,10 +57,12 @@ def policy_aliases(caches: Mapping[str, Mapping[str, Any]] | None = None) -> lis
     caches = settings.CACHES if caches is None else caches
     aliases = []
     for alias, params in caches.items():
+        if not isinstance(params, Mapping):
+            continue  # not a cache definition at all; Django's own checks report it
         backend = params.get("BACKEND", "")
         try:
             cls = import_string(backend) if isinstance(backend, str) else backend
-        except ImportError:
+        except (ImportError, ValueError, TypeError):
             continue  # Django's own check reports backends that cannot be imported.
         if isinstance(cls, type) and issubclass(cls, PolicyCache):
             aliases.append(alias)
@@ -61,7 +77,20 @@ def check_caches(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
     valid: dict[str, AliasOptions] = {}
     for alias in policy_aliases(caches):
         params = caches[alias]
-        options, errors = validate_alias(alias, str(params.get("LOCATION", "")), params)
+        try:
+            options, errors = validate_alias(alias, params.get("LOCATION", ""), params)
+        except Exception as exc:  # reported as an Error, never raised (see the docstring)
+            messages.append(
+                Error(
+                    f"Cache alias {short_repr(alias)} could not be validated: validating it "
+                    f"raised {type(exc).__name__}: {short_repr(str(exc), 200)}.",
+                    hint="This is a bug in django_cachepolicy; please report it with the "
+                    "alias's CACHES entry.",
+                    obj=f"CACHES[{alias!r}]",
+                    id=E_UNCHECKABLE,
+                )
+            )
+            continue
         messages.extend(
             Error(error.message, hint=error.hint, obj=f"CACHES[{alias!r}]", id=error.check_id)
             for error in errors
@@ -72,7 +101,7 @@ def check_caches(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
         if isinstance(raw, Mapping) and "CULL_FREQUENCY" in raw and "MAX_ENTRIES" not in raw:
             messages.append(
                 Warning(
-                    f"Cache alias {alias!r} sets CULL_FREQUENCY but not MAX_ENTRIES, so "
+                    f"Cache alias {short_repr(alias)} sets CULL_FREQUENCY but not MAX_ENTRIES, so "
                     "CULL_FREQUENCY has no effect.",
                     hint="Set MAX_ENTRIES to bound the number of entries, or remove "
                     "CULL_FREQUENCY (MAXMEMORY bounds the bytes either way).",
@@ -96,12 +125,13 @@ def _conflicts(valid: Mapping[str, AliasOptions]) -> list[CheckMessage]:
         if not differences:
             continue
         detail = "; ".join(
-            f"{name} is {mine!r} for {first!r} but {theirs!r} for {alias!r}"
+            f"{name} is {short_repr(mine)} for {first!r} but {short_repr(theirs)} for {alias!r}"
             for name, (mine, theirs) in differences.items()
         )
         messages.append(
             Error(
-                f"Cache aliases {first!r} and {alias!r} share LOCATION {options.location!r} but "
+                f"Cache aliases {first!r} and {alias!r} share LOCATION "
+                f"{short_repr(options.location)} but "
                 f"configure its store differently: {detail}.",
                 hint="Aliases with one LOCATION share one store and so one memory budget and "
                 "policy: give them identical memory OPTIONS (they may differ in DATABASE and "

@@ -29,9 +29,10 @@ OPTIONS (defaults are the core's; the first group shapes the store, so every ali
                           ``active`` / ``timed`` / ``background`` (CPU traded for memory)
 ``HZ``                    active expiry cycles per second (1..500)
 ``ACTIVE_EXPIRE_EFFORT``  1..10: more effort reclaims expired keys sooner at more CPU
-``LFU_LOG_FACTOR``        LFU counter growth (hits needed per increment grow with it)
-``LFU_DECAY_TIME``        minutes of idleness per LFU counter decrement; 0 = never decay
-``DATABASES``             number of databases in the store (16, as in Redis)
+``LFU_LOG_FACTOR``        LFU counter growth (hits needed per increment grow with it); 0..2**31-1
+``LFU_DECAY_TIME``        minutes of idleness per LFU counter decrement; 0 = never decay;
+                          0..2**31-1
+``DATABASES``             number of databases in the store (16, as in Redis; 1..1024)
 ``LAZYFREE_THRESHOLD``    values at least this big are freed off the request path
 ``SERIALIZER``            ``"pickle"`` or a dotted path
 ``MAX_ENTRIES``           entry-count bound alongside ``MAXMEMORY`` (none by default)
@@ -51,6 +52,8 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import math
+import numbers
 from collections.abc import Mapping
 from typing import Any, Final, Literal
 
@@ -58,6 +61,8 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.exceptions import ImproperlyConfigured
 
 from cachepolicy import CacheConfig, ConfigError
+from cachepolicy.config import MIN_MAXMEMORY
+from cachepolicy.errors import short_repr
 
 __all__ = [
     "ALIAS_OPTIONS",
@@ -112,6 +117,7 @@ _CHECK_ID_BY_FIELD: Final[Mapping[str, str]] = {
 E_UNKNOWN_OPTION: Final = "django_cachepolicy.E003"
 E_INVALID_TIMEOUT: Final = "django_cachepolicy.E006"
 E_INVALID_VALUE: Final = "django_cachepolicy.E007"
+E_INVALID_LOCATION: Final = "django_cachepolicy.E008"
 
 
 class OptionError(ImproperlyConfigured):
@@ -153,11 +159,11 @@ def _suggest(name: str, choices: list[str]) -> str:
     return f"Did you mean {matches[0]!r}?" if matches else ""
 
 
-def _subject(alias: str | None, location: str) -> str:
+def _subject(alias: str | None, location: object) -> str:
     """How messages name the cache: by alias when known (checks), else by LOCATION (backend)."""
-    return (
-        f"Cache alias {alias!r}" if alias is not None else f"The cache with LOCATION {location!r}"
-    )
+    if alias is not None:
+        return f"Cache alias {short_repr(alias)}"
+    return f"The cache with LOCATION {short_repr(location)}"
 
 
 def parse_timeout(subject: str, params: Mapping[str, Any]) -> float | None:
@@ -165,25 +171,30 @@ def parse_timeout(subject: str, params: Mapping[str, Any]) -> float | None:
 
     Django accepts ints, numeric strings (its own tests configure ``"TIMEOUT": "1"``) and
     ``None``, truncating to whole seconds with ``int()``; we keep that meaning exactly. What
-    ``BaseCache`` would silently replace by 300 (``"5 minutes"``, ``[]``, ``True``) is an error.
+    ``BaseCache`` would silently replace by 300 (``"5 minutes"``, ``[]``, ``True``) is an error,
+    and so is what would crash it or overflow later: ``inf`` (``int()`` raises OverflowError)
+    and ints beyond float range such as ``10**400`` (every write would raise OverflowError).
     """
     raw = params.get("TIMEOUT", params.get("timeout", DJANGO_DEFAULT_TIMEOUT))
     if raw is None:
         return None
     if not isinstance(raw, bool):
         try:
-            return int(raw)
-        except (TypeError, ValueError):
+            seconds = int(raw)
+            float(seconds)  # the core's TTLs are floats: refuse what cannot become one
+        except (TypeError, ValueError, OverflowError):
             pass
+        else:
+            return seconds
     raise OptionError(
-        f"{subject} has TIMEOUT = {raw!r}, which is not a number of seconds.",
+        f"{subject} has TIMEOUT = {short_repr(raw)}, which is not a finite number of seconds.",
         check_id=E_INVALID_TIMEOUT,
         hint="Set TIMEOUT to a number of seconds (e.g. 300), to 0 to expire entries at once, "
         "or to None to keep them until evicted.",
     )
 
 
-def parse_alias(alias: str | None, location: str, params: Mapping[str, Any]) -> AliasOptions:
+def parse_alias(alias: str | None, location: object, params: Mapping[str, Any]) -> AliasOptions:
     """Validate one ``CACHES`` entry and return what the backend needs to build itself.
 
     ``alias`` only appears in messages (``None`` when unknown: Django does not tell a backend
@@ -198,11 +209,25 @@ def parse_alias(alias: str | None, location: str, params: Mapping[str, Any]) -> 
 
 
 def validate_alias(
-    alias: str | None, location: str, params: Mapping[str, Any]
+    alias: str | None, location: object, params: Mapping[str, Any]
 ) -> tuple[AliasOptions | None, list[OptionError]]:
-    """Return the alias's options (``None`` if invalid) and every problem found."""
+    """Return the alias's options (``None`` if invalid) and every problem found.
+
+    ``location`` is the alias's ``LOCATION`` as given; anything but a string is an error (a
+    list, as memcached backends take, would otherwise crash store lookup: ``unhashable type``).
+    """
     subject = _subject(alias, location)
     errors: list[OptionError] = []
+    if not isinstance(location, str):
+        errors.append(
+            OptionError(
+                f"{subject} has LOCATION = {short_repr(location)} of type "
+                f"{type(location).__name__}; it must be a string naming the store.",
+                check_id=E_INVALID_LOCATION,
+                hint="LOCATION names the in-process store (like LocMemCache's): aliases with the "
+                "same LOCATION share one store. Use a string such as 'default'.",
+            )
+        )
     default_timeout: float | None = None
     try:
         default_timeout = parse_timeout(subject, params)
@@ -223,8 +248,8 @@ def validate_alias(
         if name not in valid:
             errors.append(
                 OptionError(
-                    f"{subject} has the unknown OPTIONS key {name!r}. "
-                    f"{_suggest(str(name), valid)}".rstrip(),
+                    f"{subject} has the unknown OPTIONS key {short_repr(name)}. "
+                    f"{_suggest(str(name)[:100], valid)}".rstrip(),
                     check_id=E_UNKNOWN_OPTION,
                     hint=f"Valid OPTIONS keys are {', '.join(valid)} (upper case, Redis's words).",
                 )
@@ -236,7 +261,7 @@ def validate_alias(
     if isinstance(database, bool) or not isinstance(database, int) or not 0 <= database < databases:
         errors.append(
             OptionError(
-                f"{subject} has OPTIONS['DATABASE'] = {database!r}, but the store has "
+                f"{subject} has OPTIONS['DATABASE'] = {short_repr(database)}, but the store has "
                 f"databases 0 to {databases - 1}.",
                 check_id=E_INVALID_VALUE,
                 hint="Use an integer from 0 to DATABASES - 1 (DATABASES defaults to 16, as in "
@@ -247,14 +272,15 @@ def validate_alias(
     if on_oom not in OUT_OF_MEMORY_ACTIONS:
         errors.append(
             OptionError(
-                f"{subject} has OPTIONS['ON_OUT_OF_MEMORY'] = {on_oom!r}, which is neither "
-                f"'raise' nor 'drop'. {_suggest(str(on_oom), ['RAISE', 'DROP']).lower()}".rstrip(),
+                f"{subject} has OPTIONS['ON_OUT_OF_MEMORY'] = {short_repr(on_oom)}, which is "
+                f"neither 'raise' nor 'drop'. "
+                f"{_suggest(str(on_oom)[:80], ['RAISE', 'DROP']).lower()}".rstrip(),
                 check_id=E_INVALID_VALUE,
                 hint="'raise' (the default) raises cachepolicy.OutOfMemoryError like Redis's OOM "
                 "error; 'drop' logs a warning and loses the write.",
             )
         )
-    if errors or config is None:
+    if errors or config is None or not isinstance(location, str):
         return None, errors
     return (
         AliasOptions(
@@ -314,7 +340,8 @@ def _hint_for(option: str) -> str:
     """A hint naming the accepted values of ``option`` (the error sentence says what was wrong)."""
     hints = {
         "MAXMEMORY": "Write a byte count or a Redis size such as '100mb', '1gb' or '500k' "
-        "(k = 1000, kb = 1024); 0 means no byte limit.",
+        f"(k = 1000, kb = 1024) from {MIN_MAXMEMORY} bytes (one empty entry) to 2**63 - 1; "
+        "0 means no byte limit.",
         "MAXMEMORY_POLICY": "Use one of Redis's policies (noeviction, allkeys-lru, allkeys-lfu, "
         "allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl), a name "
         "registered with cachepolicy.register_policy(), or a dotted path.",
@@ -323,6 +350,15 @@ def _hint_for(option: str) -> str:
         "true LRU.",
         "EVICTION_MODE": "Use 'sampled' (Redis's approximation) or 'exact'.",
         "EXPIRY": "Use 'lazy', 'active', 'timed', 'background' or a dotted path.",
+        "HZ": "Use an integer from 1 to 500; 10 is Redis's default.",
+        "LFU_LOG_FACTOR": "Use an integer from 0 to 2147483647 (Redis's range); 10 is Redis's "
+        "default.",
+        "LFU_DECAY_TIME": "Use a number of minutes from 0 (never decay) to 2147483647 (Redis's "
+        "range); 1 is Redis's default.",
+        "DATABASES": "Use an integer from 1 to 1024; 16 is Redis's default.",
+        "LAZYFREE_THRESHOLD": "Write a byte count or a size such as '1mb'; 0 frees every value "
+        "on the request path.",
+        "SERIALIZER": "Use 'pickle' or the dotted path of a serializer class or instance.",
         "MAX_ENTRIES": "Use a positive integer, or leave MAX_ENTRIES out for no entry bound.",
         "CULL_FREQUENCY": "Use 0 (empty the cache when MAX_ENTRIES is hit), a positive "
         "integer N (evict 1/N of the entries; Django's default is 3) or None (evict one "
@@ -337,11 +373,35 @@ def django_timeout_to_ttl(timeout: Any, default_timeout: float | None) -> float 
     Django: ``DEFAULT_TIMEOUT`` = the alias's ``TIMEOUT``; ``None`` = never expire; ``0`` (or a
     negative number) = expire at once; otherwise seconds from now, even beyond memcached's
     30-day "absolute timestamp" threshold. The core: ``None`` = no TTL, ``<= 0`` = delete now,
-    otherwise seconds from now. So only ``DEFAULT_TIMEOUT`` needs resolving; the float
-    conversion rejects non-numbers with Django's usual ``TypeError``.
+    otherwise seconds from now. So only ``DEFAULT_TIMEOUT`` needs resolving.
+
+    The argument must be a real number (int, float, ``Fraction``, numpy numbers), as in
+    ``LocMemCache``, which adds it to ``time.time()``: a string raises ``TypeError`` there and
+    here. ``True`` raises ``TypeError`` too (``LocMemCache`` silently takes it as one second;
+    the ``TIMEOUT`` setting refuses it with E006, and a per-call value gets the same rule).
+    ``NaN``, infinity and numbers beyond float range raise ``ValueError``: use ``None`` to
+    never expire.
     """
     if timeout is DEFAULT_TIMEOUT:
         timeout = default_timeout
     if timeout is None:
         return None
-    return float(timeout)
+    kind = type(timeout)
+    # Exact int and float (the usual arguments) skip the isinstance() checks; bool is refused.
+    if (kind is not int and kind is not float) and (
+        isinstance(timeout, bool) or not isinstance(timeout, numbers.Real)
+    ):
+        raise TypeError(
+            f"The cache timeout must be a number of seconds or None, not "
+            f"{short_repr(timeout)} of type {kind.__name__}."
+        )
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        seconds = math.inf
+    if not math.isfinite(seconds):
+        raise ValueError(
+            f"The cache timeout must be a finite number of seconds, not {short_repr(timeout)}; "
+            "use None to keep the entry until it is evicted."
+        )
+    return seconds

@@ -38,13 +38,14 @@ Settings (each core option also works inside ``CACHE_OPTIONS`` under its lower-c
 =============================  ==================================================================
 
 A bad value stops the application at ``Cache(app)`` with a :class:`cachepolicy.ConfigError`
-that names the Flask key. The ``flask cachepolicy info [--json]`` command prints a Redis
-INFO-style report.
+that names the Flask key; a lower-case key (``cache_maxmemory``), which Flask and
+Flask-Caching ignore, gets a ``UserWarning`` naming the upper-case key. The
+``flask cachepolicy info [--json]`` command prints a Redis INFO-style report.
 """
 
 from __future__ import annotations
 
-from .backend import PolicyCache
+from .backend import CoreSerializer, PolicyCache
 from .cli import cachepolicy_cli
 from .signals import (
     keyspace_event,
@@ -54,6 +55,7 @@ from .signals import (
 from .timeouts import flask_timeout_to_ttl
 
 __all__ = [
+    "CoreSerializer",
     "PolicyCache",
     "cachepolicy_cli",
     "flask_timeout_to_ttl",

@@ -27,13 +27,14 @@ keys carrying a TTL; the core's ``OutOfMemoryError``) or because the value is la
 from __future__ import annotations
 
 import logging
+import pickle
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from cachelib.serializers import BaseSerializer
+from cachelib.serializers import BaseSerializer, SimpleSerializer
 from flask_caching.backends.base import BaseCache
 
 from cachepolicy import (
@@ -45,6 +46,8 @@ from cachepolicy import (
     ValueTooLargeError,
     get_shared_store,
 )
+from cachepolicy.errors import short_repr
+from cachepolicy.serializers import Serializer, resolve_serializer
 
 from . import signals as _signals
 from .settings import backend_kwargs_from_flask, flask_key_for
@@ -55,7 +58,7 @@ if TYPE_CHECKING:
 
     from cachepolicy.clock import Clock
 
-__all__ = ["PolicyCache"]
+__all__ = ["CoreSerializer", "PolicyCache"]
 
 logger = logging.getLogger("flask_cachepolicy")
 
@@ -65,6 +68,38 @@ _MISSING: Any = object()
 # The core refuses these writes without changing the cache; cachelib's contract is to report
 # a refused write as ``False``.
 _REFUSED_WRITES = (OutOfMemoryError, ValueTooLargeError)
+
+
+class CoreSerializer(SimpleSerializer):
+    """A backend's default ``serializer``: cachelib's ``SimpleSerializer``, done by the core.
+
+    Flask-Caching's contract is that every cachelib-backed backend holds a cachelib serializer,
+    ``SimpleSerializer`` (pickle) by default, which ``CACHE_SERIALIZER`` replaces. PolicyCache
+    keeps that contract without pickling twice: while this default is in place the backend
+    hands values to the core, which serializes them once with its own ``serializer`` option
+    (pickle at the highest protocol unless ``CACHE_OPTIONS`` names another), so byte accounting
+    covers exactly what is stored. Called directly, :meth:`dumps` and :meth:`loads` do what the
+    core does, with cachelib's error convention: a pickling error is logged and gives ``None``.
+    """
+
+    def __init__(self, core: Serializer) -> None:
+        #: The core serializer doing the work (``resolve_serializer`` of the store's option).
+        self.core = core
+
+    def dumps(self, value: Any, protocol: int = pickle.HIGHEST_PROTOCOL) -> bytes | None:
+        """Serialize as the core does; ``protocol`` is the core's, so the argument is unused."""
+        try:
+            return self.core.dumps(value)
+        except pickle.PickleError as exc:
+            self._warn(exc)
+            return None
+
+    def loads(self, bvalue: bytes) -> Any:
+        try:
+            return self.core.loads(bvalue)
+        except pickle.PickleError as exc:
+            self._warn(exc)
+            return None
 
 
 class PolicyCache(BaseCache):
@@ -118,13 +153,14 @@ class PolicyCache(BaseCache):
         self.ignore_delete_many_errors = bool(ignore_delete_many_errors)
         if not isinstance(key_prefix, str):
             raise ConfigError(
-                f"The key prefix (CACHE_KEY_PREFIX) must be a string, not {key_prefix!r}.",
+                "The key prefix (CACHE_KEY_PREFIX) must be a string, not "
+                f"{short_repr(key_prefix)}.",
                 option="key_prefix",
             )
         if location is not None and (not isinstance(location, str) or not location):
             raise ConfigError(
                 "The shared store location (CACHE_CACHEPOLICY_LOCATION) must be a non-empty "
-                f"string or None for a private store, not {location!r}.",
+                f"string or None for a private store, not {short_repr(location)}.",
                 option="location",
             )
         options["max_entries"] = _threshold_to_max_entries(threshold)
@@ -139,6 +175,7 @@ class PolicyCache(BaseCache):
         self._serializer: BaseSerializer | None = None
         self._generic_lock = threading.Lock()
         self._view = _open_view(config, location, db, clock)
+        self._default_serializer = CoreSerializer(resolve_serializer(config.serializer))
         self._bind_fast_paths()
 
         self._signal_events = _signal_events(signals)
@@ -214,19 +251,21 @@ class PolicyCache(BaseCache):
             self.__dict__.pop("get", None)
 
     @property
-    def serializer(self) -> BaseSerializer | None:
-        """The cachelib serializer set through ``CACHE_SERIALIZER``, or ``None``.
+    def serializer(self) -> BaseSerializer:
+        """The cachelib serializer: ``CACHE_SERIALIZER``'s, or a :class:`CoreSerializer`.
 
-        With ``None`` (the default) values are serialized once, by the core (pickle, or the
-        core ``serializer`` option in ``CACHE_OPTIONS``). A cachelib serializer, when
-        Flask-Caching assigns one, turns values into bytes first and the core stores those
-        bytes, so byte accounting still covers what is stored.
+        By default it is a :class:`CoreSerializer` (a ``SimpleSerializer``, as Flask-Caching's
+        contract expects) and values are serialized once, by the core. Another cachelib
+        serializer, when Flask-Caching or the application assigns one, turns values into bytes
+        first and the core stores those bytes, so byte accounting still covers what is stored.
+        Assigning ``None`` restores the default.
         """
-        return self._serializer
+        return self._serializer if self._serializer is not None else self._default_serializer
 
     @serializer.setter
     def serializer(self, value: BaseSerializer | None) -> None:
-        self._serializer = value
+        # Internally ``None`` means "the core serializes": the default needs no extra pass.
+        self._serializer = None if value is self._default_serializer else value
         self._bind_fast_paths()
 
     def get(self, key: str) -> Any:
@@ -249,7 +288,7 @@ class PolicyCache(BaseCache):
         try:
             self._core_set(key, value, ttl)
         except _REFUSED_WRITES as exc:
-            logger.debug("cachepolicy refused set(%r): %s", key, exc)
+            logger.debug("cachepolicy refused set(%s): %s", short_repr(key), exc)
             # The caller is told the write failed; it must not keep reading the old value.
             self._view.delete(self.key_prefix + key)
             return False
@@ -263,7 +302,7 @@ class PolicyCache(BaseCache):
         try:
             return self._view.add(self.key_prefix + key, value, ttl)
         except _REFUSED_WRITES as exc:
-            logger.debug("cachepolicy refused add(%r): %s", key, exc)
+            logger.debug("cachepolicy refused add(%s): %s", short_repr(key), exc)
             return False
 
     def delete(self, key: str) -> bool:
@@ -471,7 +510,7 @@ def _open_view(config: CacheConfig, location: str | None, db: int, clock: Clock 
         raise ConfigError(
             f"The database number (CACHE_CACHEPOLICY_DB) must be a whole number from 0 to "
             f"{config.databases - 1} (the store has {config.databases} databases, "
-            f"CACHE_DATABASES), not {db!r}.",
+            f"CACHE_DATABASES), not {short_repr(db)}.",
             option="db",
         )
     if location is None:
@@ -508,7 +547,7 @@ def _threshold_to_max_entries(threshold: Any) -> int | None:
     if isinstance(threshold, bool) or not isinstance(threshold, int) or threshold < 0:
         raise ConfigError(
             f"The entry bound (CACHE_THRESHOLD) must be a positive whole number of entries, "
-            f"or 0 for no bound, not {threshold!r}.",
+            f"or 0 for no bound, not {short_repr(threshold)}.",
             option="threshold",
         )
     return threshold
@@ -528,9 +567,9 @@ def _signal_events(signals: str | Iterable[str] | None) -> tuple[str, ...]:
             from cachepolicy.errors import did_you_mean
 
             raise ConfigError(
-                f"Unknown keyspace event {name!r} in CACHE_CACHEPOLICY_SIGNALS. Valid events "
-                f"are 'all' or any of {', '.join(_signals.EVENT_NAMES)}."
-                + did_you_mean(str(name), _signals.EVENT_NAMES),
+                f"Unknown keyspace event {short_repr(name)} in CACHE_CACHEPOLICY_SIGNALS. "
+                f"Valid events are 'all' or any of {', '.join(_signals.EVENT_NAMES)}."
+                + did_you_mean(str(name)[:100], _signals.EVENT_NAMES),
                 option="signals",
             )
     return events

@@ -14,6 +14,14 @@ rule. Two core options are spelled the Flask way instead: the entry bound ``max_
 Flask-Caching's ``CACHE_THRESHOLD``, and ``CACHE_SERIALIZER`` keeps Flask-Caching's meaning (a
 cachelib serializer object), so the core's ``serializer`` can only be set in ``CACHE_OPTIONS``.
 
+Keys are upper case, as everywhere in Flask: ``Config.from_object``, ``from_pyfile`` and
+``from_mapping`` skip lower-case names, and Flask-Caching reads only ``CACHE_*``. A lower-case
+spelling of one of these keys (``cache_maxmemory``, set with ``app.config[...]`` or
+``update()``) is therefore ignored as Flask-Caching ignores it, but never silently: a
+``UserWarning`` names it and the upper-case key it was probably meant as
+(:func:`warn_lower_case_keys`). Accepting it instead would make ``cache_type`` the one
+lower-case key that still did nothing, since Flask-Caching picks the backend before we run.
+
 Validation itself is the core's (:meth:`cachepolicy.CacheConfig.from_options`), so messages,
 valid choices and "did you mean" suggestions are identical to the Django adapter's. This module
 only remembers which Flask key supplied each option, so that :func:`flask_key_for` can put the
@@ -23,10 +31,12 @@ key the user actually typed into the error.
 from __future__ import annotations
 
 import difflib
+import warnings
 from collections.abc import Mapping
 from typing import Any
 
 from cachepolicy import ConfigError
+from cachepolicy.errors import short_repr
 
 __all__ = [
     "ADAPTER_KEYS",
@@ -35,6 +45,7 @@ __all__ = [
     "backend_kwargs_from_flask",
     "flask_key_for",
     "normalize_option_name",
+    "warn_lower_case_keys",
 ]
 
 #: Core option -> top-level Flask key. ``max_entries`` and ``serializer`` are deliberately
@@ -137,11 +148,12 @@ def backend_kwargs_from_flask(
     """
     if args:
         raise ConfigError(
-            f"CACHE_ARGS={args!r} is not supported by flask_cachepolicy.PolicyCache, which "
-            "takes keyword options only: put them in CACHE_OPTIONS or in CACHE_* keys.",
+            f"CACHE_ARGS={short_repr(args)} is not supported by flask_cachepolicy.PolicyCache, "
+            "which takes keyword options only: put them in CACHE_OPTIONS or in CACHE_* keys.",
             option="CACHE_ARGS",
         )
     _reject_typos(config)
+    warn_lower_case_keys(config)
 
     result: dict[str, Any] = {
         "default_timeout": kwargs.get("default_timeout", config.get("CACHE_DEFAULT_TIMEOUT")),
@@ -166,12 +178,13 @@ def backend_kwargs_from_flask(
     options = config.get("CACHE_OPTIONS") or {}
     if not isinstance(options, Mapping):
         raise ConfigError(
-            f"CACHE_OPTIONS must be a dict of PolicyCache keyword arguments, not {options!r}.",
+            "CACHE_OPTIONS must be a dict of PolicyCache keyword arguments, not "
+            f"{short_repr(options)}.",
             option="CACHE_OPTIONS",
         )
     for raw_name, value in options.items():
         name = normalize_option_name(str(raw_name))
-        where = f"CACHE_OPTIONS[{raw_name!r}]"
+        where = f"CACHE_OPTIONS[{short_repr(raw_name)}]"
         if name in _FLASK_OWNED_OPTIONS:
             raise ConfigError(
                 f"{where} is not accepted: use Flask-Caching's {_FLASK_OWNED_OPTIONS[name]} "
@@ -184,7 +197,8 @@ def backend_kwargs_from_flask(
         if name in result and name in origins and not _same_option(name, result[name], value):
             raise ConfigError(
                 f"The option {name!r} is set twice with different values: "
-                f"{origins[name]}={result[name]!r} and {where}={value!r}. Set it in one place.",
+                f"{origins[name]}={short_repr(result[name])} and {where}={short_repr(value)}. "
+                "Set it in one place.",
                 option=where,
             )
         result[name] = value
@@ -224,10 +238,40 @@ def _reject_typos(config: Mapping[str, Any]) -> None:
     for key in config:
         if not isinstance(key, str) or not key.startswith("CACHE_") or key in known:
             continue
-        close = difflib.get_close_matches(key, ours, n=1, cutoff=_TYPO_CUTOFF)
+        close = difflib.get_close_matches(key[:100], ours, n=1, cutoff=_TYPO_CUTOFF)
         if close:
             raise ConfigError(
-                f"Unknown Flask setting {key}: cachepolicy does not read it. "
+                f"Unknown Flask setting {key[:100]}: cachepolicy does not read it. "
                 f"Did you mean {close[0]}?",
                 option=key,
             )
+
+
+def warn_lower_case_keys(config: Mapping[str, Any]) -> None:
+    """Warn about ``cache_*`` keys in any case but upper, which nothing reads (see above).
+
+    A key whose upper-case form is a known key (ours or Flask-Caching's), or one typo away from
+    one of ours, gets a ``UserWarning`` naming both spellings. Other lower-case ``cache_*`` keys
+    may belong to the application and pass without a word.
+    """
+    ours = [*CORE_KEYS.values(), *ADAPTER_KEYS.values()]
+    known = FLASK_CACHING_KEYS.union(ours)
+    for key in config:
+        if not isinstance(key, str) or key == key.upper():
+            continue
+        upper = key.upper()
+        if not upper.startswith("CACHE_"):
+            continue
+        if upper in known:
+            meant = upper
+        else:
+            close = difflib.get_close_matches(upper[:100], ours, n=1, cutoff=_TYPO_CUTOFF)
+            if not close:
+                continue
+            meant = close[0]
+        warnings.warn(
+            f"Flask setting {short_repr(key)} is ignored: Flask and Flask-Caching read only "
+            f"upper-case keys. Did you mean {meant}?",
+            UserWarning,
+            stacklevel=2,
+        )

@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from datetime import timedelta
 
+from cachepolicy.errors import short_repr
+
 __all__ = ["DEADLINE_EPSILON", "FlaskTimeout", "flask_timeout_to_ttl", "timeout_seconds"]
 
 #: What Flask-Caching and cachelib accept as a timeout.
@@ -46,7 +48,8 @@ def timeout_seconds(timeout: FlaskTimeout, *, what: str = "timeout") -> float:
     ``timedelta`` values are rounded *up* to whole seconds, as Flask-Caching and cachelib do, so
     ``timedelta(milliseconds=200)`` means one second and never turns into "no expiry". Floats
     are kept exact: the core stores deadlines as floats, so there is no reason to round (cachelib
-    rounds them up with a deprecation warning because its stores hold integers).
+    rounds them up with a deprecation warning because its stores hold integers). NaN, infinity
+    and ints beyond float range raise ``ValueError``: ``0`` already means "never expire".
     """
     if isinstance(timeout, timedelta):
         return float(math.ceil(timeout.total_seconds()))
@@ -54,11 +57,20 @@ def timeout_seconds(timeout: FlaskTimeout, *, what: str = "timeout") -> float:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float):
         raise TypeError(
             f"The cache {what} must be an int, a float or a datetime.timedelta (seconds; "
-            f"0 means never expire), not {timeout!r} of type {type(timeout).__name__}."
+            f"0 means never expire), not {short_repr(timeout)} of type {type(timeout).__name__}."
         )
-    if math.isnan(timeout):
+    try:
+        seconds = float(timeout)
+    except OverflowError:
+        seconds = math.inf
+    if math.isnan(seconds):
         raise ValueError(f"The cache {what} must be a number of seconds, not NaN.")
-    return float(timeout)
+    if math.isinf(seconds):
+        raise ValueError(
+            f"The cache {what} must be a finite number of seconds, not {short_repr(timeout)}; "
+            "0 means never expire."
+        )
+    return seconds
 
 
 def flask_timeout_to_ttl(

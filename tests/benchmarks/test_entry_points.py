@@ -6,13 +6,14 @@ running the benchmarks, never asserted in tests.
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from benchmarks import bench_core, simulate, traces
+from benchmarks import bench_core, compare_builds, simulate, traces
 from cachepolicy import Cache
 
 
@@ -89,3 +90,43 @@ def test_framework_benchmarks_tiny(script: str, needles: tuple[str, ...]) -> Non
     assert done.returncode == 0, done.stderr
     for needle in needles:
         assert needle in done.stdout
+
+
+def test_bench_default_quick_then_compare_builds(tmp_path: Path) -> None:
+    """bench_default configures Django globally, so it runs in a process of its own; its JSON
+    then goes through compare_builds twice, once labelled as each build."""
+    path = Path(__file__).resolve().parents[2] / "benchmarks" / "bench_default.py"
+    first = tmp_path / "first.json"
+    argv = [sys.executable, str(path), "--quick", "--entries", "100", "--seconds", "0.005"]
+    argv += ["--core-reps", "1", "--core-seconds", "0.005", "--output", str(first)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr
+    assert "| 100-byte bytes, TIMEOUT 300, sequential keys | LocMemCache |" in done.stdout
+    report = json.loads(first.read_text())
+    assert report["environment"]["build"] in ("pure", "compiled")
+    rows = {row["id"]: row for row in report["rows"]}
+    # 8 write rows, 7 evicting policies x 2 modes, get hit + 2 Zipf mixes, 4 core operations.
+    assert len(rows) == 8 + 14 + 3 + 4
+    assert "write/default/default/dict/no-ttl/random" in rows
+    assert "policies/volatile-ttl/exact/bytes-100/ttl-300/sequential" in rows
+    assert not any("noeviction" in row_id for row_id in rows)
+    for row in rows.values():
+        assert row["ours_ops"] > 0 and row["peer_ops"] > 0
+        if row["section"] in ("write", "policies"):
+            # The fitted MAXMEMORY holds what LocMemCache's MAX_ENTRIES holds (an engine that
+            # evicts small batches below the limit may hold a few fewer).
+            assert row["held"]["peer"] == 100
+            assert 90 <= row["held"]["ours"] <= 110, row
+
+    runs = []
+    for build in ("pure", "compiled"):
+        report["environment"].update(build=build, label=f"{build} build")
+        runs.append(tmp_path / f"{build}.json")
+        runs[-1].write_text(json.dumps(report))
+    output = tmp_path / "default.md"
+    assert compare_builds.main([*map(str, runs), "--output", str(output)]) == 0
+    table = output.read_text()
+    assert "| row | peer | pure build | compiled build | target (compiled) |" in table
+    assert "| allkeys-lfu exact | LocMemCache |" in table
+    assert "Zipf 90/10 cache-aside, 4 threads" in table
+    assert "noeviction is left out" in table

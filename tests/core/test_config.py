@@ -26,10 +26,10 @@ from cachepolicy import Cache, CacheConfig, ConfigError, get_shared_store, relea
         ({"maxmemory_samples": "five"}, r"must be an integer"),
         ({"active_expire_effort": 11}, r"'active_expire_effort' must be between 1 and 10"),
         ({"hz": 0}, r"'hz' must be between 1 and 500"),
-        ({"lfu_log_factor": -1}, r"at least 0"),
+        ({"lfu_log_factor": -1}, r"'lfu_log_factor' must be between 0 and 2147483647, got -1"),
         ({"eviction_mode": "exakt"}, r"Did you mean 'exact'"),
         ({"expiry": "lazzy"}, r"unknown strategy 'lazzy'.*Did you mean 'lazy'"),
-        ({"max_entries": 0}, r"'max_entries' must be at least 1"),
+        ({"max_entries": 0}, r"'max_entries' must be between 1 and"),
         (
             {"maxmemory_sample": 5},
             r"Unknown cache option 'maxmemory_sample'.*Did you mean 'maxmemory_samples'",

@@ -26,3 +26,11 @@ if "xprocess" not in sys.modules:
     sys.modules["xprocess"] = _stub
 
 from upstream_conftest import *  # noqa: E402,F403  (TestData, under_uwsgi, key_prefix, ...)
+
+
+def pytest_configure(config: object) -> None:
+    """Register upstream's ``network`` mark (``TestInterfaceUniformity`` carries it); warnings
+    are errors here, and an unknown mark is a warning."""
+    config.addinivalue_line(  # type: ignore[attr-defined]
+        "markers", "network: upstream test of backends that need a server"
+    )

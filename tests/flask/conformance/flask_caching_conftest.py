@@ -49,11 +49,6 @@ collect_ignore = list(NOT_RUN)
 
 #: node id (relative to this directory) -> why it does not run against PolicyCache.
 EXCLUDED: dict[str, str] = {
-    "test_serializer.py::test_default_keeps_the_cachelib_serializer": (
-        "asserts the backend's serializer is cachelib's SimpleSerializer class; PolicyCache "
-        "serializes in the core (pickle) unless CACHE_SERIALIZER assigns a cachelib serializer, "
-        "so its default `serializer` is None"
-    ),
     "test_serializer.py::test_values_are_stored_in_the_configured_format": (
         "reads SimpleCache's private `_cache` dict to inspect the stored bytes"
     ),
