@@ -219,14 +219,15 @@ def held(cache: Any) -> int:
 
 @contextlib.contextmanager
 def filled(config: Config, maxmemory: int, entries: int, churn: bool) -> Iterator[Any]:
-    """A throw-away backend of ``config`` holding ``entries`` writes (then as many again of
-    new keys if ``churn``: the steady state of the write rows), released afterwards."""
+    """A throw-away backend of ``config`` holding ``entries`` writes (then four times as many
+    new keys if ``churn``: the steady state of the write rows, where the keyspace dict has
+    rebuilt its table under deletions, which ``used_memory`` counts), released afterwards."""
     params = config.params(maxmemory)
     params["LOCATION"] += "-fit"
     cache = backend(params)
     value = VALUES[config.value]
     try:
-        for key in keys("c", 0, entries) + (keys("d", 0, entries) if churn else []):
+        for key in keys("c", 0, entries) + (keys("d", 0, 4 * entries) if churn else []):
             cache.set(key, value)
         yield cache
     finally:

@@ -38,7 +38,7 @@ DEFAULT_MAXMEMORY = 64 * 1024 * 1024
 DEFAULT_POLICY = "allkeys-lru"
 
 #: The smallest non-zero ``maxmemory``: one entry with an empty key and an empty serialized value
-#: (369 B pure, 249 B compiled on 64-bit CPython 3.11, from the cost model in
+#: (297 B pure, 203 B compiled on 64-bit CPython 3.11, from the cost model in
 #: :mod:`cachepolicy._core.entry`). Under a
 #: smaller budget every write would fail with ValueTooLargeError, so such a budget is refused
 #: when the cache is configured rather than discovered on the first write.

@@ -26,6 +26,8 @@ _MEMORY_FIELDS = (
     "used_memory_human",
     "used_memory_peak",
     "used_memory_peak_human",
+    "used_memory_overhead",
+    "used_memory_dataset",
     "maxmemory",
     "maxmemory_human",
     "maxmemory_policy",
@@ -54,6 +56,7 @@ def info(store: CacheStore) -> dict[str, Any]:
     now = engine.time()
     config = store.config
     with engine.lock:
+        engine.sync_retained()
         stats = engine.stats
         used = engine.used_memory
         peak = max(stats.used_memory_peak, used)
@@ -61,6 +64,9 @@ def info(store: CacheStore) -> dict[str, Any]:
             "used_memory": used,
             "used_memory_human": format_bytes(used),
             "used_memory_peak": peak,
+            # Redis's split: the containers and left-over index records vs. the entries.
+            "used_memory_overhead": engine.structure_memory + engine.index_retained,
+            "used_memory_dataset": used - engine.structure_memory - engine.index_retained,
             "used_memory_peak_human": format_bytes(peak),
             "maxmemory": config.maxmemory,
             "maxmemory_human": format_bytes(config.maxmemory),

@@ -34,10 +34,15 @@ from __future__ import annotations
 
 import heapq
 import math
+import sys
 from collections.abc import Callable
 from typing import Any, Final
 
-from .entry import Entry
+from .entry import DEAD_ENTRY_OVERHEAD, Entry
+
+#: What a popped lane slot is set to, so that the popped prefix keeps no entry alive.
+_GONE: Final = Entry("", b"", 0, None, -1)
+_NO_DEADLINE: Final[Any] = 0.0
 
 __all__ = ["STALE_SHARE", "STALE_SLACK", "DeadlineIndex"]
 
@@ -56,6 +61,18 @@ def _schedules(deadline: float, entry: Entry) -> bool:
     return entry.pos >= 0 and current is not None and deadline <= current
 
 
+def _retains(entry: Entry) -> int:
+    """Bytes a removed entry still holds while a record points at it: the entry object, its
+    numbers and deadline, and its key (its value was released when it left)."""
+    return sys.getsizeof(entry.key) + DEAD_ENTRY_OVERHEAD
+
+
+#: One heap record beyond its list slot: the 3-tuple (64 B with its GC header) and the ``seq``
+#: int (28 B); the deadline float is the entry's own.
+HEAP_RECORD_BYTES: Final = 92
+_EMPTY_LIST: Final = sys.getsizeof([])
+
+
 class DeadlineIndex:
     """Records of (deadline, entry), earliest first, for every key that has a TTL."""
 
@@ -72,6 +89,12 @@ class DeadlineIndex:
         self.live = 0
         #: Records of forgotten keys that may still be in the index.
         self.stale = 0
+        #: Bytes that records of removed keys keep alive (their entries and keys): counted in
+        #: ``used_memory`` by the engine until the records are dropped.
+        self.retained = 0
+        # The entry pop_due() last returned: its record is gone, so forgetting it (the
+        # engine does when the strategy expires it) leaves nothing behind.
+        self._popped: Entry | None = None
         #: When the strategy's next run is planned: a new deadline before it must wake it.
         self.alarm = math.inf
         self.compactions = 0
@@ -81,10 +104,27 @@ class DeadlineIndex:
         """Records in the index, left-over ones included."""
         return len(self.lane_deadlines) - self.head + len(self.heap)
 
+    def memory(self) -> int:
+        """Bytes the index's own structures hold (its lists and heap records), beyond empty."""
+        return (
+            sys.getsizeof(self.lane_deadlines)
+            + sys.getsizeof(self.lane_entries)
+            + sys.getsizeof(self.heap)
+            - 3 * _EMPTY_LIST
+            + len(self.heap) * HEAP_RECORD_BYTES
+        )
+
     def _advance(self) -> None:
         """Pop the lane's head record; drop the popped prefix once it is half the lane."""
-        head = self.head + 1
-        if head >= 1024 and head * 2 >= len(self.lane_entries):
+        head = self.head
+        self.lane_entries[head] = _GONE  # a popped slot must not keep its entry alive
+        self.lane_deadlines[head] = _NO_DEADLINE
+        head += 1
+        if head == len(self.lane_entries):
+            self.lane_deadlines.clear()  # the lane ran empty: give its lists back
+            self.lane_entries.clear()
+            head = 0
+        elif head >= 1024 and head * 2 >= len(self.lane_entries):
             del self.lane_deadlines[:head]
             del self.lane_entries[:head]
             head = 0
@@ -125,31 +165,44 @@ class DeadlineIndex:
             heapq.heappush(self.heap, (shared, self._seq, entry))
 
     def forget(self, entry: Entry) -> None:
-        """``entry`` left the cache or lost its TTL: its record is now left over."""
+        """``entry`` left the cache or lost its TTL: its record is now left over (and, if the
+        entry left, keeps it alive: :attr:`retained`)."""
         self.live -= 1
+        if entry is self._popped:
+            self._popped = None
+            return
         self.stale += 1
+        if entry.pos < 0:
+            self.retained += _retains(entry)
         entries = self.lane_entries
         while self.head < len(entries):
             first = entries[self.head]
             if first.pos >= 0 and first.deadline is not None:
                 break
             self._advance()
-            if self.stale > 0:
-                self.stale -= 1
+            self._dropped(first)
         if self.stale > self.live // STALE_SHARE + STALE_SLACK:
             self.compact()
 
+    def _dropped(self, entry: Entry) -> None:
+        """A left-over record of ``entry`` was dropped."""
+        if self.stale > 0:
+            self.stale -= 1
+        if entry.pos < 0:
+            self.retained = max(0, self.retained - _retains(entry))
+
     def forget_all(self, count: int) -> None:
-        """``count`` TTL keys left at once (a flushed database): one compaction at most."""
+        """``count`` TTL keys left at once (a flushed database): one compaction, so that no
+        record keeps a flushed entry alive."""
         self.live -= count
-        self.stale += count
-        if self.stale > self.live // STALE_SHARE + STALE_SLACK:
-            self.compact()
+        self.compact()
 
     def clear(self) -> None:
         self.lane_deadlines.clear()
         self.lane_entries.clear()
         self.head = 0
+        self.retained = 0
+        self._popped = None
         self.heap.clear()
         self.live = 0
         self.stale = 0
@@ -183,10 +236,10 @@ class DeadlineIndex:
                 return None
             deadline = entry.deadline
             if entry.pos < 0 or deadline is None:
-                if self.stale > 0:
-                    self.stale -= 1
+                self._dropped(entry)
                 continue
             if now > deadline:
+                self._popped = entry
                 return entry
             self._push(deadline, entry)  # extended since it was filed
 
@@ -210,6 +263,7 @@ class DeadlineIndex:
         self.head = 0
         self.heap = heap
         self.stale = 0
+        self.retained = 0
         self.compactions += 1
 
     def check(self, volatile: list[Entry]) -> list[str]:

@@ -4,10 +4,15 @@ Design
 ======
 
 Memory. ``used_memory`` is the exact sum of :meth:`Engine.entry_size` over all entries of all
-databases: key object + serialized value + a per-build calibrated overhead
-(:mod:`~cachepolicy._core.entry`). The limit is *hard*: a write computes the size of what it is
-about to admit and evicts *before* admitting it, so ``used_memory <= maxmemory`` after every
-operation (Redis checks before a command and lets one big write overshoot, spec §12.1).
+databases (key object + serialized value + a per-build calibrated overhead for the entry object,
+:mod:`~cachepolicy._core.entry`), plus what the containers holding them measure beyond their
+empty size (the keyspace dicts and sampling arrays, whose tables grow in steps that no
+per-entry constant can follow: :meth:`Engine.measure_structures`), plus what left-over index
+records of removed keys keep alive (:attr:`DeadlineIndex.retained`). The limit is *hard*: a
+write computes the size of what it is about to admit and evicts *before* admitting it, and
+what the tables grew by is evicted for before the command returns (``_fit``), so
+``used_memory <= maxmemory`` after every operation (Redis checks before a command and lets one
+big write overshoot, spec §12.1).
 Whether the write can succeed is decided before anything is touched: if the policy's candidate
 keys do not hold enough bytes, the write raises :class:`OutOfMemoryError` and nothing changed.
 
@@ -92,6 +97,11 @@ _RANDOM: Final = int(Victims.RANDOM)
 _NONE: Final = int(Victims.NONE)
 
 _getsizeof: Final = sys.getsizeof
+# Besides growth of its dict or sampling list, a database's containers (and the shared
+# structures: the policy's, the deadline index) are re-measured every 64th insert (a mask).
+_MEASURE_EVERY: Final = 63
+# How often _fit asks the policy again when its victim is the key being written.
+_FIT_RETRIES: Final = 8
 _GIL_ENABLED: Final = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 _INF: Final = math.inf
 
@@ -158,6 +168,12 @@ class Engine:
         self._dicts: list[dict[str, Entry]] = [ks.data for ks in self.keyspaces]
         self.used_memory = 0
         self.key_count = 0
+        #: The containers' measured bytes beyond their empty size (part of used_memory).
+        self.structure_memory = 0
+        self._empty_containers = self.keyspaces[0].container_bytes()
+        self._writes = 0
+        #: The deadline index's retained bytes as last added to used_memory.
+        self.index_retained = 0
         self.limit: int = config.maxmemory
         self.max_entries: int = config.max_entries if config.max_entries is not None else -1
         self.cull_frequency: int = (
@@ -195,6 +211,8 @@ class Engine:
         self._evicts_any_key: bool = (
             policy.evicts and not policy.volatile_only and "candidate_bytes" in fast
         )
+        self._policy_structures: bool = "structure_bytes" not in fast
+        self.policy_memory = 0
         fast_expiry = expiry.fast_hooks
         self._index: DeadlineIndex | None = expiry.index if expiry.deadline_index else None
         self._expiry_on_ttl_set: bool = "on_ttl_set" not in fast_expiry
@@ -256,6 +274,45 @@ class Engine:
         return sum([keyspace.volatile_count for keyspace in self.keyspaces])
 
     # ------------------------------------------------------------------ sizing
+
+    def measure_structures(self, keyspace: Keyspace) -> None:
+        """Count ``keyspace``'s containers at their current size in ``used_memory`` (lock
+        held). Their tables grow in steps as keys come and go, not per key (a dict rebuilding
+        its table under churn can even grow at a constant key count): the engine measures
+        after an insert that changed the dict's or the sampling list's size, every 64th insert
+        (for the other structures), and when a database has shrunk to half its high-water
+        mark."""
+        measured = keyspace.container_bytes() - self._empty_containers
+        self.used_memory += measured - keyspace.measured
+        self.structure_memory += measured - keyspace.measured
+        keyspace.measured = measured
+        keyspace.high_water = len(keyspace.data)
+        keyspace.dict_measured = _getsizeof(keyspace.data)
+        keyspace.entries_measured = _getsizeof(keyspace.entries)
+
+    def _measure_shared(self, shrink_only: bool = False) -> None:
+        """The structures not per database: the policy's own (when it declares them through
+        ``structure_bytes``) and the deadline index's. ``shrink_only``: count a decrease only
+        (on removals, where nothing evicts to make room for growth)."""
+        shared = 0
+        if self._policy_structures:
+            shared += self.policy.structure_bytes()
+        if self._index is not None:
+            shared += self._index.memory()
+        if shrink_only and shared > self.policy_memory:
+            return
+        self.used_memory += shared - self.policy_memory
+        self.structure_memory += shared - self.policy_memory
+        self.policy_memory = shared
+
+    def sync_retained(self) -> None:
+        """Count what the deadline index's left-over records keep alive (lock held)."""
+        index = self._index
+        if index is not None:
+            retained = index.retained
+            if retained != self.index_retained:
+                self.used_memory += retained - self.index_retained
+                self.index_retained = retained
 
     def entry_size(self, key: str, payload: bytes, has_ttl: bool) -> int:
         """Bytes one entry costs under this engine's policy and expiry strategy."""
@@ -419,15 +476,17 @@ class Engine:
             old = self._make_room(keyspace, key, size, old, now, True)
             if old is None:
                 entry = self._insert(keyspace, key, payload, size, deadline, now)
+                self._fit(keyspace, now, entry, True)
                 if self.events.active:
-                    self._emit("set", key, db)
+                    self._emit("new", key, db)
             else:
                 entry = old
                 self._replace(keyspace, old, payload, size, deadline, now)
-                if self.events.active:
-                    self._emit("set", key, db)
-            if deadline is not None and not flags & KEEPTTL and self.events.active:
-                self._emit("expire", entry.key, db)  # Redis's SET ... EX announces both
+                self._fit(keyspace, now, entry, False)
+            if self.events.active:
+                self._emit("set", key, db)
+                if deadline is not None and not flags & KEEPTTL:
+                    self._emit("expire", key, db)  # Redis's SET ... EX announces both
         finally:
             self.unlock()
         self.after_write(now)
@@ -448,9 +507,12 @@ class Engine:
             size = self.entry_size(key, payload, deadline is not None)
             entry = self._make_room(keyspace, key, size, entry, now, True)
             if entry is None:
-                self._insert(keyspace, key, payload, size, deadline, now)
+                entry = self._insert(keyspace, key, payload, size, deadline, now)
+                self._fit(keyspace, now, entry, True)
+                self._emit("new", key, db)
             else:
                 self._replace(keyspace, entry, payload, size, deadline, now)
+                self._fit(keyspace, now, entry, False)
             self._emit(event, key, db)
         finally:
             self.unlock()
@@ -471,14 +533,14 @@ class Engine:
         deadline: float | None,
         now: float,
     ) -> Entry:
-        """Add a new key (lock held), announcing ``new``."""
+        """Add a new key (lock held); the caller announces ``new`` once it stays (_fit)."""
         entry = Entry(key, payload, size, deadline, keyspace.db)
         keyspace.insert(entry)
         if len(keyspace.data) == 1:
             self._refresh_populated()
-        used = self.used_memory + size
-        self.used_memory = used
+        self.used_memory += size
         self.key_count += 1
+        used = self.used_memory
         if used > self.stats.used_memory_peak:
             self.stats.used_memory_peak = used
         path = self._insert_path
@@ -490,9 +552,53 @@ class Engine:
             self.policy.on_insert(entry, now)
         if deadline is not None:
             self._ttl_filed(entry, None)
-        if self.events.active:
-            self._emit("new", key, keyspace.db)
         return entry
+
+    def _fit(
+        self, keyspace: Keyspace, now: float, written: Entry | None = None, new: bool = False
+    ) -> None:
+        """After a command changed ``keyspace`` (lock held): count what its tables, the
+        policy's structures and the deadline index grew by, and evict until the whole is within
+        the limit again. Tables grow in steps (a dict rebuilding its table under churn can even
+        grow at a constant key count), so the dict and sampling list are compared with their
+        last measure after every command, and everything is re-measured every 64th."""
+        self._writes += 1
+        if (
+            _getsizeof(keyspace.data) != keyspace.dict_measured
+            or _getsizeof(keyspace.entries) != keyspace.entries_measured
+            or not self._writes & _MEASURE_EVERY
+        ):
+            self.measure_structures(keyspace)
+            self._measure_shared()
+        self.sync_retained()
+        limit = self.limit
+        if limit and self.used_memory > limit and self.policy.evicts:
+            while self.used_memory > limit:
+                victim = self._select_victim(now)
+                # The key this command wrote goes only if the policy insists (an exact policy
+                # whose best victim it is): a sampler is asked again first.
+                retries = _FIT_RETRIES
+                while victim is written and victim is not None and retries:
+                    victim = self._select_victim(now)
+                    retries -= 1
+                if victim is None:  # volatile-* with no TTL key left: nothing may go
+                    break
+                self.remove(victim, EVICTED)
+        if limit and self.used_memory > limit and new and written is not None:
+            # Nothing may be evicted for what this new key made the tables grow by: the
+            # write is taken back and refused, as any write that does not fit.
+            self.remove(written, REPLACED)
+            keyspace.shrink_tables()
+            self._dicts[keyspace.db] = keyspace.data
+            self.measure_structures(keyspace)
+            self._measure_shared(shrink_only=True)
+            self.stats.rejected_writes += 1
+            needed = max(1, self.used_memory - limit)
+            raise OutOfMemoryError(
+                self._oom_message(written.key, needed), key=written.key, needed=needed
+            )
+        if self.used_memory > self.stats.used_memory_peak:
+            self.stats.used_memory_peak = self.used_memory
 
     def _replace(
         self,
@@ -568,6 +674,14 @@ class Engine:
                 self.expiry.on_delete(entry)
             elif self._index is not None:
                 self._index.forget(entry)
+                if not self._index.records:  # it gave its lists back: count that at once
+                    self._measure_shared(shrink_only=True)
+            self.sync_retained()
+        if len(keyspace.data) * 2 < keyspace.high_water:
+            keyspace.shrink_tables()
+            self._dicts[keyspace.db] = keyspace.data
+            self.measure_structures(keyspace)
+            self._measure_shared(shrink_only=True)
         if cause == EVICTED:
             self.stats.evicted_keys += 1
             self.stats.evicted_bytes += size
@@ -616,16 +730,17 @@ class Engine:
         """
         limit = self.limit
         old_size = old.size if old is not None else 0
+        self.sync_retained()
+        if limit and size > limit:
+            self.stats.rejected_writes += 1
+            raise ValueTooLargeError(
+                f"Cannot store key {short_repr(key)}: the entry needs {size} bytes but "
+                f"maxmemory is {limit} bytes ({format_bytes(limit)}); no eviction can "
+                f"make it fit.",
+                key=key,
+                size=size,
+            )
         if limit and self.used_memory - old_size + size > limit:
-            if size > limit:
-                self.stats.rejected_writes += 1
-                raise ValueTooLargeError(
-                    f"Cannot store key {short_repr(key)}: the entry needs {size} bytes but "
-                    f"maxmemory is {limit} bytes ({format_bytes(limit)}); no eviction can "
-                    f"make it fit.",
-                    key=key,
-                    size=size,
-                )
             needed = self.used_memory - old_size + size - limit
             # A policy that may evict any key can always make room (size <= limit), so only
             # restricted policies pay for counting their candidates' bytes.
@@ -761,6 +876,7 @@ class Engine:
                         self._change_deadline(keyspace, entry, deadline)
                 if entry is not None:
                     self._touched(entry, now)
+            self._fit(keyspace, now)
         finally:
             self.unlock()
         self.after_write(now)
@@ -807,6 +923,7 @@ class Engine:
                 else:
                     self._change_deadline(keyspace, entry, deadline)
                     done = True
+            self._fit(keyspace, now)
         finally:
             self.unlock()
         self.after_write(now)
@@ -822,6 +939,7 @@ class Engine:
             done = entry is not None and entry.deadline is not None
             if entry is not None and done:
                 self._change_deadline(keyspace, entry, None)
+            self._fit(keyspace, now)
         finally:
             self.unlock()
         self.after_write(now)
@@ -852,6 +970,9 @@ class Engine:
                 entry.payload = RELEASED  # keep the values alive
             if not expiry_on_delete and self._index is not None:
                 self._index.forget_all(volatile)
+            self.sync_retained()
+            self.measure_structures(keyspace)
+            self._measure_shared()
             self._release_all(payloads)
         finally:
             self.unlock()
@@ -872,9 +993,17 @@ class Engine:
                 entry.payload = RELEASED
         self.used_memory = 0
         self.key_count = 0
+        self.structure_memory = 0
+        self.policy_memory = 0
+        self.index_retained = 0
         self.populated = []
         self.policy.reset()
         self.expiry.reset()
+        self.sync_retained()
+        for keyspace in self.keyspaces:
+            keyspace.measured = 0
+            self.measure_structures(keyspace)
+        self._measure_shared()
         self._release_all(payloads)
 
     def _release_all(self, payloads: list[bytes]) -> None:
@@ -904,6 +1033,7 @@ class Engine:
         """Recount everything; every inconsistency found (empty when healthy). Lock held by
         the caller."""
         problems: list[str] = []
+        self.sync_retained()
         total = 0
         count = 0
         for keyspace in self.keyspaces:
@@ -917,8 +1047,17 @@ class Engine:
                     )
             total += keyspace.memory
             count += len(keyspace)
-        if total != self.used_memory:
-            problems.append(f"used_memory is {self.used_memory} but entries sum to {total}")
+        counted = sum([keyspace.measured for keyspace in self.keyspaces]) + self.policy_memory
+        if counted != self.structure_memory:
+            problems.append(f"containers counted {self.structure_memory} B, databases {counted}")
+        retained = self._index.retained if self._index is not None else 0
+        if retained != self.index_retained:
+            problems.append(f"index retains {retained} B, {self.index_retained} B counted")
+        if total + self.structure_memory + self.index_retained != self.used_memory:
+            problems.append(
+                f"used_memory is {self.used_memory} but entries sum to {total}, containers "
+                f"{self.structure_memory} and index records {self.index_retained}"
+            )
         if count != self.key_count:
             problems.append(f"key_count is {self.key_count} but databases hold {count}")
         if self.limit and self.used_memory > self.limit:

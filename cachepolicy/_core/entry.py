@@ -18,6 +18,7 @@ __all__ = [
     "ASCII_STR_BASE",
     "BYTES_BASE",
     "COMPILED",
+    "DEAD_ENTRY_OVERHEAD",
     "ENTRY_OVERHEAD",
     "RELEASED",
     "TTL_OVERHEAD",
@@ -25,6 +26,10 @@ __all__ = [
     "Entry",
     "stamp",
 ]
+
+# Measured per build: see the cost model at the end of this module.
+ENTRY_OVERHEAD_COMPILED: Final = 121
+ENTRY_OVERHEAD_PURE: Final = 215
 
 #: True when this module is a mypyc extension (the compiled build), False for plain Python.
 COMPILED: Final = not __file__.endswith((".py", ".pyc"))
@@ -105,23 +110,26 @@ def stamp(entry: Entry, now: float) -> None:
 # ---------------------------------------------------------------------------------- cost model
 #
 # ``used_memory`` is the sum over entries of sys.getsizeof(key) + sys.getsizeof(payload) + a
-# fixed per-entry overhead. The overhead is what the cache holds for an entry beyond its key and
-# value objects: the Entry object itself, its slot in the keyspace dict (hash, key and value
-# pointers and index, amortised over the dict's load factor) and its slot in the sampling list
-# (8 B plus over-allocation). It differs between the builds (a compiled Entry stores its numbers
-# unboxed and has no GC header), so each build has its own figures, measured with tracemalloc
-# over 50,000 entries of mixed sizes; tests/core/test_sizing.py fails if they drift by > 5 %.
+# fixed per-entry overhead, plus the measured size of the containers (the keyspace dicts and
+# sampling lists, counted by the engine as they grow, not per entry). The overhead is what the
+# cache holds for an entry beyond its key and value objects and its container slots: the Entry
+# object itself and, in the pure build, the int and float objects of its numbers (a compiled
+# Entry stores them unboxed and has no GC header). Each build has its own figures, measured
+# with tracemalloc over 50,000 entries of mixed sizes; tests/core/test_sizing.py fails if they
+# drift by more than 5 %.
 
-#: sys.getsizeof() of an exact ASCII str and of exact bytes is a fixed header plus the length
-#: (CPython's compact-ASCII and bytes layouts): the write path computes those sizes with len().
+#: sys.getsizeof() of an exact ASCII str and of exact bytes is a fixed header plus the length.
 ASCII_STR_BASE: Final = sys.getsizeof("")
 BYTES_BASE: Final = sys.getsizeof(b"")
 
-#: Bytes per entry beyond key and payload objects (see above).
-ENTRY_OVERHEAD: Final = 167 if COMPILED else 287
-#: Extra bytes for an entry with a TTL: the deadline float object (24 B) and its slot in the TTL
-#: sampling list with that list's over-allocation, plus (pure build) the boxed ``vpos`` int.
-TTL_OVERHEAD: Final = 33 if COMPILED else 61
-#: The part of TTL_OVERHEAD that is the TTL sampling array slot: a store whose policy and expiry
-#: strategy sample no TTL keys keeps no such array and does not count it.
-TTL_SLOT_OVERHEAD: Final = 9 if COMPILED else 36
+#: Bytes per entry beyond key and payload objects and container slots (see above).
+ENTRY_OVERHEAD: Final = ENTRY_OVERHEAD_COMPILED if COMPILED else ENTRY_OVERHEAD_PURE
+#: Extra bytes for an entry with a TTL: the deadline float object (24 B) and, pure, the boxed
+#: ``vpos``. The TTL sampling array's slot is a container (measured, not modelled).
+TTL_OVERHEAD: Final = 24 if COMPILED else 24 + 28
+#: The part of TTL_OVERHEAD that only a store with a TTL sampling array pays (its ``vpos``).
+TTL_SLOT_OVERHEAD: Final = 0 if COMPILED else 28
+#: Bytes a removed entry still holds while an index record points at it, beyond its key: the
+#: entry object and its numbers (its value is released at once; the deadline float is the
+#: record's own).
+DEAD_ENTRY_OVERHEAD: Final = ENTRY_OVERHEAD

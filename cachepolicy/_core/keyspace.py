@@ -12,6 +12,7 @@ the budget, events and hooks belong to the engine.
 
 from __future__ import annotations
 
+import sys
 from random import Random
 from typing import Final
 
@@ -45,6 +46,14 @@ class Keyspace:
         #: Number of keys carrying a TTL (Redis's ``expires`` dict size).
         self.volatile_count = 0
         self.volatile_memory = 0
+        #: The most keys held since the containers were last measured (see the engine's
+        #: ``measure_structures``) and what they measured then beyond empty.
+        self.high_water = 0
+        self.measured = 0
+        #: ``sys.getsizeof(data)`` at the last measure: compared before every write, since a
+        #: dict can rebuild a bigger table at a constant key count (deleted slots fill it).
+        self.dict_measured = sys.getsizeof(self.data)
+        self.entries_measured = sys.getsizeof(self.entries)
 
     def __len__(self) -> int:
         return len(self.data)
@@ -126,6 +135,19 @@ class Keyspace:
         if size <= count:
             return list(pool)
         return [pool[rng.getrandbits(RANDOM_INDEX_BITS) % size] for _ in range(count)]
+
+    def container_bytes(self) -> int:
+        """What this database's dict and sampling arrays allocate (``sys.getsizeof``)."""
+        return sys.getsizeof(self.data) + sys.getsizeof(self.entries) + sys.getsizeof(self.volatile)
+
+    def shrink_tables(self) -> None:
+        """Give back table space after many deletions: a dict keeps its table when its keys
+        are deleted one by one, so it is rebuilt at its current size (a new dict object: the
+        engine refreshes its reference to it). Lists shrink by themselves."""
+        if self.data:
+            self.data = dict(self.data)
+        else:
+            self.data.clear()
 
     def clear(self) -> list[Entry]:
         """Empty the keyspace and return the removed entries (containers emptied in place)."""

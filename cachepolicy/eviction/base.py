@@ -54,6 +54,7 @@ HOOKS = (
     "select_victims",
     "score",
     "candidate_bytes",
+    "structure_bytes",
 )
 
 
@@ -223,6 +224,12 @@ class EvictionPolicy:
     def is_candidate(self, entry: Entry) -> bool:
         """Whether ``entry`` belongs to this policy's candidate keys."""
         return self.evicts and (not self.volatile_only or entry.deadline is not None)
+
+    def structure_bytes(self) -> int:
+        """Bytes this policy's own structures hold when they do not grow per entry in a way
+        ``metadata_overhead`` can state (a heap with stale records): measured by the engine
+        at the same moments as its containers, and counted in ``used_memory``."""
+        return 0
 
     # ------------------------------------------------------------------ introspection
 

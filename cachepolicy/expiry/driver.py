@@ -180,7 +180,7 @@ class ThreadDriver(ReclaimDriver):
         self._thread = None
 
     def wake(self, when: float) -> None:
-        self.next_time = when
+        super().wake(when)
         self._wakeup.set()
 
     def _loop(self) -> None:

@@ -203,7 +203,7 @@ def test_size_strings_that_are_not_whole_bytes_are_refused(text: str) -> None:
         parse_memory(text)
 
 
-@pytest.mark.parametrize("maxmemory", [1, "1", MIN_MAXMEMORY - 1, "300b"])
+@pytest.mark.parametrize("maxmemory", [1, "1", MIN_MAXMEMORY - 1, f"{MIN_MAXMEMORY - 1}b", "100b"])
 def test_maxmemory_smaller_than_any_entry_is_refused_naming_the_minimum(maxmemory: Any) -> None:
     error = _refused("maxmemory", maxmemory)
     assert f"at least {MIN_MAXMEMORY} bytes" in str(error)

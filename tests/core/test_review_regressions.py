@@ -39,10 +39,11 @@ def test_touch_that_adds_a_ttl_respects_maxmemory(make_cache: MakeCache) -> None
 
 
 def test_expire_near_the_limit_evicts_only_the_key_itself(make_cache: MakeCache) -> None:
-    probe = make_cache(maxmemory=0)
-    probe.set("k0", 0)
-    one_key = probe.info()["used_memory"]
-    cache = make_cache(maxmemory=one_key * 3 + 10, eviction_mode="exact")
+    probe = make_cache(maxmemory=0, eviction_mode="exact")
+    for i in range(3):
+        probe.set(f"k{i}", i)
+    three_keys = probe.info()["used_memory"]  # their entries and the tables holding them
+    cache = make_cache(maxmemory=three_keys + 10, eviction_mode="exact")
     events: list[KeyspaceEvent] = []
     cache.subscribe(events.append, events={"evicted"})
     for i in range(3):

@@ -74,15 +74,21 @@ class CacheModel(RuleBasedStateMachine):
 
     @rule(db=DBS, key=KEYS, value=VALUES, ttl=TTLS)
     def set(self, db: int, key: str, value: Any, ttl: float | None) -> None:
+        # Recorded before the call: when the tables a new key grows cannot be made room for
+        # otherwise, an exact policy may evict the very key written, during the call.
+        previous = self.model.get((db, key))
+        deadline = None if ttl is None else self.clock.time() + ttl
+        self.model[(db, key)] = (value, deadline)
         try:
             self.c.select(db).set(key, value, ttl=ttl)
         except (OutOfMemoryError, ValueTooLargeError):
+            if previous is None:
+                self.model.pop((db, key), None)
+            else:
+                self.model[(db, key)] = previous
             return
-        deadline = None if ttl is None else self.clock.time() + ttl
         if deadline is not None and deadline <= self.clock.time():  # ttl <= 0, or rounds to 0
             self.model.pop((db, key), None)
-        else:
-            self.model[(db, key)] = (value, deadline)
 
     @rule(db=DBS, key=KEYS, value=VALUES)
     def add(self, db: int, key: str, value: Any) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 import tracemalloc
-from collections import deque
 
 import pytest
 
 from cachepolicy import Cache, KeyspaceEvent, ManualClock
+from cachepolicy._core.deadlines import DeadlineIndex
+from cachepolicy._core.entry import Entry
 from cachepolicy.expiry import BackgroundExpiry, TimedExpiry
 from tests.conftest import MakeCache
 
@@ -21,22 +21,25 @@ def _timed(cache: Cache) -> TimedExpiry:
     return strategy
 
 
-def test_record_cost_matches_metadata_overhead() -> None:
-    """Records normally go to the in-order lane: one slot in each of its two deques."""
-    deadlines: deque[float] = deque()
-    entries: deque[object] = deque()
+def test_index_memory_matches_tracemalloc() -> None:
+    """DeadlineIndex.memory(), which the engine counts in used_memory, is what its lists and
+    heap records really allocate (the deadline floats and entries are the entries' own)."""
+    entries = [Entry(f"k{i}", b"", 0, float(1000 + i), 0) for i in range(12_000)]
+    for entry in entries:
+        entry.pos = 0  # as if in a keyspace
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        for i in range(10_000):
-            deadlines.append(float(i))  # the float itself is the entry's, not the index's
-            entries.append(deadlines)
-        measured = (tracemalloc.get_traced_memory()[0] - before) / 10_000
+        index = DeadlineIndex()
+        for entry in entries[2000:]:  # in deadline order: the lane
+            index.file(entry, None)
+        for entry in entries[:2000]:  # earlier than the lane's last: the heap
+            index.file(entry, None)
+        traced = tracemalloc.get_traced_memory()[0] - before
     finally:
         tracemalloc.stop()
-    # The floats made here for the test belong to the entries in a real index.
-    measured -= sys.getsizeof(1.5)
-    assert abs(TimedExpiry.metadata_overhead - measured) <= 2
+    assert len(index.heap) == 2000
+    assert abs(index.memory() - traced) <= 0.05 * traced
 
 
 def test_one_ttl_for_every_key_fills_the_lane_not_the_heap(
@@ -63,9 +66,11 @@ def test_ttl_keys_pay_for_their_record(make_cache: MakeCache) -> None:
     lazy = make_cache(expiry="lazy")
     timed = make_cache(expiry="timed")
     for cache in (lazy, timed):
-        cache.set("k", "v", ttl=10)
+        for i in range(100):
+            cache.set(f"k{i}", "v", ttl=10)
         cache.set("p", "v")
-    assert timed.info()["used_memory"] - lazy.info()["used_memory"] == TimedExpiry.metadata_overhead
+    extra = timed.info()["used_memory"] - lazy.info()["used_memory"]
+    assert extra == _timed(timed).index.memory() > 100 * 16
 
 
 def test_reclaims_only_due_keys_among_many_not_due(
