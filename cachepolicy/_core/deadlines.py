@@ -79,11 +79,13 @@ class DeadlineIndex:
     def __init__(self, wake: Callable[[float], None] | None = None) -> None:
         #: Called (lock held) with a new deadline earlier than :attr:`alarm`.
         self.wake = wake
-        self.lane_deadlines: list[float] = []
+        # Any, not float: the compiled build would unbox a float on the way in and box a fresh
+        # one (24 B) per record; these hold the entries' own deadline objects.
+        self.lane_deadlines: list[Any] = []
         self.lane_entries: list[Entry] = []
         #: Records before this position were popped (see :meth:`_advance`).
         self.head = 0
-        self.heap: list[tuple[float, int, Entry]] = []
+        self.heap: list[tuple[Any, int, Entry]] = []
         self._seq = 0
         #: Live TTL keys filed (the engine files every new TTL and forgets every lost one).
         self.live = 0
@@ -213,8 +215,12 @@ class DeadlineIndex:
         """The earliest record's deadline (possibly a left-over one), or None."""
         deadlines, heap, head = self.lane_deadlines, self.heap, self.head
         if len(deadlines) > head and (not heap or deadlines[head] <= heap[0][0]):
-            return deadlines[head]
-        return heap[0][0] if heap else None
+            earliest: float = deadlines[head]
+            return earliest
+        if heap:
+            top: float = heap[0][0]
+            return top
+        return None
 
     def pop_due(self, now: float) -> Entry | None:
         """The next live entry due at ``now`` (``now > deadline``), its record removed; None
@@ -246,7 +252,7 @@ class DeadlineIndex:
     def compact(self) -> None:
         """Drop the records of removed keys, of keys without a TTL, and records later than
         their key's deadline, keeping the lane's order (O(records))."""
-        lane_deadlines: list[float] = []
+        lane_deadlines: list[Any] = []
         lane_entries: list[Entry] = []
         deadlines, entries = self.lane_deadlines, self.lane_entries
         for index in range(self.head, len(entries)):

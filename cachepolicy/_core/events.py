@@ -12,6 +12,7 @@ import logging
 import threading
 from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 
 __all__ = ["EVENT_NAMES", "EventBus", "KeyspaceEvent", "Subscriber"]
 
@@ -38,16 +39,14 @@ class EventBus:
     """Subscriber list; the store queues events under its lock and calls :meth:`publish` after."""
 
     def __init__(self) -> None:
-        self._subscribers: tuple[tuple[Subscriber, frozenset[str] | None], ...] = ()
+        #: [callback, event names or None], one list per subscription.
+        self._subscribers: tuple[list[Any], ...] = ()
         self._lock = threading.Lock()
         #: True while anyone listens: a plain attribute, so the hot paths test it for free.
         self.active = False
         #: Names somebody listens to: the store queues only these (a miss is not slowed down
         #: to build a ``keymiss`` event that only an ``evicted`` listener would discard).
         self.wanted: frozenset[str] = frozenset()
-
-    def __bool__(self) -> bool:
-        return self.active
 
     def subscribe(
         self, callback: Subscriber, events: Collection[str] | None = None
@@ -60,7 +59,9 @@ class EventBus:
                 f"Unknown keyspace event name(s): {unknown}. "
                 f"Valid: {', '.join(sorted(EVENT_NAMES))}."
             )
-        record = (callback, wanted)
+        # A list, compared by identity: a tuple would be rebuilt (a new object) by the compiled
+        # build each time it crosses into Python, so ``is`` would never match.
+        record: list[Any] = [callback, wanted]
         with self._lock:
             self._subscribers = (*self._subscribers, record)
             self._update_wanted()
