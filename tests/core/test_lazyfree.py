@@ -98,3 +98,22 @@ def test_reset_stats_keeps_pending(cache: Cache) -> None:
         cache.store.reset_stats()
         assert cache.info()["lazyfree_pending_objects"] == 1
     assert _counts(cache) == (0, 1)
+
+
+def test_backlog_is_bounded_while_the_free_thread_lags(make_cache: MakeCache) -> None:
+    """Issue 11, defect 1: values waiting to be freed were unbounded (3.7 GB behind a 64 MB
+    cache). With the free thread stuck, the pending bytes stop at the backlog limit and further
+    big values are released inline."""
+    cache = make_cache(maxmemory="2mb", lazyfree_threshold=10_000)
+    limit = lazyfree.backlog_limit(cache.store.engine)
+    big = b"v" * 60_000
+    assert lazyfree.drain(10)
+    with lazyfree.worker._busy:  # the free thread cannot release anything meanwhile
+        for i in range(200):  # 12 MB through a 2 MB cache: every write evicts a big value
+            cache.set(f"k{i}", big)
+            pending = cache.info()["lazyfree_pending_bytes"]
+            assert pending <= limit
+    assert pending > 0  # the thread did take values while it could
+    assert lazyfree.drain(10)
+    info = cache.info()
+    assert info["lazyfree_pending_bytes"] == 0 and info["lazyfree_pending_objects"] == 0
