@@ -104,6 +104,8 @@ _MEASURE_EVERY: Final = 63
 _FIT_RETRIES: Final = 8
 _GIL_ENABLED: Final = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 _INF: Final = math.inf
+# Ints below this convert to float exactly (and never overflow it).
+_EXACT_INT: Final = 2**53
 
 
 def _nobody() -> Any:
@@ -463,7 +465,9 @@ class Engine:
                 deadline = old.deadline
             elif ttl is None:
                 deadline = None
-            elif type(ttl) is float and -_INF < ttl < _INF:
+            elif (type(ttl) is float and -_INF < ttl < _INF) or (
+                type(ttl) is int and -_EXACT_INT < ttl < _EXACT_INT  # an int TTL, exactly
+            ):
                 deadline = now + ttl
             else:
                 deadline = self.deadline_for(ttl, now)

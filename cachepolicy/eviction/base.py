@@ -37,7 +37,7 @@ from .._core.entry import Entry, stamp
 from .._core.keyspace import Keyspace
 from .._core.ports import Access, Ranking, Victims
 from .._core.ranking import lfu_decay, lfu_init, lfu_touch
-from .._core.sampler import Sampler, ranked_score
+from .._core.sampler import EVPOOL_SIZE, Sampler, ranked_score
 
 if TYPE_CHECKING:
     from ..config import CacheConfig
@@ -87,6 +87,8 @@ class EvictionPolicy:
     metadata_overhead: ClassVar[int] = 0
     #: Extra bytes per entry *with a TTL* (for structures that index volatile keys only).
     volatile_metadata_overhead: ClassVar[int] = 0
+    #: Slots of the eviction pool (Redis's EVPOOL_SIZE; 1 reproduces Redis 2.8, no pool).
+    pool_size: ClassVar[int] = EVPOOL_SIZE
     #: Whether the policy samples keys that have a TTL although it is not ``volatile_only``:
     #: the engine then keeps the TTL sampling arrays.
     uses_ttl_index: ClassVar[bool] = False
@@ -111,6 +113,7 @@ class EvictionPolicy:
                 rng,
                 config.lfu_decay_time,
                 self.score,
+                self.pool_size,
             )
 
     # ------------------------------------------------------------------ hooks
