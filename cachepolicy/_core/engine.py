@@ -356,22 +356,17 @@ class Engine:
         return None
 
     def _accessed(self, entry: Entry, now: float) -> None:
-        """Record a read for the policy (no lock unless the policy's hook needs it)."""
-        path = self._access_path
-        if path == _STAMP:
-            stamp(entry, now)
-        elif path == _LFU:
-            lfu_touch(entry, now, self._lfu_log_factor, self._lfu_decay_time, self._policy_rng)
-        elif path == _HOOK:
-            if self._access_locked:
-                with self.locked():
-                    if entry.pos >= 0:
-                        self.policy.on_access(entry, now)
-            else:
-                self.policy.on_access(entry, now)
+        """Record a read for the policy: as :meth:`_touched`, without the lock unless the
+        policy's access hook needs it (``_access_locked`` is only set for the hook path)."""
+        if self._access_locked:
+            with self.locked():
+                if entry.pos >= 0:
+                    self.policy.on_access(entry, now)
+        else:
+            self._touched(entry, now)
 
     def _touched(self, entry: Entry, now: float) -> None:
-        """Record an overwrite or TOUCH for the policy (lock held)."""
+        """Record an access for the policy as it declared (an overwrite or TOUCH: lock held)."""
         path = self._access_path
         if path == _STAMP:
             stamp(entry, now)
