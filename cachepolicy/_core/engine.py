@@ -562,6 +562,7 @@ class Engine:
         grow at a constant key count), so the dict and sampling list are compared with their
         last measure after every command, and everything is re-measured every 64th."""
         self._writes += 1
+        before = self.used_memory
         if (
             _getsizeof(keyspace.data) != keyspace.dict_measured
             or _getsizeof(keyspace.entries) != keyspace.entries_measured
@@ -571,8 +572,12 @@ class Engine:
             self._measure_shared()
         self.sync_retained()
         limit = self.limit
+        grown = self.used_memory - before
         if limit and self.used_memory > limit and self.policy.evicts:
-            while self.used_memory > limit:
+            # used_memory is read without the lock (info(), monitoring): the growth joins it
+            # only once there is room for it, so no reader ever sees it above the limit.
+            self.used_memory -= grown
+            while self.used_memory + grown > limit:
                 victim = self._select_victim(now)
                 # The key this command wrote goes only if the policy insists (an exact policy
                 # whose best victim it is): a sampler is asked again first.
@@ -583,6 +588,7 @@ class Engine:
                 if victim is None:  # volatile-* with no TTL key left: nothing may go
                     break
                 self.remove(victim, EVICTED)
+            self.used_memory += grown
         if limit and self.used_memory > limit and new and written is not None:
             # Nothing may be evicted for what this new key made the tables grow by: the
             # write is taken back and refused, as any write that does not fit.
