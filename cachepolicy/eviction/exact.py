@@ -48,6 +48,27 @@ class _Tracked(EvictionPolicy):
         return sum(ks.volatile_count if self.volatile_only else len(ks) for ks in keyspaces)
 
 
+class _HeapRanked(_Tracked):
+    """Exact policies that keep their candidates in a :class:`LazyHeap`, lowest rank evicted
+    first; subclasses file entries into ``self.heap`` from their hooks."""
+
+    heap_name = "exact heap"
+
+    def __init__(self, config: CacheConfig, rng: Random) -> None:
+        super().__init__(config, rng)
+        self.heap = LazyHeap()
+
+    def reset(self) -> None:
+        super().reset()
+        self.heap.clear()
+
+    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        return self.heap.top()
+
+    def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
+        return self.heap.check(self.tracked_count(keyspaces), self.heap_name)
+
+
 class ExactAllKeysLRU(_Tracked):
     """Exact ``allkeys-lru``: a doubly linked recency list (an ``OrderedDict`` of entries).
 
@@ -115,7 +136,7 @@ class ExactVolatileLRU(ExactAllKeysLRU):
     volatile_only = True
 
 
-class ExactAllKeysLFU(_Tracked):
+class ExactAllKeysLFU(_HeapRanked):
     """Exact ``allkeys-lfu``: a heap ordered by the decayed counter.
 
     With linear decay of one point per ``D`` minutes, a key's counter at time ``t`` is
@@ -134,9 +155,7 @@ class ExactAllKeysLFU(_Tracked):
     # heap's rebuild bound): stated at the bound, since reads push records too.
     metadata_overhead = 150
 
-    def __init__(self, config: CacheConfig, rng: Random) -> None:
-        super().__init__(config, rng)
-        self.heap = LazyHeap()
+    heap_name = "exact LFU"
 
     def rank(self, entry: Entry) -> float:
         decay_time = self.config.lfu_decay_time
@@ -166,16 +185,6 @@ class ExactAllKeysLFU(_Tracked):
         elif previous is None:
             self.heap.push(self.rank(entry), entry, new=True)
 
-    def reset(self) -> None:
-        super().reset()
-        self.heap.clear()
-
-    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
-        return self.heap.top()
-
-    def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
-        return self.heap.check(self.tracked_count(keyspaces), "exact LFU")
-
 
 class ExactVolatileLFU(ExactAllKeysLFU):
     """Exact ``volatile-lfu``: the heap ranks only keys that have a TTL."""
@@ -186,7 +195,7 @@ class ExactVolatileLFU(ExactAllKeysLFU):
     volatile_metadata_overhead = 150  # only keys with a TTL are in the heap
 
 
-class ExactVolatileTTL(_Tracked):
+class ExactVolatileTTL(_HeapRanked):
     """Exact ``volatile-ttl``: a min-heap of deadlines with lazily discarded stale records.
     O(log n) per TTL change, O(1) amortised per eviction, nothing per read."""
 
@@ -195,9 +204,7 @@ class ExactVolatileTTL(_Tracked):
     access = Access.STAMP
     volatile_metadata_overhead = 150  # a heap record per TTL key, stale ones at the bound
 
-    def __init__(self, config: CacheConfig, rng: Random) -> None:
-        super().__init__(config, rng)
-        self.heap = LazyHeap()
+    heap_name = "exact TTL"
 
     def on_insert(self, entry: Entry, now: float) -> None:
         super().on_insert(entry, now)
@@ -213,13 +220,3 @@ class ExactVolatileTTL(_Tracked):
             self.heap.discard(entry)
         else:
             self.heap.push(entry.deadline, entry, new=previous is None)
-
-    def reset(self) -> None:
-        super().reset()
-        self.heap.clear()
-
-    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
-        return self.heap.top()
-
-    def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
-        return self.heap.check(self.tracked_count(keyspaces), "exact TTL")
