@@ -157,9 +157,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
         high=_MEMORY_MAX,
         meaning="The byte budget shared by every database of the store; 0 = no byte bound. "
         "More memory, more hits.",
+        # The smallest budget is named, not given: MIN_MAXMEMORY differs between the pure and
+        # the compiled build, and the generated docs must not (the error for a too-small
+        # budget states the exact number).
         accepts="Write a byte count or a Redis size such as '100mb', '1gb' or '500k' "
-        f"(k = 1000, kb = 1024) from {MIN_MAXMEMORY} bytes (one empty entry) to 2**63 - 1; "
-        "0 means no byte limit.",
+        "(k = 1000, kb = 1024) from the size of one empty entry (MIN_MAXMEMORY, a few hundred "
+        "bytes) to 2**63 - 1; 0 means no byte limit.",
         django_key="MAXMEMORY",
         django_check="django_cachepolicy.E002",
         flask_key="CACHE_MAXMEMORY",

@@ -24,6 +24,10 @@ python3 -m ruff check "${lint_paths[@]}"
 python3 -m ruff format --check "${lint_paths[@]}"
 echo "== mypy --strict"
 python3 -m mypy
+echo "== docs: mkdocs build --strict (the examples run in pytest: tests/docs)"
+docs_site="$(mktemp -d)"
+python3 -m mkdocs build --strict --quiet --site-dir "$docs_site"
+rm -rf "$docs_site"
 
 run_pytest() {
     # pytest exits 5 when it collected nothing: a suite that ran no test is a failure here.
@@ -43,4 +47,9 @@ echo "== pytest tests/django on Django 4.2 LTS"
 run_pytest bash scripts/test_django42.sh
 
 echo "== pytest, compiled engine (the built wheel, installed in a fresh venv)"
-run_pytest bash scripts/test_installed.sh "$@"
+dist_out="$(mktemp -d)"
+CACHEPOLICY_DIST_OUT="$dist_out" run_pytest bash scripts/test_installed.sh "$@"
+
+echo "== the same wheel with each extra alone ([django], [flask], [redis]), in fresh venvs"
+CACHEPOLICY_WHEEL="$(echo "$dist_out"/cachepolicy-*.whl)" run_pytest bash scripts/test_extras.sh
+rm -rf "$dist_out"
