@@ -11,7 +11,7 @@ Three jobs, each so that the site cannot drift from the code or the measurements
   ``benchmarks/results/``: a marker ``<!-- hit-ratio: allkeys-lfu -->`` becomes the hit-ratio
   rows of that policy on every trace of ``hit_ratio.md``, ``<!-- memory: allkeys-lru exact -->``
   the memory-under-churn rows of ``memory.md`` whose scenario starts so (both builds). Re-run a
-  benchmark and the site shows its numbers; no figure is copied by hand.
+  benchmark and the site shows its numbers; these tables are never copied by hand.
 * **Pages other branches add** (:data:`OPTIONAL_PAGES`: the Redis tier's ``redis.md`` and
   ``near-cache.md``) join the navigation only once they exist, and a link to one that does not
   exist yet is shown as plain text, so ``mkdocs build --strict`` passes before and after.

@@ -59,7 +59,7 @@ tar -C "$repo" -cf - \
     --exclude=./cachepolicy --exclude=./integrations --exclude=./.git --exclude=./build \
     --exclude=./dist --exclude=./site --exclude='*.egg-info' --exclude=__pycache__ \
     --exclude='*.so' --exclude=./.mypy_cache --exclude=./.ruff_cache --exclude=./.pytest_cache \
-    --exclude=./.hypothesis --exclude=./.benchmarks --exclude=./.venv . | tar -C "$src" -xf -
+    --exclude=./.hypothesis --exclude=./.benchmarks --exclude=./.venv --exclude=./.nox . | tar -C "$src" -xf -
 if [[ -d "$repo/../shared" ]]; then
     ln -s "$(cd "$repo/../shared" && pwd)" "$work/shared"
 fi
@@ -91,6 +91,9 @@ imports_for() {
 runner_for() {
     case "$1" in
         django) echo "pytest-django>=4.8" ;;
+        # Flask-Caching's own suite (tests/flask/test_flask_conformance.py) has async views,
+        # which need Flask's async extra; in the [dev] install Django brings asgiref along.
+        flask) echo "asgiref>=3.2" ;;
         *) echo "" ;;
     esac
 }

@@ -105,7 +105,8 @@ tar -C "$repo" -cf - \
     --exclude=./cachepolicy --exclude=./integrations --exclude=./.git --exclude=./build \
     --exclude=./dist --exclude='*.egg-info' --exclude=__pycache__ --exclude='*.so' \
     --exclude=./.mypy_cache --exclude=./.ruff_cache --exclude=./.pytest_cache \
-    --exclude=./.hypothesis --exclude=./.benchmarks --exclude=./.venv . | tar -C "$src" -xf -
+    --exclude=./.hypothesis --exclude=./.benchmarks --exclude=./.venv --exclude=./.nox \
+    --exclude=./site . | tar -C "$src" -xf -
 # benchmarks/traces.py finds the shared traces at <checkout>/../shared/traces.
 if [[ -d "$repo/../shared" ]]; then
     ln -s "$(cd "$repo/../shared" && pwd)" "$work/shared"

@@ -61,3 +61,26 @@ def test_classifiers_match_the_supported_versions() -> None:
     assert {"Framework :: Django :: 4.2", "Framework :: Django :: 5.2"} <= classifiers
     assert any(pin.startswith("Flask-Caching>=2.0,<3") for pin in extras["flask"])
     assert "Framework :: Flask" in classifiers
+
+
+def test_nox_matrix_is_the_classifiers() -> None:
+    """noxfile.py tests exactly the Python and Django versions the classifiers promise."""
+    project = _pyproject()["project"]
+    assert isinstance(project, dict)
+    classifiers = set(project["classifiers"])
+    noxfile = (ROOT / "noxfile.py").read_text(encoding="utf-8")
+    pythons_line = re.search(r"^PYTHONS = \[(.*)\]$", noxfile, re.MULTILINE)
+    assert pythons_line is not None
+    pythons = set(re.findall(r'"(3\.\d+)"', pythons_line.group(1)))
+    classified = {
+        c.rsplit(" ", 1)[1]
+        for c in classifiers
+        if re.fullmatch(r"Programming Language :: Python :: 3\.\d+", c)
+    }
+    assert pythons == classified
+    django_line = re.search(r"^DJANGO = \{(.*)\}$", noxfile, re.MULTILINE)
+    assert django_line is not None
+    djangos = set(re.findall(r'"(\d\.\d)": "Django', django_line.group(1)))
+    assert {f"Framework :: Django :: {v}" for v in djangos} == {
+        c for c in classifiers if re.fullmatch(r"Framework :: Django :: [\d.]+", c)
+    }

@@ -5,6 +5,8 @@ Regenerate the page with ``python docs/hooks.py`` after changing ``cachepolicy/o
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from cachepolicy.options import OPTIONS
@@ -49,3 +51,22 @@ def test_missing_optional_pages_leave_the_nav_and_lose_their_links() -> None:
     assert hooks._prune_nav(nav, set()) == nav
     text = "see [the Redis tier](redis.md#setup) and [Django](django.md)"
     assert hooks.unlink_missing(text, {"redis.md"}) == "see the Redis tier and [Django](django.md)"
+
+
+def test_readme_option_table_agrees_with_the_options_table() -> None:
+    """The README's short table is prose; its names and defaults are checked here."""
+    from cachepolicy import parse_memory
+    from cachepolicy.options import OPTION_BY_NAME
+
+    readme = (hooks.ROOT / "README.md").read_text(encoding="utf-8")
+    rows = re.findall(r"^\| (`[a-z_]+`(?: / `[a-z_]+`)*) \| ([^|]+) \|", readme, re.MULTILINE)
+    assert len(rows) >= 6
+    for names, defaults in rows:
+        for name, default in zip(
+            re.findall(r"`([a-z_]+)`", names), re.findall(r"`([^`]+)`", defaults), strict=True
+        ):
+            expected = OPTION_BY_NAME[name].default
+            if OPTION_BY_NAME[name].unit == "bytes":
+                assert parse_memory(default) == expected, name
+            else:
+                assert default == str(expected), name

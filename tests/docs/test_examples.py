@@ -10,9 +10,10 @@ work the way the framework would use it:
 * a Flask ``app`` with a Flask-Caching ``cache``: a set and a get inside an application
   context.
 
-Shared stores the blocks created are released afterwards, so pages do not see each other's
-keys. A block that must not run (shell sessions, output) is fenced as ``sh`` or ``text``, never
-as ``python``.
+Each page starts with no shared store and only the built-in policies, as a new process would,
+and what it created or registered is removed afterwards, so pages and other tests do not see
+each other's keys or policies. A block that must not run (shell sessions, output) is fenced
+as ``sh`` or ``text``, never as ``python``.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ from typing import Any
 
 import pytest
 
-from cachepolicy import release_shared_store
+from cachepolicy import REDIS_POLICIES, policy_names, register_policy, release_shared_store
+from cachepolicy.eviction.registry import resolve_policy, unregister_policy
 from cachepolicy.shared import shared_store_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -57,10 +59,27 @@ def test_the_extractor_finds_blocks() -> None:
 
 @pytest.fixture
 def fresh_stores() -> Iterator[None]:
+    """A page starts as a new process would: no shared stores, only the built-in policies.
+
+    Policies other tests registered (``allkeys-gdsf`` by the custom-policy tests) are taken
+    out for the page, which registers its own, and put back afterwards.
+    """
     before = set(shared_store_names())
+    saved = {
+        name: (resolve_policy(name, "sampled"), resolve_policy(name, "exact"))
+        for name in policy_names()
+        if name not in REDIS_POLICIES
+    }
+    for name in saved:
+        unregister_policy(name)
     yield
     for name in set(shared_store_names()) - before:
         release_shared_store(name)
+    for name in policy_names():
+        if name not in REDIS_POLICIES:
+            unregister_policy(name)
+    for name, (sampled, exact) in saved.items():
+        register_policy(name, sampled, exact)
 
 
 def _exercise_django(caches: dict[str, Any]) -> None:
