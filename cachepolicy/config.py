@@ -6,6 +6,8 @@ state lives in the store. Option names are Redis's with underscores: ``maxmemory
 ``active_expire_effort``, ``hz``. :meth:`CacheConfig.from_options` also accepts them in upper case
 or with dashes (``"maxmemory-policy"``, ``"MAXMEMORY_POLICY"``), so Django ``OPTIONS`` and Flask
 ``CACHE_*`` keys map directly. Unknown names are errors with a suggestion, never ignored.
+
+Defaults and integer bounds are read from the options table, :mod:`cachepolicy.options`.
 """
 
 from __future__ import annotations

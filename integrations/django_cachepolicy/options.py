@@ -12,6 +12,10 @@ This module is the single place where Django's vocabulary meets cachepolicy's:
   primary limit.
 * Django timeouts become the core's ``ttl`` in :func:`django_timeout_to_ttl`, and nowhere else.
 
+The keys, their scope, check ids and hints come from the one options table,
+:mod:`cachepolicy.options` (the full reference: ``docs/configuration.md``); the table below is
+checked against it by ``tests/django/test_django_options_table.py``.
+
 OPTIONS (defaults are the core's; the first group shapes the store, so every alias sharing a
 ``LOCATION`` must give the same values; the last two are per alias):
 

@@ -70,3 +70,12 @@ def test_readme_option_table_agrees_with_the_options_table() -> None:
                 assert parse_memory(default) == expected, name
             else:
                 assert default == str(expected), name
+
+
+def test_api_page_names_every_store_option() -> None:
+    """docs/api.md summarises the config fields in prose; none may be missing."""
+    from cachepolicy.options import options_for
+
+    api = (hooks.ROOT / "docs" / "api.md").read_text(encoding="utf-8")
+    for option in options_for("memory", "store"):
+        assert f"`{option.name}`" in api, option.name
