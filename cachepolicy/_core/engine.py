@@ -289,8 +289,8 @@ class Engine:
         self.structure_memory += measured - keyspace.measured
         keyspace.measured = measured
         keyspace.high_water = len(keyspace.data)
-        keyspace.dict_measured = _getsizeof(keyspace.data)
-        keyspace.entries_measured = _getsizeof(keyspace.entries)
+        keyspace.dict_measured = keyspace.data.__sizeof__()
+        keyspace.note_entries_capacity()
 
     def _measure_shared(self, shrink_only: bool = False) -> None:
         """The structures not per database: the policy's own (when it declares them through
@@ -318,7 +318,7 @@ class Engine:
 
     def entry_size(self, key: str, payload: bytes, has_ttl: bool) -> int:
         """Bytes one entry costs under this engine's policy and expiry strategy."""
-        size = _getsizeof(key)
+        size = key.__sizeof__()  # sys.getsizeof(key), at half the cost (a str has no GC header)
         if type(payload) is bytes:
             size += BYTES_BASE + len(payload)
         else:
@@ -564,8 +564,8 @@ class Engine:
         self._writes += 1
         before = self.used_memory
         if (
-            _getsizeof(keyspace.data) != keyspace.dict_measured
-            or _getsizeof(keyspace.entries) != keyspace.entries_measured
+            keyspace.data.__sizeof__() != keyspace.dict_measured
+            or len(keyspace.entries) > keyspace.entries_room
             or not self._writes & _MEASURE_EVERY
         ):
             self.measure_structures(keyspace)
@@ -821,6 +821,14 @@ class Engine:
             count = candidates
         else:
             count = min(max(1, self.key_count // frequency), candidates)
+        if count == 1:
+            # One at a time (cull_frequency=None, Redis's way): through the eviction pool, as
+            # a byte-budget eviction. A batch of one would rank a single round of samples
+            # without the pool's memory of earlier rounds (Redis 2.8's accuracy).
+            victim = self._select_victim(now)
+            if victim is not None:
+                self.remove(victim, EVICTED)
+            return
         # Each victim is removed before the next is asked for, as select_victims() promises.
         for victim in self._select_victims(now, count):
             if victim.pos >= 0:
