@@ -35,14 +35,19 @@
     node.className = isError ? "error" : "muted";
   }
 
-  // An SVG path through (t, value) points scaled into the chart's box.
-  function path(samples, key, t0, t1, top, height, bottom) {
+  // An SVG path through (t, value) points scaled into the chart's box. ``steps``: the value
+  // holds until the next sample (a setting such as maxmemory), instead of a straight slope.
+  function path(samples, key, t0, t1, top, height, bottom, steps) {
     if (!samples.length) { return ""; }
     var span = Math.max(t1 - t0, 1);
+    var lastY = null;
     return samples.map(function (s, i) {
-      var x = ((s.t - t0) / span) * CHART_WIDTH;
-      var y = bottom - (Math.min(s[key], top) / top) * height;
-      return (i ? "L" : "M") + x.toFixed(1) + " " + y.toFixed(1);
+      var x = (((s.t - t0) / span) * CHART_WIDTH).toFixed(1);
+      var y = (bottom - (Math.min(s[key], top) / top) * height).toFixed(1);
+      var point = (i ? "L" : "M") + x + " " + y;
+      if (steps && i && lastY !== y) { point = "L" + x + " " + lastY + " " + point; }
+      lastY = y;
+      return point;
     }).join(" ");
   }
 
@@ -58,7 +63,7 @@
     var used = path(history, "used_memory", t0, t1, top, 150, 165);
     $("used-line").setAttribute("d", used);
     $("used-area").setAttribute("d", used ? used + " L" + CHART_WIDTH + " 165 L0 165 Z" : "");
-    $("max-line").setAttribute("d", path(history, "maxmemory", t0, t1, top, 150, 165));
+    $("max-line").setAttribute("d", path(history, "maxmemory", t0, t1, top, 150, 165, true));
     text("memory-axis", "max " + bytes(Math.round(top)) + " · last " + Math.round(t1 - t0) + " s");
   }
 
@@ -98,7 +103,9 @@
     button.disabled = !!load.running;
     if (!load.run) { status.textContent = "no load yet"; return; }
     var ops = load.ops || {};
-    var parts = Object.keys(ops).map(function (phase) { return phase + " " + number(ops[phase]); });
+    // In the order the phases run (Flask's JSON sorts the keys).
+    var parts = ["zipf", "scan", "burst"].filter(function (phase) { return phase in ops; })
+      .map(function (phase) { return phase + " " + number(ops[phase]); });
     status.textContent = "run " + load.run + ": " + load.phase +
       (parts.length ? " (" + parts.join(", ") + " ops" +
         (load.refused ? ", " + number(load.refused) + " refused" : "") + ")" : "") +

@@ -78,7 +78,9 @@ def test_switching_policy_keeps_every_key_and_restarts_ranking(
 
 
 @pytest.mark.xfail(
-    strict=True,
+    # Not strict: the pure build reproduces it with these sizes, the compiled build's smaller
+    # per-entry costs do not; remove the mark once the engine is fixed.
+    strict=False,
     reason="engine bug on main, no reconfiguration involved: a refused TTL write under "
     "noeviction leaves used_memory above maxmemory (reported to the lead)",
 )
