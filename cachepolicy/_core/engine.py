@@ -1129,8 +1129,8 @@ class Engine:
         limit (lock held; nothing changed yet). Entry sizes are projected with the new
         policy's per-entry overheads; containers are assumed to stay as large as they are."""
         limit = fresh.limit
-        if not limit:
-            return
+        if not limit or fresh._evicts_any_key:
+            return  # a policy that may evict any key reaches any limit (>= one entry)
         used = self.used_memory
         evictable = 0
         policy = fresh.policy
