@@ -149,8 +149,21 @@ class Keyspace:
         return [pool[rng.getrandbits(RANDOM_INDEX_BITS) % size] for _ in range(count)]
 
     def note_entries_capacity(self) -> None:
-        """Record the sampling list's capacity window (see :attr:`entries_room`)."""
+        """Record the sampling list's capacity (see :attr:`entries_room`)."""
         self.entries_room = (sys.getsizeof(self.entries) - _EMPTY_LIST) // _POINTER
+
+    def set_index_volatile(self, index_volatile: bool) -> None:
+        """Build or drop the TTL sampling array (a policy switch changed who samples TTL
+        keys); the counts and bytes of TTL keys are kept either way."""
+        if index_volatile == self.index_volatile:
+            return
+        self.index_volatile = index_volatile
+        self.volatile = []
+        for entry in self.entries:
+            entry.vpos = -1
+            if index_volatile and entry.deadline is not None:
+                entry.vpos = len(self.volatile)
+                self.volatile.append(entry)
 
     def container_bytes(self) -> int:
         """What this database's dict and sampling arrays allocate (``sys.getsizeof``)."""
