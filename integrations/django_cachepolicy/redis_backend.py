@@ -376,3 +376,106 @@ class RedisPolicyCache(BaseCache):
 
     def info_text(self) -> str:
         return redis_info_text(self.info())
+
+
+# ---------------------------------------------------------------------- system checks
+
+E_INVALID = "django_cachepolicy.E201"
+W_MISMATCH = "django_cachepolicy.W201"
+W_NO_NOTIFICATIONS = "django_cachepolicy.W202"
+W_UNREACHABLE = "django_cachepolicy.W203"
+
+
+def redis_aliases(caches: Mapping[str, Any]) -> list[str]:
+    """The aliases of ``caches`` whose backend is ``RedisPolicyCache`` or a subclass."""
+    from django.utils.module_loading import import_string
+
+    found = []
+    for alias, params in caches.items():
+        if not isinstance(params, Mapping):
+            continue
+        backend = params.get("BACKEND", "")
+        try:
+            cls = import_string(backend) if isinstance(backend, str) else backend
+        except (ImportError, ValueError, TypeError):
+            continue
+        if isinstance(cls, type) and issubclass(cls, RedisPolicyCache):
+            found.append(alias)
+    return found
+
+
+def check_redis_caches(caches: Mapping[str, Any]) -> list[Any]:
+    """E201 for invalid settings; W201-W203 from reading the server's configuration back.
+
+    ======================  =============================================================
+    django_cachepolicy.E201  invalid RedisPolicyCache OPTIONS / LOCATION / TIMEOUT
+    django_cachepolicy.W201  the server's memory configuration differs from OPTIONS
+    django_cachepolicy.W202  the server does not publish the keyspace events EVENTS needs
+    django_cachepolicy.W203  the server could not be reached to check its configuration
+    ======================  =============================================================
+    """
+    from django.core.checks import Error, Warning
+
+    from cachepolicy.redis import server_config
+
+    messages: list[Any] = []
+    for alias in redis_aliases(caches):
+        params = caches[alias]
+        obj = f"CACHES[{alias!r}]"
+        try:
+            parse_timeout(f"Cache alias {alias!r}", params)
+            settings = redis_settings_for(params.get("LOCATION", ""), params)
+        except (ConfigError, ImproperlyConfigured) as exc:
+            messages.append(
+                Error(
+                    f"Cache alias {alias!r} (RedisPolicyCache) is misconfigured: {exc}",
+                    hint="See the OPTIONS table in docs/redis.md.",
+                    obj=obj,
+                    id=E_INVALID,
+                )
+            )
+            continue
+        if settings.apply_config:
+            continue  # the backend sets the server's configuration itself at start-up
+        client = RedisClient(settings)
+        try:
+            servers = client.primaries()
+            mismatches = server_config.check_server_config(servers, settings)
+            missing = {
+                name: flags
+                for name, server in servers
+                if (flags := server_config.missing_notify_flags(server, settings.events))
+            }
+        except ConnectionError as exc:
+            messages.append(
+                Warning(
+                    f"Cache alias {alias!r}: could not check the Redis configuration: {exc}",
+                    hint="Start the server, or fix LOCATION.",
+                    obj=obj,
+                    id=W_UNREACHABLE,
+                )
+            )
+            continue
+        messages.extend(
+            Warning(
+                f"Cache alias {alias!r}: {mismatch.sentence()}",
+                hint="Set OPTIONS['APPLY_CONFIG'] = True to CONFIG SET it at start-up (it "
+                "changes the server for every client), or change the server's configuration.",
+                obj=obj,
+                id=W_MISMATCH,
+            )
+            for mismatch in mismatches
+        )
+        messages.extend(
+            Warning(
+                f"Cache alias {alias!r}: Redis server {name} does not publish the "
+                f"{'/'.join(settings.events)} keyspace events (notify-keyspace-events lacks "
+                f"{flags!r}), so the django_cachepolicy expired/evicted signals will not fire.",
+                hint="Set OPTIONS['APPLY_CONFIG'] = True, add the classes to the server's "
+                "notify-keyspace-events, or set OPTIONS['EVENTS'] = () to silence this.",
+                obj=obj,
+                id=W_NO_NOTIFICATIONS,
+            )
+            for name, flags in missing.items()
+        )
+    return messages
