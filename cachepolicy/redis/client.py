@@ -58,8 +58,8 @@ import asyncio
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any, Final
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any, Final, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -94,6 +94,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 return 0
 """
+T = TypeVar("T")
+
 _GLOB_SPECIAL: Final = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
@@ -154,7 +156,15 @@ def _incr_error(key: str, exc: redis.ResponseError) -> Exception:
     return TypeError(f"The value of key {short_repr(key)} is not an integer: {text}.")
 
 
-_CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# What "the server cannot serve this now" looks like through redis-py: a refused or dropped
+# connection, a timeout, a cluster whose slots are not all served (CLUSTERDOWN, a primary gone)
+# or whose topology cannot be learnt.
+_CONNECTION_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterError,
+    redis.RedisClusterException,
+)
 
 
 class _Common:
@@ -210,8 +220,6 @@ class RedisClient(_Common):
                         remote = _make_sync_remote(self.settings)
                     except _CONNECTION_ERRORS as exc:  # a cluster asks for its slots at once
                         raise _unavailable(self.settings, exc) from exc
-                    except redis.RedisClusterException as exc:
-                        raise _unavailable(self.settings, exc) from exc
                     _SYNC_REMOTES[self._key] = remote
         return remote
 
@@ -220,8 +228,6 @@ class RedisClient(_Common):
         try:
             yield
         except _CONNECTION_ERRORS as exc:
-            raise _unavailable(self.settings, exc) from exc
-        except redis.RedisClusterException as exc:
             raise _unavailable(self.settings, exc) from exc
 
     # -- the seam (see the module docstring) ------------------------------------------------
@@ -387,6 +393,12 @@ class RedisClient(_Common):
                 (node.name, remote.get_redis_connection(node)) for node in remote.get_primaries()
             ]
 
+    def on_primaries(self, work: Callable[[list[tuple[str, Any]]], T]) -> T:
+        """Run ``work(primaries())`` with connection failures as :class:`RedisUnavailableError`
+        (for the admin paths: INFO, CONFIG GET/SET, start-up checks)."""
+        with self._errors():
+            return work(self.primaries())
+
     def close(self) -> None:
         """Drop this process's shared connection for these settings (next use reconnects)."""
         with _SYNC_LOCK:
@@ -447,8 +459,6 @@ class AsyncRedisClient(_Common):
         try:
             yield
         except _CONNECTION_ERRORS as exc:
-            raise _unavailable(self.settings, exc) from exc
-        except redis.RedisClusterException as exc:
             raise _unavailable(self.settings, exc) from exc
 
     # -- the seam ---------------------------------------------------------------------------

@@ -48,6 +48,7 @@ class KeyspaceListener:
         self._pubsubs: list[Any] = []
         #: Events received (tests and INFO).
         self.received = 0
+        self._failing = False
 
     def start(self) -> None:
         db = self.client.settings.db
@@ -63,7 +64,10 @@ class KeyspaceListener:
             )
 
     def _on_error(self, exc: BaseException, pubsub: Any, thread: Any) -> None:
-        logger.warning("Keyspace notification listener: %s; reconnecting.", exc)
+        # Warn once per outage (it retries twice a second while the server is down).
+        log = logger.debug if self._failing else logger.warning
+        self._failing = True
+        log("Keyspace notification listener: %s; reconnecting.", exc)
         # Returning keeps the thread alive: its next poll reconnects and re-subscribes.
         threading.Event().wait(_ERROR_PAUSE)
 
@@ -74,6 +78,7 @@ class KeyspaceListener:
         data = message.get("data", b"")
         key = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
         self.received += 1
+        self._failing = False
         with self._lock:
             subscribers = list(self._subscribers.values())
         for subscriber in subscribers:

@@ -141,20 +141,22 @@ class RedisPolicyCache(BaseCache):
             _STARTED.add(marker)
         from cachepolicy.redis import server_config
 
-        try:
-            servers = self._client.primaries()
-            if self.settings.apply_config:
-                server_config.apply_server_config(servers, self.settings)
+        settings = self.settings
+
+        def start(servers: list[tuple[str, Any]]) -> bool:
+            if settings.apply_config:
+                server_config.apply_server_config(servers, settings)
                 for _name, server in servers:
-                    server_config.enable_notify_flags(server, self.settings.events)
-            if self.settings.events and apps.apps_ready and apps.is_installed("django_cachepolicy"):
-                missing = [
-                    name
-                    for name, server in servers
-                    if server_config.missing_notify_flags(server, self.settings.events)
-                ]
-                if not missing:
-                    self._listen()
+                    server_config.enable_notify_flags(server, settings.events)
+            return not any(
+                server_config.missing_notify_flags(server, settings.events)
+                for _name, server in servers
+            )
+
+        try:
+            notifying = self._client.on_primaries(start)
+            if settings.events and notifying and apps.is_installed("django_cachepolicy"):
+                self._listen()
         except ConnectionError as exc:
             # The server may come back; every operation will raise until it does, and the
             # system check (W203) says so at start-up.
@@ -368,10 +370,10 @@ class RedisPolicyCache(BaseCache):
 
     def info(self) -> dict[str, Any]:
         """The server's INFO in the in-process ``info()`` shape (per primary on a cluster)."""
-        return redis_info(
-            self._client.primaries(),
-            cluster=self.settings.cluster,
-            extra={"rejected_payloads": self._client.rejected_payloads},
+        extra = {"rejected_payloads": self._client.rejected_payloads}
+        cluster = self.settings.cluster
+        return self._client.on_primaries(
+            lambda servers: redis_info(servers, cluster=cluster, extra=extra)
         )
 
     def info_text(self) -> str:
@@ -438,14 +440,19 @@ def check_redis_caches(caches: Mapping[str, Any]) -> list[Any]:
         if settings.apply_config:
             continue  # the backend sets the server's configuration itself at start-up
         client = RedisClient(settings)
-        try:
-            servers = client.primaries()
-            mismatches = server_config.check_server_config(servers, settings)
+
+        def read_back(
+            servers: list[tuple[str, Any]], settings: RedisSettings = settings
+        ) -> tuple[list[server_config.Mismatch], dict[str, str]]:
             missing = {
                 name: flags
                 for name, server in servers
                 if (flags := server_config.missing_notify_flags(server, settings.events))
             }
+            return server_config.check_server_config(servers, settings), missing
+
+        try:
+            mismatches, missing = client.on_primaries(read_back)
         except ConnectionError as exc:
             messages.append(
                 Warning(

@@ -125,37 +125,39 @@ class RedisPolicyCache(BaseCache):
     def _start(self) -> None:
         """CONFIG SET (opted in) or CONFIG GET and warn; start relaying keyspace events."""
         try:
-            servers = self._client.primaries()
-            if self.settings.apply_config:
-                server_config.apply_server_config(servers, self.settings)
-                for _name, server in servers:
-                    server_config.enable_notify_flags(server, self.settings.events)
-            else:
-                self.mismatches = server_config.check_server_config(servers, self.settings)
-                for mismatch in self.mismatches:
-                    logger.warning(
-                        "%s Set CACHE_OPTIONS={'apply_config': True} to CONFIG SET it, or "
-                        "change the server's configuration.",
-                        mismatch.sentence(),
-                    )
-            missing = {
-                name: flags
-                for name, server in servers
-                if (flags := server_config.missing_notify_flags(server, self.settings.events))
-            }
-            for name, flags in missing.items():
-                logger.warning(
-                    "Redis server %s does not publish the %s keyspace events (its "
-                    "notify-keyspace-events lacks %r), so the keyspace signals will not fire. "
-                    "Set CACHE_OPTIONS={'apply_config': True} or configure the server.",
-                    name,
-                    "/".join(self.settings.events),
-                    flags,
-                )
-            if self.settings.events and not missing:
-                self._listen()
+            self._client.on_primaries(self._start_on)
         except ConnectionError as exc:
             logger.warning("RedisPolicyCache: start-up checks skipped: %s", exc)
+
+    def _start_on(self, servers: list[tuple[str, Any]]) -> None:
+        if self.settings.apply_config:
+            server_config.apply_server_config(servers, self.settings)
+            for _name, server in servers:
+                server_config.enable_notify_flags(server, self.settings.events)
+        else:
+            self.mismatches = server_config.check_server_config(servers, self.settings)
+            for mismatch in self.mismatches:
+                logger.warning(
+                    "%s Set CACHE_OPTIONS={'apply_config': True} to CONFIG SET it, or "
+                    "change the server's configuration.",
+                    mismatch.sentence(),
+                )
+        missing = {
+            name: flags
+            for name, server in servers
+            if (flags := server_config.missing_notify_flags(server, self.settings.events))
+        }
+        for name, flags in missing.items():
+            logger.warning(
+                "Redis server %s does not publish the %s keyspace events (its "
+                "notify-keyspace-events lacks %r), so the keyspace signals will not fire. "
+                "Set CACHE_OPTIONS={'apply_config': True} or configure the server.",
+                name,
+                "/".join(self.settings.events),
+                flags,
+            )
+        if self.settings.events and not missing:
+            self._listen()
 
     def _listen(self) -> None:
         from cachepolicy.redis.notifications import listen
@@ -313,10 +315,10 @@ class RedisPolicyCache(BaseCache):
         return self.key_prefix + key
 
     def info(self) -> dict[str, Any]:
-        report = redis_info(
-            self._client.primaries(),
-            cluster=self.settings.cluster,
-            extra={"rejected_payloads": self._client.rejected_payloads},
+        extra = {"rejected_payloads": self._client.rejected_payloads}
+        cluster = self.settings.cluster
+        report = self._client.on_primaries(
+            lambda servers: redis_info(servers, cluster=cluster, extra=extra)
         )
         report["flask_key_prefix"] = self.key_prefix
         report["flask_location"] = ",".join(self.settings.urls)

@@ -38,8 +38,13 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(autouse=True, scope="session")
-def _django_setup() -> None:
+def _django_setup() -> Iterator[None]:
     _django_helper().setup()
+    yield
+    # Listener threads must stop before the private servers do (at exit).
+    from cachepolicy.redis.notifications import stop_all
+
+    stop_all()
 
 
 @pytest.fixture

@@ -39,8 +39,9 @@ def test_invalid_values_get_the_in_process_error(options: dict[str, object], nam
         parse_redis_settings(URL, options)
     with pytest.raises(ConfigError) as core_error:
         CacheConfig.from_options(options)
-    assert str(redis_error.value) == str(core_error.value)
-    assert redis_error.value.option == named
+    assert str(core_error.value) in str(redis_error.value)
+    assert redis_error.value.option == next(iter(options))
+    assert core_error.value.option == named
 
 
 class MyLRU(AllKeysLRU):
