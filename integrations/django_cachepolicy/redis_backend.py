@@ -91,6 +91,8 @@ class _Misconfigured:
 # Start-up work (CONFIG SET, the event listener) runs once per process per settings: Django
 # builds a backend object per thread (and per async context).
 _STARTED: set[tuple[str, int, str]] = set()
+# repr of (LOCATION, params) -> (default timeout, settings, sync client, async client).
+_BUILT: dict[str, tuple[float | None, RedisSettings, RedisClient, AsyncRedisClient]] = {}
 _STARTED_LOCK = threading.Lock()
 
 
@@ -100,21 +102,30 @@ class RedisPolicyCache(BaseCache):
     def __init__(self, location: str, params: dict[str, Any]) -> None:
         super().__init__(params)
         self.location = location
-        try:
-            # Django's own TIMEOUT rules, with BaseCache's silent fallback to 300 refused.
-            self.default_timeout = parse_timeout(f"The cache at {short_repr(location)}", params)
-            self.settings = redis_settings_for(location, params)
-        except (ConfigError, ImproperlyConfigured) as exc:
-            message = f"Invalid RedisPolicyCache settings (LOCATION {short_repr(location)}): {exc}"
-            if not (apps.apps_ready and apps.is_installed("django_cachepolicy")):
-                raise ImproperlyConfigured(message) from exc
-            # Django builds every cache while the system checks run; raising here would crash
-            # `manage.py check` before our check reports this (E201) with its hint.
-            self._client = cast(RedisClient, _Misconfigured(message))
-            self._async = cast(AsyncRedisClient, _Misconfigured(message))
-            return
-        self._client = RedisClient(self.settings)
-        self._async = AsyncRedisClient(self.settings)
+        # Django builds a backend object per thread, and per request context under ASGI: the
+        # validated settings and the clients (whose pools are shared anyway) are made once per
+        # configuration and process, so building one is a dict lookup.
+        memo_key = repr((location, sorted(params.items(), key=lambda item: str(item[0]))))
+        made = _BUILT.get(memo_key)
+        if made is None:
+            try:
+                # Django's own TIMEOUT rules, with BaseCache's silent fallback to 300 refused.
+                timeout = parse_timeout(f"The cache at {short_repr(location)}", params)
+                settings = redis_settings_for(location, params)
+            except (ConfigError, ImproperlyConfigured) as exc:
+                message = (
+                    f"Invalid RedisPolicyCache settings (LOCATION {short_repr(location)}): {exc}"
+                )
+                if not (apps.apps_ready and apps.is_installed("django_cachepolicy")):
+                    raise ImproperlyConfigured(message) from exc
+                # Django builds every cache while the system checks run; raising here would
+                # crash `manage.py check` before our check reports this (E201) with its hint.
+                self._client = cast(RedisClient, _Misconfigured(message))
+                self._async = cast(AsyncRedisClient, _Misconfigured(message))
+                return
+            made = (timeout, settings, RedisClient(settings), AsyncRedisClient(settings))
+            _BUILT[memo_key] = made
+        self.default_timeout, self.settings, self._client, self._async = made
         self._start_once()
 
     # ------------------------------------------------------------------ start-up

@@ -9,6 +9,7 @@ import pytest
 
 from cachepolicy.redis.client import AsyncRedisClient, async_remote_count
 from cachepolicy.redis.settings import parse_redis_settings
+from tests.redis.servers import RedisProcess
 
 
 @pytest.fixture
@@ -81,3 +82,45 @@ def test_a_pool_is_never_used_from_another_loop(location: str, prefix: str) -> N
     asyncio.run(use(5))
     assert async_remote_count() == 1
     asyncio.run(cleanup())
+
+
+@pytest.mark.asyncio
+async def test_coalesced_calls_each_get_their_own_answer(
+    aclient: AsyncRedisClient, prefix: str
+) -> None:
+    # Concurrent writes of one iteration share a pipeline: NX answers stay per caller.
+    added = await asyncio.gather(*(aclient.add(prefix + "once", n, 30) for n in range(20)))
+    assert added.count(True) == 1
+    winner = added.index(True)
+    await asyncio.gather(*(aclient.set(f"{prefix}{n}", n, 30) for n in range(50)))
+    keys = [f"{prefix}{n}" for n in (*range(50), 999)]
+    values = await asyncio.gather(*(aclient.get(k, "missing") for k in keys))
+    assert values == [*range(50), "missing"]
+    assert await aclient.get(prefix + "once") == winner
+
+
+@pytest.mark.asyncio
+async def test_a_cancelled_caller_does_not_break_its_batch(
+    aclient: AsyncRedisClient, prefix: str
+) -> None:
+    await aclient.set(prefix + "k", "v", 30)
+    doomed = asyncio.ensure_future(aclient.get(prefix + "k"))
+    others = [asyncio.ensure_future(aclient.get(prefix + "k")) for _ in range(5)]
+    await asyncio.sleep(0)
+    doomed.cancel()
+    assert await asyncio.gather(*others) == ["v"] * 5
+    assert doomed.cancelled()
+    await aclient.clear(prefix)
+    await aclient.aclose()
+
+
+def test_a_failed_batch_raises_in_every_caller(redis_server: RedisProcess) -> None:
+    from cachepolicy.redis import RedisUnavailableError
+
+    down = AsyncRedisClient(parse_redis_settings("redis://127.0.0.1:1/0", {"EVENTS": ()}))
+
+    async def run() -> list[BaseException | object]:
+        return await asyncio.gather(*(down.get(f"k{n}") for n in range(5)), return_exceptions=True)
+
+    results = asyncio.run(run())
+    assert all(isinstance(r, RedisUnavailableError) for r in results)
