@@ -181,3 +181,24 @@ def test_flask_settings_errors_name_the_flask_key(redis_server: Any) -> None:
     del app.config["CACHE_REDIS_URL"]
     with pytest.raises(ConfigError, match="CACHE_REDIS_URL"):
         FlaskCache(app)
+
+
+@pytest.mark.parametrize(
+    "backend",
+    ["django_redis.cache.RedisCache", "django.core.cache.backends.redis.RedisCache"],
+)
+def test_values_written_by_django_redis_and_django_are_read_as_they_are(
+    redis_server: Any, prefix: str, backend: str
+) -> None:
+    from django.utils.module_loading import import_string
+
+    pytest.importorskip("django_redis")
+    theirs = import_string(backend)(redis_server.url, {"KEY_PREFIX": prefix})
+    ours = _django(redis_server.url, prefix)
+    values = {"int": 42, "str": "text", "obj": {"a": [1, 2.5, None]}, "true": True}
+    theirs.set_many(values)
+    assert ours.get_many(list(values)) == values
+    assert ours.incr("int") == 43
+    ours.set("back", ("tuple", 1))
+    assert theirs.get("back") == ("tuple", 1) and theirs.get("int") == 43
+    ours.clear()
