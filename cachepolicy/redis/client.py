@@ -135,7 +135,8 @@ def _cluster_kwargs(settings: RedisSettings) -> dict[str, Any]:
 
 def _settings_key(settings: RedisSettings) -> str:
     # client_options may hold unhashable values; their repr identifies them well enough.
-    return repr((settings.urls, settings.topology, settings.db, sorted(settings.client_options)))
+    options = sorted(settings.client_options.items(), key=lambda item: str(item[0]))
+    return repr((settings.urls, settings.topology, settings.db, options))
 
 
 def _unavailable(settings: RedisSettings, exc: Exception) -> RedisUnavailableError:

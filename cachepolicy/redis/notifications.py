@@ -14,6 +14,7 @@ are with Redis itself.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, Final
@@ -112,6 +113,16 @@ class KeyspaceListener:
 
 _LISTENERS: dict[str, KeyspaceListener] = {}
 _LOCK = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A forked child has none of the parent's listener threads: its first backend starts its own.
+    global _LOCK
+    _LOCK = threading.Lock()
+    _LISTENERS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def listen(client: RedisClient, subscriber: Subscriber) -> Callable[[], None]:

@@ -91,6 +91,8 @@ class _Misconfigured:
 # Start-up work (CONFIG SET, the event listener) runs once per process per settings: Django
 # builds a backend object per thread (and per async context).
 _STARTED: set[tuple[str, int, str]] = set()
+# A forked worker has no listener threads: it runs its own start-up again.
+os.register_at_fork(after_in_child=_STARTED.clear)
 # repr of (LOCATION, params) -> (default timeout, settings, sync client, async client).
 _BUILT: dict[str, tuple[float | None, RedisSettings, RedisClient, AsyncRedisClient]] = {}
 _STARTED_LOCK = threading.Lock()
