@@ -95,3 +95,30 @@ def test_flask_signals_receive_expired(server: RedisProcess, prefix: str) -> Non
         cache.clear()
     finally:
         keyspace_expired.disconnect(received)
+
+
+def test_cluster_events_come_from_every_primary(redis_cluster: Any, prefix: str) -> None:
+    """A cluster node publishes only its own keys' events: the listener is on every primary."""
+    from django_cachepolicy import signals
+    from django_cachepolicy.redis_backend import RedisPolicyCache
+
+    nodes = [node.client() for node in redis_cluster.nodes]
+    saved = [n.config_get("notify-keyspace-events")["notify-keyspace-events"] for n in nodes]
+    received = Received()
+    signals.expired.connect(received, weak=False)
+    try:
+        cache = RedisPolicyCache(
+            redis_cluster.location,
+            {"KEY_PREFIX": prefix.rstrip(":"), "OPTIONS": {"APPLY_CONFIG": True}},
+        )
+        keys = [f"k{i}" for i in range(12)]
+        made = {cache.make_key(k) for k in keys}
+        remote = cache.client.remote
+        assert len({remote.get_node_from_key(k).port for k in made}) == 3
+        cache.set_many(dict.fromkeys(keys, "v"), timeout=0.05)
+        wait_until(lambda: made <= received.keys("expired"), 10, "expired from every primary")
+    finally:
+        signals.expired.disconnect(received)
+        for node, value in zip(nodes, saved, strict=True):
+            node.config_set("notify-keyspace-events", value)
+            node.close()
