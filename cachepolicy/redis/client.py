@@ -23,7 +23,9 @@ Sync: one redis-py client per distinct settings per process, shared by every ada
 connections after a fork). Async: a redis-py asyncio client is bound to the event loop that
 created its connections, so clients are kept *per running loop*; a closed loop's clients are
 dropped the next time any loop asks, and :meth:`AsyncRedisClient.aclose` closes the current
-loop's one.
+loop's one. The async ``_fetch`` and ``_write`` coalesce the calls concurrent tasks make in one
+loop iteration into one ``MGET`` / one pipeline (:class:`_Batcher`), so 100 concurrent
+``aget`` calls cost one round trip, not 100.
 
 Errors
 ======
@@ -49,7 +51,9 @@ other mutations
     (``touch``), ``_incr(key, delta)`` and ``_clear(prefix)``
 
 Values are encoded and decoded by ``self.codec`` around those calls, so an L1 stores (and
-counts the bytes of) exactly the payloads Redis holds.
+counts the bytes of) exactly the payloads Redis holds. The async client has the same methods
+(coroutines); overriding its ``_fetch``/``_write`` bypasses the coalescing for those calls
+unless the override calls ``super()``.
 """
 
 from __future__ import annotations
