@@ -4,11 +4,14 @@
 #
 #   [django]  tests/django (Django's own cache suite included) + the options-table tests
 #   [flask]   tests/flask (Flask-Caching's and cachelib's suites included) + the same
-#   [redis]   tests/redis when it exists (the Redis tier), else the core's Redis-behaviour tests
+#   [redis]   tests/redis (the Redis tier; its private servers need redis-server on PATH)
 #
 # Each venv gets the wheel with one extra and the test runner only (pytest and its plugins), so
 # a runtime import missing from an extra's dependencies fails here, which the [dev] install of
-# scripts/test_installed.sh would hide.
+# scripts/test_installed.sh would hide. The import check runs before anything else is
+# installed, and also checks that the other extras' frameworks are absent. tests/redis then
+# needs Django and Flask as test tools (its conftest configures Django, and it tests both
+# adapters' Redis backends), so they are added to the [redis] venv after the import check.
 #
 # The wheel: CACHEPOLICY_WHEEL=/path/to/cachepolicy-*.whl reuses one already built (test.sh
 # passes the one scripts/test_installed.sh built, so nothing is compiled twice); otherwise
@@ -69,13 +72,7 @@ slice_for() {
     case "$1" in
         django) echo "tests/django tests/core/test_options_table.py" ;;
         flask) echo "tests/flask tests/core/test_options_table.py" ;;
-        redis)
-            if [[ -d "$src/tests/redis" ]]; then
-                echo "tests/redis"
-            else
-                echo "tests/core/test_redis_eviction.py tests/core/test_options_table.py"
-            fi
-            ;;
+        redis) echo "tests/redis" ;;
         *) echo "no test slice for the extra '$1'" >&2; return 1 ;;
     esac
 }
@@ -85,7 +82,21 @@ imports_for() {
     case "$1" in
         django) echo "django django_cachepolicy" ;;
         flask) echo "flask flask_caching flask_cachepolicy" ;;
-        redis) echo "redis" ;;
+        redis) echo "redis cachepolicy.redis" ;;
+    esac
+}
+absent_for() {
+    case "$1" in
+        django) echo "flask flask_caching redis" ;;
+        flask) echo "django redis" ;;
+        redis) echo "django flask flask_caching" ;;
+    esac
+}
+# Test tools a slice needs beyond the runner, installed after the import check.
+test_tools_for() {
+    case "$1" in
+        redis) echo "${wheel}[django,flask] pytest-django>=4.8 asgiref>=3.2" ;;
+        *) echo "" ;;
     esac
 }
 runner_for() {
@@ -108,21 +119,32 @@ for extra in ${EXTRAS:-django flask redis}; do
     "$venv/bin/python" "${pip_install[@]}" "${wheel}[$extra]" "${runner[@]}" $(runner_for "$extra")
     (
         cd "$src"
-        "$venv/bin/python" - $(imports_for "$extra") <<'EOF'
+        "$venv/bin/python" - "$(imports_for "$extra")" "$(absent_for "$extra")" <<'EOF'
 import importlib
+import importlib.util
 import sys
 import sysconfig
 from pathlib import Path
 
+present, absent = ["cachepolicy", *sys.argv[1].split()], sys.argv[2].split()
 site = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
-for name in ["cachepolicy", *sys.argv[1:]]:
+for name in present:
     module = importlib.import_module(name)
     location = Path(str(module.__file__)).resolve()
     if not any(location.is_relative_to(root) for root in site):
         sys.exit(f"{name} is imported from {location}, not from the virtualenv's site-packages.")
-print("imports from site-packages:", ", ".join(["cachepolicy", *sys.argv[1:]]))
+leaked = [name for name in absent if importlib.util.find_spec(name) is not None]
+if leaked:
+    sys.exit(f"the extra pulled in another extra's framework: {', '.join(leaked)}")
+print("imports from site-packages:", ", ".join(present), "| absent:", ", ".join(absent))
 EOF
     )
+    tools="$(test_tools_for "$extra")"
+    if [[ -n "$tools" ]]; then
+        echo "== [$extra]: test tools for its slice: $tools"
+        # shellcheck disable=SC2086  # a list of requirements
+        "$venv/bin/python" "${pip_install[@]}" $tools
+    fi
     echo "== [$extra]: pytest $slice"
     extra_status=0
     # shellcheck disable=SC2086  # the slice is a list of paths
