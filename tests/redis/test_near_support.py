@@ -150,10 +150,17 @@ class FreezableProxy:
         self.frozen = threading.Event()
         self.closed = threading.Event()
         self.sockets: list[socket.socket] = []
+        self.parked: list[threading.Event] = []
         threading.Thread(target=self._accept, daemon=True).start()
 
-    def freeze(self) -> None:
+    def freeze(self, timeout: float = 5.0) -> None:
+        """Stop forwarding; returns once every relay is parked (no chunk is in transit)."""
         self.frozen.set()
+        deadline = time.monotonic() + timeout
+        while any(not parked.is_set() for parked in self.parked):
+            if time.monotonic() > deadline:
+                raise AssertionError("the proxy's relays did not park")
+            time.sleep(0.001)
 
     def thaw(self) -> None:
         self.frozen.clear()
@@ -166,16 +173,29 @@ class FreezableProxy:
                 return
             upstream = socket.create_connection(("127.0.0.1", self.target_port))
             self.sockets += [client, upstream]
-            threading.Thread(target=self._relay, args=(client, upstream), daemon=True).start()
+            parked = threading.Event()
+            self.parked.append(parked)
+            threading.Thread(
+                target=self._relay, args=(client, upstream, parked), daemon=True
+            ).start()
 
-    def _relay(self, a: socket.socket, b: socket.socket) -> None:
+    def _relay(self, a: socket.socket, b: socket.socket, parked: threading.Event) -> None:
         peers = {a: b, b: a}
+        try:
+            self._forward(peers, parked)
+        finally:
+            parked.set()  # a finished relay forwards nothing either
+            self.parked.remove(parked)
+
+    def _forward(self, peers: dict[socket.socket, socket.socket], parked: threading.Event) -> None:
         with contextlib.suppress(OSError, ValueError):
             while not self.closed.is_set():
                 if self.frozen.is_set():
+                    parked.set()
                     time.sleep(0.005)
                     continue
-                readable, _, _ = select.select([a, b], [], [], 0.01)
+                parked.clear()
+                readable, _, _ = select.select(list(peers), [], [], 0.01)
                 for sock in readable:
                     data = sock.recv(65536)
                     if not data:
