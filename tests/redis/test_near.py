@@ -13,9 +13,8 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
-import test_near_support as support
-from test_near_support import delete_prefix, poll_until, unique_prefix
 
+import tests.redis.test_near_support as support
 from cachepolicy import ConfigError, ManualClock
 from cachepolicy.redis.near import (
     Coherence,
@@ -24,6 +23,7 @@ from cachepolicy.redis.near import (
     NearRemote,
     RedisRemote,
 )
+from tests.redis.test_near_support import delete_prefix, poll_until, unique_prefix
 
 shared_redis = support.shared_redis  # the fixture
 
