@@ -54,6 +54,7 @@ __all__ = [
     "DEFAULT_NEAR_MAXMEMORY",
     "DEFAULT_NEAR_STALENESS",
     "NEAR_MODES",
+    "UNTRACKED",
     "AsyncNearCache",
     "AsyncNearRemote",
     "AsyncRedisRemote",
@@ -212,7 +213,8 @@ class NearRemote(Protocol):
     """What the near cache needs from the Redis side (full Redis keys, payload bytes).
 
     ``fetch`` returns ``(payload, pttl_ms)``: ``payload`` None for a missing key, ``pttl_ms``
-    as Redis's PTTL (-1 no expiry, -2 missing), read in the same round trip as the value.
+    as Redis's PTTL (-1 no expiry, -2 missing), read in the same round trip as the value, or
+    :data:`UNTRACKED` (-3) for a value that must not be cached.
     With ``redirect`` not None (``default`` mode) the read must run right after
     ``CLIENT TRACKING on REDIRECT <redirect>`` on the same connection (one pipeline), so the
     server tracks exactly this read for the invalidation connection.
@@ -271,6 +273,27 @@ def _endpoint(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {name: kwargs[name] for name in keep if name in kwargs}
 
 
+#: The PTTL a remote reports for a value that is correct but must not be cached: in ``default``
+#: mode the ``CLIENT TRACKING ... REDIRECT`` before it failed (the invalidation connection it
+#: names has just died), so no invalidation of this read would ever arrive.
+UNTRACKED = -3
+
+
+def _pair_replies(replies: list[Any], redirect: int | None) -> list[tuple[bytes | None, int]]:
+    """GET/PTTL reply pairs; with a ``redirect``, the first reply is CLIENT TRACKING's."""
+    tracked = True
+    if redirect is not None:
+        tracked = not isinstance(replies[0], Exception)
+        replies = replies[1:]
+        for reply in replies:
+            if isinstance(reply, Exception):
+                raise reply
+    return [
+        (replies[i], int(replies[i + 1]) if tracked else UNTRACKED)
+        for i in range(0, len(replies), 2)
+    ]
+
+
 class RedisRemote:
     """A :class:`NearRemote` over a plain ``redis.Redis`` (standalone), keys used as given."""
 
@@ -290,10 +313,8 @@ class RedisRemote:
         for key in keys:
             pipe.execute_command("GET", key)
             pipe.execute_command("PTTL", key)
-        replies = pipe.execute()
-        if redirect is not None:
-            replies = replies[1:]
-        return [(replies[i], int(replies[i + 1])) for i in range(0, len(replies), 2)]
+        replies = pipe.execute(raise_on_error=redirect is None)
+        return _pair_replies(replies, redirect)
 
     def store(self, key: str, payload: bytes, ttl_ms: int | None) -> None:
         self.client.set(key, payload, px=ttl_ms)
@@ -329,10 +350,8 @@ class AsyncRedisRemote:
         for key in keys:
             pipe.execute_command("GET", key)
             pipe.execute_command("PTTL", key)
-        replies = await pipe.execute()
-        if redirect is not None:
-            replies = replies[1:]
-        return [(replies[i], int(replies[i + 1])) for i in range(0, len(replies), 2)]
+        replies = await pipe.execute(raise_on_error=redirect is None)
+        return _pair_replies(replies, redirect)
 
     async def store(self, key: str, payload: bytes, ttl_ms: int | None) -> None:
         await self.client.set(key, payload, px=ttl_ms)
@@ -495,7 +514,7 @@ class Coherence:
                     if ttl <= 0:
                         continue
                 else:
-                    continue  # -2: gone between GET and PTTL
+                    continue  # -2: gone between GET and PTTL; -3: UNTRACKED
                 try:
                     self._l1_set(key, payload, ttl)
                 except (MemoryError, ValueError):

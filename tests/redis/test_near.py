@@ -17,6 +17,7 @@ import pytest
 import tests.redis.test_near_support as support
 from cachepolicy import ConfigError, ManualClock
 from cachepolicy.redis.near import (
+    UNTRACKED,
     Coherence,
     NearCache,
     NearCacheConfig,
@@ -167,7 +168,9 @@ def test_copy_never_outlives_the_ttl(core: Coherence, clock: ManualClock) -> Non
     assert core.lookup("k") is None
 
 
-@pytest.mark.parametrize(("pttl", "stored"), [(-2, False), (0, False), (-1, True)])
+@pytest.mark.parametrize(
+    ("pttl", "stored"), [(-2, False), (UNTRACKED, False), (0, False), (-1, True), (5, True)]
+)
 def test_ttl_edge_replies(core: Coherence, pttl: int, stored: bool) -> None:
     _read(core, "k", (b"v", pttl), core.monotonic())
     assert (core.lookup("k") is not None) is stored
@@ -245,6 +248,19 @@ def _stable(near: NearCache, key: str, value: bytes | None) -> bool:
 
 def test_remote_adapter_satisfies_the_protocol(shared_redis: Any) -> None:
     assert isinstance(RedisRemote(shared_redis), NearRemote)
+
+
+def test_untrackable_read_is_returned_but_not_cacheable(shared_redis: Any, prefix: str) -> None:
+    """default mode: a REDIRECT to an invalidation connection that just died fails; the value
+    is still right, but no invalidation of it would come, so it must not be cached."""
+    shared_redis.set(prefix + "u", b"v")
+    remote = RedisRemote(shared_redis)
+    assert remote.fetch(prefix + "u", redirect=2**62) == (b"v", UNTRACKED)
+    assert remote.fetch_many([prefix + "u", prefix + "none"], redirect=2**62) == [
+        (b"v", UNTRACKED),
+        (None, UNTRACKED),
+    ]
+    assert remote.fetch(prefix + "u")[0] == b"v"
 
 
 def test_hit_is_served_from_l1(near: NearCache, shared_redis: Any, prefix: str) -> None:
