@@ -295,7 +295,11 @@ def _pair_replies(replies: list[Any], redirect: int | None) -> list[tuple[bytes 
 
 
 class RedisRemote:
-    """A :class:`NearRemote` over a plain ``redis.Redis`` (standalone), keys used as given."""
+    """A :class:`NearRemote` over a ``redis.Redis`` or a ``redis.cluster.RedisCluster``.
+
+    Keys are used as given. On a cluster the GET/PTTL pipeline is split per node by redis-py
+    and every primary gets its own tracking connection.
+    """
 
     def __init__(self, client: Any, *, clear_prefix: str = "") -> None:
         self.client = client
@@ -328,7 +332,20 @@ class RedisRemote:
             self.client.unlink(*batch[start : start + 500])
 
     def tracking_endpoints(self) -> list[dict[str, Any]]:
-        return [_endpoint(self.client.connection_pool.connection_kwargs)]
+        return _endpoints_of(self.client)
+
+
+def _endpoints_of(client: Any) -> list[dict[str, Any]]:
+    """One tracking endpoint per primary: the pool's server, or every cluster primary."""
+    primaries = getattr(client, "get_primaries", None)
+    if primaries is None:
+        return [_endpoint(client.connection_pool.connection_kwargs)]
+    endpoints = []
+    for node in primaries():
+        pool = getattr(node.redis_connection, "connection_pool", None)
+        common = _endpoint(pool.connection_kwargs) if pool is not None else {}
+        endpoints.append({**common, "host": node.host, "port": node.port})
+    return endpoints
 
 
 class AsyncRedisRemote:
