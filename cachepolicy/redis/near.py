@@ -44,6 +44,7 @@ import time
 from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
+from .. import forksafety
 from ..clock import Clock
 from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
@@ -542,6 +543,18 @@ class Coherence:
         """This process wrote or deleted ``keys`` in Redis: drop the copies, stop racing fills."""
         self.invalidate_keys(list(keys))  # counted with the pushed invalidations
 
+    def after_fork_in_child(self) -> None:
+        """This process is a fork: nothing of the parent's tracking is valid here.
+
+        The L1 is not cleared now (its store's own fork handling may not have run yet); the
+        freshness deadline is dropped instead, so the first read flushes and bypasses it.
+        """
+        self._lock = threading.Lock()
+        self._flights = {}
+        self._epoch += 1
+        self.fresh_until = -float("inf")
+        self._stale_flushed = False
+
     def info(self) -> dict[str, Any]:
         l1 = self.l1.info()
         return {
@@ -611,14 +624,36 @@ class NearCache:
             on_fresh_until=self.core.set_fresh_until,
             clock=self.core.monotonic,
         )
+        self._forked = False
+        forksafety.track(self)
         if start:
             self.tracker.start()
 
     def _redirect(self) -> int | None:
         return self.tracker.client_ids[0] if self.config.mode == "default" else None
 
+    # A fork (gunicorn --preload, multiprocessing) copies the L1 but not the tracker threads.
+    # The child's copy is made stale at once, and the tracker restarts on the first read that
+    # finds it stale: from the bypass path, so the hit path pays nothing for fork safety.
+    def _fork_prepare(self, timeout: float) -> bool:
+        return self.core._lock.acquire(timeout=timeout)
+
+    def _fork_finish(self, held: bool, child: bool) -> None:
+        if child:
+            self.core.after_fork_in_child()
+            self.tracker.after_fork_in_child()
+            self._forked = True
+        elif held:
+            self.core._lock.release()
+
+    def _bypassed(self) -> None:
+        if self._forked:
+            self._forked = False
+            self.tracker.start()
+
     def wait_fresh(self, timeout: float = 5.0) -> bool:
         """Block until the invalidation connections are up (True) or ``timeout`` passes."""
+        self._bypassed()
         deadline = time.monotonic() + timeout
         while not self.core.fresh():
             if time.monotonic() > deadline:
@@ -634,6 +669,7 @@ class NearCache:
             return payload
         started = core.begin((key,))
         if started is None:
+            self._bypassed()
             return self.remote.fetch(key)[0]
         sent = core.monotonic()
         try:
@@ -661,6 +697,7 @@ class NearCache:
         started = core.begin(missing)
         sent = core.monotonic()
         if started is None:
+            self._bypassed()
             replies = self.remote.fetch_many(missing)
         else:
             try:

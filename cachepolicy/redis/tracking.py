@@ -161,6 +161,19 @@ class Tracker:
                 thread.join(timeout)
         self._threads.clear()
 
+    def after_fork_in_child(self) -> None:
+        """Forget the parent's threads and connections (they do not exist in this process).
+
+        The inherited sockets are only dropped, never shut down: they are the parent's too
+        (redis-py's ``disconnect`` skips the shutdown in a process that did not open them).
+        """
+        self._stop = threading.Event()
+        self._threads = []
+        self._connections = [None] * len(self.endpoints)
+        self.connected = [False] * len(self.endpoints)
+        self.client_ids = [None] * len(self.endpoints)
+        self.freshness.confirmed = [-math.inf] * len(self.endpoints)
+
     def kill_connection(self, node: int = 0) -> None:
         """Drop one invalidation connection (tests and operators); it reconnects by itself."""
         connection = self._connections[node]

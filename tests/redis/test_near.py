@@ -422,3 +422,42 @@ def test_default_mode_refuses_several_primaries(shared_redis: Any) -> None:
             start=False,
         )
     assert caught.value.option == "NEAR_CACHE_MODE"
+
+
+def test_forked_child_restarts_tracking_and_never_serves_the_parents_copy(
+    shared_redis: Any, prefix: str
+) -> None:
+    """gunicorn --preload: the child inherits the L1 but not the tracker thread."""
+    import os
+
+    key = prefix + "fork"
+    shared_redis.set(key, b"parent")
+    near = NearCache(RedisRemote(shared_redis), prefix=prefix)
+    try:
+        assert near.wait_fresh()
+        poll_until(lambda: near.get(key) == b"parent" and near.core.l1.has(key))
+        read_end, write_end = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # the child: exit status 0 only if every check passed
+            status = 1
+            try:
+                os.close(read_end)
+                assert not near.core.fresh()  # the parent's freshness does not carry over
+                assert near.get(key) == b"parent"  # from Redis (bypass), restarting tracking
+                assert near.wait_fresh(10)
+                poll_until(lambda: near.get(key) == b"parent" and near.core.l1.has(key))
+                os.write(write_end, b"r")  # ready: the parent may write now
+                poll_until(lambda: near.get(key) == b"changed", timeout=10)
+                status = 0
+            finally:
+                os._exit(status)
+        os.close(write_end)
+        assert os.read(read_end, 1) == b"r"
+        os.close(read_end)
+        shared_redis.set(key, b"changed")
+        _, status = os.waitpid(pid, 0)
+        assert os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+        poll_until(lambda: near.get(key) == b"changed")  # the parent is unaffected
+        assert near.info()["near_cache_tracking_connections"] == 1
+    finally:
+        near.close()
