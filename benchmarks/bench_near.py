@@ -128,9 +128,10 @@ def get_hit_round(subject: Any, seconds: float) -> float:
 def zipf_round(subject: Any, threads: int, seconds: float) -> tuple[float, float]:
     """Total ops/s of the cache-aside mix over ``threads`` threads, and its read hit ratio."""
     streams = [zipf_keys(50_000, UNIVERSE, seed=1000 + t) for t in range(threads)]
-    writes = [
-        [random.Random(2000 + t).random() < 0.10 for _ in range(50_000)] for t in range(threads)
-    ]
+    # One seeded generator per thread, drawn 50,000 times (a fresh Random(seed) per draw
+    # would repeat its first value: all writes or none).
+    rngs = [random.Random(2000 + t) for t in range(threads)]
+    writes = [[rng.random() < 0.10 for _ in range(50_000)] for rng in rngs]
     for key in streams[0][:20_000]:  # warm, untimed: both subjects start in steady state
         if subject.get(key) is None:
             subject.set(key, VALUE)
@@ -259,7 +260,10 @@ def main(argv: list[str] | None = None) -> int:
                             hit_ratio[subject.name] = ratio or 0.0
                 note = ""
                 if name.startswith("zipf"):
-                    note = f"cache-aside hit ratio {hit_ratio[near.name]:.1%}"
+                    note = (
+                        f"cache-aside hit ratio {hit_ratio[near.name]:.1%} "
+                        f"(redis-py {hit_ratio[plain.name]:.1%})"
+                    )
                 rows.append((name, best[plain.name], best[near.name], note))
                 print(f"{name}: redis-py {best[plain.name]:,.0f}/s, near {best[near.name]:,.0f}/s")
             info = near.cache.info()

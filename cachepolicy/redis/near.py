@@ -209,6 +209,19 @@ class NearCacheConfig:
 # ---------------------------------------------------------------------- the remote side
 
 
+class Redirect:
+    """``default`` mode, one read: the invalidation connection its tracking is redirected to
+    (``target``), and the ``CLIENT ID`` of the data connection that made it (``reader``, set by
+    the remote). Redis forgets a connection's tracked keys when that connection closes, so the
+    near cache watches every reader's id (see :meth:`Coherence.watched`)."""
+
+    __slots__ = ("reader", "target")
+
+    def __init__(self, target: int) -> None:
+        self.target = target
+        self.reader: int | None = None
+
+
 @runtime_checkable
 class NearRemote(Protocol):
     """What the near cache needs from the Redis side (full Redis keys, payload bytes).
@@ -216,15 +229,16 @@ class NearRemote(Protocol):
     ``fetch`` returns ``(payload, pttl_ms)``: ``payload`` None for a missing key, ``pttl_ms``
     as Redis's PTTL (-1 no expiry, -2 missing), read in the same round trip as the value, or
     :data:`UNTRACKED` (-3) for a value that must not be cached.
-    With ``redirect`` not None (``default`` mode) the read must run right after
-    ``CLIENT TRACKING on REDIRECT <redirect>`` on the same connection (one pipeline), so the
-    server tracks exactly this read for the invalidation connection.
+    With a :class:`Redirect` (``default`` mode) the read must run right after
+    ``CLIENT TRACKING on REDIRECT <redirect.target>`` and ``CLIENT ID`` on the same connection
+    (one pipeline), so the server tracks exactly this read for the invalidation connection;
+    the remote stores the ``CLIENT ID`` reply in ``redirect.reader``.
     """
 
-    def fetch(self, key: str, redirect: int | None = None) -> tuple[bytes | None, int]: ...
+    def fetch(self, key: str, redirect: Redirect | None = None) -> tuple[bytes | None, int]: ...
 
     def fetch_many(
-        self, keys: Sequence[str], redirect: int | None = None
+        self, keys: Sequence[str], redirect: Redirect | None = None
     ) -> list[tuple[bytes | None, int]]: ...
 
     def store(self, key: str, payload: bytes, ttl_ms: int | None) -> None: ...
@@ -242,11 +256,11 @@ class AsyncNearRemote(Protocol):
     """:class:`NearRemote` on ``redis.asyncio``: the same methods, awaited."""
 
     def fetch(
-        self, key: str, redirect: int | None = None
+        self, key: str, redirect: Redirect | None = None
     ) -> Awaitable[tuple[bytes | None, int]]: ...
 
     def fetch_many(
-        self, keys: Sequence[str], redirect: int | None = None
+        self, keys: Sequence[str], redirect: Redirect | None = None
     ) -> Awaitable[list[tuple[bytes | None, int]]]: ...
 
     def store(self, key: str, payload: bytes, ttl_ms: int | None) -> Awaitable[None]: ...
@@ -280,12 +294,14 @@ def _endpoint(kwargs: Mapping[str, Any]) -> dict[str, Any]:
 UNTRACKED = -3
 
 
-def _pair_replies(replies: list[Any], redirect: int | None) -> list[tuple[bytes | None, int]]:
-    """GET/PTTL reply pairs; with a ``redirect``, the first reply is CLIENT TRACKING's."""
+def _pair_replies(replies: list[Any], redirect: Redirect | None) -> list[tuple[bytes | None, int]]:
+    """GET/PTTL reply pairs; with a ``redirect``, CLIENT TRACKING's and CLIENT ID's first."""
     tracked = True
     if redirect is not None:
         tracked = not isinstance(replies[0], Exception)
-        replies = replies[1:]
+        if tracked and not isinstance(replies[1], Exception):
+            redirect.reader = int(replies[1])
+        replies = replies[2:]
         for reply in replies:
             if isinstance(reply, Exception):
                 raise reply
@@ -293,6 +309,15 @@ def _pair_replies(replies: list[Any], redirect: int | None) -> list[tuple[bytes 
         (replies[i], int(replies[i + 1]) if tracked else UNTRACKED)
         for i in range(0, len(replies), 2)
     ]
+
+
+def _tracked_pipeline(pipe: Any, keys: Sequence[str], redirect: Redirect | None) -> None:
+    if redirect is not None:
+        pipe.execute_command("CLIENT", "TRACKING", "on", "REDIRECT", redirect.target)
+        pipe.execute_command("CLIENT", "ID")
+    for key in keys:
+        pipe.execute_command("GET", key)
+        pipe.execute_command("PTTL", key)
 
 
 class RedisRemote:
@@ -306,18 +331,14 @@ class RedisRemote:
         self.client = client
         self.clear_prefix = clear_prefix
 
-    def fetch(self, key: str, redirect: int | None = None) -> tuple[bytes | None, int]:
+    def fetch(self, key: str, redirect: Redirect | None = None) -> tuple[bytes | None, int]:
         return self.fetch_many([key], redirect)[0]
 
     def fetch_many(
-        self, keys: Sequence[str], redirect: int | None = None
+        self, keys: Sequence[str], redirect: Redirect | None = None
     ) -> list[tuple[bytes | None, int]]:
         pipe = self.client.pipeline(transaction=False)
-        if redirect is not None:
-            pipe.execute_command("CLIENT", "TRACKING", "on", "REDIRECT", redirect)
-        for key in keys:
-            pipe.execute_command("GET", key)
-            pipe.execute_command("PTTL", key)
+        _tracked_pipeline(pipe, keys, redirect)
         replies = pipe.execute(raise_on_error=redirect is None)
         return _pair_replies(replies, redirect)
 
@@ -356,18 +377,14 @@ class AsyncRedisRemote:
         self.client = client
         self.clear_prefix = clear_prefix
 
-    async def fetch(self, key: str, redirect: int | None = None) -> tuple[bytes | None, int]:
+    async def fetch(self, key: str, redirect: Redirect | None = None) -> tuple[bytes | None, int]:
         return (await self.fetch_many([key], redirect))[0]
 
     async def fetch_many(
-        self, keys: Sequence[str], redirect: int | None = None
+        self, keys: Sequence[str], redirect: Redirect | None = None
     ) -> list[tuple[bytes | None, int]]:
         pipe = self.client.pipeline(transaction=False)
-        if redirect is not None:
-            pipe.execute_command("CLIENT", "TRACKING", "on", "REDIRECT", redirect)
-        for key in keys:
-            pipe.execute_command("GET", key)
-            pipe.execute_command("PTTL", key)
+        _tracked_pipeline(pipe, keys, redirect)
         replies = await pipe.execute(raise_on_error=redirect is None)
         return _pair_replies(replies, redirect)
 
@@ -419,6 +436,9 @@ class Coherence:
         self._flights: dict[str, _Flight] = {}
         # Bumped by every flush: a read that began before it never fills.
         self._epoch = 0
+        # default mode: CLIENT IDs of the data connections whose tracked reads fill the L1.
+        self._watched: set[int] = set()
+        self.lost_readers = 0
         self.fresh_until = -float("inf")
         self._stale_flushed = True  # nothing to flush before the first connection
         # Freshness deadlines and the TTL arithmetic share the L1's clock (a ManualClock in
@@ -460,10 +480,21 @@ class Coherence:
                 self.stale_flushes += 1
             elif reason == "reconnect":
                 self.reconnects += 1
+            elif reason == "reader-lost":
+                self.lost_readers += 1
             else:
                 self.flushes += 1
             self._epoch += 1
+            # The L1 is empty: no copy depends on any data connection's tracking any more.
+            self._watched.clear()
             self.l1.clear()
+
+    def watched(self) -> list[int]:
+        """default mode: the data connections the heartbeat must find alive (``CLIENT LIST
+        ID``). Redis drops a closed connection's tracked keys without any push, so one that
+        is gone means invalidations were lost: the heartbeat then flushes (``reader-lost``)."""
+        with self._lock:
+            return sorted(self._watched)
 
     # ---------------------------------------------------------------- client side
 
@@ -471,14 +502,16 @@ class Coherence:
         """Whether L1 hits may be served now; flushes the L1 once when it just went stale."""
         if self.monotonic() <= self.fresh_until:
             return True
-        self.invalidate_all("stale")
+        if not self._stale_flushed:
+            self.invalidate_all("stale")
         return False
 
     def lookup(self, key: str) -> bytes | None:
         """The L1 payload when fresh (counts an L1 hit or miss), else None."""
         if self.monotonic() <= self.fresh_until:
             return self._l1_get(key)
-        self.invalidate_all("stale")
+        if not self._stale_flushed:
+            self.invalidate_all("stale")
         return None
 
     def begin(self, keys: Iterable[str]) -> tuple[int, list[tuple[_Flight, int]]] | None:
@@ -502,15 +535,26 @@ class Coherence:
         started: tuple[int, list[tuple[_Flight, int]]],
         replies: Sequence[tuple[bytes | None, int]] | None,
         sent_at: float,
+        redirect: Redirect | None = None,
     ) -> None:
         """End the reads :meth:`begin` registered; store the replies no invalidation raced.
 
-        ``replies`` None means the read failed: only the registration is undone.
+        ``replies`` None means the read failed: only the registration is undone. In
+        ``default`` mode a read made on a data connection not yet watched is not stored: the
+        heartbeat only vouches for connections it checked, so that connection joins the
+        watched set now and its next read fills.
         """
         epoch, tokens = started
         with self._lock:
             now = self.monotonic()
             usable = replies is not None and epoch == self._epoch and now <= self.fresh_until
+            if redirect is not None:
+                reader = redirect.reader
+                if reader is None:
+                    usable = False
+                elif reader not in self._watched:
+                    self._watched.add(reader)
+                    usable = False
             for index, key in enumerate(keys):
                 flight, generation = tokens[index]
                 flight.readers -= 1
@@ -551,6 +595,7 @@ class Coherence:
         """
         self._lock = threading.Lock()
         self._flights = {}
+        self._watched = set()
         self._epoch += 1
         self.fresh_until = -float("inf")
         self._stale_flushed = False
@@ -575,6 +620,7 @@ class Coherence:
             "near_cache_flushes": self.flushes,
             "near_cache_stale_flushes": self.stale_flushes,
             "near_cache_reconnects": self.reconnects,
+            "near_cache_lost_readers": self.lost_readers,
             "near_cache_bypassed_reads": self.bypassed,
         }
 
@@ -623,14 +669,18 @@ class NearCache:
             sink=self.core,
             on_fresh_until=self.core.set_fresh_until,
             clock=self.core.monotonic,
+            watched=self.core.watched if self.config.mode == "default" else None,
         )
         self._forked = False
         forksafety.track(self)
         if start:
             self.tracker.start()
 
-    def _redirect(self) -> int | None:
-        return self.tracker.client_ids[0] if self.config.mode == "default" else None
+    def _redirect(self) -> Redirect | None:
+        if self.config.mode != "default":
+            return None
+        target = self.tracker.client_ids[0]
+        return Redirect(target) if target is not None else None
 
     # A fork (gunicorn --preload, multiprocessing) copies the L1 but not the tracker threads.
     # The child's copy is made stale at once, and the tracker restarts on the first read that
@@ -672,12 +722,13 @@ class NearCache:
             self._bypassed()
             return self.remote.fetch(key)[0]
         sent = core.monotonic()
+        redirect = self._redirect()
         try:
-            reply = self.remote.fetch(key, self._redirect())
+            reply = self.remote.fetch(key, redirect)
         except BaseException:
             core.fill((key,), started, None, sent)
             raise
-        core.fill((key,), started, (reply,), sent)
+        core.fill((key,), started, (reply,), sent, redirect)
         return reply[0]
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
@@ -700,12 +751,13 @@ class NearCache:
             self._bypassed()
             replies = self.remote.fetch_many(missing)
         else:
+            redirect = self._redirect()
             try:
-                replies = self.remote.fetch_many(missing, self._redirect())
+                replies = self.remote.fetch_many(missing, redirect)
             except BaseException:
                 core.fill(missing, started, None, sent)
                 raise
-            core.fill(missing, started, replies, sent)
+            core.fill(missing, started, replies, sent, redirect)
         for key, (payload, _pttl) in zip(missing, replies, strict=True):
             if payload is not None:
                 found[key] = payload
@@ -781,6 +833,7 @@ class AsyncNearCache:
             sink=self.core,
             on_fresh_until=self.core.set_fresh_until,
             clock=self.core.monotonic,
+            watched=self.core.watched if self.config.mode == "default" else None,
         )
         self._started = False
 
@@ -800,8 +853,11 @@ class AsyncNearCache:
             await asyncio.sleep(0.002)
         return True
 
-    def _redirect(self) -> int | None:
-        return self.tracker.client_ids[0] if self.config.mode == "default" else None
+    def _redirect(self) -> Redirect | None:
+        if self.config.mode != "default":
+            return None
+        target = self.tracker.client_ids[0]
+        return Redirect(target) if target is not None else None
 
     async def get(self, key: str) -> bytes | None:
         core = self.core
@@ -812,12 +868,13 @@ class AsyncNearCache:
         if started is None:
             return (await self.remote.fetch(key))[0]
         sent = core.monotonic()
+        redirect = self._redirect()
         try:
-            reply = await self.remote.fetch(key, self._redirect())
+            reply = await self.remote.fetch(key, redirect)
         except BaseException:
             core.fill((key,), started, None, sent)
             raise
-        core.fill((key,), started, (reply,), sent)
+        core.fill((key,), started, (reply,), sent, redirect)
         return reply[0]
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
@@ -838,12 +895,13 @@ class AsyncNearCache:
         if started is None:
             replies = await self.remote.fetch_many(missing)
         else:
+            redirect = self._redirect()
             try:
-                replies = await self.remote.fetch_many(missing, self._redirect())
+                replies = await self.remote.fetch_many(missing, redirect)
             except BaseException:
                 core.fill(missing, started, None, sent)
                 raise
-            core.fill(missing, started, replies, sent)
+            core.fill(missing, started, replies, sent, redirect)
         for key, (payload, _pttl) in zip(missing, replies, strict=True):
             if payload is not None:
                 found[key] = payload

@@ -28,6 +28,7 @@ import collections
 import contextlib
 import logging
 import math
+import re
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -81,7 +82,8 @@ class InvalidationSink(Protocol):
         """The server says these keys changed."""
 
     def invalidate_all(self, reason: str) -> None:
-        """Forget everything: ``"flush"`` (server flush), ``"reconnect"``, ``"stale"``."""
+        """Forget everything: ``"flush"`` (server flush), ``"reconnect"``, ``"stale"``,
+        ``"reader-lost"`` (a watched data connection of ``default`` mode is gone)."""
 
 
 def _decode_keys(raw: Any) -> list[str]:
@@ -123,6 +125,7 @@ class Tracker:
         on_fresh_until: Callable[[float], None],
         on_client_id: Callable[[int, int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        watched: Callable[[], list[int]] | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("A near cache needs at least one Redis endpoint to track.")
@@ -135,6 +138,7 @@ class Tracker:
         self.clock = clock
         self.freshness = _Freshness(len(self.endpoints), staleness, on_fresh_until)
         self.on_client_id = on_client_id
+        self.watched = watched
         self.reconnects = 0
         self.connected = [False] * len(self.endpoints)
         self.client_ids: list[int | None] = [None] * len(self.endpoints)
@@ -262,28 +266,60 @@ class Tracker:
         return on_invalidate
 
     def _beat(self, node: int, connection: Any, pushed: list[Any]) -> None:
-        pings: collections.deque[float] = collections.deque()
+        expected: collections.deque[_Expected] = collections.deque()
         next_ping = self.clock()
         dead_after = self.staleness * _DEAD_AFTER_BOUNDS
         while not self._stop.is_set():
             now = self.clock()
             if now >= next_ping:
-                connection.send_command("PING")
-                pings.append(now)
+                for command, expectation in self._heartbeat(now):
+                    connection.send_command(*command)
+                    expected.append(expectation)
                 next_ping = now + self.heartbeat
-            if pings and now - pings[0] > dead_after:
+            if expected and now - expected[0][1] > dead_after:
                 raise TimeoutError(
-                    f"no PONG for {now - pings[0]:.3f}s (staleness bound {self.staleness}s)"
+                    f"no PONG for {now - expected[0][1]:.3f}s (staleness bound {self.staleness}s)"
                 )
             if self.freshness.confirmed[node] + self.staleness < now:
                 self.sink.invalidate_all("stale")
             if not connection.can_read(timeout=max(0.0, next_ping - self.clock())):
                 continue
             reply = connection.read_response(push_request=True)
-            if reply is pushed:
-                continue
-            if pings:  # a PONG: everything pushed before that PING has been handled
-                self.freshness.set(node, pings.popleft())
+            if reply is not pushed and expected:
+                self._answer(node, expected.popleft(), reply)
+
+    def _heartbeat(self, now: float) -> list[tuple[tuple[Any, ...], _Expected]]:
+        """The commands of one heartbeat and what each reply proves (see :func:`_answer`)."""
+        beat: list[tuple[tuple[Any, ...], _Expected]] = []
+        ids = self.watched() if self.watched is not None else []
+        if ids:
+            beat.append((("CLIENT", "LIST", "ID", *ids), ("list", now, ids)))
+        beat.append((("PING",), ("pong", now, [])))
+        return beat
+
+    def _answer(self, node: int, expectation: _Expected, reply: Any) -> None:
+        _answer(self.sink, self.freshness, node, expectation, reply)
+
+
+# What a heartbeat reply proves: ("pong", sent, []) confirms freshness up to ``sent``;
+# ("list", sent, ids) checks that the watched data connections still exist.
+_Expected = tuple[str, float, list[int]]
+_CLIENT_ID = re.compile(rb"(?:^|\s)id=(\d+)")
+
+
+def _answer(
+    sink: InvalidationSink, freshness: _Freshness, node: int, expectation: _Expected, reply: Any
+) -> None:
+    kind, sent, ids = expectation
+    if kind == "pong":
+        freshness.set(node, sent)
+        return
+    text = reply.encode() if isinstance(reply, str) else bytes(reply or b"")
+    alive = {int(match) for match in _CLIENT_ID.findall(text)}
+    if not alive.issuperset(ids):
+        # A data connection that tracked keys for us is gone, and Redis dropped its tracking
+        # table entries without a push: their invalidations will never come.
+        sink.invalidate_all("reader-lost")
 
 
 class AsyncTracker:
@@ -304,6 +340,7 @@ class AsyncTracker:
         on_fresh_until: Callable[[float], None],
         on_client_id: Callable[[int, int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        watched: Callable[[], list[int]] | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("A near cache needs at least one Redis endpoint to track.")
@@ -316,6 +353,7 @@ class AsyncTracker:
         self.clock = clock
         self.freshness = _Freshness(len(self.endpoints), staleness, on_fresh_until)
         self.on_client_id = on_client_id
+        self.watched = watched
         self.connected = [False] * len(self.endpoints)
         self.client_ids: list[int | None] = [None] * len(self.endpoints)
         self._tasks: list[asyncio.Task[None]] = []
@@ -412,30 +450,34 @@ class AsyncTracker:
         if self.on_client_id is not None:
             self.on_client_id(node, client_id)
         self.freshness.set(node, sent)
-        pings: collections.deque[float] = collections.deque()
-        beat = asyncio.get_running_loop().create_task(self._beat(node, connection, pings))
+        expected: collections.deque[_Expected] = collections.deque()
+        beat = asyncio.get_running_loop().create_task(self._beat(node, connection, expected))
         try:
             while True:
                 reply = await connection.read_response(push_request=True, timeout=math.inf)
-                if reply is pushed:
-                    continue
-                if pings:
-                    self.freshness.set(node, pings.popleft())
+                if reply is not pushed and expected:
+                    _answer(self.sink, self.freshness, node, expected.popleft(), reply)
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await beat
 
-    async def _beat(self, node: int, connection: Any, pings: collections.deque[float]) -> None:
+    async def _beat(
+        self, node: int, connection: Any, expected: collections.deque[_Expected]
+    ) -> None:
         dead_after = self.staleness * _DEAD_AFTER_BOUNDS
         while True:
             now = self.clock()
-            if pings and now - pings[0] > dead_after:
-                logger.warning("Near cache: no PONG for %.3fs, reconnecting.", now - pings[0])
+            if expected and now - expected[0][1] > dead_after:
+                logger.warning("Near cache: no PONG for %.3fs, reconnecting.", now - expected[0][1])
                 await connection.disconnect()  # ends the reader's read with an error
                 return
             if self.freshness.confirmed[node] + self.staleness < now:
                 self.sink.invalidate_all("stale")
-            pings.append(now)
+            ids = self.watched() if self.watched is not None else []
+            if ids:
+                expected.append(("list", now, ids))
+                await connection.send_command("CLIENT", "LIST", "ID", *ids)
+            expected.append(("pong", now, []))
             await connection.send_command("PING")
             await asyncio.sleep(self.heartbeat)

@@ -22,6 +22,7 @@ from cachepolicy.redis.near import (
     NearCache,
     NearCacheConfig,
     NearRemote,
+    Redirect,
     RedisRemote,
 )
 from tests.redis.test_near_support import delete_prefix, poll_until, unique_prefix
@@ -149,6 +150,31 @@ def test_flush_while_in_flight_prevents_the_fill(core: Coherence) -> None:
     assert core.lookup("k") is None
 
 
+def test_default_mode_fills_only_from_watched_data_connections(core: Coherence) -> None:
+    first = Redirect(7)
+    first.reader = 41
+    started = core.begin(["k"])
+    assert started is not None
+    core.fill(["k"], started, [(b"v", -1)], core.monotonic(), first)
+    assert core.lookup("k") is None  # connection 41 was not checked by a heartbeat yet
+    assert core.watched() == [41]
+    again = Redirect(7)
+    again.reader = 41
+    _started = core.begin(["k"])
+    assert _started is not None
+    core.fill(["k"], _started, [(b"v", -1)], core.monotonic(), again)
+    assert core.lookup("k") == b"v"
+    unknown = Redirect(7)  # the remote could not tell which connection read
+    started = core.begin(["j"])
+    assert started is not None
+    core.fill(["j"], started, [(b"w", -1)], core.monotonic(), unknown)
+    assert core.lookup("j") is None
+    core.invalidate_all("reader-lost")
+    assert core.watched() == []
+    assert len(core.l1) == 0
+    assert core.info()["near_cache_lost_readers"] == 1
+
+
 def test_failed_read_only_unregisters(core: Coherence) -> None:
     started = core.begin(["k"])
     assert started is not None
@@ -255,8 +281,10 @@ def test_untrackable_read_is_returned_but_not_cacheable(shared_redis: Any, prefi
     is still right, but no invalidation of it would come, so it must not be cached."""
     shared_redis.set(prefix + "u", b"v")
     remote = RedisRemote(shared_redis)
-    assert remote.fetch(prefix + "u", redirect=2**62) == (b"v", UNTRACKED)
-    assert remote.fetch_many([prefix + "u", prefix + "none"], redirect=2**62) == [
+    dead = Redirect(2**62)
+    assert remote.fetch(prefix + "u", redirect=dead) == (b"v", UNTRACKED)
+    assert dead.reader is None
+    assert remote.fetch_many([prefix + "u", prefix + "none"], redirect=Redirect(2**62)) == [
         (b"v", UNTRACKED),
         (None, UNTRACKED),
     ]

@@ -195,3 +195,27 @@ def test_invalidation_storm_while_reading(near: NearCache, private_server: Priva
     poll_until(lambda: near.info()["near_cache_invalidations"] > before)
     assert [near.get(k) for k in keys] == final
     admin.close()
+
+
+def test_default_mode_lost_data_connection_flushes_the_l1(private_server: PrivateServer) -> None:
+    """Redis drops a closed connection's tracked keys without a push; the heartbeat's
+    CLIENT LIST ID check notices, flushes the L1, and later writes are seen again."""
+    near = _near(private_server, mode="default")
+    admin = private_server.client()
+    try:
+        admin.set("f:d", b"1")
+        poll_until(lambda: _cached(near, "f:d", b"1"))  # the first fill only watches
+        assert near.info()["near_cache_fills_refused"] >= 1
+        readers = near.core.watched()
+        assert len(readers) == 1
+        admin.client_kill_filter(_id=readers[0])  # the pooled data connection that tracked it
+        poll_until(lambda: near.info()["near_cache_lost_readers"] >= 1, timeout=5)
+        assert len(near.core.l1) == 0
+        admin.set("f:d", b"2")  # not tracked by anyone now: must not be hidden by the L1
+        assert near.get("f:d") == b"2"
+        poll_until(lambda: _cached(near, "f:d", b"2"))
+        admin.set("f:d", b"3")
+        poll_until(lambda: near.get("f:d") == b"3")
+    finally:
+        near.close()
+        admin.close()
