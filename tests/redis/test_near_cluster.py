@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+import redis
 
 from cachepolicy.redis.near import NearCache, NearCacheConfig, RedisRemote
 from tests.redis.test_near_support import poll_until, unique_prefix
@@ -106,3 +107,55 @@ def test_losing_one_primary_tracker_flushes_the_whole_l1(cluster_client: Any, pr
         poll_until(lambda: near.get(keys[0]) == b"3")
     finally:
         near.close()
+
+
+def test_killed_primary_mid_run_serves_nothing_stale_and_recovers(
+    redis_cluster: Any, cluster_client: Any, prefix: str
+) -> None:
+    """A primary dies (SIGKILL) while the near cache holds keys of every primary: every L1 hit
+    stops within the bound, reads of its slots raise a clear redis-py error, and once it is
+    back the near cache tracks all three primaries again by itself."""
+    near = NearCache(
+        RedisRemote(cluster_client), prefix=prefix, config=NearCacheConfig(staleness=STALENESS)
+    )
+    owners = _spread_keys(cluster_client, prefix)
+    keys = [group[0] for group in owners.values()]
+    victim_key = keys[0]
+    victim = cluster_client.get_node_from_key(victim_key)
+    process = next(n for n in redis_cluster.nodes if n.port == victim.port)
+    try:
+        assert near.wait_fresh(10)
+        for key in keys:
+            cluster_client.set(key, b"1")
+        poll_until(lambda: all(near.get(k) == b"1" and near.core.l1.has(k) for k in keys))
+        process.stop()
+        killed = time.monotonic()
+        poll_until(lambda: not near.info()["near_cache_fresh"], timeout=5)
+        assert time.monotonic() - killed <= STALENESS + 0.5
+        assert len(near.core.l1) == 0
+        with pytest.raises(redis.RedisError):
+            near.get(victim_key)  # its slots have no server: an error, never the old copy
+        cluster_client.set(keys[1], b"2")  # a live primary still takes writes and reads
+        assert near.get(keys[1]) == b"2"
+        assert not near.core.l1.has(keys[1])  # bypassed: nothing fills while one is down
+    finally:
+        if process.process is None:
+            process.start()
+        redis_cluster.wait_ok()
+    try:
+        assert near.wait_fresh(30)
+        assert near.info()["near_cache_tracking_connections"] == 3
+        poll_until(lambda: _sets(cluster_client, victim_key, b"3"), timeout=30)
+        poll_until(lambda: near.get(victim_key) == b"3" and near.core.l1.has(victim_key))
+        cluster_client.set(victim_key, b"4")
+        poll_until(lambda: near.get(victim_key) == b"4")
+    finally:
+        near.close()
+
+
+def _sets(client: Any, key: str, value: bytes) -> bool:
+    """SET once the cluster serves the slot again (right after a restart it may not yet)."""
+    try:
+        return bool(client.set(key, value))
+    except redis.RedisError:
+        return False
