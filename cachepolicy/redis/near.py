@@ -272,11 +272,15 @@ class AsyncNearRemote(Protocol):
     def tracking_endpoints(self) -> list[dict[str, Any]]: ...
 
 
-def _endpoint(kwargs: Mapping[str, Any]) -> dict[str, Any]:
-    """The subset of a pool's connection kwargs that a tracking ``Connection`` accepts."""
-    keep = (
+# Connection options a tracking connection inherits from the data pool: which server (TCP or
+# Unix socket), credentials, TLS (every ``ssl_*``). Not timeouts, retries, health checks,
+# redis-py's own client-side cache or its maintenance-notification handler: the tracker sets
+# its own (RESP3, timeouts from the staleness bound, a failure ends the session).
+_INHERITED = frozenset(
+    {
         "host",
         "port",
+        "path",
         "db",
         "username",
         "password",
@@ -284,8 +288,22 @@ def _endpoint(kwargs: Mapping[str, Any]) -> dict[str, Any]:
         "client_name",
         "socket_keepalive",
         "socket_keepalive_options",
-    )
-    return {name: kwargs[name] for name in keep if name in kwargs}
+        "socket_type",
+        "encoding",
+        "encoding_errors",
+        "driver_info",
+    }
+)
+
+
+def _endpoint(pool: Any) -> dict[str, Any]:
+    """Tracking-connection kwargs from a pool: same server, credentials, TLS or Unix socket
+    (``connection_class`` is passed on), minus what the tracker sets itself."""
+    kwargs = {
+        k: v for k, v in pool.connection_kwargs.items() if k in _INHERITED or k.startswith("ssl")
+    }
+    kwargs["connection_class"] = pool.connection_class
+    return kwargs
 
 
 #: The PTTL a remote reports for a value that is correct but must not be cached: in ``default``
@@ -361,11 +379,11 @@ def _endpoints_of(client: Any) -> list[dict[str, Any]]:
     """One tracking endpoint per primary: the pool's server, or every cluster primary."""
     primaries = getattr(client, "get_primaries", None)
     if primaries is None:
-        return [_endpoint(client.connection_pool.connection_kwargs)]
+        return [_endpoint(client.connection_pool)]
     endpoints = []
     for node in primaries():
         pool = getattr(node.redis_connection, "connection_pool", None)
-        common = _endpoint(pool.connection_kwargs) if pool is not None else {}
+        common = _endpoint(pool) if pool is not None else {}
         endpoints.append({**common, "host": node.host, "port": node.port})
     return endpoints
 
@@ -400,7 +418,9 @@ class AsyncRedisRemote:
             await self.client.unlink(*batch[start : start + 500])
 
     def tracking_endpoints(self) -> list[dict[str, Any]]:
-        return [_endpoint(self.client.connection_pool.connection_kwargs)]
+        """Standalone ``redis.asyncio.Redis`` only: an asyncio cluster learns its primaries
+        asynchronously, so pass ``endpoints=`` to :class:`AsyncNearCache` for one."""
+        return [_endpoint(self.client.connection_pool)]
 
 
 # ---------------------------------------------------------------------- the coherence core

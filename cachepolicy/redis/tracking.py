@@ -224,8 +224,9 @@ class Tracker:
     def _session(self, node: int) -> None:
         from redis.connection import Connection as _Connection
 
-        Connection: Any = _Connection  # redis-py's connection classes are untyped
         kwargs = dict(self.endpoints[node])
+        # redis-py's connection classes are untyped; TLS/Unix-socket pools pass their own.
+        Connection: Any = kwargs.pop("connection_class", None) or _Connection
         kwargs["protocol"] = 3
         # A hung read must end: it is bounded by the dead-connection limit, not left to the
         # caller's socket_timeout (often None).
@@ -419,8 +420,9 @@ class AsyncTracker:
     async def _session(self, node: int) -> None:
         from redis.asyncio.connection import Connection as _Connection
 
-        Connection: Any = _Connection  # redis-py's connection classes are untyped
         kwargs = dict(self.endpoints[node])
+        # redis-py's connection classes are untyped; TLS/Unix-socket pools pass their own.
+        Connection: Any = kwargs.pop("connection_class", None) or _Connection
         kwargs["protocol"] = 3
         kwargs["socket_timeout"] = max(1.0, self.staleness * _DEAD_AFTER_BOUNDS)
         kwargs.setdefault("socket_connect_timeout", kwargs["socket_timeout"])

@@ -219,3 +219,21 @@ def test_default_mode_lost_data_connection_flushes_the_l1(private_server: Privat
     finally:
         near.close()
         admin.close()
+
+
+def test_tracking_connection_inherits_the_pools_credentials() -> None:
+    server = PrivateServer(password="s3cret")
+    server.start()
+    near = None
+    try:
+        near = _near(server)  # would never become fresh if the tracker could not AUTH
+        admin = server.client()
+        admin.set("f:a", b"1")
+        poll_until(lambda: _cached(near, "f:a", b"1"))
+        admin.set("f:a", b"2")
+        poll_until(lambda: near.get("f:a") == b"2")
+        admin.close()
+    finally:
+        if near is not None:
+            near.close()
+        server.close()

@@ -73,13 +73,14 @@ def delete_prefix(client: Any, prefix: str) -> None:
 class PrivateServer:
     """A ``redis-server`` of our own (no persistence) that may be stopped and restarted."""
 
-    def __init__(self, *extra: str) -> None:
+    def __init__(self, *extra: str, password: str | None = None) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             pytest.skip("redis-server is not installed")
         self.binary = binary
         self.port = free_port()
-        self.extra = extra
+        self.extra = (*extra, "--requirepass", password) if password else extra
+        self.password = password
         self.workdir = tempfile.mkdtemp(prefix="cachepolicy-near-")
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -115,6 +116,8 @@ class PrivateServer:
             self.process = None
 
     def client(self, **kwargs: Any) -> Any:
+        if self.password:
+            kwargs.setdefault("password", self.password)
         return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
 
     def close(self) -> None:
