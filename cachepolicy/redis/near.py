@@ -269,7 +269,8 @@ class AsyncNearRemote(Protocol):
 
     def clear(self) -> Awaitable[None]: ...
 
-    def tracking_endpoints(self) -> list[dict[str, Any]]: ...
+    def tracking_endpoints(self) -> Awaitable[list[dict[str, Any]]]:
+        """Awaited: an asyncio cluster client learns its primaries asynchronously."""
 
 
 # Connection options a tracking connection inherits from the data pool: which server (TCP or
@@ -389,7 +390,7 @@ def _endpoints_of(client: Any) -> list[dict[str, Any]]:
 
 
 class AsyncRedisRemote:
-    """An :class:`AsyncNearRemote` over ``redis.asyncio.Redis`` (standalone)."""
+    """An :class:`AsyncNearRemote` over ``redis.asyncio.Redis`` or its ``RedisCluster``."""
 
     def __init__(self, client: Any, *, clear_prefix: str = "") -> None:
         self.client = client
@@ -417,10 +418,12 @@ class AsyncRedisRemote:
         for start in range(0, len(batch), 500):
             await self.client.unlink(*batch[start : start + 500])
 
-    def tracking_endpoints(self) -> list[dict[str, Any]]:
-        """Standalone ``redis.asyncio.Redis`` only: an asyncio cluster learns its primaries
-        asynchronously, so pass ``endpoints=`` to :class:`AsyncNearCache` for one."""
-        return [_endpoint(self.client.connection_pool)]
+    async def tracking_endpoints(self) -> list[dict[str, Any]]:
+        primaries = getattr(self.client, "get_primaries", None)
+        if primaries is None:
+            return [_endpoint(self.client.connection_pool)]
+        await self.client.initialize()  # a no-op once the cluster's slots are known
+        return [{**_endpoint(node), "host": node.host, "port": node.port} for node in primaries()]
 
 
 # ---------------------------------------------------------------------- the coherence core
@@ -839,12 +842,33 @@ class AsyncNearCache:
         self.remote = remote
         self.prefixes = _prefixes(prefix)
         self.core = Coherence(self.config)
-        nodes = list(endpoints) if endpoints is not None else remote.tracking_endpoints()
+        self._endpoints = list(endpoints) if endpoints is not None else None
+        if self._endpoints is not None:
+            self._check_nodes(self._endpoints)
+        # Made by start(): the endpoints may have to be awaited, and the tasks need the loop.
+        self.tracker: AsyncTracker | None = None
+        self._starting = False
+
+    def _check_nodes(self, nodes: Sequence[Mapping[str, Any]]) -> None:
         if self.config.mode == "default" and len(nodes) != 1:
             raise ConfigError(
                 "Option 'NEAR_CACHE_MODE' = 'default' needs a single Redis server; use 'bcast'.",
                 option="NEAR_CACHE_MODE",
             )
+
+    async def start(self) -> None:
+        """Resolve the primaries and start the tracker on the running loop (once)."""
+        if self._starting:
+            return
+        self._starting = True  # before any await: a concurrent start() returns at once
+        nodes = self._endpoints
+        if nodes is None:
+            try:
+                nodes = list(await self.remote.tracking_endpoints())
+                self._check_nodes(nodes)
+            except BaseException:
+                self._starting = False
+                raise
         self.tracker = AsyncTracker(
             nodes,
             prefixes=self.prefixes,
@@ -855,12 +879,7 @@ class AsyncNearCache:
             clock=self.core.monotonic,
             watched=self.core.watched if self.config.mode == "default" else None,
         )
-        self._started = False
-
-    async def start(self) -> None:
-        if not self._started:
-            self._started = True
-            self.tracker.start()
+        self.tracker.start()
 
     async def wait_fresh(self, timeout: float = 5.0) -> bool:
         import asyncio
@@ -874,7 +893,7 @@ class AsyncNearCache:
         return True
 
     def _redirect(self) -> Redirect | None:
-        if self.config.mode != "default":
+        if self.config.mode != "default" or self.tracker is None:
             return None
         target = self.tracker.client_ids[0]
         return Redirect(target) if target is not None else None
@@ -948,11 +967,13 @@ class AsyncNearCache:
 
     def info(self) -> dict[str, Any]:
         report = self.core.info()
-        report["near_cache_tracking_connections"] = sum(self.tracker.connected)
+        tracker = self.tracker
+        report["near_cache_tracking_connections"] = sum(tracker.connected) if tracker else 0
         return report
 
     async def close(self) -> None:
-        await self.tracker.stop()
+        if self.tracker is not None:
+            await self.tracker.stop()
         self.core.close()
 
     async def __aenter__(self) -> AsyncNearCache:

@@ -159,3 +159,45 @@ def _sets(client: Any, key: str, value: bytes) -> bool:
         return bool(client.set(key, value))
     except redis.RedisError:
         return False
+
+
+def test_async_near_cache_on_the_cluster(redis_cluster: Any, prefix: str) -> None:
+    import asyncio
+
+    from redis.asyncio.cluster import ClusterNode, RedisCluster
+
+    from cachepolicy.redis.near import AsyncNearCache, AsyncRedisRemote
+
+    async def scenario() -> None:
+        client = RedisCluster(
+            startup_nodes=[ClusterNode(n.host, n.port) for n in redis_cluster.nodes]
+        )
+        near = AsyncNearCache(
+            AsyncRedisRemote(client), prefix=prefix, config=NearCacheConfig(staleness=STALENESS)
+        )
+        try:
+            assert await near.wait_fresh(10)  # the primaries are discovered, then tracked
+            assert near.info()["near_cache_tracking_connections"] == 3
+            owners: dict[str, list[str]] = {}
+            for i in range(30):
+                key = f"{prefix}a{i}"
+                owners.setdefault(client.get_node_from_key(key).name, []).append(key)
+            keys = [group[0] for group in owners.values()]
+            assert len(keys) == 3
+            for key in keys:
+                await client.set(key, b"old")
+            deadline = time.monotonic() + 5
+            while not all(near.core.l1.has(k) for k in keys):
+                assert await near.get_many(keys) == dict.fromkeys(keys, b"old")
+                assert time.monotonic() < deadline
+                await asyncio.sleep(0.001)
+            for key in keys:  # a write on every primary reaches the L1
+                await client.set(key, b"new")
+                while await near.get(key) != b"new":
+                    assert time.monotonic() < deadline + 5
+                    await asyncio.sleep(0.001)
+        finally:
+            await near.close()
+            await client.aclose()
+
+    asyncio.run(scenario())
