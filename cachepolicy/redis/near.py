@@ -381,6 +381,9 @@ def _endpoints_of(client: Any) -> list[dict[str, Any]]:
     primaries = getattr(client, "get_primaries", None)
     if primaries is None:
         return [_endpoint(client.connection_pool)]
+    # The client's view of the topology: refreshed by redis-py when a command meets a moved
+    # slot or a dead node, and here too, for a tracker whose primary stopped answering.
+    client.nodes_manager.initialize()
     endpoints = []
     for node in primaries():
         pool = getattr(node.redis_connection, "connection_pool", None)
@@ -423,6 +426,8 @@ class AsyncRedisRemote:
         if primaries is None:
             return [_endpoint(self.client.connection_pool)]
         await self.client.initialize()  # a no-op once the cluster's slots are known
+        # Refreshed for a tracker whose primary stopped answering (a failover moves its slots).
+        await self.client.nodes_manager.initialize()
         return [{**_endpoint(node), "host": node.host, "port": node.port} for node in primaries()]
 
 
@@ -693,6 +698,7 @@ class NearCache:
             on_fresh_until=self.core.set_fresh_until,
             clock=self.core.monotonic,
             watched=self.core.watched if self.config.mode == "default" else None,
+            discover=remote.tracking_endpoints if endpoints is None else None,
         )
         self._forked = False
         forksafety.track(self)
@@ -878,6 +884,7 @@ class AsyncNearCache:
             on_fresh_until=self.core.set_fresh_until,
             clock=self.core.monotonic,
             watched=self.core.watched if self.config.mode == "default" else None,
+            discover=self.remote.tracking_endpoints if self._endpoints is None else None,
         )
         self.tracker.start()
 

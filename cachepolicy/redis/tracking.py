@@ -31,7 +31,7 @@ import math
 import re
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 __all__ = [
@@ -57,6 +57,44 @@ _BACKOFF_MAX = 1.0
 # A connection whose oldest unanswered PING is older than this many staleness bounds is dropped
 # and reconnected: it is no longer merely slow. The L1 was bypassed long before (after one bound).
 _DEAD_AFTER_BOUNDS = 2.0
+
+
+# After this many failed sessions in a row a tracker asks the remote for the current primaries:
+# a failover may have moved its slots to a replica at another address. Not on the first
+# failure: a restart on the same address is the common case and needs no topology read.
+_REDISCOVER_AFTER = 3
+
+
+def _follow_topology(
+    endpoints: list[dict[str, Any]], node: int, primaries: Sequence[Mapping[str, Any]]
+) -> None:
+    """Point ``endpoints[node]`` at a primary no other tracker covers, if its own is no longer
+    a primary. (With more primaries than trackers some would be untracked: a resharding the
+    near cache does not follow; it must be rebuilt, and this is logged.)"""
+
+    def address(endpoint: Mapping[str, Any]) -> tuple[Any, Any]:
+        return endpoint.get("host"), endpoint.get("port")
+
+    current = {address(p) for p in primaries}
+    if len(current) > len(endpoints):
+        logger.error(
+            "Near cache: the cluster now has %d primaries but %d are tracked; rebuild the near "
+            "cache to track the new ones.",
+            len(current),
+            len(endpoints),
+        )
+    if address(endpoints[node]) in current:
+        return
+    covered = {address(e) for i, e in enumerate(endpoints) if i != node}
+    for primary in primaries:
+        if address(primary) not in covered:
+            logger.warning(
+                "Near cache: tracking %s:%s instead of %s:%s, which is no longer a primary.",
+                *address(primary),
+                *address(endpoints[node]),
+            )
+            endpoints[node] = dict(primary)
+            return
 
 
 def heartbeat_for(staleness: float) -> float:
@@ -126,6 +164,7 @@ class Tracker:
         on_client_id: Callable[[int, int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         watched: Callable[[], list[int]] | None = None,
+        discover: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("A near cache needs at least one Redis endpoint to track.")
@@ -139,10 +178,12 @@ class Tracker:
         self.freshness = _Freshness(len(self.endpoints), staleness, on_fresh_until)
         self.on_client_id = on_client_id
         self.watched = watched
+        self.discover = discover
         self.reconnects = 0
         self.connected = [False] * len(self.endpoints)
         self.client_ids: list[int | None] = [None] * len(self.endpoints)
         self._stop = threading.Event()
+        self._discovering = threading.Lock()  # one node at a time picks its replacement
         self._threads: list[threading.Thread] = []
         self._connections: list[Any] = [None] * len(self.endpoints)
 
@@ -189,14 +230,21 @@ class Tracker:
 
     def _run(self, node: int) -> None:
         backoff = _BACKOFF_START
+        failures = 0
         while not self._stop.is_set():
             try:
+                if failures >= _REDISCOVER_AFTER and self.discover is not None:
+                    with self._discovering:
+                        _follow_topology(self.endpoints, node, self.discover())
                 self._session(node)
                 backoff = _BACKOFF_START
+                failures = 0
             except Exception as exc:  # any failure: the session is over, the L1 must not trust it
+                failures += 1
                 if self._stop.is_set():
                     break
-                logger.warning(
+                # Once per outage: later attempts while it is still down log at debug level.
+                (logger.warning if failures == 1 else logger.debug)(
                     "Near cache: invalidation connection to %s:%s lost (%s: %s); the near cache "
                     "is bypassed until it is back.",
                     self.endpoints[node].get("host"),
@@ -342,6 +390,7 @@ class AsyncTracker:
         on_client_id: Callable[[int, int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         watched: Callable[[], list[int]] | None = None,
+        discover: Callable[[], Awaitable[Sequence[Mapping[str, Any]]]] | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("A near cache needs at least one Redis endpoint to track.")
@@ -355,6 +404,7 @@ class AsyncTracker:
         self.freshness = _Freshness(len(self.endpoints), staleness, on_fresh_until)
         self.on_client_id = on_client_id
         self.watched = watched
+        self.discover = discover
         self.connected = [False] * len(self.endpoints)
         self.client_ids: list[int | None] = [None] * len(self.endpoints)
         self._tasks: list[asyncio.Task[None]] = []
@@ -385,15 +435,20 @@ class AsyncTracker:
 
     async def _run(self, node: int) -> None:
         backoff = _BACKOFF_START
+        failures = 0
         while not self._stopping:
             try:
+                if failures >= _REDISCOVER_AFTER and self.discover is not None:
+                    _follow_topology(self.endpoints, node, await self.discover())
                 await self._session(node)
                 backoff = _BACKOFF_START
+                failures = 0
             except asyncio.CancelledError:
                 await self._lost(node)
                 raise
             except Exception as exc:  # the session is over, the L1 must not trust it
-                logger.warning(
+                failures += 1
+                (logger.warning if failures == 1 else logger.debug)(
                     "Near cache: invalidation connection to %s:%s lost (%s: %s); the near cache "
                     "is bypassed until it is back.",
                     self.endpoints[node].get("host"),

@@ -204,3 +204,21 @@ def test_async_near_cache_on_the_cluster(redis_cluster: Any, prefix: str) -> Non
             await client.aclose()
 
     asyncio.run(scenario())
+
+
+def test_tracker_follows_a_primary_that_moved() -> None:
+    """After a failover a tracker whose primary is gone takes the one primary no other
+    tracker covers (the promoted replica); a primary still listed is kept."""
+    from cachepolicy.redis.tracking import _follow_topology
+
+    def node(port: int) -> dict[str, Any]:
+        return {"host": "127.0.0.1", "port": port, "password": "p"}
+
+    endpoints = [node(1), node(2), node(3)]
+    _follow_topology(endpoints, 0, [node(2), node(3), node(4)])
+    assert [e["port"] for e in endpoints] == [4, 2, 3]
+    assert endpoints[0]["password"] == "p"
+    _follow_topology(endpoints, 1, [node(2), node(3), node(4)])  # still a primary: unchanged
+    assert [e["port"] for e in endpoints] == [4, 2, 3]
+    _follow_topology(endpoints, 2, [node(4), node(2)])  # no uncovered primary: stays put
+    assert [e["port"] for e in endpoints] == [4, 2, 3]
