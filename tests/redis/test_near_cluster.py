@@ -222,3 +222,66 @@ def test_tracker_follows_a_primary_that_moved() -> None:
     assert [e["port"] for e in endpoints] == [4, 2, 3]
     _follow_topology(endpoints, 2, [node(4), node(2)])  # no uncovered primary: stays put
     assert [e["port"] for e in endpoints] == [4, 2, 3]
+
+
+def _replicas_synced(nodes: list[Any]) -> bool:
+    roles = [n.client(socket_timeout=1).info("replication") for n in nodes]
+    replicas = [r for r in roles if r["role"] == "slave"]
+    return len(replicas) == 3 and all(r["master_link_status"] == "up" for r in replicas)
+
+
+def test_failover_to_a_replica_is_followed_by_itself(prefix: str) -> None:
+    """With replicas, a killed primary's slots move to a promoted replica at another address;
+    the tracker of the lost primary finds it (after a few failed reconnects it re-reads the
+    primaries) and the near cache becomes fresh and coherent again without being rebuilt."""
+    import subprocess
+
+    from redis.cluster import ClusterNode, RedisCluster
+
+    from tests.redis.servers import RedisProcess, require_redis_server
+
+    binary = require_redis_server()
+    nodes = [RedisProcess(binary, cluster=True) for _ in range(6)]
+    client = None
+    near = None
+    try:
+        subprocess.run(
+            [
+                "redis-cli", "--cluster", "create", *(f"{n.host}:{n.port}" for n in nodes),
+                "--cluster-replicas", "1", "--cluster-yes",
+            ],
+            check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60,
+        )  # fmt: skip
+        # A replica fails over only once it has synced with its primary.
+        poll_until(lambda: _replicas_synced(nodes), timeout=30, interval=0.1)
+        client = RedisCluster(
+            startup_nodes=[ClusterNode(n.host, n.port) for n in nodes], socket_timeout=2
+        )
+        key = prefix + "x"
+        poll_until(lambda: _sets(client, key, b"1"), timeout=30)
+        near = NearCache(
+            RedisRemote(client), prefix=prefix, config=NearCacheConfig(staleness=STALENESS)
+        )
+        assert near.wait_fresh(10)
+        poll_until(lambda: near.get(key) == b"1" and near.core.l1.has(key))
+        owner = client.get_node_from_key(key)
+        victim = next(n for n in nodes if n.port == owner.port)
+        victim.stop()
+        poll_until(lambda: not near.info()["near_cache_fresh"], timeout=5)
+        assert len(near.core.l1) == 0
+        # The replica takes over after cluster-node-timeout; redis-py follows on a retry.
+        poll_until(lambda: _sets(client, key, b"2"), timeout=30, interval=0.2)
+        assert near.wait_fresh(30)
+        tracked = {(e["host"], e["port"]) for e in near.tracker.endpoints}
+        assert (owner.host, owner.port) not in tracked
+        assert len(tracked) == 3
+        poll_until(lambda: near.get(key) == b"2" and near.core.l1.has(key))
+        client.set(key, b"3")  # the promoted primary's writes are pushed to the L1
+        poll_until(lambda: near.get(key) == b"3")
+    finally:
+        if near is not None:
+            near.close()
+        if client is not None:
+            client.close()
+        for node in nodes:
+            node.close()
