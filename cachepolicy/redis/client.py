@@ -23,7 +23,9 @@ Sync: one redis-py client per distinct settings per process, shared by every ada
 connections after a fork). Async: a redis-py asyncio client is bound to the event loop that
 created its connections, so clients are kept *per running loop*; a closed loop's clients are
 dropped the next time any loop asks, and :meth:`AsyncRedisClient.aclose` closes the current
-loop's one.
+loop's one. The async ``_fetch`` and ``_write`` coalesce the calls concurrent tasks make in one
+loop iteration into one ``MGET`` / one pipeline (:class:`_Batcher`), so 100 concurrent
+``aget`` calls cost one round trip, not 100.
 
 Errors
 ======
@@ -49,7 +51,9 @@ other mutations
     (``touch``), ``_incr(key, delta)`` and ``_clear(prefix)``
 
 Values are encoded and decoded by ``self.codec`` around those calls, so an L1 stores (and
-counts the bytes of) exactly the payloads Redis holds.
+counts the bytes of) exactly the payloads Redis holds. The async client has the same methods
+(coroutines); overriding its ``_fetch``/``_write`` bypasses the coalescing for those calls
+unless the override calls ``super()``.
 """
 
 from __future__ import annotations
@@ -58,8 +62,8 @@ import asyncio
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncIterator, Iterable, Iterator, Mapping
-from typing import Any, Final
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from typing import Any, Final, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
 import redis
@@ -94,6 +98,8 @@ if redis.call('EXISTS', KEYS[1]) == 1 then
 end
 return 0
 """
+T = TypeVar("T")
+
 _GLOB_SPECIAL: Final = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
@@ -133,7 +139,8 @@ def _cluster_kwargs(settings: RedisSettings) -> dict[str, Any]:
 
 def _settings_key(settings: RedisSettings) -> str:
     # client_options may hold unhashable values; their repr identifies them well enough.
-    return repr((settings.urls, settings.topology, settings.db, sorted(settings.client_options)))
+    options = sorted(settings.client_options.items(), key=lambda item: str(item[0]))
+    return repr((settings.urls, settings.topology, settings.db, options))
 
 
 def _unavailable(settings: RedisSettings, exc: Exception) -> RedisUnavailableError:
@@ -154,7 +161,15 @@ def _incr_error(key: str, exc: redis.ResponseError) -> Exception:
     return TypeError(f"The value of key {short_repr(key)} is not an integer: {text}.")
 
 
-_CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError)
+# What "the server cannot serve this now" looks like through redis-py: a refused or dropped
+# connection, a timeout, a cluster whose slots are not all served (CLUSTERDOWN, a primary gone)
+# or whose topology cannot be learnt.
+_CONNECTION_ERRORS = (
+    redis.ConnectionError,
+    redis.TimeoutError,
+    redis.exceptions.ClusterError,
+    redis.RedisClusterException,
+)
 
 
 class _Common:
@@ -198,9 +213,14 @@ def _make_sync_remote(settings: RedisSettings) -> Any:
 class RedisClient(_Common):
     """Blocking client; thread-safe; one shared redis-py client per settings per process."""
 
+    _remote: Any = None
+
     @property
     def remote(self) -> Any:
         """The shared ``redis.Redis`` / ``redis.cluster.RedisCluster``."""
+        remote = self._remote
+        if remote is not None and _SYNC_REMOTES.get(self._key) is remote:
+            return remote
         remote = _SYNC_REMOTES.get(self._key)
         if remote is None:
             with _SYNC_LOCK:
@@ -210,9 +230,8 @@ class RedisClient(_Common):
                         remote = _make_sync_remote(self.settings)
                     except _CONNECTION_ERRORS as exc:  # a cluster asks for its slots at once
                         raise _unavailable(self.settings, exc) from exc
-                    except redis.RedisClusterException as exc:
-                        raise _unavailable(self.settings, exc) from exc
                     _SYNC_REMOTES[self._key] = remote
+        self._remote = remote
         return remote
 
     @contextlib.contextmanager
@@ -221,22 +240,26 @@ class RedisClient(_Common):
             yield
         except _CONNECTION_ERRORS as exc:
             raise _unavailable(self.settings, exc) from exc
-        except redis.RedisClusterException as exc:
-            raise _unavailable(self.settings, exc) from exc
 
     # -- the seam (see the module docstring) ------------------------------------------------
 
+    # The hot paths catch errors inline: a context manager costs a generator per call.
+
     def _fetch(self, key: str) -> bytes | None:
-        with self._errors():
+        try:
             result: bytes | None = self.remote.get(key)
+        except _CONNECTION_ERRORS as exc:
+            raise _unavailable(self.settings, exc) from exc
         return result
 
     def _fetch_many(self, keys: list[str]) -> list[bytes | None]:
-        with self._errors():
+        try:
             remote = self.remote
             if self.settings.cluster:
                 return list(remote.mget_nonatomic(keys))
             return list(remote.mget(keys))
+        except _CONNECTION_ERRORS as exc:
+            raise _unavailable(self.settings, exc) from exc
 
     def _exists(self, key: str) -> bool:
         with self._errors():
@@ -387,6 +410,12 @@ class RedisClient(_Common):
                 (node.name, remote.get_redis_connection(node)) for node in remote.get_primaries()
             ]
 
+    def on_primaries(self, work: Callable[[list[tuple[str, Any]]], T]) -> T:
+        """Run ``work(primaries())`` with connection failures as :class:`RedisUnavailableError`
+        (for the admin paths: INFO, CONFIG GET/SET, start-up checks)."""
+        with self._errors():
+            return work(self.primaries())
+
     def close(self) -> None:
         """Drop this process's shared connection for these settings (next use reconnects)."""
         with _SYNC_LOCK:
@@ -419,7 +448,128 @@ def _make_async_remote(settings: RedisSettings) -> Any:
 def async_remote_count() -> int:
     """How many asyncio clients are alive, over all loops (tests: loop cleanup)."""
     with _ASYNC_LOCK:
-        return sum(len(clients) for clients in _ASYNC_REMOTES.values())
+        return sum(
+            1
+            for clients in _ASYNC_REMOTES.values()
+            for key in clients
+            if not key.startswith("batch:")
+        )
+
+
+class _Batcher:
+    """Coalesces the GETs and SETs that concurrent tasks issue in one loop iteration.
+
+    An ``aget`` awaits a future; the first read of an iteration schedules one flush (``call_soon``),
+    which sends every read queued by then as one ``MGET`` (``mget_nonatomic`` on a cluster) and
+    every write as one non-transactional pipeline, then resolves each caller's future. A hundred
+    concurrent ``aget`` calls are thus one round trip instead of a hundred, which is where a
+    native async client beats a thread pool. A lone caller pays one future and one task (a few
+    microseconds against a network round trip). Each caller still gets exactly its own key's
+    answer; a failure is raised in every caller of the batch. The flush runs as its own task, so
+    a caller that is cancelled does not cancel the others' batch.
+    """
+
+    def __init__(self, client: AsyncRedisClient, remote: Any, loop: asyncio.AbstractEventLoop):
+        self.client = client
+        self.remote = remote
+        self.loop = loop
+        self.reads: list[tuple[str, asyncio.Future[Any]]] = []
+        self.writes: list[tuple[str, bytes | int, int | None, str, asyncio.Future[Any]]] = []
+        self.scheduled = False
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def _schedule(self) -> None:
+        if not self.scheduled:
+            self.scheduled = True
+            self.loop.call_soon(self._flush)
+
+    def read(self, key: str) -> asyncio.Future[Any]:
+        future = self.loop.create_future()
+        self.reads.append((key, future))
+        self._schedule()
+        return future
+
+    def write(
+        self, key: str, payload: bytes | int, px: int | None, condition: str
+    ) -> asyncio.Future[Any]:
+        future = self.loop.create_future()
+        self.writes.append((key, payload, px, condition, future))
+        self._schedule()
+        return future
+
+    def _flush(self) -> None:
+        self.scheduled = False
+        reads, self.reads = self.reads, []
+        writes, self.writes = self.writes, []
+        task = self.loop.create_task(self._run(reads, writes))
+        self.tasks.add(task)  # a task nobody references may be garbage-collected mid-run
+        task.add_done_callback(self.tasks.discard)
+
+    async def _run(
+        self,
+        reads: list[tuple[str, asyncio.Future[Any]]],
+        writes: list[tuple[str, bytes | int, int | None, str, asyncio.Future[Any]]],
+    ) -> None:
+        settings = self.client.settings
+        if writes:
+            futures = [w[4] for w in writes]
+            try:
+                if len(writes) == 1:
+                    key, payload, px, condition, _f = writes[0]
+                    results = [
+                        await self.remote.set(
+                            key, payload, px=px, nx=condition == "nx", xx=condition == "xx"
+                        )
+                    ]
+                else:
+                    pipe = self.remote.pipeline(transaction=False)
+                    for key, payload, px, condition, _f in writes:
+                        pipe.set(key, payload, px=px, nx=condition == "nx", xx=condition == "xx")
+                    results = await pipe.execute(raise_on_error=False)
+            except _CONNECTION_ERRORS as exc:
+                _fail(futures, _unavailable(settings, exc))
+            except BaseException as exc:  # deliver whatever went wrong to every caller
+                _fail(futures, exc)
+            else:
+                for future, result in zip(futures, results, strict=True):
+                    if future.done():
+                        continue
+                    if isinstance(result, Exception):
+                        failure = result
+                        if isinstance(result, _CONNECTION_ERRORS):
+                            failure = _unavailable(settings, result)
+                        future.set_exception(failure)
+                    else:
+                        future.set_result(result)
+        if reads:
+            futures = [r[1] for r in reads]
+            keys = [r[0] for r in reads]
+            try:
+                if len(keys) == 1:
+                    values = [await self.remote.get(keys[0])]
+                elif settings.cluster:
+                    values = list(await self.remote.mget_nonatomic(keys))
+                else:
+                    values = list(await self.remote.mget(keys))
+            except _CONNECTION_ERRORS as exc:
+                _fail(futures, _unavailable(settings, exc))
+            except BaseException as exc:
+                _fail(futures, exc)
+            else:
+                for future, value in zip(futures, values, strict=True):
+                    if not future.done():
+                        future.set_result(value)
+
+
+def _fail(futures: list[asyncio.Future[Any]], exc: BaseException) -> None:
+    for future in futures:
+        if not future.done():
+            if isinstance(exc, asyncio.CancelledError):  # the loop is shutting down
+                future.cancel()
+            else:
+                future.set_exception(exc)
+    if isinstance(exc, asyncio.CancelledError):
+        raise exc
 
 
 class AsyncRedisClient(_Common):
@@ -448,14 +598,12 @@ class AsyncRedisClient(_Common):
             yield
         except _CONNECTION_ERRORS as exc:
             raise _unavailable(self.settings, exc) from exc
-        except redis.RedisClusterException as exc:
-            raise _unavailable(self.settings, exc) from exc
 
     # -- the seam ---------------------------------------------------------------------------
 
     async def _fetch(self, key: str) -> bytes | None:
-        async with self._errors():
-            result: bytes | None = await self.remote.get(key)
+        future: asyncio.Future[Any] = self._batcher().read(key)
+        result: bytes | None = await future
         return result
 
     async def _fetch_many(self, keys: list[str]) -> list[bytes | None]:
@@ -476,11 +624,17 @@ class AsyncRedisClient(_Common):
     async def _write(
         self, key: str, payload: bytes | int, px: int | None, condition: str = ""
     ) -> bool:
-        async with self._errors():
-            done = await self.remote.set(
-                key, payload, px=px, nx=condition == "nx", xx=condition == "xx"
-            )
-        return bool(done)
+        future: asyncio.Future[Any] = self._batcher().write(key, payload, px, condition)
+        return bool(await future)
+
+    def _batcher(self) -> _Batcher:
+        remote = self.remote  # creates this loop's entry
+        loop = asyncio.get_running_loop()
+        clients = _ASYNC_REMOTES[loop]
+        batcher = clients.get("batch:" + self._key)
+        if batcher is None or batcher.remote is not remote:
+            batcher = clients["batch:" + self._key] = _Batcher(self, remote, loop)
+        return cast(_Batcher, batcher)
 
     async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
         async with self._errors():
@@ -606,5 +760,7 @@ class AsyncRedisClient(_Common):
         with _ASYNC_LOCK:
             clients = _ASYNC_REMOTES.get(loop)
             remote = clients.pop(self._key, None) if clients is not None else None
+            if clients is not None:
+                clients.pop("batch:" + self._key, None)
         if remote is not None:
             await remote.aclose()

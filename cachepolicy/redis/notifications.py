@@ -14,6 +14,7 @@ are with Redis itself.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 from collections.abc import Callable
 from typing import Any, Final
@@ -48,6 +49,7 @@ class KeyspaceListener:
         self._pubsubs: list[Any] = []
         #: Events received (tests and INFO).
         self.received = 0
+        self._failing = False
 
     def start(self) -> None:
         db = self.client.settings.db
@@ -63,7 +65,10 @@ class KeyspaceListener:
             )
 
     def _on_error(self, exc: BaseException, pubsub: Any, thread: Any) -> None:
-        logger.warning("Keyspace notification listener: %s; reconnecting.", exc)
+        # Warn once per outage (it retries twice a second while the server is down).
+        log = logger.debug if self._failing else logger.warning
+        self._failing = True
+        log("Keyspace notification listener: %s; reconnecting.", exc)
         # Returning keeps the thread alive: its next poll reconnects and re-subscribes.
         threading.Event().wait(_ERROR_PAUSE)
 
@@ -74,6 +79,7 @@ class KeyspaceListener:
         data = message.get("data", b"")
         key = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data)
         self.received += 1
+        self._failing = False
         with self._lock:
             subscribers = list(self._subscribers.values())
         for subscriber in subscribers:
@@ -107,6 +113,16 @@ class KeyspaceListener:
 
 _LISTENERS: dict[str, KeyspaceListener] = {}
 _LOCK = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A forked child has none of the parent's listener threads: its first backend starts its own.
+    global _LOCK
+    _LOCK = threading.Lock()
+    _LISTENERS.clear()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def listen(client: RedisClient, subscriber: Subscriber) -> Callable[[], None]:

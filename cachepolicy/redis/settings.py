@@ -243,7 +243,12 @@ def parse_redis_settings(
         if name in given
     }
     # The in-process validation, unchanged: same accepted spellings, same errors.
-    config = CacheConfig(**core_fields)
+    try:
+        config = CacheConfig(**core_fields)
+    except ConfigError as exc:
+        # The same sentence, with the option named as the user wrote it (OPTIONS/CACHE_* key).
+        written = spelled.get(exc.option or "", exc.option or "")
+        raise ConfigError(f"{written}: {exc}", option=written) from exc
     if "maxmemory_policy" in given:
         policy = str(config.maxmemory_policy).strip().lower()
         if policy not in REDIS_POLICIES:

@@ -17,6 +17,7 @@ fail instead, because CI must run these tests on real servers.
 
 from __future__ import annotations
 
+import atexit
 import os
 import shutil
 import socket
@@ -35,6 +36,8 @@ __all__ = [
     "redis_cluster",
     "redis_server",
     "require_redis_server",
+    "session_cluster",
+    "session_server",
     "wait_until",
 ]
 
@@ -215,21 +218,44 @@ class RedisClusterProcess:
             node.close()
 
 
+_SESSION: dict[str, Any] = {}
+
+
+def session_server() -> RedisProcess:
+    """The process-wide private standalone server, started on first use, stopped at exit.
+
+    For modules that need a LOCATION at import time (Django's ``override_settings`` class
+    decorators); the ``redis_server`` fixture returns the same server.
+    """
+    if "server" not in _SESSION:
+        _SESSION["server"] = RedisProcess(require_redis_server())
+        atexit.register(_SESSION["server"].close)
+    server: RedisProcess = _SESSION["server"]
+    return server
+
+
+def session_cluster() -> RedisClusterProcess:
+    """The process-wide private 3-primary cluster (see :func:`session_server`)."""
+    if "cluster" not in _SESSION:
+        _SESSION["cluster"] = RedisClusterProcess(require_redis_server())
+        atexit.register(_SESSION["cluster"].close)
+    cluster: RedisClusterProcess = _SESSION["cluster"]
+    return cluster
+
+
 @pytest.fixture(scope="session")
 def redis_server() -> Iterator[RedisProcess]:
-    """A private standalone server for this test session (flush/CONFIG SET/restart allowed)."""
-    server = RedisProcess(require_redis_server())
-    try:
-        yield server
-    finally:
-        server.close()
+    """A private standalone server for this test session (flush/CONFIG SET/restart allowed).
+
+    Tests that restart it must leave it running (``restart()``), since it is shared.
+    """
+    server = session_server()
+    yield server
+    if server.process is None:
+        server.start()
 
 
 @pytest.fixture(scope="session")
 def redis_cluster() -> Iterator[RedisClusterProcess]:
     """A private 3-primary Redis Cluster for this test session."""
-    cluster = RedisClusterProcess(require_redis_server())
-    try:
-        yield cluster
-    finally:
-        cluster.close()
+    yield session_cluster()
