@@ -133,7 +133,9 @@ def test_killed_primary_mid_run_serves_nothing_stale_and_recovers(
         poll_until(lambda: all(near.get(k) == b"1" and near.core.l1.has(k) for k in keys))
         process.stop()
         killed = time.monotonic()
-        poll_until(lambda: not near.info()["near_cache_fresh"], timeout=5)
+        poll_until(  # not fresh first, then flushed: the tracker drops freshness, then clears
+            lambda: not near.info()["near_cache_fresh"] and len(near.core.l1) == 0, timeout=5
+        )
         assert time.monotonic() - killed <= STALENESS + 0.5
         assert len(near.core.l1) == 0
         with pytest.raises(redis.RedisError):
@@ -267,7 +269,9 @@ def test_failover_to_a_replica_is_followed_by_itself(prefix: str) -> None:
         owner = client.get_node_from_key(key)
         victim = next(n for n in nodes if n.port == owner.port)
         victim.stop()
-        poll_until(lambda: not near.info()["near_cache_fresh"], timeout=5)
+        poll_until(  # not fresh first, then flushed: the tracker drops freshness, then clears
+            lambda: not near.info()["near_cache_fresh"] and len(near.core.l1) == 0, timeout=5
+        )
         assert len(near.core.l1) == 0
         # The replica takes over after cluster-node-timeout; redis-py follows on a retry.
         poll_until(lambda: _sets(client, key, b"2"), timeout=30, interval=0.2)

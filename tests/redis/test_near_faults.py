@@ -134,7 +134,9 @@ def test_server_restart_raises_clear_errors_then_recovers(private_server: Privat
         poll_until(lambda: _cached(near, "f:r", b"before"))
         admin.close()
         private_server.stop()
-        poll_until(lambda: not near.info()["near_cache_fresh"], timeout=5)
+        poll_until(  # not fresh first, then flushed: the tracker drops freshness, then clears
+            lambda: not near.info()["near_cache_fresh"] and len(near.core.l1) == 0, timeout=5
+        )
         assert len(near.core.l1) == 0
         with pytest.raises(redis.ConnectionError):
             near.get("f:r")  # a clear exception, never the cached copy
