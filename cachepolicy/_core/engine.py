@@ -563,12 +563,15 @@ class Engine:
         last measure after every command, and everything is re-measured every 64th."""
         self._writes += 1
         before = self.used_memory
+        index = self._index
         if (
             keyspace.data.__sizeof__() != keyspace.dict_measured
             or len(keyspace.entries) > keyspace.entries_room
             or not self._writes & _MEASURE_EVERY
         ):
             self.measure_structures(keyspace)
+            self._measure_shared()
+        elif index is not None and index.outgrown():
             self._measure_shared()
         self.sync_retained()
         limit = self.limit
@@ -593,6 +596,10 @@ class Engine:
             # Nothing may be evicted for what this new key made the tables grow by: the
             # write is taken back and refused, as any write that does not fit.
             self.remove(written, REPLACED)
+            if self._index is not None and written.deadline is not None:
+                # Its record goes too, and the index's lists give back what they grew by.
+                self._index.take_back(written)
+                self.sync_retained()
             keyspace.shrink_tables()
             self._dicts[keyspace.db] = keyspace.data
             self.measure_structures(keyspace)

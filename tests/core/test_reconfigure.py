@@ -77,13 +77,6 @@ def test_switching_policy_keeps_every_key_and_restarts_ranking(
     assert cache.check() == []
 
 
-@pytest.mark.xfail(
-    # Not strict: the pure build reproduces it with these sizes, the compiled build's smaller
-    # per-entry costs do not; remove the mark once the engine is fixed.
-    strict=False,
-    reason="engine bug on main, no reconfiguration involved: a refused TTL write under "
-    "noeviction leaves used_memory above maxmemory (reported to the lead)",
-)
 def test_noeviction_refusals_with_ttls_stay_within_the_limit(clock: ManualClock) -> None:
     cache = Cache(maxmemory="1mb", maxmemory_policy="noeviction", clock=clock, seed=1234)
     for i in range(200):
