@@ -4,7 +4,7 @@
 #
 #   [django]  tests/django (Django's own cache suite included) + the options-table tests
 #   [flask]   tests/flask (Flask-Caching's and cachelib's suites included) + the same
-#   [redis]   tests/redis but its benchmark entry test (the Redis tier; its private servers
+#   [redis]   tests/redis but its benchmark entry tests (the Redis tier; its private servers
 #             need redis-server on PATH)
 #
 # Each venv gets the wheel with one extra and the test runner only (pytest and its plugins), so
@@ -73,8 +73,8 @@ slice_for() {
     case "$1" in
         django) echo "tests/django tests/core/test_options_table.py" ;;
         flask) echo "tests/flask tests/core/test_options_table.py" ;;
-        # The benchmark entry test needs the [bench] extra (django-redis to compare with).
-        redis) echo "tests/redis --ignore=tests/redis/test_bench_entry.py" ;;
+        # The benchmark entry tests need the [bench] extra (django-redis to compare with).
+        redis) echo "tests/redis --ignore=tests/redis/test_bench_entry.py --ignore=tests/redis/test_near_bench.py" ;;
         *) echo "no test slice for the extra '$1'" >&2; return 1 ;;
     esac
 }

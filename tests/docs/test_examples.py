@@ -8,7 +8,9 @@ work the way the framework would use it:
   ``LocMemCache``, only ran as Python) is validated as ``manage.py check`` does
   (``validate_alias``, no error), built as Django builds it, and used for a set and a get;
 * a Flask ``app`` with a Flask-Caching ``cache``: a set and a get inside an application
-  context.
+  context;
+* ``redis.Redis()`` (a page that assumes a local Redis): connects to the suite's private
+  server instead (``tests/redis/servers.py``).
 
 Each page starts with no shared store and only the built-in policies, as a new process would,
 and what it created or registered is removed afterwards, so pages and other tests do not see
@@ -19,6 +21,7 @@ as ``sh`` or ``text``, never as ``python``.
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -82,6 +85,21 @@ def fresh_stores() -> Iterator[None]:
         register_policy(name, sampled, exact)
 
 
+def _private_redis() -> Any:
+    """``redis`` for a page that writes ``redis.Redis()``: the same module, whose ``Redis()``
+    connects to the suite's private server (the shared one on 6379 is never flushed; the
+    examples may call ``clear()``)."""
+    redis = pytest.importorskip("redis")
+    from tests.redis.servers import session_server
+
+    server = session_server()
+
+    def connect(**options: Any) -> Any:
+        return redis.Redis(**{**options, "host": server.host, "port": server.port})
+
+    return types.SimpleNamespace(**{**vars(redis), "Redis": connect})
+
+
 def _exercise_django(caches: dict[str, Any]) -> None:
     pytest.importorskip("django")
     from django_cachepolicy import PolicyCache
@@ -115,6 +133,8 @@ def test_page_examples_run(page: Path) -> None:
     blocks = python_blocks(page.read_text(encoding="utf-8"))
     name = page.relative_to(ROOT).as_posix()
     namespace: dict[str, Any] = {"__name__": f"docs_example_{page.stem}"}
+    if any("redis.Redis(" in source for _, source in blocks):
+        namespace["redis"] = _private_redis()
     for line, source in blocks:
         namespace.pop("CACHES", None)
         try:
