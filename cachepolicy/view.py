@@ -180,11 +180,15 @@ class Cache:
         return max(0.0, entry.deadline - self._engine.time())
 
     def expiretime(self, key: str) -> float | None:
-        """The absolute deadline (epoch seconds), None if none; KeyError if missing."""
+        """The absolute deadline (epoch seconds), None if none; KeyError if missing.
+
+        Deadlines are kept on the monotonic clock; this converts with the wall clock's offset
+        now, so after a wall-clock step the answer moves with it (``ttl()`` does not)."""
         entry = self._engine.peek(self.db, key)
         if entry is None:
             raise KeyError(key)
-        return entry.deadline
+        deadline = entry.deadline
+        return None if deadline is None else self.store.wall.to_wall(deadline)
 
     def keys(self) -> list[str]:
         return self._engine.keys(self.db)
@@ -287,7 +291,8 @@ class Cache:
             raise TypeError(f"expireat() needs a time in epoch seconds, got {short_repr(when)}.")
         if not math.isfinite(when):
             raise ValueError(f"expireat() needs a finite time, got {when!r}.")
-        return self._engine.expire_at(self.db, key, float(when), nx, xx, gt, lt)
+        deadline = self.store.wall.from_wall(float(when))
+        return self._engine.expire_at(self.db, key, deadline, nx, xx, gt, lt)
 
     def persist(self, key: str) -> bool:
         """Remove the TTL. False if the key is missing or had none."""

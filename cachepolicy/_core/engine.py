@@ -157,7 +157,7 @@ class Engine:
         self._hit = self.hits.hit
         self._miss = self.hits.miss
         self._pending: list[KeyspaceEvent] = []
-        self._time: Callable[[], float] = clock.time
+        self._time: Callable[[], float] = clock.monotonic  # deadlines never see wall steps
         # The TTL sampling arrays cost an append and a swap-remove per write and removal of a
         # key with a TTL: kept only when something samples TTL keys.
         index_volatile = policy.volatile_only or policy.uses_ttl_index or expiry.uses_ttl_index
@@ -266,6 +266,7 @@ class Engine:
     # ------------------------------------------------------------------ ReclaimContext
 
     def time(self) -> float:
+        """The engine's time: the clock's ``monotonic()``, what deadlines are stored in."""
         return self._time()
 
     def expire(self, entry: Entry) -> None:

@@ -130,10 +130,10 @@ class ActiveExpiry(DrivenExpiry):
         return self._timelimit_exit or stale_perc >= self.params.acceptable_stale
 
     def run(self, context: ReclaimContext, pause: Callable[[], None] | None) -> None:
-        # Scheduling is in clock time, like the driver's ``next_time``; budgets use monotonic().
+        # Scheduling, like deadlines and the driver's ``next_time``, is on monotonic() time.
         clock = context.clock
         fast_spacing = 2 * self.params.fast_duration
-        now = clock.time()
+        now = clock.monotonic()
         if now >= self._next_slow:
             self._next_slow = now + self._period
             self.cycle(context, fast=False, pause=pause)
@@ -265,7 +265,7 @@ class ActiveExpiry(DrivenExpiry):
             return 0, 0, 0.0, 0, True
         num = min(len(volatile), self.params.keys_per_loop)
         cursor = self._cursors[db]
-        now = context.clock.time()
+        now = context.clock.monotonic()
         sampled = expired = samples = 0
         ttl_sum = 0.0
         while sampled < num and cursor < len(volatile):
