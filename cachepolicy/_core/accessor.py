@@ -11,9 +11,25 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
+from ..errors import short_repr
 from .engine import Engine
 
-__all__ = ["Accessor"]
+__all__ = ["Accessor", "exact_key"]
+
+
+def exact_key(key: object) -> str:
+    """``key`` as an exact ``str``, or a TypeError naming what it was.
+
+    Called at the API edge, before any lock, only when ``type(key) is not str`` (one identity
+    test on the hot path). Other types are refused: their sizes are not what ``getsizeof`` says
+    (a tuple key of 1 MB counted 15 kB), ``1``, ``True`` and ``1.0`` are one dict key, and a
+    ``__hash__`` or ``__eq__`` that raises inside the keyspace's dicts would leave them half
+    updated. A ``str`` subclass is stored as its plain text: its own ``__hash__``/``__eq__``
+    never reach the keyspace.
+    """
+    if isinstance(key, str):
+        return str.__str__(key)
+    raise TypeError(f"Cache keys must be str, got {type(key).__name__} {short_repr(key)}.")
 
 
 class Accessor:
@@ -43,6 +59,8 @@ class Accessor:
 
     def get(self, key: str) -> Any:
         """The value, or None on a miss."""
+        if type(key) is not str:
+            key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
         payload = self.engine.get(self.db, key, self.touch)
@@ -52,6 +70,8 @@ class Accessor:
 
     def get_payload(self, key: str) -> bytes | None:
         """The stored bytes, or None on a miss (counts and touches like :meth:`get`)."""
+        if type(key) is not str:
+            key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
         return self.engine.get(self.db, key, self.touch)
@@ -63,6 +83,8 @@ class Accessor:
 
     def set(self, key: str, value: Any, ttl: float | None) -> None:
         """Store ``value`` (no condition, TTL in seconds or None)."""
+        if type(key) is not str:  # before pickling: a bad key must not cost a huge dumps()
+            key = exact_key(key)
         if self.pickle_protocol >= 0:
             payload = pickle.dumps(value, self.pickle_protocol)
         else:
