@@ -232,7 +232,7 @@ class Cache:
                 )
             if type(key) is not str:
                 key = exact_key(key)
-            self._engine.write(self.db, key, self._access.encode(value), ttl, KEEPTTL)
+            self._engine.write(self.db, key, self._access.encode(value, key), ttl, KEEPTTL)
         else:
             self._access.set(key, value, ttl)
 
@@ -240,27 +240,40 @@ class Cache:
         """Store only if ``key`` is absent (Redis's SET NX). True if stored."""
         if type(key) is not str:
             key = exact_key(key)
-        return self._engine.write(self.db, key, self._access.encode(value), ttl, NX)
+        return self._engine.write(self.db, key, self._access.encode(value, key), ttl, NX)
 
     def replace(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` exists (Redis's SET XX). True if stored."""
         if type(key) is not str:
             key = exact_key(key)
-        return self._engine.write(self.db, key, self._access.encode(value), ttl, XX)
+        return self._engine.write(self.db, key, self._access.encode(value, key), ttl, XX)
 
     def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> list[str]:
         """Store several values; returns the keys that did not fit (out of memory).
 
-        Every value is serialized before anything is stored, so a value that cannot be
-        serialized raises and leaves the cache unchanged (all or nothing)."""
+        Serializing is all or nothing: every value is serialized before anything is stored, so
+        a value that cannot be serialized raises and leaves the cache unchanged (Django's
+        ``LocMemCache`` keeps the items before it), and so does a non-``str`` key (TypeError).
+        Storing then goes item by item, in order, each like :meth:`set`: an item refused for
+        lack of memory (``OutOfMemoryError`` under ``noeviction``, or a ``volatile-*`` policy
+        with too few keys carrying a TTL) or too large for ``maxmemory`` at all is skipped and
+        its key returned, while the items that fit, before and after it, are stored; under an
+        evicting policy a later item may evict an earlier one of the same call."""
         encode = self._access.encode
-        payloads = [
-            (key if type(key) is str else exact_key(key), encode(value))
-            for key, value in mapping.items()
-        ]
+        payloads: list[tuple[str, bytes | None]] = []
+        for key, value in mapping.items():
+            if type(key) is not str:
+                key = exact_key(key)
+            try:
+                payloads.append((key, encode(value, key)))
+            except ValueTooLargeError:  # refused while serializing: reported like a write
+                payloads.append((key, None))
         failed: list[str] = []
         write = self._engine.write
         for key, payload in payloads:
+            if payload is None:
+                failed.append(key)
+                continue
             try:
                 write(self.db, key, payload, ttl, 0)
             except (OutOfMemoryError, ValueTooLargeError):

@@ -11,8 +11,11 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from ..errors import short_repr
+from ..errors import ValueTooLargeError, short_repr
+from ..serializers import BudgetExceeded, dumps_within
+from ..sizing import format_bytes
 from .engine import Engine
+from .entry import BYTES_BASE
 
 __all__ = ["Accessor", "exact_key"]
 
@@ -76,17 +79,65 @@ class Accessor:
             key = self.prefix + key
         return self.engine.get(self.db, key, self.touch)
 
-    def encode(self, value: Any) -> bytes:
+    def encode(self, value: Any, key: str = "") -> bytes:
+        """The payload for ``value``; ValueTooLargeError, before most of the work, for a value
+        that could not fit in ``maxmemory`` whatever was evicted (see :meth:`_budgeted`)."""
         if self.pickle_protocol >= 0:
-            return pickle.dumps(value, self.pickle_protocol)
+            cls = type(value)
+            if cls is int or cls is float or value is None or cls is bool:
+                return pickle.dumps(value, self.pickle_protocol)
+            return self._budgeted(key, value)
         return self.dumps(value)
+
+    def _budgeted(self, key: str, value: Any) -> bytes:
+        """Pickle ``value``, refusing it as soon as its size passes what the store can hold.
+
+        The budget is ``maxmemory`` less a lower bound of the entry's fixed cost (its overhead
+        and the key's characters), so nothing refused here could have been stored; the engine
+        still checks the exact size. A ``str``, ``bytes`` or ``bytearray`` pickles to at least
+        its length, so it is refused before pickling; other values go through a pickler that
+        stops at the budget (:func:`~cachepolicy.serializers.dumps_within`). Without this a
+        2 GB value cost 3 GB of allocation to be refused.
+        """
+        engine = self.engine
+        limit = engine.limit
+        protocol = self.pickle_protocol
+        if not limit:
+            return pickle.dumps(value, protocol)
+        budget = limit - engine.plain_overhead - BYTES_BASE - len(key)
+        cls = type(value)
+        if cls is str or cls is bytes or cls is bytearray:
+            if len(value) > budget:
+                raise self._too_large(key, len(value))
+            return pickle.dumps(value, protocol)
+        try:
+            return dumps_within(value, protocol, budget)
+        except BudgetExceeded as exc:
+            raise self._too_large(key, exc.written) from None
+
+    def _too_large(self, key: str, written: int) -> ValueTooLargeError:
+        engine = self.engine
+        with engine.lock:
+            engine.stats.rejected_writes += 1
+        limit = engine.limit
+        return ValueTooLargeError(
+            f"Cannot store key {short_repr(key)}: its value needs more than {written} bytes "
+            f"(refused while serializing) but maxmemory is {limit} bytes "
+            f"({format_bytes(limit)}); no eviction can make it fit.",
+            key=key,
+            size=written,
+        )
 
     def set(self, key: str, value: Any, ttl: float | None) -> None:
         """Store ``value`` (no condition, TTL in seconds or None)."""
         if type(key) is not str:  # before pickling: a bad key must not cost a huge dumps()
             key = exact_key(key)
         if self.pickle_protocol >= 0:
-            payload = pickle.dumps(value, self.pickle_protocol)
+            cls = type(value)
+            if cls is int or cls is float or value is None or cls is bool:
+                payload = pickle.dumps(value, self.pickle_protocol)
+            else:
+                payload = self._budgeted(key, value)
         else:
             payload = self.dumps(value)
         if self.prefix:
