@@ -55,7 +55,7 @@ from cachepolicy import (
 from cachepolicy import ConfigError as CoreConfigError
 from cachepolicy.errors import short_repr
 
-from . import signals
+from . import settings_sync, signals
 from .options import AliasOptions, django_timeout_to_ttl, parse_alias
 
 __all__ = ["PolicyCache"]
@@ -128,7 +128,10 @@ class PolicyCache(BaseCache):
         try:
             # Django does not tell a backend its alias; messages name the LOCATION instead.
             options = parse_alias(None, location, params)
-            store = get_shared_store(location, options.config)
+            # The name is the LOCATION, unless a settings change split it (settings_sync).
+            store = get_shared_store(
+                settings_sync.store_name(location, options.config), options.config
+            )
         except (ImproperlyConfigured, CoreConfigError) as exc:
             error = _configuration_error(exc)
             if not (apps.apps_ready and apps.is_installed("django_cachepolicy")):
