@@ -73,15 +73,19 @@ class _BudgetSink:
 
     The C pickler hands over 64 kB frames, and any object of a frame or more (a big ``bytes``)
     as the object itself, not a copy: so refusing a 200 MB value costs a frame, not 200 MB.
+    Each thread keeps one sink with its pickler (building a Pickler costs more than a small
+    value's whole pickle); the memo is cleared after every dump.
     """
 
-    __slots__ = ("budget", "busy", "chunks", "written")
+    __slots__ = ("budget", "busy", "chunks", "pickler", "protocol", "written")
 
-    def __init__(self) -> None:
+    def __init__(self, protocol: int) -> None:
         self.chunks: list[Any] = []
         self.written = 0
         self.budget = 0
         self.busy = False
+        self.protocol = protocol
+        self.pickler = pickle.Pickler(self, protocol)
 
     def write(self, data: Any) -> int:
         size = len(data) if type(data) is bytes else memoryview(data).nbytes
@@ -93,9 +97,12 @@ class _BudgetSink:
         return size
 
 
-#: One (sink, pickler) pair per thread and protocol: building a Pickler costs more than a
-#: small value's whole pickle, so the pair is reused (its memo cleared after every dump).
-_pairs = threading.local()
+class _ThreadSink(threading.local):
+    def __init__(self) -> None:
+        self.sink: _BudgetSink | None = None
+
+
+_local = _ThreadSink()
 
 
 def dumps_within(value: Any, protocol: int, budget: int) -> bytes:
@@ -105,27 +112,25 @@ def dumps_within(value: Any, protocol: int, budget: int) -> bytes:
     For a value known to fit, ``pickle.dumps`` is quicker; this is for values whose size is
     unknown until pickled and that may be far too big to store (a list of large blobs).
     """
-    pairs: dict[int, tuple[_BudgetSink, pickle.Pickler]] | None = getattr(_pairs, "pairs", None)
-    if pairs is None:
-        pairs = _pairs.pairs = {}
-    pair = pairs.get(protocol)
-    if pair is None or pair[0].busy:  # busy: a value's __reduce__ is storing into a cache
-        sink = _BudgetSink()
-        pair = (sink, pickle.Pickler(sink, protocol))
-        if protocol not in pairs:
-            pairs[protocol] = pair
-    sink, pickler = pair
+    sink = _local.sink
+    if sink is None or sink.busy or sink.protocol != protocol:
+        # busy: a value's __reduce__ is storing into a cache; that dump gets a sink of its own.
+        reentrant = sink is not None and sink.busy
+        sink = _BudgetSink(protocol)
+        if not reentrant:
+            _local.sink = sink
     sink.budget = budget
     sink.written = 0
     sink.busy = True
     try:
-        pickler.dump(value)
+        sink.pickler.dump(value)
     except BaseException:
-        pairs.pop(protocol, None)  # a pickler stopped mid-dump is not reused
+        if _local.sink is sink:
+            _local.sink = None  # a pickler stopped mid-dump is not reused
         raise
     finally:
         sink.busy = False
-        pickler.clear_memo()
+        sink.pickler.clear_memo()
         chunks = sink.chunks
         sink.chunks = []
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
