@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ValueTooLargeError, short_repr
 from ..serializers import BudgetExceeded, dumps_within
 from ..sizing import format_bytes
-from .engine import Engine
+from .engine import NX, Engine
 from .entry import BYTES_BASE
 
 __all__ = ["Accessor", "exact_key"]
@@ -127,6 +127,23 @@ class Accessor:
             key=key,
             size=written,
         )
+
+    def set_payload(self, key: str, payload: bytes, ttl: float | None) -> None:
+        """Store a payload :meth:`encode` made (no condition, TTL in seconds or None): for
+        adapters that must tell the serializer's errors from the store's."""
+        if type(key) is not str:
+            key = exact_key(key)
+        if self.prefix:
+            key = self.prefix + key
+        self.engine.write(self.db, key, payload, ttl, 0)
+
+    def add_payload(self, key: str, payload: bytes, ttl: float | None) -> bool:
+        """:meth:`set_payload` only if ``key`` is absent (Redis's SET NX). True if stored."""
+        if type(key) is not str:
+            key = exact_key(key)
+        if self.prefix:
+            key = self.prefix + key
+        return self.engine.write(self.db, key, payload, ttl, NX)
 
     def set(self, key: str, value: Any, ttl: float | None) -> None:
         """Store ``value`` (no condition, TTL in seconds or None)."""
