@@ -590,9 +590,10 @@ class Engine:
                     break
                 self.remove(victim, EVICTED)
             self.used_memory += grown
-        if limit and self.used_memory > limit and new and written is not None:
+        if limit and self.used_memory > limit and new and written is not None and written.alive:
             # Nothing may be evicted for what this new key made the tables grow by: the
-            # write is taken back and refused, as any write that does not fit.
+            # write is taken back and refused, as any write that does not fit. (Not when the
+            # loop above evicted the written key itself: removing it twice raised KeyError.)
             self.remove(written, REPLACED)
             keyspace.shrink_tables()
             self._dicts[keyspace.db] = keyspace.data
