@@ -283,6 +283,7 @@ class ActiveExpiry(DrivenExpiry):
         # The width of the slot numbers: the next power of two at or above the array's length,
         # read again after every deletion (the array shrinks).
         top = 1 << max(len(volatile) - 1, 0).bit_length() >> 1
+        cursor &= (top << 1) - 1 if top else 0  # the array shrank since: bits above it go
         while True:
             if cursor < len(volatile):
                 if sampled >= num:

@@ -261,3 +261,21 @@ def test_lag_grows_with_not_yet_due_keys(make_cache: MakeCache, clock: ManualClo
         cache.set("writer", 1)
         cycles += 1
     assert cycles > 10  # ~2000 / 20 keys per cycle, far later than the deadline
+
+
+def test_the_cursor_follows_a_shrinking_array(make_cache: MakeCache, clock: ManualClock) -> None:
+    """A cursor left past the next power of two of a shrunk array is folded back into it, so
+    the scan goes on (it used to stay there, every cycle a wrap that sampled nothing)."""
+    cache = make_cache(expiry="active")
+    strategy = _active(cache)
+    for i in range(5000):
+        cache.set(f"k{i}", i, ttl=3600)
+    strategy._cursors[0] = 4096 + 7  # as a scan of 5000 keys leaves it
+    for i in range(2000):  # down to 3000 keys: the slots now number 4096
+        cache.delete(f"k{i}")
+    for i in range(100):
+        cache.set(f"s{i}", i, ttl=0.5)
+    clock.advance(1)
+    for _ in range(30):
+        strategy.cycle(cache.store.engine, fast=False, pause=None)
+    assert cache.info()["expired_keys"] > 0
