@@ -38,6 +38,9 @@ def exact_key(key: object) -> str:
 class Accessor:
     """``get(key)`` / ``set(key, value, ttl)`` on ``prefix + key`` in database ``db``.
 
+    Keys are typed ``Any`` on purpose: compiled, a ``str`` parameter would refuse a wrong key
+    with mypyc's own TypeError before :func:`exact_key` could name the problem.
+
     ``pickle_protocol`` >= 0 makes ``set`` call ``pickle.dumps`` at that protocol directly
     (the default serializer) instead of ``dumps``.
     """
@@ -60,7 +63,7 @@ class Accessor:
         self.dumps = dumps
         self.pickle_protocol = pickle_protocol
 
-    def get(self, key: str) -> Any:
+    def get(self, key: Any) -> Any:
         """The value, or None on a miss."""
         if type(key) is not str:
             key = exact_key(key)
@@ -71,7 +74,7 @@ class Accessor:
             return None
         return self.loads(payload)
 
-    def get_payload(self, key: str) -> bytes | None:
+    def get_payload(self, key: Any) -> bytes | None:
         """The stored bytes, or None on a miss (counts and touches like :meth:`get`)."""
         if type(key) is not str:
             key = exact_key(key)
@@ -128,7 +131,7 @@ class Accessor:
             size=written,
         )
 
-    def set_payload(self, key: str, payload: bytes, ttl: float | None) -> None:
+    def set_payload(self, key: Any, payload: bytes, ttl: float | None) -> None:
         """Store a payload :meth:`encode` made (no condition, TTL in seconds or None): for
         adapters that must tell the serializer's errors from the store's."""
         if type(key) is not str:
@@ -137,7 +140,7 @@ class Accessor:
             key = self.prefix + key
         self.engine.write(self.db, key, payload, ttl, 0)
 
-    def add_payload(self, key: str, payload: bytes, ttl: float | None) -> bool:
+    def add_payload(self, key: Any, payload: bytes, ttl: float | None) -> bool:
         """:meth:`set_payload` only if ``key`` is absent (Redis's SET NX). True if stored."""
         if type(key) is not str:
             key = exact_key(key)
@@ -145,7 +148,7 @@ class Accessor:
             key = self.prefix + key
         return self.engine.write(self.db, key, payload, ttl, NX)
 
-    def set(self, key: str, value: Any, ttl: float | None) -> None:
+    def set(self, key: Any, value: Any, ttl: float | None) -> None:
         """Store ``value`` (no condition, TTL in seconds or None)."""
         if type(key) is not str:  # before pickling: a bad key must not cost a huge dumps()
             key = exact_key(key)
