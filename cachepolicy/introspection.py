@@ -54,8 +54,8 @@ def info(store: CacheStore) -> dict[str, Any]:
     engine = store.engine
     hits, misses = engine.hits.totals()
     now = engine.time()
-    config = store.config
     with engine.lock:
+        config = engine.config  # read under the lock: reconfigure() changes it under it too
         engine.sync_retained()
         stats = engine.stats
         used = engine.used_memory

@@ -37,7 +37,7 @@ def get_shared_store(name: str, config: CacheConfig, *, clock: Clock | None = No
             store = CacheStore(config, clock=clock)
             _STORES[name] = store
             return store
-    differences = store.config.differences(config)
+    differences = store.base_config.differences(config)
     if differences:
         detail = "; ".join(f"{k}: {a!r} vs {b!r}" for k, (a, b) in differences.items())
         raise ConfigError(

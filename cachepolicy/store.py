@@ -21,6 +21,7 @@ from ._core.keyspace import Keyspace
 from ._core.stats import HitCounter, Stats
 from .clock import Clock, SystemClock, WallOffset
 from .config import CacheConfig, normalize_option_name
+from .errors import ConfigError, did_you_mean, short_repr
 from .events import EventBus, Subscriber
 from .eviction.base import EvictionPolicy
 from .eviction.registry import resolve_policy
@@ -28,7 +29,22 @@ from .expiry.base import ExpiryStrategy
 from .expiry.registry import resolve_expiry
 from .serializers import Serializer, resolve_serializer
 
-__all__ = ["CacheStore"]
+__all__ = ["RUNTIME_OPTIONS", "CacheStore"]
+
+#: The options :meth:`CacheStore.reconfigure` can change on a live store (Redis's CONFIG SET
+#: for the same names). The others shape structures built once (databases, the expiry
+#: strategy and its thread, the serializer of the stored bytes) and need a new store.
+RUNTIME_OPTIONS = (
+    "maxmemory",
+    "maxmemory_policy",
+    "maxmemory_samples",
+    "eviction_mode",
+    "lfu_log_factor",
+    "lfu_decay_time",
+)
+#: Of those, the ones the policy object is built from: changing one switches to a new policy
+#: object, which re-admits every key (:meth:`cachepolicy._core.engine.Engine.reconfigure`).
+_POLICY_OPTIONS = frozenset(RUNTIME_OPTIONS) - {"maxmemory"}
 
 
 def _engine_of(owner: Callable[[], Any]) -> Callable[[], Engine | None]:
@@ -71,18 +87,19 @@ class CacheStore:
             )
         if rng is not None and not isinstance(rng, Random):
             raise TypeError(f"rng must be a random.Random, got {type(rng).__name__} {rng!r}.")
-        self.config = config
+        #: The configuration the store was built with (what shared stores are compared by:
+        #: :func:`cachepolicy.get_shared_store`); :attr:`config` is the one in force.
+        self.base_config = config
+        self._reconfiguring = threading.Lock()
         self.clock: Clock = clock if clock is not None else SystemClock()
         #: Converts between the engine's monotonic deadlines and epoch seconds (the API edge).
         self.wall = WallOffset(self.clock)
         self.rng = rng if rng is not None else Random(seed)
         self.serializer: Serializer = resolve_serializer(config.serializer)
-        self.policy: EvictionPolicy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(
-            config, self.rng
-        )
+        policy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(config, self.rng)
         self.expiry: ExpiryStrategy = resolve_expiry(config.expiry)(config)
         self.events = EventBus()
-        self.engine = Engine(config, self.policy, self.expiry, self.clock, self.rng, self.events)
+        self.engine = Engine(config, policy, self.expiry, self.clock, self.rng, self.events)
         self.engine.owner = weakref.ref(self)
         self._closed = False
         forksafety.track(self)
@@ -90,6 +107,16 @@ class CacheStore:
         self.expiry.start()
 
     # ------------------------------------------------------------------ what others read
+
+    @property
+    def config(self) -> CacheConfig:
+        """The configuration in force (changed by :meth:`reconfigure`)."""
+        return self.engine.config
+
+    @property
+    def policy(self) -> EvictionPolicy:
+        """The eviction policy in force (replaced by :meth:`reconfigure`)."""
+        return self.engine.policy
 
     @property
     def keyspaces(self) -> list[Keyspace]:
@@ -142,6 +169,70 @@ class CacheStore:
     def reset_stats(self) -> None:
         """Redis's CONFIG RESETSTAT."""
         self.engine.reset_stats()
+
+    # ------------------------------------------------------------------ reconfiguration
+
+    def reconfigure(self, **options: Any) -> CacheConfig:
+        """Change options of the live store (Redis's ``CONFIG SET``); returns the new config.
+
+        Only :data:`RUNTIME_OPTIONS` may change; names are accepted as in settings
+        (``"maxmemory-policy"``, ``"MAXMEMORY"``) and values are validated by
+        :class:`~cachepolicy.config.CacheConfig`, so a bad one is a ConfigError naming it and
+        nothing changes. Lowering ``maxmemory`` evicts down to it before this returns (with
+        ``evicted`` events); a limit the policy cannot reach is refused. Changing how keys are
+        ranked (policy, mode, samples, LFU parameters) keeps every key and restarts the
+        ranking state: LFU counters at 5, recency stamps at now, in the previous recency order
+        (see :meth:`cachepolicy._core.engine.Engine.reconfigure`).
+        """
+        changes: dict[str, Any] = {}
+        valid = CacheConfig.option_names()
+        for raw_name, value in options.items():
+            name = normalize_option_name(str(raw_name))
+            if name not in valid:
+                raise ConfigError(
+                    f"Unknown cache option {short_repr(raw_name)}. Options that can be "
+                    f"changed at runtime: {', '.join(RUNTIME_OPTIONS)}."
+                    f"{did_you_mean(name, RUNTIME_OPTIONS)}",
+                    option=str(raw_name),
+                )
+            if name not in RUNTIME_OPTIONS:
+                raise ConfigError(
+                    f"Option {name!r} cannot be changed on a live cache; it shapes structures "
+                    f"built once. Options that can: {', '.join(RUNTIME_OPTIONS)}. Build a new "
+                    f"store to change {name!r}.",
+                    option=name,
+                )
+            if name in changes:
+                raise ConfigError(f"Cache option {name!r} is given twice.", option=name)
+            changes[name] = value
+        with self._reconfiguring:
+            current = self.config
+            config = current.replace(**changes)
+            if config == current:
+                return current
+            policy: EvictionPolicy | None = None
+            if any(name in _POLICY_OPTIONS for name in current.differences(config)):
+                policy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(
+                    config, self.rng
+                )
+            self.engine.reconfigure(config, policy)
+            return config
+
+    def config_set(self, name: str, value: Any) -> CacheConfig:
+        """``CONFIG SET name value`` (``config_set("maxmemory-policy", "allkeys-lfu")``)."""
+        return self.reconfigure(**{name: value})
+
+    def config_get(self, name: str) -> Any:
+        """``CONFIG GET name``: the value in force (names as in settings)."""
+        option = normalize_option_name(str(name))
+        valid = CacheConfig.option_names()
+        if option not in valid:
+            raise ConfigError(
+                f"Unknown cache option {short_repr(name)}. Valid options: {', '.join(valid)}."
+                f"{did_you_mean(option, valid)}",
+                option=str(name),
+            )
+        return getattr(self.config, option)
 
     # ------------------------------------------------------------------ lifecycle
 

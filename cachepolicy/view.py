@@ -431,3 +431,15 @@ class Cache:
             f"<Cache db={self.db} maxmemory={config.maxmemory} "
             f"policy={config.maxmemory_policy!r} keys={len(self)}>"
         )
+
+    # ------------------------------------------------------------------ configuration
+
+    def config_set(self, name: str, value: Any) -> CacheConfig:
+        """Redis's ``CONFIG SET`` on the store this view belongs to (every database and every
+        view sharing it): ``cache.config_set("maxmemory", "2mb")``. See
+        :meth:`cachepolicy.store.CacheStore.reconfigure`; returns the new configuration."""
+        return self.store.config_set(name, value)
+
+    def config_get(self, name: str) -> Any:
+        """Redis's ``CONFIG GET``: the value of one option in force on the store."""
+        return self.store.config_get(name)

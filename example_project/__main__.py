@@ -2,8 +2,8 @@
 
 Usage::
 
-    python -m example_project [django] [--port 8000] [--maxmemory 64mb] [--policy allkeys-lru]
-    python -m example_project flask    [--port 5000] [--maxmemory 64mb] [--policy allkeys-lru]
+    python -m example_project [django] [--port 8000] [--maxmemory 4mb] [--policy allkeys-lru]
+    python -m example_project flask    [--port 5000] [--maxmemory 4mb] [--policy allkeys-lru]
     python -m example_project demo     [--requests 2000] [--seed 7] [--maxmemory 512kb] [--info]
     python -m example_project manage   <manage.py arguments, e.g. check, cacheinfo --json>
 
@@ -21,6 +21,8 @@ import os
 import sys
 from collections.abc import Sequence
 
+from example_project.dashboard import DEFAULT_MAXMEMORY
+
 __all__ = ["main"]
 
 HOST = "127.0.0.1"
@@ -33,6 +35,7 @@ DJANGO_PAGES = (
     ("/report/", "slow sales report, cached whole"),
     ("/cart/", "cart stored in the session, i.e. in the cache"),
     ("/cache/", "cache report: used_memory, hits, evictions, keyspace (also /cache.json)"),
+    ("/dashboard/", "live dashboard: press 'Generate load', switch policy or maxmemory"),
 )
 FLASK_PAGES = (
     ("/", "home: @cache.cached"),
@@ -40,6 +43,7 @@ FLASK_PAGES = (
     ("/products/1", "a product: cached page, invalidated by a rating"),
     ("/report/", "sales report rows via @cache.memoize"),
     ("/cache", "cache report (also /cache.json)"),
+    ("/dashboard", "live dashboard: press 'Generate load', switch policy or maxmemory"),
 )
 
 
@@ -47,12 +51,13 @@ def _memory_options(parser: argparse.ArgumentParser, maxmemory: str | None) -> N
     """``--maxmemory``/``--policy``; ``None`` defaults leave the settings' own defaults alone.
 
     The Django site reads its budget from ``EXAMPLE_MAXMEMORY``/``EXAMPLE_MAXMEMORY_POLICY``
-    (64mb, allkeys-lru when unset); only options actually given override the environment.
+    (4mb, allkeys-lru when unset); only options actually given override the environment.
     """
     parser.add_argument(
         "--maxmemory",
         default=maxmemory,
-        help=f"byte budget in Redis units such as 1mb or 500k (default {maxmemory or '64mb'})",
+        help="byte budget in Redis units such as 1mb or 500k "
+        f"(default {maxmemory or DEFAULT_MAXMEMORY})",
     )
     parser.add_argument(
         "--policy",
@@ -143,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = _parser().parse_args(args)
     if options.command == "flask":
         return serve_flask(
-            options.port, options.maxmemory or "64mb", options.policy or "allkeys-lru"
+            options.port, options.maxmemory or DEFAULT_MAXMEMORY, options.policy or "allkeys-lru"
         )
     if options.command == "demo":
         from example_project.demo import run_demo

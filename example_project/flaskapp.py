@@ -7,6 +7,8 @@
 ``POST /products/<pk>/rate``  a write: records a rating, invalidates that product's page
 ``/report/...``            not cached itself; the slow computation is ``@cache.memoize``-d
 ``/cache``, ``/cache.json``   the Redis-INFO-style report of this app's store
+``/dashboard``             the live dashboard (:mod:`example_project.dashboard`), as on the
+                           Django site: polled JSON, "generate load", CONFIG SET
 =========================  =====================================================================
 
 Why ``CACHE_THRESHOLD = 0``: Flask-Caching's default ``CACHE_THRESHOLD`` is 500 entries, which
@@ -25,12 +27,24 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from flask import Blueprint, Flask, Response, abort, current_app, g, redirect, request, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    Response,
+    abort,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    request,
+    url_for,
+)
 from flask import render_template as render
 from flask_cachepolicy import PolicyCache
 from flask_caching import Cache
 
 from example_project import catalogue as shop
+from example_project import dashboard as live
 from example_project.report import CacheReport, build_report
 
 __all__ = ["cache", "create_app", "store_report"]
@@ -173,9 +187,7 @@ def report(category: str | None = None) -> str:
 
 def store_report(app: Flask | None = None) -> CacheReport:
     """The Redis-INFO-style report of the app's cachepolicy store."""
-    backend = (app or current_app).extensions["cache"][cache]
-    if not isinstance(backend, PolicyCache):  # pragma: no cover - create_app sets the type
-        raise TypeError("The example app's cache is not a flask_cachepolicy.PolicyCache.")
+    backend = _backend(app)
     name = backend.location or "private store of this app"
     label = f"this app (CACHE_KEY_PREFIX {backend.key_prefix!r})"
     return build_report(name, backend.info(), backend.info_text(), {backend.db: label})
@@ -193,6 +205,75 @@ def cache_json() -> dict[str, Any]:
     return {"stores": [store_report().as_dict()]}
 
 
+# ---------------------------------------------------------------------------------- dashboard
+# The glue only: routing and the backend to use. Data, load and controls are the shared
+# module's (example_project.dashboard), the same as the Django site's.
+
+
+def _backend(app: Flask | None = None) -> PolicyCache:
+    backend = (app or current_app).extensions["cache"][cache]
+    if not isinstance(backend, PolicyCache):  # pragma: no cover - create_app sets the type
+        raise TypeError("The example app's cache is not a flask_cachepolicy.PolicyCache.")
+    return backend
+
+
+def app_dashboard(app: Flask | None = None) -> live.Dashboard:
+    """The app's dashboard (made by :func:`create_app`, one per app and store)."""
+    found: live.Dashboard = (app or current_app).extensions["dashboard"]
+    return found
+
+
+def _make_dashboard(app: Flask) -> live.Dashboard:
+    backend = _backend(app)
+    # The load goes through the app's own Flask-Caching backend (the thread has no app
+    # context, so the backend object itself, not the ``cache`` proxy).
+    return live.Dashboard(
+        info=backend.info,
+        reconfigure=backend.core.store.reconfigure,
+        runner=live.LoadRunner(lambda: backend),
+        labels={backend.db: f"this app (CACHE_KEY_PREFIX {backend.key_prefix!r})"},
+        framework="Flask",
+    )
+
+
+@bp.route("/dashboard")
+def dashboard() -> str:
+    """The live page; its script polls :func:`dashboard_state`."""
+    urls = live.DashboardUrls(
+        state=url_for("shop.dashboard_state"),
+        load=url_for("shop.dashboard_load"),
+        config=url_for("shop.dashboard_config"),
+        script=url_for("shop.dashboard_script"),
+    )
+    return render("dashboard.html", body=live.page_body(urls, "", _backend().info()))
+
+
+@bp.route("/dashboard/state.json")
+def dashboard_state() -> Response:
+    response = jsonify(app_dashboard().state())
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.route("/dashboard/load", methods=["POST"])
+def dashboard_load() -> tuple[Response, int]:
+    """Start a load run in the background; answers at once (202, or 409 while one runs)."""
+    status, body = app_dashboard().start_load()
+    return jsonify(body), status
+
+
+@bp.route("/dashboard/config", methods=["POST"])
+def dashboard_config() -> tuple[Response, int]:
+    """CONFIG SET ``maxmemory_policy`` / ``maxmemory`` from the page's selector."""
+    status, body = app_dashboard().configure(request.form.to_dict())
+    return jsonify(body), status
+
+
+@bp.route("/dashboard.js")
+def dashboard_script() -> Response:
+    return Response(live.SCRIPT.read_text(encoding="utf-8"), mimetype="text/javascript")
+
+
 @bp.route("/style.css")
 def stylesheet() -> Response:
     """The stylesheet shared with the Django site (no external assets)."""
@@ -204,9 +285,12 @@ def stylesheet() -> Response:
 
 
 def create_app(
-    maxmemory: str | int = "64mb", maxmemory_policy: str = "allkeys-lru", **config: Any
+    maxmemory: str | int = live.DEFAULT_MAXMEMORY,
+    maxmemory_policy: str = "allkeys-lru",
+    **config: Any,
 ) -> Flask:
-    """Build the app with a private cachepolicy store (64mb, allkeys-lru by default).
+    """Build the app with a private cachepolicy store (4mb, allkeys-lru by default: small,
+    so that the dashboard's load button shows eviction within a second).
 
     ``config`` overrides any Flask setting, e.g. ``CACHE_CACHEPOLICY_LOCATION="shared"`` to
     put the cache on a process-wide store, or ``TESTING=True``.
@@ -224,4 +308,5 @@ def create_app(
     app.extensions["shop_ratings"] = shop.Ratings()
     cache.init_app(app)
     app.register_blueprint(bp)
+    app.extensions["dashboard"] = _make_dashboard(app)
     return app

@@ -27,7 +27,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path, PurePosixPath
 
 __all__ = [
@@ -220,7 +220,13 @@ _FLASK_RENAMES = {
 }
 
 
-def fetch_flask_suite(root: Path = CONFORMANCE_DIR) -> Path:
+def fetch_flask_suite(
+    root: Path = CONFORMANCE_DIR,
+    *,
+    glue_dir: Path = FLASK_GLUE_DIR,
+    glue: Mapping[str, Mapping[str, str]] | None = None,
+    run_prefix: str = "flask-run-",
+) -> Path:
     """Fetch Flask-Caching's and cachelib's tests and return a directory ready for pytest.
 
     The versions are the installed ones. The returned directory holds ``flask_caching/`` and
@@ -233,7 +239,12 @@ def fetch_flask_suite(root: Path = CONFORMANCE_DIR) -> Path:
 
     Downloads and extractions are cached under ``root``; the run directory is rebuilt from
     them on every call (a copy of a few hundred kB) so that glue edits always take effect.
+    Another backend's runner passes its own ``glue_dir`` / ``glue`` (suite name -> glue file,
+    relative to ``glue_dir`` -> name in the run directory) and ``run_prefix``.
     """
+    glue_files = {name: files for name, (_project, files) in _FLASK_SUITES.items()}
+    if glue is not None:
+        glue_files = {name: dict(files) for name, files in glue.items()}
     run_parts: list[str] = []
     sources: dict[str, Path] = {}
     for name, (project, _glue) in _FLASK_SUITES.items():
@@ -260,17 +271,17 @@ def fetch_flask_suite(root: Path = CONFORMANCE_DIR) -> Path:
         sources[name] = target / "tests"
         run_parts.append(f"{name}-{version}")
 
-    run_dir = root / ("flask-run-" + "-".join(run_parts))
+    run_dir = root / (run_prefix + "-".join(run_parts))
     staging = Path(tempfile.mkdtemp(prefix=f".{run_dir.name}-", dir=root))
     try:
-        for name, (_project, glue) in _FLASK_SUITES.items():
+        for name, placed_glue in glue_files.items():
             suite = staging / name
             shutil.copytree(sources[name], suite)
             for upstream, renamed in _FLASK_RENAMES.items():
                 if (suite / upstream).exists():
                     (suite / upstream).rename(suite / renamed)
-            for ours, placed in glue.items():
-                shutil.copyfile(FLASK_GLUE_DIR / ours, suite / placed)
+            for ours, placed in placed_glue.items():
+                shutil.copyfile(glue_dir / ours, suite / placed)
             # An ini file here stops pytest from walking up to the repository's pyproject.toml
             # (its testpaths, --strict-markers and filters are for our suite, not upstream's).
             # Warnings are errors, as in Flask-Caching's own configuration.

@@ -9,6 +9,8 @@ cd "$(dirname "$0")/.."
 
 # Editable installs are never compiled (setup.py); CACHEPOLICY_PURE=1 says so explicitly.
 CACHEPOLICY_PURE=1 python3 -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+# Debian's Chromium and chromium-driver for the dashboard's browser test (idempotent).
+bash scripts/install_browser.sh
 # A .so left in the checkout (e.g. by `setup.py build_ext --inplace`) would shadow the sources
 # and make the pure run test a stale compiled engine.
 stale="$(find cachepolicy integrations -name '*.so' -o -name '*.pyd')"

@@ -26,14 +26,16 @@ key (:meth:`forget`). Left-over records at the lane's head are dropped at once (
 eviction and one TTL for all keys, the keys that leave are the oldest, which is where their
 records are); when the forgotten records not yet dropped exceed :data:`STALE_SHARE` of the live
 TTL keys plus :data:`STALE_SLACK`, the index is compacted. So at any moment the index holds at
-most ``live / 32 + 256`` records of removed keys (each keeping a dead entry object and its key
-alive, outside ``used_memory``): about 3 % of a cache's entries, checked by the memory tests.
+most ``live / 16 + 64`` records of removed keys, each keeping a dead entry object and its key
+alive: :attr:`DeadlineIndex.retained` counts those bytes and the engine adds them to
+``used_memory`` until the records go, so they take budget instead of hiding outside it.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
+import struct
 import sys
 from collections.abc import Callable
 from typing import Any, Final
@@ -46,12 +48,16 @@ _NO_DEADLINE: Final[Any] = 0.0
 
 __all__ = ["STALE_SHARE", "STALE_SLACK", "DeadlineIndex"]
 
-#: Compact once forgotten records exceed live TTL keys / STALE_SHARE + STALE_SLACK: every
-#: compaction is O(records), so this also bounds its amortised cost (about 32 record checks
-#: per removal in the worst case, none when removals come at the lane's head).
-STALE_SHARE: Final = 32
-#: Slack so that tiny caches do not compact on every removal.
-STALE_SLACK: Final = 256
+#: Compact once forgotten records exceed live TTL keys / STALE_SHARE + STALE_SLACK. Every
+#: compaction is O(records), so this trades the amortised cost (about STALE_SHARE record checks
+#: per removal in the worst case, none when removals come at the lane's head) against the
+#: budget the left-over records take: a dead record keeps its entry object and key, about half
+#: a small entry's bytes, so at 16 they take at most about 4 % of the budget (32 cost a
+#: pure-Python evicting write 13 % of its time in compactions; 8 took a tenth of the budget).
+STALE_SHARE: Final = 16
+#: Slack so that tiny caches do not compact on every removal (a small one: in a cache of a
+#: thousand entries, 256 dead records took a fifth of the budget).
+STALE_SLACK: Final = 64
 
 
 def _schedules(deadline: float, entry: Entry) -> bool:
@@ -64,13 +70,14 @@ def _schedules(deadline: float, entry: Entry) -> bool:
 def _retains(entry: Entry) -> int:
     """Bytes a removed entry still holds while a record points at it: the entry object, its
     numbers and deadline, and its key (its value was released when it left)."""
-    return sys.getsizeof(entry.key) + DEAD_ENTRY_OVERHEAD
+    return entry.key.__sizeof__() + DEAD_ENTRY_OVERHEAD  # sys.getsizeof (no GC header), cheaper
 
 
 #: One heap record beyond its list slot: the 3-tuple (64 B with its GC header) and the ``seq``
 #: int (28 B); the deadline float is the entry's own.
 HEAP_RECORD_BYTES: Final = 92
 _EMPTY_LIST: Final = sys.getsizeof([])
+_POINTER: Final = struct.calcsize("P")
 
 
 class DeadlineIndex:
@@ -100,6 +107,10 @@ class DeadlineIndex:
         #: When the strategy's next run is planned: a new deadline before it must wake it.
         self.alarm = math.inf
         self.compactions = 0
+        # What memory() last counted (see outgrown()).
+        self._heap_counted = 0
+        self._heap_room = 0
+        self._lane_room = 0
 
     @property
     def records(self) -> int:
@@ -107,13 +118,29 @@ class DeadlineIndex:
         return len(self.lane_deadlines) - self.head + len(self.heap)
 
     def memory(self) -> int:
-        """Bytes the index's own structures hold (its lists and heap records), beyond empty."""
+        """Bytes the index's own structures hold (its lists and heap records), beyond empty.
+        Notes what it counted, for :meth:`outgrown`."""
+        self._heap_counted = len(self.heap)
+        self._lane_room = (sys.getsizeof(self.lane_entries) - _EMPTY_LIST) // _POINTER
+        self._heap_room = (sys.getsizeof(self.heap) - _EMPTY_LIST) // _POINTER
         return (
             sys.getsizeof(self.lane_deadlines)
             + sys.getsizeof(self.lane_entries)
             + sys.getsizeof(self.heap)
             - 3 * _EMPTY_LIST
             + len(self.heap) * HEAP_RECORD_BYTES
+        )
+
+    def outgrown(self) -> bool:
+        """Whether :meth:`memory` would count more than when it last ran: a heap record was
+        added or dropped (92 B each), or a list appended past its capacity (a CPython list
+        grows only then). Cheap enough to ask after every write, so that what a write files is
+        counted by that write."""
+        heap = len(self.heap)
+        return (
+            heap != self._heap_counted
+            or heap > self._heap_room
+            or len(self.lane_entries) > self._lane_room
         )
 
     def _advance(self) -> None:
@@ -186,12 +213,35 @@ class DeadlineIndex:
         if self.stale > self.live // STALE_SHARE + STALE_SLACK:
             self.compact()
 
+    def take_back(self, entry: Entry) -> None:
+        """A write of ``entry`` (a new key, just filed and forgotten) was refused: drop its
+        record and reallocate the lists at their length, so the index holds nothing more than
+        before the write (O(records): for refusals only)."""
+        dropped = False
+        if len(self.lane_entries) > self.head and self.lane_entries[-1] is entry:
+            self.lane_entries.pop()
+            self.lane_deadlines.pop()
+            dropped = True
+        else:
+            kept = [record for record in self.heap if record[2] is not entry]
+            if len(kept) < len(self.heap):
+                heapq.heapify(kept)
+                self.heap = kept
+                dropped = True
+        if dropped:
+            self._dropped(entry)
+        self.lane_deadlines = self.lane_deadlines[self.head :]
+        self.lane_entries = self.lane_entries[self.head :]
+        self.head = 0
+        self.heap = self.heap[:]
+
     def _dropped(self, entry: Entry) -> None:
         """A left-over record of ``entry`` was dropped."""
         if self.stale > 0:
             self.stale -= 1
         if entry.pos < 0:
-            self.retained = max(0, self.retained - _retains(entry))
+            retained = self.retained - _retains(entry)
+            self.retained = retained if retained > 0 else 0  # not max(): a generic call
 
     def forget_all(self, count: int) -> None:
         """``count`` TTL keys left at once (a flushed database): one compaction, so that no

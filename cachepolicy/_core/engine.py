@@ -290,8 +290,8 @@ class Engine:
         self.structure_memory += measured - keyspace.measured
         keyspace.measured = measured
         keyspace.high_water = len(keyspace.data)
-        keyspace.dict_measured = _getsizeof(keyspace.data)
-        keyspace.entries_measured = _getsizeof(keyspace.entries)
+        keyspace.dict_measured = keyspace.data.__sizeof__()
+        keyspace.note_entries_capacity()
 
     def _measure_shared(self, shrink_only: bool = False) -> None:
         """The structures not per database: the policy's own (when it declares them through
@@ -319,7 +319,7 @@ class Engine:
 
     def entry_size(self, key: str, payload: bytes, has_ttl: bool) -> int:
         """Bytes one entry costs under this engine's policy and expiry strategy."""
-        size = _getsizeof(key)
+        size = key.__sizeof__()  # sys.getsizeof(key), at half the cost (a str has no GC header)
         if type(payload) is bytes:
             size += BYTES_BASE + len(payload)
         else:
@@ -564,12 +564,15 @@ class Engine:
         last measure after every command, and everything is re-measured every 64th."""
         self._writes += 1
         before = self.used_memory
+        index = self._index
         if (
-            _getsizeof(keyspace.data) != keyspace.dict_measured
-            or _getsizeof(keyspace.entries) != keyspace.entries_measured
+            keyspace.data.__sizeof__() != keyspace.dict_measured
+            or len(keyspace.entries) > keyspace.entries_room
             or not self._writes & _MEASURE_EVERY
         ):
             self.measure_structures(keyspace)
+            self._measure_shared()
+        elif index is not None and index.outgrown():
             self._measure_shared()
         self.sync_retained()
         limit = self.limit
@@ -595,6 +598,10 @@ class Engine:
             # write is taken back and refused, as any write that does not fit. (Not when the
             # loop above evicted the written key itself: removing it twice raised KeyError.)
             self.remove(written, REPLACED)
+            if self._index is not None and written.deadline is not None:
+                # Its record goes too, and the index's lists give back what they grew by.
+                self._index.take_back(written)
+                self.sync_retained()
             keyspace.shrink_tables()
             self._dicts[keyspace.db] = keyspace.data
             self.measure_structures(keyspace)
@@ -823,6 +830,14 @@ class Engine:
             count = candidates
         else:
             count = min(max(1, self.key_count // frequency), candidates)
+        if count == 1:
+            # One at a time (cull_frequency=None, Redis's way): through the eviction pool, as
+            # a byte-budget eviction. A batch of one would rank a single round of samples
+            # without the pool's memory of earlier rounds (Redis 2.8's accuracy).
+            victim = self._select_victim(now)
+            if victim is not None:
+                self.remove(victim, EVICTED)
+            return
         # Each victim is removed before the next is asked for, as select_victims() promises.
         for victim in self._select_victims(now, count):
             if victim.pos >= 0:
@@ -1086,3 +1101,154 @@ class Engine:
             "batch": victims[self._batch_path],
             "deadline_index": self._index is not None,
         }
+
+    # ------------------------------------------------------------------ reconfiguration
+
+    def reconfigure(self, config: CacheConfig, policy: EvictionPolicy | None = None) -> None:
+        """Redis's ``CONFIG SET maxmemory`` / ``maxmemory-policy`` on a live cache.
+
+        ``config`` is the new, already validated configuration; ``policy`` a new policy object
+        to switch to (None keeps the current one, for a change of ``maxmemory`` alone). Under
+        the lock, in one step for readers and writers:
+
+        * the code paths and sizes chosen from the declarations are chosen again, by building
+          an engine for the new configuration and adopting what it derived
+          (:data:`RUNTIME_STATE` is kept: the keys, counters, lock and subscribers);
+        * on a policy switch every key is re-admitted as if just written (see
+          :meth:`_readmit`): the keys stay, the ranking state starts again;
+        * the budget is enforced at once through the eviction loop every write uses
+          (:meth:`_fit`), with ``evicted`` events and ``evicted_keys``.
+
+        A limit the policy cannot reach (``noeviction``, or ``volatile-*`` without enough TTL
+        keys) raises :class:`~cachepolicy.errors.ConfigError` before anything changed.
+        """
+        chosen = policy if policy is not None else self.policy
+        fresh = Engine(config, chosen, self.expiry, self.clock, self.rng, self.events)
+        self._lock_acquire()
+        try:
+            now = self._time()
+            self._refuse_unreachable(fresh)
+            switching = policy is not None and policy is not self.policy
+            names = getattr(type(self), "__mypyc_attrs__", None) or tuple(vars(self))
+            for name in names:
+                if name not in RUNTIME_STATE:
+                    setattr(self, name, getattr(fresh, name))
+            self.policy.config = config  # the kept policy reads its options from it
+            if switching:
+                self._readmit(fresh, now)
+            if self.populated:
+                self._fit(self.populated[0], now)
+        finally:
+            self.unlock()
+
+    def _refuse_unreachable(self, fresh: Engine) -> None:
+        """Raise ConfigError if ``fresh``'s policy could not bring ``used_memory`` under its
+        limit (lock held; nothing changed yet). Entry sizes are projected with the new
+        policy's per-entry overheads; containers are assumed to stay as large as they are."""
+        limit = fresh.limit
+        if not limit or fresh._evicts_any_key:
+            return  # a policy that may evict any key reaches any limit (>= one entry)
+        used = self.used_memory
+        evictable = 0
+        policy = fresh.policy
+        plain = fresh.plain_overhead - self.plain_overhead
+        volatile = fresh.volatile_overhead - self.volatile_overhead
+        for keyspace in self.populated:
+            for entry in keyspace.entries:
+                size = entry.size + (volatile if entry.deadline is not None else plain)
+                used += size - entry.size
+                if policy.is_candidate(entry):
+                    evictable += size
+        needed = used - limit
+        if needed > 0 and evictable < needed:
+            from ..errors import ConfigError
+
+            raise ConfigError(
+                f"Cannot set maxmemory to {limit} bytes ({format_bytes(limit)}) with policy "
+                f"{policy.describe()!r}: {format_bytes(used)} are in use and the policy may "
+                f"evict only {format_bytes(evictable)} of it, so the cache could not get under "
+                f"the limit. Delete or expire keys first, or choose a policy that may evict "
+                f"them (e.g. 'allkeys-lru').",
+                option="maxmemory",
+            )
+
+    def _readmit(self, fresh: Engine, now: float) -> None:
+        """After a policy switch (lock held): every key is re-admitted as if just written.
+
+        The new policy starts with no ranking state of the old one's: an LRU stamp is never
+        read as an LFU counter (Redis reuses one 24-bit field for both, so after ``CONFIG SET
+        maxmemory-policy`` from LRU to LFU it reads clock bits as counters until keys are
+        touched again). LFU counters start at ``LFU_INIT_VAL`` (5) and recency stamps at
+        ``now``; keys are re-admitted in their previous recency order, so the stamps' sequence
+        keeps who was used last, and an LRU-to-LRU switch (sampled to exact) keeps its order.
+        The new policy's own structures (exact mode) are built by its ``on_insert`` hook; the
+        entries' sizes take the new policy's per-entry overhead; TTL sampling arrays are built
+        or dropped as the new policy needs them. The expiry strategy's state is untouched.
+        """
+        entries = [entry for keyspace in self.keyspaces for entry in keyspace.entries]
+        entries.sort(key=_recency)
+        for keyspace, model in zip(self.keyspaces, fresh.keyspaces, strict=True):
+            keyspace.set_index_volatile(model.index_volatile)
+        path = self._insert_path
+        policy = self.policy
+        for entry in entries:
+            keyspace = self.keyspaces[entry.db]
+            size = self.entry_size(entry.key, entry.payload, entry.deadline is not None)
+            self.used_memory += size - entry.size
+            keyspace.resize(entry, size)
+            entry.lfu = 0
+            entry.ldt = 0
+            entry.version += 1
+            if path == _STAMP:
+                stamp(entry, now)
+            elif path == _LFU:
+                stamp(entry, now)  # the sequence keeps the recency order for tie-breaks
+                lfu_init(entry, now)
+            elif path == _HOOK:
+                policy.on_insert(entry, now)
+            else:
+                stamp(entry, now)
+        for keyspace in self.keyspaces:
+            self.measure_structures(keyspace)
+        self._measure_shared()
+        self.sync_retained()
+
+
+#: The engine's run-time state, kept by :meth:`Engine.reconfigure`; every other attribute is
+#: derived from the configuration, the policy and the strategy, and is taken from an engine
+#: built for the new configuration. tests/core/test_reconfigure.py fails when an attribute
+#: added to ``Engine.__init__`` is state but missing here.
+RUNTIME_STATE: Final = frozenset(
+    {
+        "expiry",
+        "clock",
+        "rng",
+        "events",
+        "lock",
+        "_lock_acquire",
+        "_lock_release",
+        "owner",
+        "stats",
+        "hits",
+        "_hit",
+        "_miss",
+        "_pending",
+        "_time",
+        "keyspaces",
+        "populated",
+        "_dicts",
+        "used_memory",
+        "key_count",
+        "structure_memory",
+        "_empty_containers",
+        "_writes",
+        "index_retained",
+        "policy_memory",
+        "expiry_due_at",
+    }
+)
+
+
+def _recency(entry: Entry) -> tuple[float, int]:
+    """Sort key of who was used last: the access time, ties broken by the access sequence."""
+    return (entry.atime, entry.aseq)

@@ -12,11 +12,16 @@ the budget, events and hooks belong to the engine.
 
 from __future__ import annotations
 
+import struct
 import sys
 from random import Random
 from typing import Final
 
 from .entry import Entry
+
+# A list's bytes are sys.getsizeof([]) plus one pointer per allocated slot.
+_EMPTY_LIST: Final = sys.getsizeof([])
+_POINTER: Final = struct.calcsize("P")
 
 __all__ = ["RANDOM_INDEX_BITS", "Keyspace"]
 
@@ -50,10 +55,17 @@ class Keyspace:
         #: ``measure_structures``) and what they measured then beyond empty.
         self.high_water = 0
         self.measured = 0
-        #: ``sys.getsizeof(data)`` at the last measure: compared before every write, since a
+        #: ``data.__sizeof__()`` at the last measure: compared after every write, since a
         #: dict can rebuild a bigger table at a constant key count (deleted slots fill it).
-        self.dict_measured = sys.getsizeof(self.data)
-        self.entries_measured = sys.getsizeof(self.entries)
+        #: (``__sizeof__`` directly: ``sys.getsizeof`` only adds the constant GC header, at
+        #: twice the cost.)
+        self.dict_measured = self.data.__sizeof__()
+        #: The sampling list's capacity at the last measure: a CPython list grows its
+        #: allocation only when appending past it, so while ``len(entries) <= entries_room``
+        #: it has not grown and the engine needs no ``sys.getsizeof`` call per write to know
+        #: it. (A shrink goes unseen until the next periodic measure: an overcount, never an
+        #: undercount; ``check()`` recounts.)
+        self.entries_room = 0
 
     def __len__(self) -> int:
         return len(self.data)
@@ -135,6 +147,23 @@ class Keyspace:
         if size <= count:
             return list(pool)
         return [pool[rng.getrandbits(RANDOM_INDEX_BITS) % size] for _ in range(count)]
+
+    def note_entries_capacity(self) -> None:
+        """Record the sampling list's capacity (see :attr:`entries_room`)."""
+        self.entries_room = (sys.getsizeof(self.entries) - _EMPTY_LIST) // _POINTER
+
+    def set_index_volatile(self, index_volatile: bool) -> None:
+        """Build or drop the TTL sampling array (a policy switch changed who samples TTL
+        keys); the counts and bytes of TTL keys are kept either way."""
+        if index_volatile == self.index_volatile:
+            return
+        self.index_volatile = index_volatile
+        self.volatile = []
+        for entry in self.entries:
+            entry.vpos = -1
+            if index_volatile and entry.deadline is not None:
+                entry.vpos = len(self.volatile)
+                self.volatile.append(entry)
 
     def container_bytes(self) -> int:
         """What this database's dict and sampling arrays allocate (``sys.getsizeof``)."""

@@ -126,28 +126,43 @@ class Sampler:
             return  # worse than every pooled candidate in a full pool: the usual case
         low = 0
         high = len(scores)
-        while low < high:  # bisect_left: the first slot whose score >= candidate
+        while low < high:  # bisect_left (native when compiled): the first slot >= candidate
             middle = (low + high) >> 1
             if scores[middle] < score:
                 low = middle + 1
             else:
                 high = middle
+        entries = self.entries
+        at = low
+        while at < len(scores) and scores[at] == score:
+            if entries[at] is entry:
+                return  # drawn again, unchanged: a second slot would only crowd the pool
+            at += 1
         if not full:
             scores.insert(low, score)
-            self.entries.insert(low, entry)
+            entries.insert(low, entry)
         else:
             # Full: drop the worst (slot 0) and insert just before the found slot (low >= 1:
             # the candidate beat slot 0 above).
             del scores[0]
-            del self.entries[0]
+            del entries[0]
             scores.insert(low - 1, score)
-            self.entries.insert(low - 1, entry)
+            entries.insert(low - 1, entry)
 
     def select(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
         """One victim: sample every database into the pool, pop its best live candidate.
-        None when no database has a candidate (Redis's EVICT_FAIL)."""
+        None when no database has a candidate (Redis's EVICT_FAIL).
+
+        The hot loop of eviction. A full pool's worst score is checked here, so the usual
+        candidate (no better than anything pooled) costs one draw, one score and one
+        comparison, with no call into :meth:`offer`."""
         volatile = self.volatile
         samples = self.samples
+        scores = self.scores
+        capacity = self.pool_size
+        ranking = self.ranking
+        hook = self.score_hook if ranking == _SCORE else None
+        decay_time = self.decay_time
         while True:
             candidates = 0
             for keyspace in keyspaces:
@@ -156,13 +171,15 @@ class Sampler:
                 if size == 0:
                     continue
                 candidates += size
-                if size <= samples:
-                    for entry in pool:
-                        self.offer(self.score(entry, now), entry)
-                else:
-                    for _ in range(samples):
-                        entry = pool[self.draw(size)]
-                        self.offer(self.score(entry, now), entry)
+                every = size <= samples  # a database this small offers all of its keys
+                for index in range(size if every else samples):
+                    entry = pool[index] if every else pool[self.draw(size)]
+                    if hook is not None:
+                        score = hook(entry, now)
+                    else:
+                        score = ranked_score(ranking, entry, now, decay_time)
+                    if len(scores) < capacity or score > scores[0]:
+                        self.offer(score, entry)
             if candidates == 0:
                 return None
             victim = self._pop_best(now)

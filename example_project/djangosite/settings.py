@@ -2,11 +2,12 @@
 
 The cache layout is the point of the example::
 
-    LOCATION "example-shop"  one store, one maxmemory budget (64mb, allkeys-lru by default)
+    LOCATION "example-shop"  one store, one maxmemory budget (4mb, allkeys-lru by default)
       db 0  alias "default"             sessions + low-level cache.get_or_set()
       db 1  alias "pages"               whole pages from @cache_page(cache="pages")
       db 2  alias "template_fragments"  {% cache %} fragments (Django uses this alias
                                         name for fragments when it exists)
+      db 3  alias "load"                the keys the dashboard's "generate load" writes
 
 Like databases of one Redis server, the three aliases keep their keys apart (``clear()`` on
 "pages" leaves sessions alone) but draw on one memory budget, so a burst of page caching
@@ -20,8 +21,9 @@ memory pressure an evicting cache may drop a session like any other key, exactly
 whose policy never evicts them.
 
 ``EXAMPLE_MAXMEMORY`` and ``EXAMPLE_MAXMEMORY_POLICY`` in the environment change the budget and
-policy without editing this file (``python -m example_project --maxmemory 1mb`` sets the first),
-which makes eviction visible on ``/cache/`` after a few clicks.
+policy without editing this file (``python -m example_project --maxmemory 1mb`` sets the first).
+The 4mb default is small on purpose: the live dashboard's load button (``/dashboard/``) fills it
+within a second, so eviction is there to watch.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 from typing import Any
+
+from example_project.dashboard import DEFAULT_MAXMEMORY
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -68,7 +72,7 @@ DATABASES: dict[str, Any] = {}
 
 #: The shared store's options; every alias on LOCATION "example-shop" must use the same ones.
 _STORE: dict[str, Any] = {
-    "MAXMEMORY": os.environ.get("EXAMPLE_MAXMEMORY", "64mb"),
+    "MAXMEMORY": os.environ.get("EXAMPLE_MAXMEMORY", DEFAULT_MAXMEMORY),
     "MAXMEMORY_POLICY": os.environ.get("EXAMPLE_MAXMEMORY_POLICY", "allkeys-lru"),
 }
 _LOCATION = "example-shop"
@@ -92,6 +96,12 @@ CACHES = {
         "TIMEOUT": 300,
         "OPTIONS": {**_STORE, "DATABASE": 2},
     },
+    "load": {
+        "BACKEND": "django_cachepolicy.PolicyCache",
+        "LOCATION": _LOCATION,
+        "TIMEOUT": 300,
+        "OPTIONS": {**_STORE, "DATABASE": 3},
+    },
 }
 
 #: What each database holds, shown next to its keyspace line on /cache/.
@@ -99,6 +109,7 @@ CACHE_DATABASE_LABELS = {
     0: "default: sessions, get_or_set",
     1: "pages: @cache_page",
     2: "template_fragments: {% cache %}",
+    3: "load: the dashboard's generated load",
 }
 
 SESSION_ENGINE = "django.contrib.sessions.backends.cache"

@@ -9,6 +9,8 @@
 ``/report/...``        whole page in front of a deliberately slow computation (tens of ms)
 ``/cart/``             sessions stored in the cache (``SESSION_ENGINE``), database 0
 ``/cache/``            the Redis-INFO-style report of the shared store (never cached)
+``/dashboard/``        the live dashboard (:mod:`example_project.dashboard`): polled JSON,
+                       "generate load" into the ``load`` alias, CONFIG SET of policy/maxmemory
 =====================  ===========================================================================
 
 Why the product page is not cached whole: it carries a form with a CSRF token, which is tied to
@@ -28,6 +30,7 @@ from django.conf import settings
 from django.core.cache import caches
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.views.decorators.cache import cache_page, never_cache
 from django.views.decorators.http import require_POST
@@ -35,6 +38,7 @@ from django_cachepolicy.backend import PolicyCache
 from django_cachepolicy.checks import policy_aliases
 
 from example_project import catalogue as shop
+from example_project import dashboard as live
 from example_project.report import CacheReport, build_report
 
 from .middleware import CACHEABLE, RENDERED
@@ -221,3 +225,69 @@ def stylesheet(request: HttpRequest) -> HttpResponse:
     response = HttpResponse(STYLESHEET.read_text(encoding="utf-8"), content_type="text/css")
     response["Cache-Control"] = "max-age=3600"
     return response
+
+
+# ---------------------------------------------------------------------------------- dashboard
+# The glue only: routing, CSRF and the alias to use. Data, load and controls are the shared
+# module's (example_project.dashboard), the same as the Flask app's.
+
+#: The alias the load is written through (database 3 of the shared store).
+LOAD_ALIAS = "load"
+
+
+def _backend(alias: str) -> PolicyCache:
+    backend = caches[alias]
+    assert isinstance(backend, PolicyCache)  # settings.CACHES names this backend
+    return backend
+
+
+@functools.cache
+def site_dashboard() -> live.Dashboard:
+    """The site's one dashboard: its history and load runner live as long as the process.
+    ``caches[...]`` is looked up on each call: Django's backends are per thread."""
+    labels: dict[int, str] = getattr(settings, "CACHE_DATABASE_LABELS", {})
+    return live.Dashboard(
+        info=lambda: _backend("default").info(),
+        reconfigure=lambda **options: _backend("default").view.store.reconfigure(**options),
+        runner=live.LoadRunner(lambda: _backend(LOAD_ALIAS)),
+        labels=labels,
+        framework="Django",
+    )
+
+
+@never_cache
+def dashboard(request: HttpRequest) -> HttpResponse:
+    """The live page; its script polls :func:`dashboard_state`."""
+    urls = live.DashboardUrls(
+        state="/dashboard/state.json",
+        load="/dashboard/load",
+        config="/dashboard/config",
+        script="/dashboard.js",
+    )
+    body = live.page_body(urls, get_token(request), _backend("default").info())
+    return render(request, "djangosite/dashboard.html", {"body": body})
+
+
+@never_cache
+def dashboard_state(request: HttpRequest) -> JsonResponse:
+    return JsonResponse(site_dashboard().state())
+
+
+@require_POST
+def dashboard_load(request: HttpRequest) -> JsonResponse:
+    """Start a load run in the background; answers at once (202, or 409 while one runs)."""
+    status, body = site_dashboard().start_load()
+    return JsonResponse(body, status=status)
+
+
+@require_POST
+def dashboard_config(request: HttpRequest) -> JsonResponse:
+    """CONFIG SET ``maxmemory_policy`` / ``maxmemory`` from the page's selector."""
+    status, body = site_dashboard().configure(request.POST.dict())
+    return JsonResponse(body, status=status)
+
+
+def dashboard_script(request: HttpRequest) -> HttpResponse:
+    return HttpResponse(
+        live.SCRIPT.read_text(encoding="utf-8"), content_type="text/javascript; charset=utf-8"
+    )

@@ -20,8 +20,9 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from .backend import PolicyCache
+    from .redis_backend import RedisPolicyCache
 
-__all__ = ["PolicyCache"]
+__all__ = ["PolicyCache", "RedisPolicyCache"]
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +30,8 @@ def __getattr__(name: str) -> Any:
         from .backend import PolicyCache
 
         return PolicyCache
+    if name == "RedisPolicyCache":  # needs redis-py: imported only when configured
+        from .redis_backend import RedisPolicyCache
+
+        return RedisPolicyCache
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

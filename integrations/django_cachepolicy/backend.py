@@ -28,6 +28,13 @@ characters, or containing a space or a non-printable character); for every other
 
 The async methods run the in-memory operation directly on the event loop: the operation holds
 the store lock for microseconds, far less than ``sync_to_async``'s thread hop costs.
+
+Runtime reconfiguration
+=======================
+``caches["default"].config_set("maxmemory-policy", "allkeys-lfu")`` is Redis's ``CONFIG SET`` on
+the shared store (:meth:`cachepolicy.CacheStore.reconfigure`): every alias on the ``LOCATION``
+sees it, and per-thread backends created afterwards still attach, since stores are matched by
+the configuration they were built with.
 """
 
 from __future__ import annotations
@@ -435,6 +442,15 @@ class PolicyCache(BaseCache):
     def view(self) -> Cache:
         """The core :class:`cachepolicy.Cache` view behind this alias (TTL, INFO, events...)."""
         return self._view
+
+    def config_set(self, name: str, value: Any) -> None:
+        """Redis's ``CONFIG SET`` on the shared store: ``maxmemory``, ``maxmemory_policy``
+        (``"MAXMEMORY_POLICY"`` and ``"maxmemory-policy"`` also work), ``maxmemory_samples``,
+        ``eviction_mode``, ``lfu_log_factor`` or ``lfu_decay_time``. Every alias on this
+        ``LOCATION`` sees the change; ``settings.CACHES`` keeps describing how the store was
+        built, so backends created afterwards (one per thread) still attach to it. A bad name
+        or value raises the core's ``ConfigError`` naming it."""
+        self._view.config_set(name, value)
 
     def info(self) -> dict[str, Any]:
         """Redis-INFO-style statistics of the shared store (``cacheinfo`` prints these)."""

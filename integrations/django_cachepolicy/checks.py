@@ -19,7 +19,15 @@ django_cachepolicy.E008    ``LOCATION`` is not a string
 django_cachepolicy.E009    the alias could not be validated at all (a bug: please report it)
 django_cachepolicy.W001    ``CULL_FREQUENCY`` without ``MAX_ENTRIES`` (it has no effect)
 django_cachepolicy.W002    ``MAX_ENTRIES`` under ``noeviction``: a full cache refuses writes
+django_cachepolicy.E201    invalid ``RedisPolicyCache`` settings
+django_cachepolicy.W201    the Redis server's memory configuration differs from ``OPTIONS``
+django_cachepolicy.W202    the Redis server does not publish the keyspace events needed
+django_cachepolicy.W203    the Redis server could not be reached to check it
 =========================  ==============================================================
+
+The E2xx/W2xx checks are ``RedisPolicyCache``'s
+(:func:`django_cachepolicy.redis_backend.check_redis_caches`); they run only when an alias uses
+that backend, so redis-py is imported only then.
 
 The check never raises, whatever ``CACHES`` holds: a crash would hide every other message of
 ``manage.py check``. Entries that are not dicts are left to Django's own checks.
@@ -127,6 +135,20 @@ def check_caches(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
             )
     messages.extend(_conflicts(valid))
     return messages
+
+
+@register(Tags.caches)
+def check_redis_caches(
+    app_configs: Sequence[Any] | None = None, **kwargs: Any
+) -> list[CheckMessage]:
+    """RedisPolicyCache aliases: settings (E201) and the server's configuration (W201-W203)."""
+    try:
+        from .redis_backend import check_redis_caches as check
+    except ImportError:
+        # Without redis-py no RedisPolicyCache BACKEND can be imported either, and Django's own
+        # check reports backends that cannot be imported.
+        return []
+    return list(check(settings.CACHES))
 
 
 def _conflicts(valid: Mapping[str, AliasOptions]) -> list[CheckMessage]:

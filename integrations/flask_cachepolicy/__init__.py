@@ -54,9 +54,20 @@ from .signals import (
 )
 from .timeouts import flask_timeout_to_ttl
 
+
+def __getattr__(name: str) -> object:
+    # Needs redis-py: imported when CACHE_TYPE names it, not with the package.
+    if name == "RedisPolicyCache":
+        from .redis_backend import RedisPolicyCache
+
+        return RedisPolicyCache
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "CoreSerializer",
     "PolicyCache",
+    "RedisPolicyCache",
     "cachepolicy_cli",
     "flask_timeout_to_ttl",
     "keyspace_event",

@@ -18,6 +18,10 @@ blueprint) then see each other's keys unless their ``CACHE_KEY_PREFIX`` differs,
 backend's own prefix (all keys of its database if the prefix is empty), as cachelib's
 ``RedisCache`` does.
 
+Runtime reconfiguration. :meth:`PolicyCache.config_set` is Redis's ``CONFIG SET`` on the store
+(``cache.cache.config_set("maxmemory", "2mb")``); the app's ``CACHE_*`` settings stay what the
+store was built from, so a later backend on the same shared location still matches it.
+
 Return conventions are cachelib's: ``set``/``add`` return ``False`` rather than raise when the
 core refuses a write for lack of memory (``noeviction``, or a ``volatile-*`` policy with too few
 keys carrying a TTL; the core's ``OutOfMemoryError``) or because the value is larger than
@@ -427,6 +431,14 @@ class PolicyCache(BaseCache):
         info["flask_location"] = self.location or ""
         info["flask_db"] = self.db
         return info
+
+    def config_set(self, name: str, value: Any) -> None:
+        """Redis's ``CONFIG SET`` on the store behind this backend: ``maxmemory``,
+        ``maxmemory_policy`` (also spelled ``maxmemory-policy``), ``maxmemory_samples``,
+        ``eviction_mode``, ``lfu_log_factor`` or ``lfu_decay_time``. It changes the store, so
+        every backend sharing it sees the change; a bad name or value raises the core's
+        ``ConfigError`` naming it (see :meth:`cachepolicy.CacheStore.reconfigure`)."""
+        self._view.config_set(name, value)
 
     def info_text(self) -> str:
         """Redis-INFO-style text: the core's report followed by a ``# Flask`` section."""

@@ -18,19 +18,26 @@ from flask.cli import AppGroup
 if TYPE_CHECKING:
     from flask import Flask
 
-    from .backend import PolicyCache
 
 __all__ = ["cachepolicy_cli", "policy_backends", "register_cli"]
 
 cachepolicy_cli = AppGroup("cachepolicy", help="Inspect cachepolicy caches (Redis-style INFO).")
 
 
-def policy_backends(app: Flask) -> list[PolicyCache]:
-    """The ``PolicyCache`` backends of ``app``, in the order their ``Cache`` was initialised."""
+def policy_backends(app: Flask) -> list[Any]:
+    """The ``PolicyCache`` and ``RedisPolicyCache`` backends of ``app``, in the order their
+    ``Cache`` was initialised (both have ``info()`` and ``info_text()``)."""
     from .backend import PolicyCache
 
+    kinds: tuple[type, ...] = (PolicyCache,)
+    try:
+        from .redis_backend import RedisPolicyCache
+    except ImportError:  # redis-py not installed: there can be no RedisPolicyCache either
+        pass
+    else:
+        kinds = (PolicyCache, RedisPolicyCache)
     caches: dict[Any, Any] = getattr(app, "extensions", {}).get("cache", {})
-    return [backend for backend in caches.values() if isinstance(backend, PolicyCache)]
+    return [backend for backend in caches.values() if isinstance(backend, kinds)]
 
 
 @cachepolicy_cli.command("info")
@@ -40,7 +47,8 @@ def info_command(as_json: bool) -> None:
     backends = policy_backends(current_app)
     if not backends:
         raise click.ClickException(
-            "This application has no cache with CACHE_TYPE='flask_cachepolicy.PolicyCache'."
+            "This application has no cache with CACHE_TYPE='flask_cachepolicy.PolicyCache' "
+            "or 'flask_cachepolicy.RedisPolicyCache'."
         )
     if as_json:
         report = [backend.info() for backend in backends]

@@ -234,6 +234,33 @@ def test_pooled_candidate_touched_since_is_rescored(make_cache: MakeCache) -> No
     assert evicted == ["k0", "k2"]
 
 
+def test_pool_keeps_one_slot_per_key(make_cache: MakeCache) -> None:
+    """A key drawn again with an unchanged score is not pooled twice: a duplicate would only
+    crowd out another candidate (and come up later as a ghost)."""
+    cache = make_cache(maxmemory_policy=__name__ + "._PoolProbe")
+    policy = cache.store.policy
+    assert isinstance(policy, _PoolProbe)
+    cache.set("a", 1)
+    cache.set("b", 1)
+    entries = {e.key: e for e in cache.store.engine.iter_entries()}
+    for _ in range(3):
+        policy.offer(5.0, entries["a"])
+    policy.offer(5.0, entries["b"])  # the same score, another key: pooled beside it
+    assert sorted(e.key for _, e in policy.pool) == ["a", "b"]
+
+
+def test_one_at_a_time_cull_uses_the_eviction_pool(make_cache: MakeCache) -> None:
+    """max_entries with cull_frequency=None evicts one key per insert through the same pool
+    as a byte-budget eviction (a one-victim batch would rank one round of samples alone:
+    the pool-less accuracy of Redis 2.8)."""
+    cache = make_cache(maxmemory=0, max_entries=100, cull_frequency=None, seed=3)
+    for i in range(300):
+        cache.set(f"k{i}", i)
+    sampler = cache.store.engine._sampler
+    assert sampler is not None and sampler.entries  # candidates remembered across rounds
+    assert len(cache) == 100
+
+
 # -- LFU counter math (spec §4) ----------------------------------------------------------------
 
 

@@ -23,7 +23,7 @@ from django_cachepolicy import PolicyCache
 
 from example_project import catalogue
 
-ALIASES = ("default", "pages", "template_fragments")
+ALIASES = ("default", "pages", "template_fragments", "load")
 
 if settings.SETTINGS_MODULE != "example_project.djangosite.settings":  # pragma: no cover
     pytest.skip(
@@ -54,12 +54,12 @@ def client() -> Client:
     return Client()
 
 
-def test_the_three_aliases_share_one_store_with_the_in_process_defaults() -> None:
+def test_the_four_aliases_share_one_store_with_the_in_process_defaults() -> None:
     infos = [backend(alias).info() for alias in ALIASES]
     assert {backend(alias).location for alias in ALIASES} == {"example-shop"}
-    assert [backend(alias).options.database for alias in ALIASES] == [0, 1, 2]
+    assert [backend(alias).options.database for alias in ALIASES] == [0, 1, 2, 3]
     for info in infos:
-        assert info["maxmemory"] == 64 * 1024 * 1024
+        assert info["maxmemory"] == 4 * 1024 * 1024  # small: the dashboard's load evicts
         assert info["maxmemory_policy"] == "allkeys-lru"
     assert backend("default").view.store is backend("pages").view.store
 
@@ -166,10 +166,10 @@ def test_cache_json_reports_redis_fields(client: Client) -> None:
     data = json.loads(client.get("/cache.json").content)
     [store] = data["stores"]
     assert store["name"] == "example-shop"
-    assert store["maxmemory"] == 64 * 1024 * 1024
+    assert store["maxmemory"] == 4 * 1024 * 1024
     assert 0 < store["used_memory"] <= store["maxmemory"]
     assert store["keyspace_hits"] >= 1 and 0 < store["hit_ratio"] < 1
-    assert set(store["keyspace"]) == {"db0", "db1", "db2"}
+    assert set(store["keyspace"]) == {"db0", "db1", "db2", "db3"}  # db3: the dashboard's load
     assert store["keyspace"]["db1"]["keys"] == 2  # the page and its header list
     assert store["used_memory"] == backend("template_fragments").info()["used_memory"]
 
@@ -179,3 +179,82 @@ def test_stylesheet_is_served_locally(client: Client) -> None:
     assert response.status_code == 200 and response["Content-Type"].startswith("text/css")
     base = client.get("/report/").content.decode()
     assert 'href="/style.css"' in base and "http" not in base.split("<body>")[0]
+
+
+# ---------------------------------------------------------------------------------- dashboard
+
+
+@pytest.fixture
+def short_load() -> Iterator[None]:
+    """The site's dashboard with a load plan of half a second, joined before the store's
+    check: the default plan runs eleven seconds."""
+    from example_project import dashboard
+    from example_project.djangosite.views import site_dashboard
+
+    runner = site_dashboard().runner
+    default = runner.plan
+    runner.plan = dashboard.LoadPlan(zipf_seconds=0.3, scan_seconds=0.1, burst_seconds=0.2)
+    yield
+    runner.join(30)
+    runner.plan = default
+
+
+def test_dashboard_page_carries_its_csrf_token_and_local_script(client: Client) -> None:
+    response = client.get("/dashboard/")
+    assert response.status_code == 200 and "no-cache" in response["Cache-Control"]
+    page = response.content.decode()
+    token = response.cookies["csrftoken"].value
+    assert token and 'data-csrf-token="' in page
+    for text in ('id="load-button"', 'id="rate-chart"', '<script src="/dashboard.js">'):
+        assert text in page, text
+    assert '<option value="allkeys-lru" selected>' in page
+    script = client.get("/dashboard.js")
+    assert script.status_code == 200 and script["Content-Type"].startswith("text/javascript")
+
+
+def test_dashboard_state_lists_every_alias_database() -> None:
+    state = json.loads(Client().get("/dashboard/state.json").content)
+    assert state["framework"] == "Django"
+    assert state["maxmemory"] == 4 * 1024 * 1024 and state["maxmemory_policy"] == "allkeys-lru"
+    assert [row["db"] for row in state["keyspace"]] == [0, 1, 2, 3]
+    assert state["keyspace"][3]["label"].startswith("load")
+    assert state["load"]["phase"] in ("idle", "done")
+
+
+def test_dashboard_controls_need_the_csrf_token(short_load: None) -> None:
+    browser = Client(enforce_csrf_checks=True)
+    assert browser.post("/dashboard/load").status_code == 403
+    assert browser.post("/dashboard/config", {"maxmemory": "1mb"}).status_code == 403
+    assert browser.get("/dashboard/load").status_code == 405
+
+
+def test_dashboard_load_and_config_through_the_aliases(short_load: None) -> None:
+    from example_project.djangosite.views import site_dashboard
+
+    browser = Client(enforce_csrf_checks=True)
+    browser.get("/dashboard/")
+    token = browser.cookies["csrftoken"].value
+    response = browser.post("/dashboard/load", HTTP_X_CSRFTOKEN=token)
+    assert response.status_code == 202, response.content
+    site_dashboard().runner.join(30)
+    state = json.loads(browser.get("/dashboard/state.json").content)
+    assert state["load"]["phase"] == "done", state["load"]
+    assert state["keyspace"][3]["keys"] > 0  # written through the "load" alias, db 3
+    assert backend("load").info()["keyspace_misses"] > 0
+    try:
+        response = browser.post(
+            "/dashboard/config",
+            {"maxmemory_policy": "allkeys-lfu", "maxmemory": "1mb"},
+            HTTP_X_CSRFTOKEN=token,
+        )
+        assert response.status_code == 200, response.content
+        for alias in ALIASES:  # one store: every alias sees the switch
+            info = backend(alias).info()
+            assert info["maxmemory_policy"] == "allkeys-lfu" and info["maxmemory"] == 1024**2
+        assert backend("default").info()["used_memory"] <= 1024**2
+        bad = browser.post(
+            "/dashboard/config", {"maxmemory_policy": "allkeys-lfru"}, HTTP_X_CSRFTOKEN=token
+        )
+        assert bad.status_code == 400 and json.loads(bad.content)["option"] == "maxmemory_policy"
+    finally:  # the other checks expect the settings' budget and policy
+        backend("default").view.store.reconfigure(maxmemory="4mb", maxmemory_policy="allkeys-lru")

@@ -44,10 +44,10 @@ def test_manage_cacheinfo_reports_every_alias_of_the_shared_store() -> None:
     result = run_example(["manage", "cacheinfo", "--json"])
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert sorted(report) == ["default", "pages", "template_fragments"]
-    assert [report[alias]["database"] for alias in sorted(report)] == [0, 1, 2]
+    assert sorted(report) == ["default", "load", "pages", "template_fragments"]
+    assert [report[alias]["database"] for alias in sorted(report)] == [0, 3, 1, 2]
     assert {info["location"] for info in report.values()} == {"example-shop"}
-    assert {info["maxmemory"] for info in report.values()} == {64 * 1024 * 1024}
+    assert {info["maxmemory"] for info in report.values()} == {4 * 1024 * 1024}
     assert {info["maxmemory_policy"] for info in report.values()} == {"allkeys-lru"}
 
     text = run_example(["manage", "cacheinfo", "pages"])

@@ -7,7 +7,7 @@ import tracemalloc
 import pytest
 
 from cachepolicy import Cache, KeyspaceEvent, ManualClock
-from cachepolicy._core.deadlines import DeadlineIndex
+from cachepolicy._core.deadlines import STALE_SHARE, STALE_SLACK, DeadlineIndex
 from cachepolicy._core.entry import Entry
 from cachepolicy.expiry import BackgroundExpiry, TimedExpiry
 from tests.conftest import MakeCache
@@ -126,9 +126,9 @@ def test_leftover_records_are_bounded(make_cache: MakeCache, clock: ManualClock)
         cache.set(f"k{i}", i, ttl=3600)
         cache.delete(f"k{i}")  # leaves a record behind
         live = sum(keyspace.volatile_count for keyspace in cache.store.keyspaces)
-        # The stated bound: left-over records <= live / 32 + 256 (one removal past it
-        # triggers the compaction).
-        assert strategy.records - live <= live // 32 + 256 + 1
+        # The stated bound: left-over records <= live / STALE_SHARE + STALE_SLACK (one
+        # removal past it triggers the compaction).
+        assert strategy.records - live <= live // STALE_SHARE + STALE_SLACK + 1
     assert strategy.index.compactions >= 1
     assert cache.store.check() == []
 
@@ -148,7 +148,7 @@ def test_heap_records_of_removed_keys_count_towards_the_bound(
         cache.set(f"k{i}", i, ttl=3600)
         cache.delete(f"k{i}")
         live = sum(keyspace.volatile_count for keyspace in cache.store.keyspaces)
-        worst = max(worst, strategy.records - live - (live // 32 + 256))
+        worst = max(worst, strategy.records - live - (live // STALE_SHARE + STALE_SLACK))
     assert worst <= 1
     assert strategy.index.compactions >= 1
     assert cache.store.check() == []

@@ -15,13 +15,34 @@ from __future__ import annotations
 
 import difflib
 import json
-from typing import Any
+from typing import Any, cast
 
 from django.core.cache import caches
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from django_cachepolicy.backend import PolicyCache
 from django_cachepolicy.checks import policy_aliases
+
+
+def _redis_aliases() -> list[str]:
+    """RedisPolicyCache aliases (none when redis-py is not installed)."""
+    from django.conf import settings
+
+    try:
+        from django_cachepolicy.redis_backend import redis_aliases
+    except ImportError:
+        return []
+    return redis_aliases(settings.CACHES)
+
+
+def _describe(backend: Any) -> tuple[str, int, dict[str, Any], str]:
+    """(location, database, INFO dict, INFO text) of either backend."""
+    if isinstance(backend, PolicyCache):
+        return backend.location, backend.options.database, backend.info(), ""
+    report = backend.info()
+    from cachepolicy.redis.info import redis_info_text
+
+    return backend.location, backend.database, report, redis_info_text(report)
 
 
 class Command(BaseCommand):
@@ -32,7 +53,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print JSON instead of text")
 
     def handle(self, *args: Any, **options: Any) -> None:
-        aliases = policy_aliases()
+        aliases = policy_aliases() + _redis_aliases()
         alias: str | None = options["alias"]
         if alias is not None:
             if alias not in aliases:
@@ -40,31 +61,30 @@ class Command(BaseCommand):
             aliases = [alias]
         elif not aliases:
             raise CommandError(
-                "No cache alias uses django_cachepolicy.PolicyCache; set BACKEND to "
-                "'django_cachepolicy.PolicyCache' in CACHES."
+                "No cache alias uses django_cachepolicy.PolicyCache or RedisPolicyCache; set "
+                "BACKEND to 'django_cachepolicy.PolicyCache' in CACHES."
             )
         reports: dict[str, dict[str, Any]] = {}
+        texts: dict[str, str] = {}
         for name in aliases:
             backend = caches[name]
-            assert isinstance(backend, PolicyCache)  # policy_aliases() checked the class
-            info = backend.info()
+            location, database, info, text = _describe(backend)
+            texts[name] = text or cast(PolicyCache, backend).view.info_text()
             info["alias"] = name
-            info["location"] = backend.location
-            info["database"] = backend.options.database
+            info["location"] = location
+            info["database"] = database
             reports[name] = info
         if options["json"]:
             self.stdout.write(json.dumps(reports, indent=2, sort_keys=True, default=str))
             return
         for index, name in enumerate(aliases):
-            backend = caches[name]
-            assert isinstance(backend, PolicyCache)
             if index:
                 self.stdout.write("")
             self.stdout.write(
-                f"# Alias\nalias:{name}\nlocation:{backend.location}\n"
-                f"database:{backend.options.database}\n"
+                f"# Alias\nalias:{name}\nlocation:{reports[name]['location']}\n"
+                f"database:{reports[name]['database']}\n"
             )
-            self.stdout.write(backend.view.info_text())
+            self.stdout.write(texts[name])
 
     @staticmethod
     def _unknown(alias: str, aliases: list[str]) -> str:

@@ -1,0 +1,284 @@
+"""The Redis backend beside Django's own ``RedisCache`` and ``django-redis``, same server.
+
+One private ``redis-server`` (``benchmarks/redisproc.py``: a free loopback port, no
+persistence) serves every subject, each under its own ``KEY_PREFIX``; all are driven through
+``django.core.cache.caches[alias]`` as an application would. In every scenario the subjects take
+turns batch by batch (``benchmarks/turns.py``), so ratios are measured in one run on the same
+machine speed.
+
+``get hit``           ``get`` of present keys (100-byte values)
+``set``               ``set`` of present keys
+``get_many 10``       ``get_many`` of 10 present keys (ops/s counts calls)
+``set_many 10``       ``set_many`` of 10 keys (ops/s counts calls)
+``zipf 90/10 xN``     Zipf (s=1.0) keys over 10,000, 90% reads (a miss is followed by a set),
+                      10% writes; N threads, each with its own backend object (as Django does)
+``aget x100`` /       100 concurrent tasks on one event loop, each awaiting 5 calls; Django's
+``aset x100``         ``RedisCache`` and ``django-redis`` go through ``sync_to_async``
+
+Run: ``python benchmarks/bench_redis.py`` (``--seconds`` per subject per scenario, default 0.5;
+``--output``). :data:`CONFIGURATIONS` is the list of subjects: the near cache (L1) adds its row
+there once it lands (``"cachepolicy Redis + L1"``). Targets (issue 12): without L1 >= 1.0x
+Django's ``RedisCache`` on every row; async >= 3x.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import bisect
+import itertools
+import random
+import sys
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+sys.path[:0] = [
+    str(Path(__file__).resolve().parents[1]),
+    str(Path(__file__).resolve().parents[1] / "integrations"),
+]
+
+from benchmarks.redisproc import redis_server  # noqa: E402
+from benchmarks.turns import take_turns  # noqa: E402
+
+RESULTS = Path(__file__).with_name("results") / "redis.md"
+
+#: (label, CACHES entry without LOCATION). The first is the subject, the second the baseline
+#: every ratio is against. Add the near cache's configuration here once it lands, e.g.
+#: ("cachepolicy Redis + L1", {"BACKEND": "django_cachepolicy.RedisPolicyCache",
+#:  "OPTIONS": {"NEAR_CACHE": {...}}}).
+CONFIGURATIONS: list[tuple[str, dict[str, Any]]] = [
+    (
+        "cachepolicy RedisPolicyCache (no L1)",
+        {"BACKEND": "django_cachepolicy.RedisPolicyCache", "OPTIONS": {"EVENTS": ()}},
+    ),
+    ("Django RedisCache", {"BACKEND": "django.core.cache.backends.redis.RedisCache"}),
+    (
+        "django-redis",
+        {
+            "BACKEND": "django_redis.cache.RedisCache",
+            "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        },
+    ),
+]
+BASELINE = "Django RedisCache"
+
+_VALUE = b"v" * 100
+_KEYS = [f"k{i}" for i in range(1000)]
+_UNIVERSE = 10_000
+
+
+def configure(url: str) -> dict[str, str]:
+    """Django settings with one alias per configuration; returns label -> alias."""
+    import django
+    from django.conf import settings
+
+    caches = {}
+    aliases = {}
+    for number, (label, entry) in enumerate(CONFIGURATIONS):
+        alias = f"subject{number}"
+        caches[alias] = {**entry, "LOCATION": url, "KEY_PREFIX": alias, "TIMEOUT": 300}
+        aliases[label] = alias
+    caches["default"] = caches["subject0"]
+    settings.configure(
+        CACHES=caches, INSTALLED_APPS=["django_cachepolicy"], USE_TZ=True, SECRET_KEY="bench"
+    )
+    django.setup()
+    return aliases
+
+
+def cache_for(alias: str) -> Any:
+    from django.core.cache import caches
+
+    return caches[alias]
+
+
+def zipf_stream(count: int, seed: int) -> list[str]:
+    weights = list(itertools.accumulate(1.0 / (rank + 1) for rank in range(_UNIVERSE)))
+    rng = random.Random(seed)
+    total = weights[-1]
+    return [f"z{bisect.bisect_left(weights, rng.random() * total)}" for _ in range(count)]
+
+
+def timed(work: Callable[[], int]) -> Callable[[], tuple[int, float]]:
+    def batch() -> tuple[int, float]:
+        start = time.perf_counter()
+        ops = work()
+        return ops, time.perf_counter() - start
+
+    return batch
+
+
+def simple(alias: str, scenario: str) -> Callable[[], tuple[int, float]]:
+    cache = cache_for(alias)
+    cache.set_many(dict.fromkeys(_KEYS, _VALUE))
+    groups = [_KEYS[i : i + 10] for i in range(0, len(_KEYS), 10)]
+
+    def work() -> int:
+        if scenario == "get hit":
+            for key in _KEYS[:300]:
+                cache.get(key)
+            return 300
+        if scenario == "set":
+            for key in _KEYS[:300]:
+                cache.set(key, _VALUE)
+            return 300
+        if scenario == "get_many 10":
+            for group in groups[:30]:
+                cache.get_many(group)
+            return 30
+        for group in groups[:30]:
+            cache.set_many(dict.fromkeys(group, _VALUE))
+        return 30
+
+    return timed(work)
+
+
+def zipf(
+    alias: str, threads: int, stats: dict[str, list[int]], pool: ThreadPoolExecutor
+) -> Callable[[], tuple[int, float]]:
+    """Cache-aside Zipf mix on ``threads`` long-lived threads (a WSGI server's pool): each
+    thread keeps its backend object, as Django gives every thread its own."""
+    streams = [zipf_stream(20_000, 100 + t) for t in range(threads)]
+    rngs = [random.Random(200 + t) for t in range(threads)]
+    writes = [[rng.random() < 0.1 for _ in range(20_000)] for rng in rngs]
+    positions = [0] * threads
+    per_batch = 200
+    counters = stats.setdefault(alias, [0, 0])
+
+    def worker(t: int) -> None:
+        cache = cache_for(alias)
+        keys, is_write, i = streams[t], writes[t], positions[t]
+        hits = gets = 0
+        for _ in range(per_batch):
+            key = keys[i]
+            if is_write[i]:
+                cache.set(key, _VALUE)
+            else:
+                gets += 1
+                if cache.get(key) is None:
+                    cache.set(key, _VALUE)
+                else:
+                    hits += 1
+            i = (i + 1) % len(keys)
+        positions[t] = i
+        with lock:
+            counters[0] += hits
+            counters[1] += gets
+
+    lock = threading.Lock()
+
+    def batch() -> tuple[int, float]:
+        start = time.perf_counter()
+        for future in [pool.submit(worker, t) for t in range(threads)]:
+            future.result()
+        return threads * per_batch, time.perf_counter() - start
+
+    return batch
+
+
+def concurrent(
+    alias: str, name: str, loop: asyncio.AbstractEventLoop
+) -> Callable[[], tuple[int, float]]:
+    cache = cache_for(alias)
+    cache.set_many(dict.fromkeys(_KEYS, _VALUE))
+
+    async def task(n: int) -> None:
+        for j in range(5):
+            key = _KEYS[(n * 5 + j) % len(_KEYS)]
+            if name == "aget":
+                await cache.aget(key)
+            else:
+                await cache.aset(key, _VALUE)
+
+    async def gather() -> None:
+        await asyncio.gather(*(task(n) for n in range(100)))
+
+    def work() -> int:
+        loop.run_until_complete(gather())
+        return 500
+
+    return timed(work)
+
+
+def run(seconds: float) -> tuple[list[str], dict[str, dict[str, float]], dict[str, float]]:
+    with redis_server() as server:
+        port = server.connection_pool.connection_kwargs["port"]
+        aliases = configure(f"redis://127.0.0.1:{port}/0")
+        labels = list(aliases)
+        rows: dict[str, dict[str, float]] = {}
+        for scenario in ("get hit", "set", "get_many 10", "set_many 10"):
+            batches = {label: simple(aliases[label], scenario) for label in labels}
+            rows[scenario] = take_turns(batches, seconds)
+        hit_ratio: dict[str, float] = {}
+        for threads in (1, 4):
+            stats: dict[str, list[int]] = {}
+            pools = {label: ThreadPoolExecutor(threads) for label in labels}
+            batches = {
+                label: zipf(aliases[label], threads, stats, pools[label]) for label in labels
+            }
+            rows[f"zipf 90/10 x{threads}"] = take_turns(batches, seconds)
+            for pool in pools.values():
+                pool.shutdown()
+            for label in labels:
+                hits, gets = stats[aliases[label]]
+                hit_ratio[f"{label} x{threads}"] = hits / max(1, gets)
+        loop = asyncio.new_event_loop()
+        try:
+            for name in ("aget", "aset"):
+                batches = {label: concurrent(aliases[label], name, loop) for label in labels}
+                rows[f"{name} x100 tasks"] = take_turns(batches, seconds)
+        finally:
+            loop.close()
+        server.flushdb()
+    return labels, rows, hit_ratio
+
+
+def table(labels: list[str], rows: dict[str, dict[str, float]]) -> str:
+    head = "| scenario | " + " | ".join(labels) + " | ours / Django RedisCache |"
+    lines = [head, "|" + "---|" * (len(labels) + 2)]
+    for scenario, result in rows.items():
+        cells = " | ".join(f"{result[label]:,.0f}" for label in labels)
+        ratio = result[labels[0]] / result[BASELINE]
+        lines.append(f"| {scenario} | {cells} | {ratio:.2f}x |")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--seconds", type=float, default=0.5)
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    arguments = parser.parse_args(argv)
+    import platform
+
+    import django
+    import redis
+
+    labels, rows, hit_ratio = run(arguments.seconds)
+    report = [
+        "# Redis backends through the Django cache API",
+        "",
+        f"`python benchmarks/bench_redis.py --seconds {arguments.seconds}`: ops/s (calls/s for "
+        "the `*_many` rows), subjects taking turns batch by batch against one private "
+        f"redis-server on loopback. Python {platform.python_version()}, Django "
+        f"{django.get_version()}, redis-py {redis.__version__} (hiredis "
+        f"{'on' if redis.utils.HIREDIS_AVAILABLE else 'off'}); a shared 2-core VM, so absolute "
+        "numbers are noisy, the ratios in one run less so.",
+        "",
+        table(labels, rows),
+        "",
+        "Zipf hit ratios (all subjects see the same key streams): "
+        + ", ".join(f"{name} {ratio:.3f}" for name, ratio in hit_ratio.items()),
+        "",
+    ]
+    text = "\n".join(report)
+    arguments.output.write_text(text)
+    print(text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

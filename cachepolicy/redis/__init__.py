@@ -1,0 +1,29 @@
+"""The Redis tier: the same cache settings on a Redis server or a Redis Cluster.
+
+Framework-free (the Django and Flask backends are thin adapters over it):
+
+- :mod:`.settings`: option validation (the in-process options, plus the Redis-tier ones);
+- :mod:`.client`: :class:`RedisClient` (sync) and :class:`AsyncRedisClient` (native asyncio),
+  standalone or cluster, with the near-cache seam described in its docstring;
+- :mod:`.serializers`: pickle (default), JSON, HMAC-signed (the trust model);
+- :mod:`.server_config`: CONFIG SET (opt-in) or CONFIG GET and report mismatches;
+- :mod:`.info`: the server's INFO in the in-process ``info()`` shape;
+- :mod:`.notifications`: ``expired``/``evicted`` keyspace notifications to callbacks.
+
+Importing this package needs ``redis`` (``pip install cachepolicy[redis]``).
+"""
+
+from .client import AsyncRedisClient, RedisClient, RedisUnavailableError
+from .serializers import UntrustedPayloadError
+from .server_config import Mismatch
+from .settings import RedisSettings, parse_redis_settings
+
+__all__ = [
+    "AsyncRedisClient",
+    "Mismatch",
+    "RedisClient",
+    "RedisSettings",
+    "RedisUnavailableError",
+    "UntrustedPayloadError",
+    "parse_redis_settings",
+]

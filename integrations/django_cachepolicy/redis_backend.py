@@ -1,0 +1,501 @@
+"""``RedisPolicyCache``: a Django cache backend on Redis or Redis Cluster, with native async.
+
+Settings::
+
+    CACHES = {"default": {
+        "BACKEND": "django_cachepolicy.RedisPolicyCache",
+        "LOCATION": "redis://127.0.0.1:6379/0",   # several URLs (comma list): a cluster
+        "OPTIONS": {"MAXMEMORY": "1gb", "MAXMEMORY_POLICY": "allkeys-lfu"},
+    }}
+
+``OPTIONS`` are the in-process backend's names (``MAXMEMORY``, ``MAXMEMORY_POLICY``,
+``MAXMEMORY_SAMPLES``, ``LFU_LOG_FACTOR``, ``LFU_DECAY_TIME``, ``ACTIVE_EXPIRE_EFFORT``, ``HZ``,
+``LAZYFREE_THRESHOLD``, ``DATABASES``, ``DATABASE``), validated by the same code, plus the Redis
+tier's (``TOPOLOGY``, ``APPLY_CONFIG``, ``SERIALIZER``, ``SIGNING_KEY``, ``FLUSH_ON_CLEAR``,
+``EVENTS``, ``LAZYFREE_LAZY_*``, ``CLIENT_OPTIONS``); see ``docs/redis.md``. By default the
+memory options are read back from the server and differences are system-check warnings
+(``django_cachepolicy.W201``); ``APPLY_CONFIG=True`` sets them with ``CONFIG SET`` instead.
+
+Shape: as Django's own ``redis.py``, each method makes the key (``make_and_validate_key``),
+turns the timeout into a TTL (:func:`~django_cachepolicy.options.django_timeout_to_ttl`: the
+same translation as the in-process backend) and makes one call on the framework-free client
+(:mod:`cachepolicy.redis.client`). The ``a*`` methods await :class:`AsyncRedisClient`
+(``redis.asyncio``) directly: no ``sync_to_async`` thread hop.
+
+``clear()`` deletes only this alias's keys (``SCAN MATCH <KEY_PREFIX>:*`` + ``UNLINK``, on every
+primary of a cluster), never the whole database unless ``FLUSH_ON_CLEAR=True``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import pickle
+import threading
+from collections.abc import Iterable, Mapping
+from typing import Any, cast
+
+from django.apps import apps
+from django.core.cache.backends.base import DEFAULT_TIMEOUT, BaseCache, default_key_func
+from django.core.exceptions import ImproperlyConfigured
+
+from cachepolicy import ConfigError
+from cachepolicy.errors import short_repr
+from cachepolicy.redis.client import AsyncRedisClient, RedisClient
+from cachepolicy.redis.info import redis_info, redis_info_text
+from cachepolicy.redis.settings import RedisSettings, parse_redis_settings
+
+from . import signals
+from .options import django_timeout_to_ttl, parse_timeout
+
+__all__ = ["RedisPolicyCache", "redis_settings_for"]
+
+logger = logging.getLogger("django_cachepolicy")
+
+# OPTIONS keys of this backend that are not handed to the Redis settings parser.
+_ALIAS_OPTIONS = ("DATABASE",)
+
+
+def redis_settings_for(location: Any, params: Mapping[str, Any]) -> RedisSettings:
+    """Validate one ``CACHES`` entry of this backend; :class:`ConfigError` names the option.
+
+    OPTIONS keys are upper case, as everywhere in Django's ``CACHES`` (the in-process
+    backend's rule): a lower-case spelling is refused with the upper-case one suggested.
+    """
+    options = params.get("OPTIONS") or {}
+    if not isinstance(options, Mapping):
+        raise ConfigError(
+            f"OPTIONS must be a dict, not {type(options).__name__}.", option="OPTIONS"
+        )
+    for name in options:
+        if not isinstance(name, str) or name != name.upper():
+            raise ConfigError(
+                f"OPTIONS key {short_repr(name)} must be upper case "
+                f"(Did you mean {str(name).upper().replace('-', '_')!r}?).",
+                option=str(name),
+            )
+    rest = {k: v for k, v in options.items() if k not in _ALIAS_OPTIONS}
+    return parse_redis_settings(location, rest, db=options.get("DATABASE", 0))
+
+
+class _Misconfigured:
+    """Stands in for the clients of a misconfigured alias: any use raises the error."""
+
+    def __init__(self, message: str) -> None:
+        self.message = message
+
+    def __getattr__(self, name: str) -> Any:
+        raise ImproperlyConfigured(self.message)
+
+
+# Start-up work (CONFIG SET, the event listener) runs once per process per settings: Django
+# builds a backend object per thread (and per async context).
+_STARTED: set[tuple[str, int, str]] = set()
+# A forked worker has no listener threads: it runs its own start-up again.
+os.register_at_fork(after_in_child=_STARTED.clear)
+# repr of (LOCATION, params) -> (default timeout, settings, sync client, async client).
+_BUILT: dict[str, tuple[float | None, RedisSettings, RedisClient, AsyncRedisClient]] = {}
+_STARTED_LOCK = threading.Lock()
+
+
+class RedisPolicyCache(BaseCache):
+    """Django cache backend on Redis / Redis Cluster with cachepolicy's option names."""
+
+    def __init__(self, location: str, params: dict[str, Any]) -> None:
+        super().__init__(params)
+        self.location = location
+        # Django builds a backend object per thread, and per request context under ASGI: the
+        # validated settings and the clients (whose pools are shared anyway) are made once per
+        # configuration and process, so building one is a dict lookup.
+        memo_key = repr((location, sorted(params.items(), key=lambda item: str(item[0]))))
+        made = _BUILT.get(memo_key)
+        if made is None:
+            try:
+                # Django's own TIMEOUT rules, with BaseCache's silent fallback to 300 refused.
+                timeout = parse_timeout(f"The cache at {short_repr(location)}", params)
+                settings = redis_settings_for(location, params)
+            except (ConfigError, ImproperlyConfigured) as exc:
+                message = (
+                    f"Invalid RedisPolicyCache settings (LOCATION {short_repr(location)}): {exc}"
+                )
+                if not (apps.apps_ready and apps.is_installed("django_cachepolicy")):
+                    raise ImproperlyConfigured(message) from exc
+                # Django builds every cache while the system checks run; raising here would
+                # crash `manage.py check` before our check reports this (E201) with its hint.
+                self._client = cast(RedisClient, _Misconfigured(message))
+                self._async = cast(AsyncRedisClient, _Misconfigured(message))
+                return
+            made = (timeout, settings, RedisClient(settings), AsyncRedisClient(settings))
+            _BUILT[memo_key] = made
+        self.default_timeout, self.settings, self._client, self._async = made
+        self._start_once()
+
+    # ------------------------------------------------------------------ start-up
+
+    @property
+    def key_pattern_prefix(self) -> str:
+        """What every key of this alias starts with (``clear()`` deletes exactly those).
+
+        Django's default key function makes ``<KEY_PREFIX>:<VERSION>:<key>``; with a custom
+        ``KEY_FUNCTION`` it is the part two made keys of different keys and versions share.
+        """
+        if self.key_func is default_key_func:
+            return f"{self.key_prefix}:"
+        first = str(self.key_func("a", self.key_prefix, 1))
+        second = str(self.key_func("b", self.key_prefix, 2))
+        # A character-wise common prefix is meant here (not path components).
+        return os.path.commonprefix([first, second])  # noqa: RUF071
+
+    def _start_once(self) -> None:
+        marker = (repr(self.settings), id(type(self)), self.key_pattern_prefix)
+        with _STARTED_LOCK:
+            if marker in _STARTED:
+                return
+            _STARTED.add(marker)
+        from cachepolicy.redis import server_config
+
+        settings = self.settings
+
+        def start(servers: list[tuple[str, Any]]) -> bool:
+            if settings.apply_config:
+                server_config.apply_server_config(servers, settings)
+                for _name, server in servers:
+                    server_config.enable_notify_flags(server, settings.events)
+            return not any(
+                server_config.missing_notify_flags(server, settings.events)
+                for _name, server in servers
+            )
+
+        try:
+            notifying = self._client.on_primaries(start)
+            if settings.events and notifying and apps.is_installed("django_cachepolicy"):
+                self._listen()
+        except ConnectionError as exc:
+            # The server may come back; every operation will raise until it does, and the
+            # system check (W203) says so at start-up.
+            logger.warning("RedisPolicyCache %s: start-up skipped: %s", self.location, exc)
+            with _STARTED_LOCK:
+                _STARTED.discard(marker)
+
+    def _listen(self) -> None:
+        from cachepolicy.redis.notifications import listen
+
+        prefix = self.key_pattern_prefix
+        location = self.location
+        database = self.settings.db
+        sender = type(self)
+
+        def relay(event: str, key: str) -> None:
+            if not key.startswith(prefix):
+                return  # another application's key on a shared server
+            signal = signals.SIGNAL_BY_EVENT.get(event)
+            arguments = {"event": event, "key": key, "location": location, "database": database}
+            if signal is not None and signal.receivers:
+                signal.send(sender=sender, **arguments)
+            if signals.keyspace_event.receivers:
+                signals.keyspace_event.send(sender=sender, **arguments)
+
+        listen(self._client, relay)
+
+    # ------------------------------------------------------------------ helpers
+
+    def _ttl(self, timeout: Any) -> float | None:
+        return django_timeout_to_ttl(timeout, self.default_timeout)
+
+    def get_backend_timeout(self, timeout: Any = DEFAULT_TIMEOUT) -> float | None:
+        """Seconds until expiry as Redis gets them (``None`` = never, ``0`` = at once)."""
+        ttl = self._ttl(timeout)
+        return None if ttl is None else max(0.0, ttl)
+
+    @staticmethod
+    def _unpicklable(exc: Exception) -> pickle.PicklingError:
+        error = pickle.PicklingError(str(exc))
+        error.__cause__ = exc
+        return error
+
+    def _dumps_guard(self, exc: Exception) -> Exception:
+        # Django promises pickle.PickleError for values that cannot be stored; pickle itself
+        # raises TypeError/AttributeError for some (lambdas, local classes).
+        return self._unpicklable(exc) if isinstance(exc, TypeError | AttributeError) else exc
+
+    # ------------------------------------------------------------------ the BaseCache API
+
+    def add(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        made = self.make_and_validate_key(key, version=version)
+        ttl = self._ttl(timeout)
+        try:
+            return self._client.add(made, value, ttl)
+        except (TypeError, AttributeError) as exc:
+            raise self._dumps_guard(exc) from exc
+
+    def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return self._client.get(self.make_and_validate_key(key, version=version), default)
+
+    def set(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> None:
+        made = self.make_and_validate_key(key, version=version)
+        ttl = self._ttl(timeout)
+        try:
+            self._client.set(made, value, ttl)
+        except (TypeError, AttributeError) as exc:
+            raise self._dumps_guard(exc) from exc
+
+    def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
+        made = self.make_and_validate_key(key, version=version)
+        return self._client.touch(made, self._ttl(timeout))
+
+    def delete(self, key: Any, version: int | None = None) -> bool:
+        return self._client.delete(self.make_and_validate_key(key, version=version))
+
+    def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        made = {self.make_and_validate_key(key, version=version): key for key in keys}
+        return {made[k]: v for k, v in self._client.get_many(list(made)).items()}
+
+    def has_key(self, key: Any, version: int | None = None) -> bool:
+        return self._client.has(self.make_and_validate_key(key, version=version))
+
+    def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        """Atomic ``INCRBY`` keeping the TTL; ``ValueError`` if the key is missing."""
+        try:
+            return self._client.incr(self.make_and_validate_key(key, version=version), delta)
+        except KeyError:
+            raise ValueError(f"Key {short_repr(key)} not found") from None
+
+    def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return self.incr(key, -delta, version=version)
+
+    def set_many(
+        self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> list[Any]:
+        if not data:
+            return []
+        payload = {self.make_and_validate_key(k, version=version): v for k, v in data.items()}
+        ttl = self._ttl(timeout)
+        try:
+            self._client.set_many(payload, ttl)
+        except (TypeError, AttributeError) as exc:
+            raise self._dumps_guard(exc) from exc
+        return []
+
+    def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        made = [self.make_and_validate_key(key, version=version) for key in keys]
+        if made:
+            self._client.delete_many(made)
+
+    def clear(self) -> None:
+        """Delete this alias's keys only (see :attr:`key_pattern_prefix`)."""
+        self._client.clear(self.key_pattern_prefix)
+
+    def close(self, **kwargs: Any) -> None:
+        """Django calls this after every request; the shared connection pool outlives it."""
+
+    # ------------------------------------------------------------------ native async
+
+    async def aadd(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        made = self.make_and_validate_key(key, version=version)
+        ttl = self._ttl(timeout)
+        try:
+            return await self._async.add(made, value, ttl)
+        except (TypeError, AttributeError) as exc:
+            raise self._dumps_guard(exc) from exc
+
+    async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
+        return await self._async.get(self.make_and_validate_key(key, version=version), default)
+
+    async def aset(
+        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> None:
+        made = self.make_and_validate_key(key, version=version)
+        ttl = self._ttl(timeout)
+        try:
+            await self._async.set(made, value, ttl)
+        except (TypeError, AttributeError) as exc:
+            raise self._dumps_guard(exc) from exc
+
+    async def atouch(
+        self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> bool:
+        made = self.make_and_validate_key(key, version=version)
+        return await self._async.touch(made, self._ttl(timeout))
+
+    async def adelete(self, key: Any, version: int | None = None) -> bool:
+        return await self._async.delete(self.make_and_validate_key(key, version=version))
+
+    async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
+        made = {self.make_and_validate_key(key, version=version): key for key in keys}
+        return {made[k]: v for k, v in (await self._async.get_many(list(made))).items()}
+
+    async def ahas_key(self, key: Any, version: int | None = None) -> bool:
+        return await self._async.has(self.make_and_validate_key(key, version=version))
+
+    async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        try:
+            return await self._async.incr(self.make_and_validate_key(key, version=version), delta)
+        except KeyError:
+            raise ValueError(f"Key {short_repr(key)} not found") from None
+
+    async def adecr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
+        return await self.aincr(key, -delta, version=version)
+
+    async def aset_many(
+        self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> list[Any]:
+        if not data:
+            return []
+        payload = {self.make_and_validate_key(k, version=version): v for k, v in data.items()}
+        ttl = self._ttl(timeout)
+        try:
+            await self._async.set_many(payload, ttl)
+        except (TypeError, AttributeError) as exc:
+            raise self._dumps_guard(exc) from exc
+        return []
+
+    async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
+        made = [self.make_and_validate_key(key, version=version) for key in keys]
+        if made:
+            await self._async.delete_many(made)
+
+    async def aclear(self) -> None:
+        await self._async.clear(self.key_pattern_prefix)
+
+    async def aclose(self, **kwargs: Any) -> None:
+        """Django calls this after async requests; the per-loop pool outlives it."""
+
+    # ------------------------------------------------------------------ cachepolicy extras
+
+    @property
+    def client(self) -> RedisClient:
+        """The framework-free sync client (its ``remote`` is the redis-py client)."""
+        return self._client
+
+    @property
+    def async_client(self) -> AsyncRedisClient:
+        return self._async
+
+    @property
+    def database(self) -> int:
+        return self.settings.db
+
+    def info(self) -> dict[str, Any]:
+        """The server's INFO in the in-process ``info()`` shape (per primary on a cluster)."""
+        extra = {"rejected_payloads": self._client.rejected_payloads}
+        cluster = self.settings.cluster
+        return self._client.on_primaries(
+            lambda servers: redis_info(servers, cluster=cluster, extra=extra)
+        )
+
+    def info_text(self) -> str:
+        return redis_info_text(self.info())
+
+
+# ---------------------------------------------------------------------- system checks
+
+E_INVALID = "django_cachepolicy.E201"
+W_MISMATCH = "django_cachepolicy.W201"
+W_NO_NOTIFICATIONS = "django_cachepolicy.W202"
+W_UNREACHABLE = "django_cachepolicy.W203"
+
+
+def redis_aliases(caches: Mapping[str, Any]) -> list[str]:
+    """The aliases of ``caches`` whose backend is ``RedisPolicyCache`` or a subclass."""
+    from django.utils.module_loading import import_string
+
+    found = []
+    for alias, params in caches.items():
+        if not isinstance(params, Mapping):
+            continue
+        backend = params.get("BACKEND", "")
+        try:
+            cls = import_string(backend) if isinstance(backend, str) else backend
+        except (ImportError, ValueError, TypeError):
+            continue
+        if isinstance(cls, type) and issubclass(cls, RedisPolicyCache):
+            found.append(alias)
+    return found
+
+
+def check_redis_caches(caches: Mapping[str, Any]) -> list[Any]:
+    """E201 for invalid settings; W201-W203 from reading the server's configuration back.
+
+    ======================  =============================================================
+    django_cachepolicy.E201  invalid RedisPolicyCache OPTIONS / LOCATION / TIMEOUT
+    django_cachepolicy.W201  the server's memory configuration differs from OPTIONS
+    django_cachepolicy.W202  the server does not publish the keyspace events EVENTS needs
+    django_cachepolicy.W203  the server could not be reached to check its configuration
+    ======================  =============================================================
+    """
+    from django.core.checks import Error, Warning
+
+    from cachepolicy.redis import server_config
+
+    messages: list[Any] = []
+    for alias in redis_aliases(caches):
+        params = caches[alias]
+        obj = f"CACHES[{alias!r}]"
+        try:
+            parse_timeout(f"Cache alias {alias!r}", params)
+            settings = redis_settings_for(params.get("LOCATION", ""), params)
+        except (ConfigError, ImproperlyConfigured) as exc:
+            messages.append(
+                Error(
+                    f"Cache alias {alias!r} (RedisPolicyCache) is misconfigured: {exc}",
+                    hint="See the OPTIONS table in docs/redis.md.",
+                    obj=obj,
+                    id=E_INVALID,
+                )
+            )
+            continue
+        if settings.apply_config:
+            continue  # the backend sets the server's configuration itself at start-up
+        client = RedisClient(settings)
+
+        def read_back(
+            servers: list[tuple[str, Any]], settings: RedisSettings = settings
+        ) -> tuple[list[server_config.Mismatch], dict[str, str]]:
+            missing = {
+                name: flags
+                for name, server in servers
+                if (flags := server_config.missing_notify_flags(server, settings.events))
+            }
+            return server_config.check_server_config(servers, settings), missing
+
+        try:
+            mismatches, missing = client.on_primaries(read_back)
+        except ConnectionError as exc:
+            messages.append(
+                Warning(
+                    f"Cache alias {alias!r}: could not check the Redis configuration: {exc}",
+                    hint="Start the server, or fix LOCATION.",
+                    obj=obj,
+                    id=W_UNREACHABLE,
+                )
+            )
+            continue
+        messages.extend(
+            Warning(
+                f"Cache alias {alias!r}: {mismatch.sentence()}",
+                hint="Set OPTIONS['APPLY_CONFIG'] = True to CONFIG SET it at start-up (it "
+                "changes the server for every client), or change the server's configuration.",
+                obj=obj,
+                id=W_MISMATCH,
+            )
+            for mismatch in mismatches
+        )
+        messages.extend(
+            Warning(
+                f"Cache alias {alias!r}: Redis server {name} does not publish the "
+                f"{'/'.join(settings.events)} keyspace events (notify-keyspace-events lacks "
+                f"{flags!r}), so the django_cachepolicy expired/evicted signals will not fire.",
+                hint="Set OPTIONS['APPLY_CONFIG'] = True, add the classes to the server's "
+                "notify-keyspace-events, or set OPTIONS['EVENTS'] = () to silence this.",
+                obj=obj,
+                id=W_NO_NOTIFICATIONS,
+            )
+            for name, flags in missing.items()
+        )
+    return messages

@@ -1,0 +1,26 @@
+"""``benchmarks/bench_redis.py`` runs end to end in its quickest mode (it measures nothing here:
+speed is measured by running the benchmark, never asserted in tests)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.redis.servers import require_redis_server
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bench_redis_tiny(tmp_path: Path) -> None:
+    require_redis_server()
+    output = tmp_path / "redis.md"
+    result = subprocess.run(
+        [sys.executable, str(REPO / "benchmarks" / "bench_redis.py"), "--seconds", "0.01",
+         "--output", str(output)],
+        capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = output.read_text()
+    for row in ("get hit", "set_many 10", "zipf 90/10 x4", "aget x100 tasks", "django-redis"):
+        assert row in report
