@@ -157,7 +157,7 @@ class Engine:
         self._hit = self.hits.hit
         self._miss = self.hits.miss
         self._pending: list[KeyspaceEvent] = []
-        self._time: Callable[[], float] = clock.time
+        self._time: Callable[[], float] = clock.monotonic  # deadlines never see wall steps
         # The TTL sampling arrays cost an append and a swap-remove per write and removal of a
         # key with a TTL: kept only when something samples TTL keys.
         index_volatile = policy.volatile_only or policy.uses_ttl_index or expiry.uses_ttl_index
@@ -266,6 +266,7 @@ class Engine:
     # ------------------------------------------------------------------ ReclaimContext
 
     def time(self) -> float:
+        """The engine's time: the clock's ``monotonic()``, what deadlines are stored in."""
         return self._time()
 
     def expire(self, entry: Entry) -> None:
@@ -592,9 +593,10 @@ class Engine:
                     break
                 self.remove(victim, EVICTED)
             self.used_memory += grown
-        if limit and self.used_memory > limit and new and written is not None:
+        if limit and self.used_memory > limit and new and written is not None and written.alive:
             # Nothing may be evicted for what this new key made the tables grow by: the
-            # write is taken back and refused, as any write that does not fit.
+            # write is taken back and refused, as any write that does not fit. (Not when the
+            # loop above evicted the written key itself: removing it twice raised KeyError.)
             self.remove(written, REPLACED)
             if self._index is not None and written.deadline is not None:
                 # Its record goes too, and the index's lists give back what they grew by.
