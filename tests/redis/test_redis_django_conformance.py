@@ -9,9 +9,10 @@ servers (``tests/redis/servers.py``): Django's suite calls ``clear()`` and sleep
 expiries, which must not touch the shared server on 6379.
 
 What runs, per topology, without and with the near cache (``*_l1`` classes: every alias with
-``NEAR_CACHE=True``, the two-tier backend): ``BaseCacheTests`` in full (the class Django runs for its own
-``RedisCache``), and the middleware / ``cache_page`` / utility classes the in-process runner
-runs, with their ``CACHES`` pointed at this backend.
+``NEAR_CACHE=True``, the two-tier backend): ``BaseCacheTests`` in full (the class Django runs
+for its own ``RedisCache``), and the middleware / ``cache_page`` / utility classes the
+in-process runner runs, with their ``CACHES`` pointed at this backend. Each class starts on
+emptied private servers (:class:`_Isolated`).
 
 Excluded (:data:`EXCLUDED`, each with its reason): the same cull aliases Django's own
 ``RedisCacheTests`` leaves out (``redis_excluded_caches``), because Redis has no entry-count
