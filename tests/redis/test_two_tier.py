@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import os
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -431,3 +432,49 @@ def test_default_mode_on_a_cluster_is_refused_at_configuration(redis_cluster: An
             redis_cluster.location, {"NEAR_CACHE": True, "NEAR_CACHE_MODE": "default"}
         )
     assert raised.value.option == "NEAR_CACHE_MODE" and "bcast" in str(raised.value)
+
+
+def test_flask_in_process_backend_refuses_the_near_cache_keys() -> None:
+    import flask
+    from flask_caching import Cache as FlaskCache
+
+    app = flask.Flask(__name__)
+    app.config.update(CACHE_TYPE="flask_cachepolicy.PolicyCache", CACHE_NEAR_CACHE=True)
+    with pytest.raises(ConfigError) as raised:
+        FlaskCache(app)
+    assert raised.value.option == "CACHE_NEAR_CACHE" and "RedisPolicyCache" in str(raised.value)
+
+
+# ---------------------------------------------------------------------- fork
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs os.fork")
+def test_a_forked_worker_never_serves_the_parents_copy(redis_server: Any, prefix: str) -> None:
+    """gunicorn --preload: the parent filled the L1, the child must not trust it. The parent's
+    copy is made stale on purpose (pushes ignored, then another client writes)."""
+    cache = _django(redis_server.url, prefix)
+    near = _fresh(cache.client.near)
+    raw = _raw(redis_server.url)
+    key = cache.make_and_validate_key("k")
+    cache.set("k", "parent")
+    poll_until(lambda: cache.get("k") == "parent" and _held(near, key), timeout=5.0)
+    _pushes_ignored(near.core)
+    raw.set(key, cache.client.codec.dumps("new"))
+    assert cache.get("k") == "parent"  # stale by construction in the parent
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: report what it reads, then what it reads once tracking is back
+        try:
+            first = cache.get("k")
+            fresh = cache.client.near.wait_fresh(5.0)
+            cache.set("k", "child")
+            answer = f"{first}|{fresh}|{cache.get('k')}"
+            os.write(write, answer.encode())
+        finally:
+            os._exit(0)
+    os.close(write)
+    with os.fdopen(read) as reader:
+        answer = reader.read()
+    os.waitpid(pid, 0)
+    raw.close()
+    assert answer == "new|True|child", answer
