@@ -223,15 +223,15 @@ class PolicyCache(BaseCache):
         """
         # Errors from reading the settings already name the Flask keys involved.
         backend_kwargs, origins = backend_kwargs_from_flask(config, args, kwargs)
-        for key in NEAR_KEYS.values():
-            if config.get(key) is not None:
+        for near_key in NEAR_KEYS.values():
+            if config.get(near_key) is not None:
                 # An in-process cache is its own near cache: refuse rather than ignore.
                 raise ConfigError(
-                    f"{key} is an option of flask_cachepolicy.RedisPolicyCache (a near cache in "
+                    f"{near_key} is an option of flask_cachepolicy.RedisPolicyCache (a near cache in "
                     "front of Redis); this in-process PolicyCache already serves every read "
                     "from process memory. Remove it, or set CACHE_TYPE to "
                     "'flask_cachepolicy.RedisPolicyCache'.",
-                    option=key,
+                    option=near_key,
                 )
         try:
             backend = cls(app=app, **backend_kwargs)
