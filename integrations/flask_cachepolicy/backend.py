@@ -227,9 +227,9 @@ class PolicyCache(BaseCache):
             if config.get(near_key) is not None:
                 # An in-process cache is its own near cache: refuse rather than ignore.
                 raise ConfigError(
-                    f"{near_key} is an option of flask_cachepolicy.RedisPolicyCache (a near cache in "
-                    "front of Redis); this in-process PolicyCache already serves every read "
-                    "from process memory. Remove it, or set CACHE_TYPE to "
+                    f"{near_key} is an option of flask_cachepolicy.RedisPolicyCache (a near "
+                    "cache in front of Redis); this in-process PolicyCache already serves "
+                    "every read from process memory. Remove it, or set CACHE_TYPE to "
                     "'flask_cachepolicy.RedisPolicyCache'.",
                     option=near_key,
                 )
