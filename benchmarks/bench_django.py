@@ -373,7 +373,10 @@ def table(results: Sequence[Result]) -> str:
     lines = [header, "-" * len(header)]
     for result in results:
         locmem, policy = result.ops_per_second["locmem"], result.ops_per_second["policy"]
-        line = f"{result.scenario:<16}{locmem:>19,.0f}{policy:>19,.0f}{policy / locmem:>7.2f}x"
+        # A run too short to complete one timed batch (tiny smoke runs on a loaded machine)
+        # measures 0 ops/s: no ratio then, rather than a crash.
+        ratio = f"{policy / locmem:>7.2f}x" if locmem else f"{'n/a':>8}"
+        line = f"{result.scenario:<16}{locmem:>19,.0f}{policy:>19,.0f}{ratio}"
         if result.hit_ratio:
             line += (
                 f"   hit ratio {result.hit_ratio['locmem']:.3f} / {result.hit_ratio['policy']:.3f}"

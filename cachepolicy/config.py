@@ -6,6 +6,8 @@ state lives in the store. Option names are Redis's with underscores: ``maxmemory
 ``active_expire_effort``, ``hz``. :meth:`CacheConfig.from_options` also accepts them in upper case
 or with dashes (``"maxmemory-policy"``, ``"MAXMEMORY_POLICY"``), so Django ``OPTIONS`` and Flask
 ``CACHE_*`` keys map directly. Unknown names are errors with a suggestion, never ignored.
+
+Defaults and integer bounds are read from the options table, :mod:`cachepolicy.options`.
 """
 
 from __future__ import annotations
@@ -14,12 +16,11 @@ import dataclasses
 import math
 import operator
 import re
-import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ._core.entry import ASCII_STR_BASE, BYTES_BASE, ENTRY_OVERHEAD
 from .errors import ConfigError, did_you_mean, short_repr
+from .options import DEFAULT_MAXMEMORY, DEFAULT_POLICY, MIN_MAXMEMORY, OPTION_BY_NAME
 from .serializers import Serializer
 from .sizing import parse_memory
 
@@ -31,27 +32,6 @@ __all__ = [
     "normalize_option_name",
 ]
 
-# Safe defaults (unlike Redis's unbounded noeviction): a web cache that grows without bound is
-# exactly the failure LocMemCache/SimpleCache users report. 64 MiB holds ~100k typical
-# fragments and is small next to a worker's memory; LRU is the least surprising ranking.
-DEFAULT_MAXMEMORY = 64 * 1024 * 1024
-DEFAULT_POLICY = "allkeys-lru"
-
-#: The smallest non-zero ``maxmemory``: one entry with an empty key and an empty serialized value
-#: (297 B pure, 203 B compiled on 64-bit CPython 3.11, from the cost model in
-#: :mod:`cachepolicy._core.entry`). Under a
-#: smaller budget every write would fail with ValueTooLargeError, so such a budget is refused
-#: when the cache is configured rather than discovered on the first write.
-MIN_MAXMEMORY = ASCII_STR_BASE + BYTES_BASE + ENTRY_OVERHEAD
-
-# Redis's own upper bound for lfu-log-factor and lfu-decay-time (C ints: INT_MAX in config.c),
-# so every redis.conf value works here. It also keeps LFU's arithmetic in range: the increment
-# probability 1 / ((counter - 5) * lfu_log_factor + 1) has a denominator below 255 * 2**31,
-# far inside float range (10**400 overflowed it on every get()).
-_INT_MAX = 2**31 - 1
-# Entry counts (max_entries, and cull_frequency, which divides one) cannot exceed what a Python
-# container can hold.
-_MAX_COUNT = sys.maxsize
 # An integer option given as a string: ASCII digits with an optional sign. Not str.isdigit(),
 # which accepts "²" (and int() then fails), nor \d, which accepts other scripts' digits.
 _INT_TEXT = re.compile(r"[+-]?[0-9]+", re.ASCII)
@@ -62,40 +42,47 @@ def normalize_option_name(name: str) -> str:
     return name.strip().lower().replace("-", "_")
 
 
+#: The table's defaults: the values, all immutable, that the fields below start from.
+_DEFAULT: Mapping[str, Any] = {name: option.default for name, option in OPTION_BY_NAME.items()}
+
+
 @dataclasses.dataclass(frozen=True)
 class CacheConfig:
     """Everything that shapes a cache store. All fields are validated on construction."""
 
+    # Defaults, bounds and meanings are the options table's (cachepolicy/options.py): the field
+    # names here must be its store options, in its order (tests/core/test_options_table.py).
+
     #: Byte budget; 0 means unlimited (then nothing is ever evicted for memory).
-    maxmemory: int = DEFAULT_MAXMEMORY
+    maxmemory: int = _DEFAULT["maxmemory"]
     #: One of the eight redis.conf names, a registered custom name, or a dotted path.
-    maxmemory_policy: str = DEFAULT_POLICY
+    maxmemory_policy: str = _DEFAULT["maxmemory_policy"]
     #: Keys sampled per database per eviction round (Redis: 5; 10 is close to true LRU).
-    maxmemory_samples: int = 5
+    maxmemory_samples: int = _DEFAULT["maxmemory_samples"]
     #: "sampled" (Redis's pool approximation) or "exact" (ordered structures, more memory).
-    eviction_mode: str = "sampled"
+    eviction_mode: str = _DEFAULT["eviction_mode"]
     #: LFU counter growth: higher = more hits needed per increment (Redis default 10).
-    lfu_log_factor: int = 10
+    lfu_log_factor: int = _DEFAULT["lfu_log_factor"]
     #: Minutes of idleness per LFU counter decrement; 0 = never decay (Redis default 1).
-    lfu_decay_time: int = 1
+    lfu_decay_time: int = _DEFAULT["lfu_decay_time"]
     #: Expiry strategy name or dotted path (lazy expiry on access is always on).
     #: "timed": expired keys nobody reads are reclaimed within 1/hz s of writes, O(due keys), with
     #: no thread (safe under forking servers); "active" lags with many long-TTL keys (§12.8).
-    expiry: str = "timed"
+    expiry: str = _DEFAULT["expiry"]
     #: Active expiry cycles per second (Redis's hz, 1..500).
-    hz: int = 10
+    hz: int = _DEFAULT["hz"]
     #: 1..10: more effort reclaims expired keys sooner at more CPU (Redis's active-expire-effort).
-    active_expire_effort: int = 1
+    active_expire_effort: int = _DEFAULT["active_expire_effort"]
     #: Number of databases sharing the one memory budget.
-    databases: int = 16
+    databases: int = _DEFAULT["databases"]
     #: Optional bound on the number of keys, alongside the byte bound.
-    max_entries: int | None = None
+    max_entries: int | None = _DEFAULT["max_entries"]
     #: When max_entries is reached: evict count // cull_frequency keys (0 = all, None = one).
-    cull_frequency: int | None = None
+    cull_frequency: int | None = _DEFAULT["cull_frequency"]
     #: Values at least this many bytes are released off the request path (0 = never).
-    lazyfree_threshold: int = 1024 * 1024
+    lazyfree_threshold: int = _DEFAULT["lazyfree_threshold"]
     #: "pickle", a dotted path, or a serializer object.
-    serializer: str | Serializer = "pickle"
+    serializer: str | Serializer = _DEFAULT["serializer"]
 
     def __post_init__(self) -> None:
         raw_maxmemory = self.maxmemory
@@ -109,21 +96,21 @@ class CacheConfig:
                 option="maxmemory",
             )
         object.__setattr__(self, "maxmemory", maxmemory)
-        _check_int(self, "maxmemory_samples", 1, 64)
-        _check_int(self, "lfu_log_factor", 0, _INT_MAX)
-        _check_int(self, "lfu_decay_time", 0, _INT_MAX)
-        _check_int(self, "hz", 1, 500)
-        _check_int(self, "active_expire_effort", 1, 10)
-        _check_int(self, "databases", 1, 1024)
+        _check_int(self, "maxmemory_samples")
+        _check_int(self, "lfu_log_factor")
+        _check_int(self, "lfu_decay_time")
+        _check_int(self, "hz")
+        _check_int(self, "active_expire_effort")
+        _check_int(self, "databases")
         object.__setattr__(
             self,
             "lazyfree_threshold",
             parse_memory(self.lazyfree_threshold, option="lazyfree_threshold"),
         )
         if self.max_entries is not None:
-            _check_int(self, "max_entries", 1, _MAX_COUNT)
+            _check_int(self, "max_entries")
         if self.cull_frequency is not None:
-            _check_int(self, "cull_frequency", 0, _MAX_COUNT)
+            _check_int(self, "cull_frequency")
         _check_eviction_mode(self)
         # Imported here: the registries import config for type hints only.
         from .eviction.registry import policy_names, resolve_policy
@@ -175,13 +162,16 @@ class CacheConfig:
         }
 
 
-def _check_int(config: CacheConfig, name: str, low: int, high: int) -> None:
-    """Validate an integer option in ``low..high``, converting exact spellings to ``int``.
+def _check_int(config: CacheConfig, name: str) -> None:
+    """Validate an integer option within its table bounds, converting exact spellings to ``int``.
 
     Accepted: ints and anything with ``__index__`` (numpy integers), integral finite floats
     (``10.0``) and strings of ASCII digits with an optional sign (``"10"``, from environment
     variables). Everything else, including ``bool``, is a ConfigError naming the option.
     """
+    row = OPTION_BY_NAME[name]
+    assert row.low is not None and row.high is not None, f"{name} has no bounds in the table"
+    low, high = row.low, row.high
     value = getattr(config, name)
     bounds = f"between {low} and {high}"
     if isinstance(value, str):

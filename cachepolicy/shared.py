@@ -14,7 +14,12 @@ from .config import CacheConfig
 from .errors import ConfigError
 from .store import CacheStore
 
-__all__ = ["get_shared_store", "release_shared_store", "shared_store_names"]
+__all__ = [
+    "get_shared_store",
+    "release_if_configured_otherwise",
+    "release_shared_store",
+    "shared_store_names",
+]
 
 _STORES: dict[str, CacheStore] = {}
 _LOCK = threading.Lock()
@@ -49,6 +54,18 @@ def release_shared_store(name: str) -> None:
         store = _STORES.pop(name, None)
     if store is not None:
         store.close()
+
+
+def release_if_configured_otherwise(name: str, config: CacheConfig) -> bool:
+    """Close and forget the store registered as ``name`` if its configuration differs from
+    ``config`` (a framework's settings changed under it); True if one was released."""
+    with _LOCK:
+        store = _STORES.get(name)
+        if store is None or not store.config.differences(config):
+            return False
+        del _STORES[name]
+    store.close()
+    return True
 
 
 def shared_store_names() -> list[str]:

@@ -19,7 +19,7 @@ from . import forksafety, introspection
 from ._core.engine import Engine
 from ._core.keyspace import Keyspace
 from ._core.stats import HitCounter, Stats
-from .clock import Clock, SystemClock
+from .clock import Clock, SystemClock, WallOffset
 from .config import CacheConfig, normalize_option_name
 from .errors import ConfigError, did_you_mean, short_repr
 from .events import EventBus, Subscriber
@@ -78,7 +78,9 @@ class CacheStore:
                 f"CacheStore(config=...) takes a CacheConfig, got {type(config).__name__}; "
                 "pass options as keyword arguments instead."
             )
-        if clock is not None and not (callable(getattr(clock, "time", None))):
+        if clock is not None and not (
+            callable(getattr(clock, "time", None)) and callable(getattr(clock, "monotonic", None))
+        ):
             raise TypeError(
                 f"clock must provide time() and monotonic() (a cachepolicy Clock), got "
                 f"{type(clock).__name__} {clock!r}."
@@ -90,6 +92,8 @@ class CacheStore:
         self.base_config = config
         self._reconfiguring = threading.Lock()
         self.clock: Clock = clock if clock is not None else SystemClock()
+        #: Converts between the engine's monotonic deadlines and epoch seconds (the API edge).
+        self.wall = WallOffset(self.clock)
         self.rng = rng if rng is not None else Random(seed)
         self.serializer: Serializer = resolve_serializer(config.serializer)
         policy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(config, self.rng)

@@ -26,7 +26,7 @@ from random import Random
 from types import TracebackType
 from typing import Any
 
-from ._core.accessor import Accessor
+from ._core.accessor import Accessor, exact_key
 from ._core.engine import KEEPTTL, NX, XX
 from .clock import Clock
 from .config import CacheConfig
@@ -154,11 +154,12 @@ class Cache:
         return self.accessor(prefix).set
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
-        """The values of the keys that exist."""
+        """The values of the keys that exist. A non-``str`` key raises before any is read."""
+        checked = [key if type(key) is str else exact_key(key) for key in keys]
         read = self._access.get_payload
         loads = self._loads
         found: dict[str, Any] = {}
-        for key in keys:
+        for key in checked:
             payload = read(key)
             if payload is not None:
                 found[key] = loads(payload)
@@ -166,12 +167,16 @@ class Cache:
 
     def has(self, key: str) -> bool:
         """Whether ``key`` exists. Does not touch it or count a hit (Redis's EXISTS)."""
+        if type(key) is not str:
+            key = exact_key(key)
         return self._engine.peek(self.db, key) is not None
 
     __contains__ = has
 
     def ttl(self, key: str) -> float | None:
         """Seconds left before ``key`` expires, None if it never does; KeyError if missing."""
+        if type(key) is not str:
+            key = exact_key(key)
         entry = self._engine.peek(self.db, key)
         if entry is None:
             raise KeyError(key)
@@ -180,11 +185,17 @@ class Cache:
         return max(0.0, entry.deadline - self._engine.time())
 
     def expiretime(self, key: str) -> float | None:
-        """The absolute deadline (epoch seconds), None if none; KeyError if missing."""
+        """The absolute deadline (epoch seconds), None if none; KeyError if missing.
+
+        Deadlines are kept on the monotonic clock; this converts with the wall clock's offset
+        now, so after a wall-clock step the answer moves with it (``ttl()`` does not)."""
+        if type(key) is not str:
+            key = exact_key(key)
         entry = self._engine.peek(self.db, key)
         if entry is None:
             raise KeyError(key)
-        return entry.deadline
+        deadline = entry.deadline
+        return None if deadline is None else self.store.wall.to_wall(deadline)
 
     def keys(self) -> list[str]:
         return self._engine.keys(self.db)
@@ -195,6 +206,8 @@ class Cache:
 
     def idletime(self, key: str) -> float:
         """Seconds since ``key`` was last read or written (Redis's OBJECT IDLETIME)."""
+        if type(key) is not str:
+            key = exact_key(key)
         entry = self._engine.peek(self.db, key)
         if entry is None:
             raise KeyError(key)
@@ -202,6 +215,8 @@ class Cache:
 
     def frequency(self, key: str) -> int:
         """The key's decayed LFU counter (Redis's OBJECT FREQ); LFU policies only."""
+        if type(key) is not str:
+            key = exact_key(key)
         return self._engine.frequency(self.db, key)
 
     # ------------------------------------------------------------------ writes
@@ -210,28 +225,55 @@ class Cache:
         """Store ``value``. Raises OutOfMemoryError / ValueTooLargeError (cache unchanged), or
         the serializer's error for a value it cannot encode (cache unchanged)."""
         if keepttl:
-            self._engine.write(self.db, key, self._access.encode(value), ttl, KEEPTTL)
+            if ttl is not None:  # Redis's SET rejects EX/PX with KEEPTTL as a syntax error
+                raise ValueError(
+                    f"set({short_repr(key)}, ..., ttl={short_repr(ttl)}, keepttl=True): give a "
+                    "ttl or keepttl=True, not both."
+                )
+            if type(key) is not str:
+                key = exact_key(key)
+            self._engine.write(self.db, key, self._access.encode(value, key), ttl, KEEPTTL)
         else:
             self._access.set(key, value, ttl)
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` is absent (Redis's SET NX). True if stored."""
-        return self._engine.write(self.db, key, self._access.encode(value), ttl, NX)
+        if type(key) is not str:
+            key = exact_key(key)
+        return self._engine.write(self.db, key, self._access.encode(value, key), ttl, NX)
 
     def replace(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` exists (Redis's SET XX). True if stored."""
-        return self._engine.write(self.db, key, self._access.encode(value), ttl, XX)
+        if type(key) is not str:
+            key = exact_key(key)
+        return self._engine.write(self.db, key, self._access.encode(value, key), ttl, XX)
 
     def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> list[str]:
         """Store several values; returns the keys that did not fit (out of memory).
 
-        Every value is serialized before anything is stored, so a value that cannot be
-        serialized raises and leaves the cache unchanged (all or nothing)."""
+        Serializing is all or nothing: every value is serialized before anything is stored, so
+        a value that cannot be serialized raises and leaves the cache unchanged (Django's
+        ``LocMemCache`` keeps the items before it), and so does a non-``str`` key (TypeError).
+        Storing then goes item by item, in order, each like :meth:`set`: an item refused for
+        lack of memory (``OutOfMemoryError`` under ``noeviction``, or a ``volatile-*`` policy
+        with too few keys carrying a TTL) or too large for ``maxmemory`` at all is skipped and
+        its key returned, while the items that fit, before and after it, are stored; under an
+        evicting policy a later item may evict an earlier one of the same call."""
         encode = self._access.encode
-        payloads = [(key, encode(value)) for key, value in mapping.items()]
+        payloads: list[tuple[str, bytes | None]] = []
+        for key, value in mapping.items():
+            if type(key) is not str:
+                key = exact_key(key)
+            try:
+                payloads.append((key, encode(value, key)))
+            except ValueTooLargeError:  # refused while serializing: reported like a write
+                payloads.append((key, None))
         failed: list[str] = []
         write = self._engine.write
         for key, payload in payloads:
+            if payload is None:
+                failed.append(key)
+                continue
             try:
                 write(self.db, key, payload, ttl, 0)
             except (OutOfMemoryError, ValueTooLargeError):
@@ -240,11 +282,14 @@ class Cache:
 
     def delete(self, key: str) -> bool:
         """True if a live key was deleted (an expired, unreclaimed key counts as absent)."""
+        if type(key) is not str:
+            key = exact_key(key)
         return self._engine.delete(self.db, key)
 
     def delete_many(self, keys: Iterable[str]) -> int:
         delete = self._engine.delete
-        return sum(delete(self.db, key) for key in keys)
+        checked = [key if type(key) is str else exact_key(key) for key in keys]
+        return sum(delete(self.db, key) for key in checked)
 
     def touch(self, key: str, ttl: float | None = KEEP_TTL) -> bool:
         """Refresh LRU/LFU; with ``ttl`` also set a new TTL (None = never expire).
@@ -252,6 +297,8 @@ class Cache:
         Giving a key its first TTL costs index bytes, so near ``maxmemory`` it can evict, or
         raise OutOfMemoryError / ValueTooLargeError like a write (the cache then unchanged).
         """
+        if type(key) is not str:
+            key = exact_key(key)
         if ttl is KEEP_TTL:
             return self._engine.touch(self.db, key, None, True)
         return self._engine.touch(self.db, key, self._deadline(ttl), False)
@@ -267,6 +314,8 @@ class Cache:
         lt: bool = False,
     ) -> bool:
         """Set a TTL in seconds with Redis's NX/XX/GT/LT conditions; <= 0 deletes the key."""
+        if type(key) is not str:
+            key = exact_key(key)
         deadline = self._deadline(ttl)
         if deadline is None:
             raise ValueError(f"expire() needs a finite TTL in seconds, got {ttl!r}.")
@@ -283,18 +332,25 @@ class Cache:
         lt: bool = False,
     ) -> bool:
         """Set an absolute deadline (epoch seconds); a past one deletes the key."""
+        if type(key) is not str:
+            key = exact_key(key)
         if isinstance(when, bool) or not isinstance(when, (int, float)):
             raise TypeError(f"expireat() needs a time in epoch seconds, got {short_repr(when)}.")
         if not math.isfinite(when):
             raise ValueError(f"expireat() needs a finite time, got {when!r}.")
-        return self._engine.expire_at(self.db, key, float(when), nx, xx, gt, lt)
+        deadline = self.store.wall.from_wall(float(when))
+        return self._engine.expire_at(self.db, key, deadline, nx, xx, gt, lt)
 
     def persist(self, key: str) -> bool:
         """Remove the TTL. False if the key is missing or had none."""
+        if type(key) is not str:
+            key = exact_key(key)
         return self._engine.persist(self.db, key)
 
     def incr(self, key: str, delta: int = 1, *, default: int | None = None) -> int:
         """Atomically add ``delta``; keeps the TTL. KeyError if missing and no ``default``."""
+        if type(key) is not str:
+            key = exact_key(key)
         if isinstance(delta, bool) or not isinstance(delta, int):
             raise TypeError(f"incr() needs an int delta, got {delta!r}.")
         result: list[int] = []
@@ -308,7 +364,9 @@ class Cache:
             else:
                 current = loads(payload)
             if isinstance(current, bool) or not isinstance(current, int):
-                raise TypeError(f"Key {key!r} holds {type(current).__name__}, not an integer.")
+                raise TypeError(
+                    f"Key {short_repr(key)} holds {type(current).__name__}, not an integer."
+                )
             result.append(current + delta)
             return dumps(current + delta)
 

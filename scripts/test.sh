@@ -20,12 +20,16 @@ if [ -n "$stale" ]; then
     exit 1
 fi
 
-lint_paths=(cachepolicy integrations tests benchmarks example_project docs scripts setup.py)
+lint_paths=(cachepolicy integrations tests benchmarks example_project docs scripts setup.py noxfile.py)
 echo "== ruff"
 python3 -m ruff check "${lint_paths[@]}"
 python3 -m ruff format --check "${lint_paths[@]}"
 echo "== mypy --strict"
 python3 -m mypy
+echo "== docs: mkdocs build --strict (the examples run in pytest: tests/docs)"
+docs_site="$(mktemp -d)"
+python3 -m mkdocs build --strict --quiet --site-dir "$docs_site"
+rm -rf "$docs_site"
 
 run_pytest() {
     # pytest exits 5 when it collected nothing: a suite that ran no test is a failure here.
@@ -39,10 +43,22 @@ run_pytest() {
 }
 
 echo "== pytest, pure engine (Django $(python3 -c 'import django; print(django.get_version())'))"
-CACHEPOLICY_EXPECT_COMPILED=0 run_pytest python3 -m pytest "$@"
+# Under coverage ([tool.coverage] in pyproject.toml): the report below fails under the floor.
+CACHEPOLICY_EXPECT_COMPILED=0 run_pytest python3 -m coverage run -m pytest "$@"
+echo "== coverage of the pure run (floor: fail_under in pyproject.toml)"
+if [ "$#" -eq 0 ]; then
+    python3 -m coverage report
+else
+    python3 -m coverage report --fail-under=0  # a chosen subset of the tests: no floor
+fi
 
 echo "== pytest tests/django on Django 4.2 LTS"
 run_pytest bash scripts/test_django42.sh
 
 echo "== pytest, compiled engine (the built wheel, installed in a fresh venv)"
-run_pytest bash scripts/test_installed.sh "$@"
+dist_out="$(mktemp -d)"
+CACHEPOLICY_DIST_OUT="$dist_out" run_pytest bash scripts/test_installed.sh "$@"
+
+echo "== the same wheel with each extra alone ([django], [flask], [redis]), in fresh venvs"
+CACHEPOLICY_WHEEL="$(echo "$dist_out"/cachepolicy-*.whl)" run_pytest bash scripts/test_extras.sh
+rm -rf "$dist_out"

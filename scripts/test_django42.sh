@@ -17,6 +17,7 @@ fi
 # Quiet, but keep pip's errors; reinstalling into an existing venv is a fast no-op.
 "$venv/bin/python" -m pip install -qq --disable-pip-version-check \
     "Django>=4.2,<5" "pytest>=8" "pytest-django>=4.8" "pytest-timeout>=2.3" "hypothesis>=6.100" \
+    "pytest-asyncio>=0.23" \
     "mypy_extensions>=1.0"
 CACHEPOLICY_PURE=1 "$venv/bin/python" -m pip install -qq --disable-pip-version-check --no-deps -e "$repo"
 

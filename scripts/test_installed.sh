@@ -43,6 +43,12 @@ if [[ ${#wheels[@]} -ne 1 || ! -f "${wheels[0]}" ]]; then
 fi
 wheel="${wheels[0]}"
 echo "built $(basename "$wheel")"
+# CACHEPOLICY_DIST_OUT=<dir>: keep a copy of the sdist and wheel there (scripts/test.sh hands the
+# wheel on to scripts/test_extras.sh, so it is built, and compiled, once).
+if [[ -n "${CACHEPOLICY_DIST_OUT:-}" ]]; then
+    mkdir -p "$CACHEPOLICY_DIST_OUT"
+    cp "$work"/dist/* "$CACHEPOLICY_DIST_OUT"/
+fi
 # The modules setup.py compiles: cachepolicy/_core/*.py but __init__.py.
 compiled_sources=()
 for source in "$repo"/cachepolicy/_core/*.py; do
@@ -99,7 +105,8 @@ tar -C "$repo" -cf - \
     --exclude=./cachepolicy --exclude=./integrations --exclude=./.git --exclude=./build \
     --exclude=./dist --exclude='*.egg-info' --exclude=__pycache__ --exclude='*.so' \
     --exclude=./.mypy_cache --exclude=./.ruff_cache --exclude=./.pytest_cache \
-    --exclude=./.hypothesis --exclude=./.benchmarks --exclude=./.venv . | tar -C "$src" -xf -
+    --exclude=./.hypothesis --exclude=./.benchmarks --exclude=./.venv --exclude=./.nox \
+    --exclude=./site . | tar -C "$src" -xf -
 # benchmarks/traces.py finds the shared traces at <checkout>/../shared/traces.
 if [[ -d "$repo/../shared" ]]; then
     ln -s "$(cd "$repo/../shared" && pwd)" "$work/shared"

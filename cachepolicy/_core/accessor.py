@@ -11,13 +11,35 @@ import pickle
 from collections.abc import Callable
 from typing import Any
 
-from .engine import Engine
+from ..errors import ValueTooLargeError, short_repr
+from ..serializers import BudgetExceeded, dumps_within
+from ..sizing import format_bytes
+from .engine import NX, Engine
+from .entry import BYTES_BASE
 
-__all__ = ["Accessor"]
+__all__ = ["Accessor", "exact_key"]
+
+
+def exact_key(key: object) -> str:
+    """``key`` as an exact ``str``, or a TypeError naming what it was.
+
+    Called at the API edge, before any lock, only when ``type(key) is not str`` (one identity
+    test on the hot path). Other types are refused: their sizes are not what ``getsizeof`` says
+    (a tuple key of 1 MB counted 15 kB), ``1``, ``True`` and ``1.0`` are one dict key, and a
+    ``__hash__`` or ``__eq__`` that raises inside the keyspace's dicts would leave them half
+    updated. A ``str`` subclass is stored as its plain text: its own ``__hash__``/``__eq__``
+    never reach the keyspace.
+    """
+    if isinstance(key, str):
+        return str.__str__(key)
+    raise TypeError(f"Cache keys must be str, got {type(key).__name__} {short_repr(key)}.")
 
 
 class Accessor:
     """``get(key)`` / ``set(key, value, ttl)`` on ``prefix + key`` in database ``db``.
+
+    Keys are typed ``Any`` on purpose: compiled, a ``str`` parameter would refuse a wrong key
+    with mypyc's own TypeError before :func:`exact_key` could name the problem.
 
     ``pickle_protocol`` >= 0 makes ``set`` call ``pickle.dumps`` at that protocol directly
     (the default serializer) instead of ``dumps``.
@@ -41,8 +63,10 @@ class Accessor:
         self.dumps = dumps
         self.pickle_protocol = pickle_protocol
 
-    def get(self, key: str) -> Any:
+    def get(self, key: Any) -> Any:
         """The value, or None on a miss."""
+        if type(key) is not str:
+            key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
         payload = self.engine.get(self.db, key, self.touch)
@@ -50,21 +74,90 @@ class Accessor:
             return None
         return self.loads(payload)
 
-    def get_payload(self, key: str) -> bytes | None:
+    def get_payload(self, key: Any) -> bytes | None:
         """The stored bytes, or None on a miss (counts and touches like :meth:`get`)."""
+        if type(key) is not str:
+            key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
         return self.engine.get(self.db, key, self.touch)
 
-    def encode(self, value: Any) -> bytes:
+    def encode(self, value: Any, key: str = "") -> bytes:
+        """The payload for ``value``; ValueTooLargeError, before most of the work, for a value
+        that could not fit in ``maxmemory`` whatever was evicted (see :meth:`_budgeted`)."""
         if self.pickle_protocol >= 0:
-            return pickle.dumps(value, self.pickle_protocol)
+            cls = type(value)
+            if cls is int or cls is float or value is None or cls is bool:
+                return pickle.dumps(value, self.pickle_protocol)
+            return self._budgeted(key, value)
         return self.dumps(value)
 
-    def set(self, key: str, value: Any, ttl: float | None) -> None:
+    def _budgeted(self, key: str, value: Any) -> bytes:
+        """Pickle ``value``, refusing it as soon as its size passes what the store can hold.
+
+        The budget is ``maxmemory`` less a lower bound of the entry's fixed cost (its overhead
+        and the key's characters), so nothing refused here could have been stored; the engine
+        still checks the exact size. A ``str``, ``bytes`` or ``bytearray`` pickles to at least
+        its length, so it is refused before pickling; other values go through a pickler that
+        stops at the budget (:func:`~cachepolicy.serializers.dumps_within`). Without this a
+        2 GB value cost 3 GB of allocation to be refused.
+        """
+        engine = self.engine
+        limit = engine.limit
+        protocol = self.pickle_protocol
+        if not limit:
+            return pickle.dumps(value, protocol)
+        budget = limit - engine.plain_overhead - BYTES_BASE - len(key)
+        cls = type(value)
+        if cls is str or cls is bytes or cls is bytearray:
+            if len(value) > budget:
+                raise self._too_large(key, len(value))
+            return pickle.dumps(value, protocol)
+        try:
+            return dumps_within(value, protocol, budget)
+        except BudgetExceeded as exc:
+            raise self._too_large(key, exc.written) from None
+
+    def _too_large(self, key: str, written: int) -> ValueTooLargeError:
+        engine = self.engine
+        with engine.lock:
+            engine.stats.rejected_writes += 1
+        limit = engine.limit
+        return ValueTooLargeError(
+            f"Cannot store key {short_repr(key)}: its value needs more than {written} bytes "
+            f"(refused while serializing) but maxmemory is {limit} bytes "
+            f"({format_bytes(limit)}); no eviction can make it fit.",
+            key=key,
+            size=written,
+        )
+
+    def set_payload(self, key: Any, payload: bytes, ttl: float | None) -> None:
+        """Store a payload :meth:`encode` made (no condition, TTL in seconds or None): for
+        adapters that must tell the serializer's errors from the store's."""
+        if type(key) is not str:
+            key = exact_key(key)
+        if self.prefix:
+            key = self.prefix + key
+        self.engine.write(self.db, key, payload, ttl, 0)
+
+    def add_payload(self, key: Any, payload: bytes, ttl: float | None) -> bool:
+        """:meth:`set_payload` only if ``key`` is absent (Redis's SET NX). True if stored."""
+        if type(key) is not str:
+            key = exact_key(key)
+        if self.prefix:
+            key = self.prefix + key
+        return self.engine.write(self.db, key, payload, ttl, NX)
+
+    def set(self, key: Any, value: Any, ttl: float | None) -> None:
         """Store ``value`` (no condition, TTL in seconds or None)."""
+        if type(key) is not str:  # before pickling: a bad key must not cost a huge dumps()
+            key = exact_key(key)
         if self.pickle_protocol >= 0:
-            payload = pickle.dumps(value, self.pickle_protocol)
+            cls = type(value)
+            if cls is int or cls is float or value is None or cls is bool:
+                payload = pickle.dumps(value, self.pickle_protocol)
+            else:
+                payload = self._budgeted(key, value)
         else:
             payload = self.dumps(value)
         if self.prefix:

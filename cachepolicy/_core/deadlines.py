@@ -26,7 +26,7 @@ key (:meth:`forget`). Left-over records at the lane's head are dropped at once (
 eviction and one TTL for all keys, the keys that leave are the oldest, which is where their
 records are); when the forgotten records not yet dropped exceed :data:`STALE_SHARE` of the live
 TTL keys plus :data:`STALE_SLACK`, the index is compacted. So at any moment the index holds at
-most ``live / 8 + 256`` records of removed keys, each keeping a dead entry object and its key
+most ``live / 16 + 64`` records of removed keys, each keeping a dead entry object and its key
 alive: :attr:`DeadlineIndex.retained` counts those bytes and the engine adds them to
 ``used_memory`` until the records go, so they take budget instead of hiding outside it.
 """
@@ -51,12 +51,13 @@ __all__ = ["STALE_SHARE", "STALE_SLACK", "DeadlineIndex"]
 #: Compact once forgotten records exceed live TTL keys / STALE_SHARE + STALE_SLACK. Every
 #: compaction is O(records), so this trades the amortised cost (about STALE_SHARE record checks
 #: per removal in the worst case, none when removals come at the lane's head) against the
-#: budget the left-over records take (a dead record keeps its key and entry, about a third of
-#: a small entry's bytes: at most ~4 % of the budget at 8). 32 cost a pure-Python evicting
-#: write 13 % of its time in compactions; 8 is the lazy heaps' share too (heaps.py).
-STALE_SHARE: Final = 8
-#: Slack so that tiny caches do not compact on every removal.
-STALE_SLACK: Final = 256
+#: budget the left-over records take: a dead record keeps its entry object and key, about half
+#: a small entry's bytes, so at 16 they take at most about 4 % of the budget (32 cost a
+#: pure-Python evicting write 13 % of its time in compactions; 8 took a tenth of the budget).
+STALE_SHARE: Final = 16
+#: Slack so that tiny caches do not compact on every removal (a small one: in a cache of a
+#: thousand entries, 256 dead records took a fifth of the budget).
+STALE_SLACK: Final = 64
 
 
 def _schedules(deadline: float, entry: Entry) -> bool:

@@ -157,7 +157,7 @@ class Engine:
         self._hit = self.hits.hit
         self._miss = self.hits.miss
         self._pending: list[KeyspaceEvent] = []
-        self._time: Callable[[], float] = clock.time
+        self._time: Callable[[], float] = clock.monotonic  # deadlines never see wall steps
         # The TTL sampling arrays cost an append and a swap-remove per write and removal of a
         # key with a TTL: kept only when something samples TTL keys.
         index_volatile = policy.volatile_only or policy.uses_ttl_index or expiry.uses_ttl_index
@@ -266,6 +266,7 @@ class Engine:
     # ------------------------------------------------------------------ ReclaimContext
 
     def time(self) -> float:
+        """The engine's time: the clock's ``monotonic()``, what deadlines are stored in."""
         return self._time()
 
     def expire(self, entry: Entry) -> None:
@@ -576,11 +577,12 @@ class Engine:
         self.sync_retained()
         limit = self.limit
         grown = self.used_memory - before
-        if limit and self.used_memory > limit and self.policy.evicts:
+        if limit and self.used_memory > limit:
             # used_memory is read without the lock (info(), monitoring): the growth joins it
-            # only once there is room for it, so no reader ever sees it above the limit.
+            # only once there is room for it, or once the write that caused it is undone, so
+            # no reader ever sees it above the limit.
             self.used_memory -= grown
-            while self.used_memory + grown > limit:
+            while self.policy.evicts and self.used_memory + grown > limit:
                 victim = self._select_victim(now)
                 # The key this command wrote goes only if the policy insists (an exact policy
                 # whose best victim it is): a sampler is asked again first.
@@ -591,26 +593,33 @@ class Engine:
                 if victim is None:  # volatile-* with no TTL key left: nothing may go
                     break
                 self.remove(victim, EVICTED)
+            if self.used_memory + grown > limit and new and written is not None and written.alive:
+                self._refuse(keyspace, written, grown)
             self.used_memory += grown
-        if limit and self.used_memory > limit and new and written is not None:
-            # Nothing may be evicted for what this new key made the tables grow by: the
-            # write is taken back and refused, as any write that does not fit.
-            self.remove(written, REPLACED)
-            if self._index is not None and written.deadline is not None:
-                # Its record goes too, and the index's lists give back what they grew by.
-                self._index.take_back(written)
-                self.sync_retained()
-            keyspace.shrink_tables()
-            self._dicts[keyspace.db] = keyspace.data
-            self.measure_structures(keyspace)
-            self._measure_shared(shrink_only=True)
-            self.stats.rejected_writes += 1
-            needed = max(1, self.used_memory - limit)
-            raise OutOfMemoryError(
-                self._oom_message(written.key, needed), key=written.key, needed=needed
-            )
         if self.used_memory > self.stats.used_memory_peak:
             self.stats.used_memory_peak = self.used_memory
+
+    def _refuse(self, keyspace: Keyspace, written: Entry, grown: int) -> None:
+        """Nothing may be evicted for what the new key ``written`` made the tables grow by
+        (``grown``, held back from ``used_memory``): the write is taken back and refused, as
+        any write that does not fit. (Not when eviction took the written key itself: removing
+        it twice raised KeyError.) The re-measures below subtract the growth the ledger holds
+        before it is added back, so the visible ``used_memory`` never passes the limit."""
+        self.remove(written, REPLACED)
+        if self._index is not None and written.deadline is not None:
+            # Its record goes too, and the index's lists give back what they grew by.
+            self._index.take_back(written)
+            self.sync_retained()
+        keyspace.shrink_tables()
+        self._dicts[keyspace.db] = keyspace.data
+        self.measure_structures(keyspace)
+        self._measure_shared(shrink_only=True)
+        self.used_memory += grown
+        self.stats.rejected_writes += 1
+        needed = max(1, self.used_memory - self.limit)
+        raise OutOfMemoryError(
+            self._oom_message(written.key, needed), key=written.key, needed=needed
+        )
 
     def _replace(
         self,

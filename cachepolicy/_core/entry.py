@@ -50,7 +50,7 @@ class Entry:
     """One cached key.
 
     ``payload`` is the serialized value: storing bytes makes the size exact and immune to the
-    caller mutating the object after ``set``. ``atime``/``aseq`` are the recency stamp (wall
+    caller mutating the object after ``set``. ``atime``/``aseq`` are the recency stamp (clock
     time for ``idletime``, the access sequence for tie-free order); ``lfu``/``ldt`` are Redis's
     logarithmic counter and its last-decrement time in minutes. ``pos``/``vpos`` are the
     entry's indexes in its keyspace's sampling arrays. ``version`` changes whenever an exact

@@ -86,7 +86,7 @@ class ReclaimContext(Protocol):
     keyspaces: list[Keyspace]
     #: Counters a strategy updates under the lock (``expired_stale_perc``, cycle time, ...).
     stats: Stats
-    #: The cache's clock (``time()`` for deadlines, ``monotonic()`` for budgets).
+    #: The cache's clock: ``monotonic()`` for deadlines, schedules and budgets (never ``time()``).
     clock: Clock
     #: When writes should next call the strategy's ``after_operation``.
     expiry_due_at: float

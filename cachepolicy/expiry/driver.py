@@ -14,8 +14,9 @@ algorithm can run either way:
   thread exits), stops on ``close()``, and is restarted in the child after ``fork()`` (gunicorn
   ``--preload`` imports, creates caches, then forks workers).
 
-Scheduling uses the store clock's ``time()`` (deadlines are wall-clock times), budgets use its
-``monotonic()``; with a :class:`~cachepolicy.clock.ManualClock` a thread wakes whenever a test
+Scheduling and budgets both use the store clock's ``monotonic()`` (deadlines are monotonic
+times too, so a wall-clock step neither stalls nor floods expiry); with a
+:class:`~cachepolicy.clock.ManualClock` a thread wakes whenever a test
 advances the clock, so thread tests are deterministic without sleeping.
 """
 
@@ -74,7 +75,7 @@ class ReclaimDriver:
 
     def __init__(self, strategy: DrivenExpiry) -> None:
         self.strategy = strategy
-        #: Clock time (``clock.time()``) at which the strategy next has work. Written by the
+        #: Clock time (``clock.monotonic()``) at which the strategy next has work. Written by the
         #: strategy (under the store lock when hooks may race with it), read lock-free here.
         self.next_time = -math.inf
 
@@ -192,17 +193,17 @@ class ThreadDriver(ReclaimDriver):
             context = strategy.context
             if context is None:
                 break
-            if clock.time() >= self.next_time:
+            if clock.monotonic() >= self.next_time:
                 try:
                     with self._working:
                         strategy.run(context, yield_gil)
                     self.runs += 1
                 except Exception:  # keep collecting; a bug must not silently end expiry
                     logger.exception("Background expiry of %r failed", context)
-                    self.next_time = clock.time() + 1.0 / strategy.config.hz
+                    self.next_time = clock.monotonic() + 1.0 / strategy.config.hz
             # Never sleep holding the cache: a garbage cache must stay collectable.
             del context
-            delay = min(self.next_time - clock.time(), _IDLE_RECHECK)
+            delay = min(self.next_time - clock.monotonic(), _IDLE_RECHECK)
             if delay <= 0:
                 continue
             if manual_wait is not None:

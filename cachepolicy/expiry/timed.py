@@ -102,7 +102,7 @@ class TimedExpiry(DrivenExpiry):
 
     def run(self, context: ReclaimContext, pause: Callable[[], None] | None) -> None:
         clock = context.clock
-        now = clock.time()
+        now = clock.monotonic()
         top = self._index.next_deadline()
         if top is not None and top < now:
             self._last_run = now
@@ -112,7 +112,7 @@ class TimedExpiry(DrivenExpiry):
         with context.lock:  # hooks move the schedule under this lock too: no lost wake-up
             if backlog:
                 # Like Redis's fast cycle: resume soon, leaving requests 2/3 of the time.
-                self.driver.schedule(clock.time() + 2 * self.slice_budget)
+                self.driver.schedule(clock.monotonic() + 2 * self.slice_budget)
             else:
                 top = self._index.next_deadline()
                 earliest = self._last_run + self._interval
@@ -146,7 +146,7 @@ class TimedExpiry(DrivenExpiry):
         backlog = False
         while True:
             with context.locked():
-                t = clock.time() if now is None else now
+                t = monotonic() if now is None else now
                 slice_start = monotonic()
                 slice_end = slice_start + min(self.slice_budget, budget - busy)
                 done = 0

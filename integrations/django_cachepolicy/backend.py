@@ -62,7 +62,7 @@ from cachepolicy import (
 from cachepolicy import ConfigError as CoreConfigError
 from cachepolicy.errors import short_repr
 
-from . import signals
+from . import settings_sync, signals
 from .options import AliasOptions, django_timeout_to_ttl, parse_alias
 
 __all__ = ["PolicyCache"]
@@ -108,7 +108,11 @@ class PolicyCache(BaseCache):
     #: This alias's validated options (absent when the configuration is invalid).
     options: AliasOptions
     _view: Cache
-    _set: Callable[[str, Any, float | None], None]
+    #: The serializing half of a write: the pickler's errors only (ValueTooLargeError aside).
+    _encode: Callable[[Any, str], bytes]
+    #: The storing half: the store's errors only (OutOfMemoryError, ValueTooLargeError).
+    _write: Callable[[str, bytes, float | None], None]
+    _add: Callable[[str, bytes, float | None], bool]
     #: TIMEOUT as the core's TTL, for the common ``set(key, value)`` (no call to convert it).
     _default_ttl: float | None
 
@@ -135,7 +139,10 @@ class PolicyCache(BaseCache):
         try:
             # Django does not tell a backend its alias; messages name the LOCATION instead.
             options = parse_alias(None, location, params)
-            store = get_shared_store(location, options.config)
+            # The name is the LOCATION, unless a settings change split it (settings_sync).
+            store = get_shared_store(
+                settings_sync.store_name(location, options.config), options.config
+            )
         except (ImproperlyConfigured, CoreConfigError) as exc:
             error = _configuration_error(exc)
             if not (apps.apps_ready and apps.is_installed("django_cachepolicy")):
@@ -145,7 +152,9 @@ class PolicyCache(BaseCache):
             # before our check could report this problem with its id and hint. Our check
             # reports it at start-up instead, and every use of this object raises it.
             self._view = cast(Cache, _Misconfigured(str(error)))
-            self._set = self._view_set
+            self._encode = self._misconfigured_encode
+            self._write = self._misconfigured_write
+            self._add = self._misconfigured_add
             self._default_ttl = None
             self._drop_on_oom = False
             return
@@ -155,8 +164,12 @@ class PolicyCache(BaseCache):
         self._default_ttl = django_timeout_to_ttl(DEFAULT_TIMEOUT, self.default_timeout)
         self.options = options
         self._view = Cache(store=store, db=options.database)
-        # set() calls the store's write closure directly: one frame for the whole write.
-        self._set = self._view.prefixed_setter()
+        # set() serializes, then stores, through the accessor's bound methods: two calls, so
+        # that only what pickling raised becomes Django's promised PicklingError.
+        accessor = self._view.accessor()
+        self._encode = accessor.encode
+        self._write = accessor.set_payload
+        self._add = accessor.add_payload
         self._drop_on_oom = options.on_out_of_memory == "drop"
         signals.attach_bridge(store, self._view, location, options.database, PolicyCache)
 
@@ -202,8 +215,14 @@ class PolicyCache(BaseCache):
             return None
         return self._view.store.clock.time() + (ttl if ttl > 0 else -1.0)
 
-    def _view_set(self, key: str, value: Any, ttl: float | None) -> None:
-        self._view.set(key, value, ttl)
+    def _misconfigured_encode(self, value: Any, key: str) -> bytes:
+        raise ImproperlyConfigured(cast(_Misconfigured, self._view).message)
+
+    def _misconfigured_write(self, key: str, payload: bytes, ttl: float | None) -> None:
+        raise ImproperlyConfigured(cast(_Misconfigured, self._view).message)
+
+    def _misconfigured_add(self, key: str, payload: bytes, ttl: float | None) -> bool:
+        raise ImproperlyConfigured(cast(_Misconfigured, self._view).message)
 
     def _out_of_memory(self, exc: OutOfMemoryError | ValueTooLargeError, key: str) -> None:
         """Apply ON_OUT_OF_MEMORY: re-raise (the default) or log the lost write."""
@@ -217,8 +236,13 @@ class PolicyCache(BaseCache):
         )
 
     @staticmethod
-    def _unpicklable(exc: Exception, key: str) -> pickle.PicklingError:
-        """The core raises what ``pickle`` raised; Django promises ``pickle.PickleError``."""
+    def _unpicklable(exc: Exception, key: str) -> Exception:
+        """What pickling ``key``'s value raised, as the ``pickle.PickleError`` Django promises
+        (whatever the value's ``__reduce__`` raised: ValueError, RecursionError...). Called
+        only around serializing, so the store's own errors are never disguised; a
+        PickleError, a configuration error and a real MemoryError pass unchanged."""
+        if isinstance(exc, pickle.PickleError | ImproperlyConfigured | MemoryError):
+            return exc
         error = pickle.PicklingError(f"Cannot cache the value of key {short_repr(key)}: {exc}")
         error.__cause__ = exc
         return error
@@ -231,12 +255,17 @@ class PolicyCache(BaseCache):
         made = self._key(key, version)
         ttl = django_timeout_to_ttl(timeout, self.default_timeout)  # its errors are not pickling's
         try:
-            return self._view.add(made, value, ttl)
+            payload = self._encode(value, made)
+        except ValueTooLargeError as exc:
+            self._out_of_memory(exc, made)
+            return False
+        except Exception as exc:
+            raise self._unpicklable(exc, made) from exc
+        try:
+            return self._add(made, payload, ttl)
         except (OutOfMemoryError, ValueTooLargeError) as exc:
             self._out_of_memory(exc, made)
             return False
-        except (TypeError, AttributeError) as exc:
-            raise self._unpicklable(exc, made) from exc
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         return self._view.get(self._key(key, version), default)
@@ -251,15 +280,23 @@ class PolicyCache(BaseCache):
             else django_timeout_to_ttl(timeout, self.default_timeout)  # its errors aren't pickle's
         )
         try:
-            self._set(made, value, ttl)
-        except (OutOfMemoryError, ValueTooLargeError) as exc:
-            # Under 'raise' the caller gets the error and the cache is unchanged (Redis's OOM).
-            self._out_of_memory(exc, made)
-            # Dropped silently: the previous value must not be served as if this write had
-            # happened (Django's memcached backend deletes on a failed set for the same reason).
-            self._view.delete(made)
-        except (TypeError, AttributeError) as exc:
+            payload = self._encode(value, made)
+        except ValueTooLargeError as exc:  # refused while pickling: a refused write
+            self._refused(exc, made)
+            return
+        except Exception as exc:
             raise self._unpicklable(exc, made) from exc
+        try:
+            self._write(made, payload, ttl)
+        except (OutOfMemoryError, ValueTooLargeError) as exc:
+            self._refused(exc, made)
+
+    def _refused(self, exc: OutOfMemoryError | ValueTooLargeError, made: str) -> None:
+        """A set() the store refused: under 'raise' the caller gets the error and the cache is
+        unchanged (Redis's OOM); under 'drop' the previous value must not be served as if this
+        write had happened (Django's memcached backend deletes on a failed set likewise)."""
+        self._out_of_memory(exc, made)
+        self._view.delete(made)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
         """Set a new timeout. Giving a key its first TTL costs index bytes, so under memory
@@ -306,19 +343,28 @@ class PolicyCache(BaseCache):
         if not data:
             return []
         made: dict[str, Any] = {}
-        payload: dict[str, Any] = {}
+        payload: dict[str, bytes | None] = {}
+        encode = self._encode
         for key, value in data.items():
             stored = self._key(key, version)
             made[stored] = key
-            payload[stored] = value
+            try:  # every value is pickled before anything is stored: all or nothing
+                payload[stored] = encode(value, stored)
+            except ValueTooLargeError:
+                payload[stored] = None  # refused while pickling: reported like a refused write
+            except Exception as exc:
+                raise self._unpicklable(exc, stored) from exc
         ttl = django_timeout_to_ttl(timeout, self.default_timeout)
-        try:
-            failed = self._view.set_many(payload, ttl)
-        except (OutOfMemoryError, ValueTooLargeError) as exc:
-            self._out_of_memory(exc, exc.key or "")
-            return list(data)
-        except (TypeError, AttributeError) as exc:
-            raise self._unpicklable(exc, "") from exc
+        write = self._write
+        failed: list[str] = []
+        for stored, encoded in payload.items():
+            if encoded is None:
+                failed.append(stored)
+                continue
+            try:
+                write(stored, encoded, ttl)
+            except (OutOfMemoryError, ValueTooLargeError):
+                failed.append(stored)
         if failed:
             self._view.delete_many(failed)
         if failed and self._drop_on_oom:

@@ -18,6 +18,7 @@ django_cachepolicy.E007    any other invalid ``OPTIONS`` value
 django_cachepolicy.E008    ``LOCATION`` is not a string
 django_cachepolicy.E009    the alias could not be validated at all (a bug: please report it)
 django_cachepolicy.W001    ``CULL_FREQUENCY`` without ``MAX_ENTRIES`` (it has no effect)
+django_cachepolicy.W002    ``MAX_ENTRIES`` under ``noeviction``: a full cache refuses writes
 django_cachepolicy.E201    invalid ``RedisPolicyCache`` settings
 django_cachepolicy.W201    the Redis server's memory configuration differs from ``OPTIONS``
 django_cachepolicy.W202    the Redis server does not publish the keyspace events needed
@@ -49,6 +50,7 @@ __all__ = [
     "E_CONFLICTING_LOCATION",
     "E_UNCHECKABLE",
     "W_CULL_WITHOUT_MAX",
+    "W_MAX_ENTRIES_NOEVICTION",
     "check_caches",
     "policy_aliases",
 ]
@@ -56,6 +58,7 @@ __all__ = [
 E_CONFLICTING_LOCATION = "django_cachepolicy.E005"
 E_UNCHECKABLE = "django_cachepolicy.E009"
 W_CULL_WITHOUT_MAX = "django_cachepolicy.W001"
+W_MAX_ENTRIES_NOEVICTION = "django_cachepolicy.W002"
 
 
 def policy_aliases(caches: Mapping[str, Mapping[str, Any]] | None = None) -> list[str]:
@@ -105,6 +108,19 @@ def check_caches(app_configs: Sequence[Any] | None = None, **kwargs: Any) -> lis
         )
         if options is not None:
             valid[alias] = options
+            if options.config.max_entries and options.config.maxmemory_policy == "noeviction":
+                messages.append(
+                    Warning(
+                        f"Cache alias {short_repr(alias)} sets MAX_ENTRIES under "
+                        "MAXMEMORY_POLICY 'noeviction': once it holds MAX_ENTRIES keys, a new "
+                        "key's set() raises OutOfMemoryError where Django's caches cull.",
+                        hint="Choose an evicting MAXMEMORY_POLICY (e.g. 'allkeys-lru') to cull "
+                        "as Django does, set OPTIONS ON_OUT_OF_MEMORY='drop' to drop such "
+                        "writes with a log line, or remove MAX_ENTRIES.",
+                        obj=f"CACHES[{alias!r}]",
+                        id=W_MAX_ENTRIES_NOEVICTION,
+                    )
+                )
         raw = params.get("OPTIONS") or {}
         if isinstance(raw, Mapping) and "CULL_FREQUENCY" in raw and "MAX_ENTRIES" not in raw:
             messages.append(

@@ -12,6 +12,10 @@ This module is the single place where Django's vocabulary meets cachepolicy's:
   primary limit.
 * Django timeouts become the core's ``ttl`` in :func:`django_timeout_to_ttl`, and nowhere else.
 
+The keys, their scope, check ids and hints come from the one options table,
+:mod:`cachepolicy.options` (the full reference: ``docs/configuration.md``); the table below is
+checked against it by ``tests/django/test_django_options_table.py``.
+
 OPTIONS (defaults are the core's; the first group shapes the store, so every alias sharing a
 ``LOCATION`` must give the same values; the last two are per alias):
 
@@ -61,8 +65,8 @@ from django.core.cache.backends.base import DEFAULT_TIMEOUT
 from django.core.exceptions import ImproperlyConfigured
 
 from cachepolicy import CacheConfig, ConfigError
-from cachepolicy.config import MIN_MAXMEMORY
 from cachepolicy.errors import short_repr
+from cachepolicy.options import OPTION_BY_NAME, options_for
 
 __all__ = [
     "ALIAS_OPTIONS",
@@ -76,27 +80,20 @@ __all__ = [
 ]
 
 #: OPTIONS keys that shape the shared store, mapped to :class:`cachepolicy.CacheConfig` fields.
-#: Two aliases that share a LOCATION must agree on every one of these.
+#: Two aliases that share a LOCATION must agree on every one of these. Derived, like everything
+#: about an option here, from the one options table (:mod:`cachepolicy.options`).
 STORE_OPTIONS: Final[Mapping[str, str]] = {
-    "MAXMEMORY": "maxmemory",
-    "MAXMEMORY_POLICY": "maxmemory_policy",
-    "MAXMEMORY_SAMPLES": "maxmemory_samples",
-    "EVICTION_MODE": "eviction_mode",
-    "EXPIRY": "expiry",
-    "HZ": "hz",
-    "ACTIVE_EXPIRE_EFFORT": "active_expire_effort",
-    "LFU_LOG_FACTOR": "lfu_log_factor",
-    "LFU_DECAY_TIME": "lfu_decay_time",
-    "DATABASES": "databases",
-    "LAZYFREE_THRESHOLD": "lazyfree_threshold",
-    "SERIALIZER": "serializer",
-    # Django's own LocMemCache/FileBasedCache words, given the core's entry-count meaning.
-    "MAX_ENTRIES": "max_entries",
-    "CULL_FREQUENCY": "cull_frequency",
+    option.django_key: option.name
+    for option in options_for("memory", "store")
+    if option.django_key is not None and option.django_in_options
 }
 
 #: OPTIONS keys that belong to one alias; aliases sharing a store may differ in these.
-ALIAS_OPTIONS: Final[tuple[str, ...]] = ("DATABASE", "ON_OUT_OF_MEMORY")
+ALIAS_OPTIONS: Final[tuple[str, ...]] = tuple(
+    option.django_key
+    for option in options_for("memory", "view")
+    if option.django_key is not None and option.django_in_options
+)
 
 #: What a write that does not fit becomes: Redis's explicit error, or a logged, lost write.
 OutOfMemoryAction = Literal["raise", "drop"]
@@ -110,9 +107,9 @@ DJANGO_DEFAULT_TIMEOUT: Final = 300
 # Which system check id a core ConfigError maps to, by the option it names. Anything else is the
 # generic "invalid option value" check.
 _CHECK_ID_BY_FIELD: Final[Mapping[str, str]] = {
-    "maxmemory_policy": "django_cachepolicy.E001",
-    "maxmemory": "django_cachepolicy.E002",
-    "active_expire_effort": "django_cachepolicy.E004",
+    option.name: option.django_check
+    for option in options_for("memory", "store")
+    if option.django_check is not None
 }
 E_UNKNOWN_OPTION: Final = "django_cachepolicy.E003"
 E_INVALID_TIMEOUT: Final = "django_cachepolicy.E006"
@@ -224,8 +221,7 @@ def validate_alias(
                 f"{subject} has LOCATION = {short_repr(location)} of type "
                 f"{type(location).__name__}; it must be a string naming the store.",
                 check_id=E_INVALID_LOCATION,
-                hint="LOCATION names the in-process store (like LocMemCache's): aliases with the "
-                "same LOCATION share one store. Use a string such as 'default'.",
+                hint=_hint_for("LOCATION"),
             )
         )
     default_timeout: float | None = None
@@ -256,7 +252,7 @@ def validate_alias(
             )
 
     config = _store_config(subject, raw_options, errors)
-    database = raw_options.get("DATABASE", 0)
+    database = raw_options.get("DATABASE", OPTION_BY_NAME["db"].default)
     databases = config.databases if config is not None else CacheConfig.databases
     if isinstance(database, bool) or not isinstance(database, int) or not 0 <= database < databases:
         errors.append(
@@ -264,11 +260,10 @@ def validate_alias(
                 f"{subject} has OPTIONS['DATABASE'] = {short_repr(database)}, but the store has "
                 f"databases 0 to {databases - 1}.",
                 check_id=E_INVALID_VALUE,
-                hint="Use an integer from 0 to DATABASES - 1 (DATABASES defaults to 16, as in "
-                "Redis).",
+                hint=_hint_for("DATABASE"),
             )
         )
-    on_oom = raw_options.get("ON_OUT_OF_MEMORY", "raise")
+    on_oom = raw_options.get("ON_OUT_OF_MEMORY", OPTION_BY_NAME["on_out_of_memory"].default)
     if on_oom not in OUT_OF_MEMORY_ACTIONS:
         errors.append(
             OptionError(
@@ -276,8 +271,7 @@ def validate_alias(
                 f"neither 'raise' nor 'drop'. "
                 f"{_suggest(str(on_oom)[:80], ['RAISE', 'DROP']).lower()}".rstrip(),
                 check_id=E_INVALID_VALUE,
-                hint="'raise' (the default) raises cachepolicy.OutOfMemoryError like Redis's OOM "
-                "error; 'drop' logs a warning and loses the write.",
+                hint=_hint_for("ON_OUT_OF_MEMORY"),
             )
         )
     if errors or config is None or not isinstance(location, str):
@@ -339,30 +333,9 @@ def _config_error(subject: str, exc: ConfigError) -> OptionError:
 def _hint_for(option: str) -> str:
     """A hint naming the accepted values of ``option`` (the error sentence says what was wrong)."""
     hints = {
-        "MAXMEMORY": "Write a byte count or a Redis size such as '100mb', '1gb' or '500k' "
-        f"(k = 1000, kb = 1024) from {MIN_MAXMEMORY} bytes (one empty entry) to 2**63 - 1; "
-        "0 means no byte limit.",
-        "MAXMEMORY_POLICY": "Use one of Redis's policies (noeviction, allkeys-lru, allkeys-lfu, "
-        "allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl), a name "
-        "registered with cachepolicy.register_policy(), or a dotted path.",
-        "ACTIVE_EXPIRE_EFFORT": "Use an integer from 1 (Redis's default) to 10.",
-        "MAXMEMORY_SAMPLES": "Use an integer from 1 to 64; 5 is Redis's default, 10 is close to "
-        "true LRU.",
-        "EVICTION_MODE": "Use 'sampled' (Redis's approximation) or 'exact'.",
-        "EXPIRY": "Use 'lazy', 'active', 'timed', 'background' or a dotted path.",
-        "HZ": "Use an integer from 1 to 500; 10 is Redis's default.",
-        "LFU_LOG_FACTOR": "Use an integer from 0 to 2147483647 (Redis's range); 10 is Redis's "
-        "default.",
-        "LFU_DECAY_TIME": "Use a number of minutes from 0 (never decay) to 2147483647 (Redis's "
-        "range); 1 is Redis's default.",
-        "DATABASES": "Use an integer from 1 to 1024; 16 is Redis's default.",
-        "LAZYFREE_THRESHOLD": "Write a byte count or a size such as '1mb'; 0 frees every value "
-        "on the request path.",
-        "SERIALIZER": "Use 'pickle' or the dotted path of a serializer class or instance.",
-        "MAX_ENTRIES": "Use a positive integer, or leave MAX_ENTRIES out for no entry bound.",
-        "CULL_FREQUENCY": "Use 0 (empty the cache when MAX_ENTRIES is hit), a positive "
-        "integer N (evict 1/N of the entries; Django's default is 3) or None (evict one "
-        "entry at a time, like Redis).",
+        option.django_key: option.accepts
+        for option in options_for("memory")
+        if option.django_key is not None
     }
     return hints.get(option, "See the OPTIONS table in the django_cachepolicy documentation.")
 

@@ -12,7 +12,9 @@ Configuration::
     )
     cache = Cache(app)
 
-Settings (each core option also works inside ``CACHE_OPTIONS`` under its lower-case name):
+Settings (each core option also works inside ``CACHE_OPTIONS`` under its lower-case name; the
+keys come from the options table, :mod:`cachepolicy.options`, and this list is checked against
+it by ``tests/flask/test_flask_options_table.py``):
 
 =============================  ==================================================================
 ``CACHE_MAXMEMORY``            memory budget: bytes or ``"64mb"``/``"1gb"``/``"100k"``; 0 = none

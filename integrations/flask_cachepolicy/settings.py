@@ -37,6 +37,7 @@ from typing import Any
 
 from cachepolicy import ConfigError
 from cachepolicy.errors import short_repr
+from cachepolicy.options import options_for
 
 __all__ = [
     "ADAPTER_KEYS",
@@ -49,31 +50,22 @@ __all__ = [
     "warn_lower_case_keys",
 ]
 
-#: Core option -> top-level Flask key. ``max_entries`` and ``serializer`` are deliberately
-#: absent (see the module docstring).
+#: Core option -> top-level Flask key, from the one options table (:mod:`cachepolicy.options`).
+#: ``max_entries`` (Flask-Caching's own ``CACHE_THRESHOLD``) and ``serializer`` (no key of its
+#: own) are deliberately absent (see the module docstring).
 CORE_KEYS: dict[str, str] = {
-    "maxmemory": "CACHE_MAXMEMORY",
-    "maxmemory_policy": "CACHE_MAXMEMORY_POLICY",
-    "maxmemory_samples": "CACHE_MAXMEMORY_SAMPLES",
-    "eviction_mode": "CACHE_EVICTION_MODE",
-    "lfu_log_factor": "CACHE_LFU_LOG_FACTOR",
-    "lfu_decay_time": "CACHE_LFU_DECAY_TIME",
-    "expiry": "CACHE_EXPIRY",
-    "hz": "CACHE_HZ",
-    "active_expire_effort": "CACHE_ACTIVE_EXPIRE_EFFORT",
-    "databases": "CACHE_DATABASES",
-    "cull_frequency": "CACHE_CULL_FREQUENCY",
-    "lazyfree_threshold": "CACHE_LAZYFREE_THRESHOLD",
+    option.name: option.flask_key
+    for option in options_for("memory", "store")
+    if option.flask_key is not None and not option.flask_native
 }
 
 #: Adapter argument -> top-level Flask key. These are not core options: they choose *which*
 #: store a backend uses and how it reports, so they carry a ``CACHEPOLICY`` namespace that
 #: cannot collide with a future Flask-Caching setting.
 ADAPTER_KEYS: dict[str, str] = {
-    "location": "CACHE_CACHEPOLICY_LOCATION",
-    "db": "CACHE_CACHEPOLICY_DB",
-    "signals": "CACHE_CACHEPOLICY_SIGNALS",
-    "clock": "CACHE_CACHEPOLICY_CLOCK",
+    option.name: option.flask_key
+    for option in options_for("memory", "view")
+    if option.flask_key is not None and not option.flask_native
 }
 
 #: The Redis backend's near-cache options -> top-level Flask key (read by

@@ -2,13 +2,20 @@
 
 Invariant: a key is never lost unless it was deleted, expired or evicted, and then an event
 said so; every live key reads back the value last written; ``used_memory`` equals the sum of
-entry sizes (``check()``) and never exceeds ``maxmemory``. Runs over every policy and mode.
+entry sizes (``check()``) and never exceeds ``maxmemory``; a ``volatile-*`` policy never evicts
+a key without a TTL. Runs over every policy x both modes x the inline expiry strategies
+(``lazy``, ``active``, ``timed``; ``background`` is ``timed`` on a thread, whose events would
+race the model: the thread tests cover it), with the manual clock advancing and the wall clock
+stepping both ways as rules (the model keeps monotonic deadlines, so a wall step must change
+nothing: issue 11, defect 3).
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
@@ -17,6 +24,7 @@ from hypothesis.stateful import (
     invariant,
     precondition,
     rule,
+    run_state_machine_as_test,
 )
 
 from cachepolicy import Cache, KeyspaceEvent, ManualClock, OutOfMemoryError, ValueTooLargeError
@@ -33,6 +41,7 @@ class CacheModel(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock()
+        self.volatile_only = False
         self.model: dict[tuple[int, str], tuple[Any, float | None]] = {}
         self.cache: Cache | None = None
 
@@ -40,13 +49,19 @@ class CacheModel(RuleBasedStateMachine):
         policy=st.sampled_from(REDIS_POLICIES),
         mode=st.sampled_from(["sampled", "exact"]),
         samples=st.integers(1, 10),
+        expiry=st.sampled_from(["lazy", "active", "timed"]),
     )
-    def setup(self, policy: str, mode: str, samples: int) -> None:
+    def setup(self, policy: str, mode: str, samples: int, expiry: str) -> None:
+        self.start(policy, mode, samples, expiry)
+
+    def start(self, policy: str, mode: str, samples: int, expiry: str) -> None:
+        self.volatile_only = policy.startswith("volatile-")
         self.cache = Cache(
             maxmemory=LIMIT,
             maxmemory_policy=policy,
             eviction_mode=mode,
             maxmemory_samples=samples,
+            expiry=expiry,
             clock=self.clock,
             seed=0,
         )
@@ -56,11 +71,13 @@ class CacheModel(RuleBasedStateMachine):
         key = (event.db, event.key)
         if event.name == "evicted":
             assert key in self.model, f"evicted a key the model does not have: {key}"
+            if self.volatile_only:
+                assert self.model[key][1] is not None, f"volatile-* evicted {key} without a TTL"
             del self.model[key]
         elif event.name == "expired":
             assert key in self.model, f"expired a key the model does not have: {key}"
             deadline = self.model[key][1]
-            assert deadline is not None and self.clock.time() >= deadline, (key, deadline)
+            assert deadline is not None and self.clock.monotonic() >= deadline, (key, deadline)
             del self.model[key]
 
     @property
@@ -70,14 +87,14 @@ class CacheModel(RuleBasedStateMachine):
 
     def _live(self, key: tuple[int, str]) -> bool:
         found = self.model.get(key)
-        return found is not None and (found[1] is None or self.clock.time() <= found[1])
+        return found is not None and (found[1] is None or self.clock.monotonic() <= found[1])
 
     @rule(db=DBS, key=KEYS, value=VALUES, ttl=TTLS)
     def set(self, db: int, key: str, value: Any, ttl: float | None) -> None:
         # Recorded before the call: when the tables a new key grows cannot be made room for
         # otherwise, an exact policy may evict the very key written, during the call.
         previous = self.model.get((db, key))
-        deadline = None if ttl is None else self.clock.time() + ttl
+        deadline = None if ttl is None else self.clock.monotonic() + ttl
         self.model[(db, key)] = (value, deadline)
         try:
             self.c.select(db).set(key, value, ttl=ttl)
@@ -87,7 +104,7 @@ class CacheModel(RuleBasedStateMachine):
             else:
                 self.model[(db, key)] = previous
             return
-        if deadline is not None and deadline <= self.clock.time():  # ttl <= 0, or rounds to 0
+        if deadline is not None and deadline <= self.clock.monotonic():  # ttl <= 0, or rounds to 0
             self.model.pop((db, key), None)
 
     @rule(db=DBS, key=KEYS, value=VALUES)
@@ -145,8 +162,8 @@ class CacheModel(RuleBasedStateMachine):
             return
         assert changed == live
         if live:
-            deadline = self.clock.time() + ttl
-            if deadline <= self.clock.time():
+            deadline = self.clock.monotonic() + ttl
+            if deadline <= self.clock.monotonic():
                 del self.model[(db, key)]
             else:
                 self.model[(db, key)] = (self.model[(db, key)][0], deadline)
@@ -162,6 +179,16 @@ class CacheModel(RuleBasedStateMachine):
     @rule(seconds=st.floats(min_value=0, max_value=20, allow_nan=False))
     def advance(self, seconds: float) -> None:
         self.clock.advance(seconds)
+
+    @precondition(lambda self: self.cache is not None)
+    @rule()
+    def reclaim(self) -> None:
+        """What the next write's hook would do: let the expiry strategy run."""
+        self.c.store.expiry.after_operation(self.clock.monotonic())
+
+    @rule(seconds=st.sampled_from([-3600.0, -1.0, 1.0, 3600.0]))
+    def step_wall(self, seconds: float) -> None:
+        self.clock.step_wall(seconds)
 
     @precondition(lambda self: self.cache is not None)
     @rule(db=DBS)
@@ -196,3 +223,38 @@ TestCacheModel.settings = settings(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
+
+
+EXPIRIES = ["lazy", "active", "timed"]
+#: Examples per combination in the product below; CACHEPOLICY_STATE_EXAMPLES raises it.
+PRODUCT_EXAMPLES = int(os.environ.get("CACHEPOLICY_STATE_EXAMPLES", "4"))
+
+
+def _machine_for(policy: str, mode: str, expiry: str) -> type[CacheModel]:
+    """The machine with its configuration fixed, so that every combination is run."""
+
+    class Fixed(CacheModel):
+        @initialize(samples=st.integers(1, 10))
+        def setup(self, samples: int) -> None:  # type: ignore[override]
+            self.start(policy, mode, samples, expiry)
+
+    Fixed.__name__ = f"CacheModel[{policy},{mode},{expiry}]"
+    return Fixed
+
+
+@pytest.mark.parametrize("expiry", EXPIRIES)
+@pytest.mark.parametrize("mode", ["sampled", "exact"])
+@pytest.mark.parametrize("policy", REDIS_POLICIES)
+def test_every_policy_mode_and_expiry(policy: str, mode: str, expiry: str) -> None:
+    """The product policy x mode x expiry, each with a few examples (the random machine above
+    explores more steps per example across all of them)."""
+    run_state_machine_as_test(
+        _machine_for(policy, mode, expiry),
+        settings=settings(
+            max_examples=PRODUCT_EXAMPLES,
+            stateful_step_count=40,
+            deadline=None,
+            database=None,
+            suppress_health_check=[HealthCheck.too_slow],
+        ),
+    )

@@ -31,6 +31,7 @@ from hypothesis import strategies as st
 from cachepolicy import (
     ManualClock,
     OutOfMemoryError,
+    ValueTooLargeError,
     get_shared_store,
     release_shared_store,
 )
@@ -496,3 +497,59 @@ def test_touch_that_needs_memory_follows_on_out_of_memory(make_backend: MakeBack
     with pytest.raises(OutOfMemoryError):
         raising.touch("p0", 60)
     assert raising.get("p0") == "x" * 50
+
+
+class _ReduceRaises:
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __reduce__(self) -> Any:
+        raise self.error
+
+
+def _deep(depth: int) -> list[Any]:
+    value: list[Any] = []
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        _ReduceRaises(ValueError("bad value")),
+        _ReduceRaises(RuntimeError("bad state")),
+        _ReduceRaises(TypeError("bad type")),
+        _ReduceRaises(AttributeError("bad attribute")),
+        lambda: None,  # pickle's own PicklingError
+        _deep(100_000),  # RecursionError
+    ],
+    ids=["ValueError", "RuntimeError", "TypeError", "AttributeError", "lambda", "recursion"],
+)
+@pytest.mark.parametrize("method", ["set", "add", "set_many"])
+def test_whatever_pickling_raises_is_a_pickle_error(
+    make_backend: MakeBackend, value: Any, method: str
+) -> None:
+    """Issue 11, defect 7: Django promises pickle.PickleError; ValueError, RuntimeError and
+    RecursionError raised while pickling used to come through raw. The cache is unchanged."""
+    cache = make_backend()
+    cache.set("k", "old")
+    with pytest.raises(pickle.PickleError):
+        if method == "set_many":
+            cache.set_many({"a": 1, "k": value})
+        else:
+            getattr(cache, method)("k" if method == "set" else "new", value)
+    assert cache.get("k") == "old"
+    assert cache.get("a") is None and cache.get("new") is None
+
+
+def test_the_stores_own_errors_are_not_reported_as_pickling_errors(
+    make_backend: MakeBackend,
+) -> None:
+    """Only what the pickler raised is translated: an error from storing passes as it is."""
+    cache = make_backend(OPTIONS={"MAXMEMORY": "1mb", "MAXMEMORY_POLICY": "noeviction"})
+    with pytest.raises(OutOfMemoryError):
+        for i in range(10_000):
+            cache.set(f"k{i}", b"x" * 1000)
+    with pytest.raises(ValueTooLargeError):
+        cache.set("huge", [b"y" * 100_000 for _ in range(30)])

@@ -167,3 +167,15 @@ def test_manage_py_check_fails_at_start_up() -> None:
     caches = {"default": {"BACKEND": BACKEND, "OPTIONS": {"MAXMEMORY_POLICY": "allkeys-lur"}}}
     with override_settings(CACHES=caches), pytest.raises(SystemCheckError, match="E001"):
         call_command("check")
+
+
+def test_max_entries_under_noeviction_is_w002() -> None:
+    """Django culls at MAX_ENTRIES; under noeviction a full cache refuses the write instead."""
+    warning = _only(
+        _run(default={"OPTIONS": {"MAX_ENTRIES": 100, "MAXMEMORY_POLICY": "noeviction"}})
+    )
+    assert warning.id == "django_cachepolicy.W002"
+    assert "OutOfMemoryError" in warning.msg
+    assert "ON_OUT_OF_MEMORY" in warning.hint
+    assert _run(default={"OPTIONS": {"MAX_ENTRIES": 100}}) == []
+    assert _run(default={"OPTIONS": {"MAXMEMORY_POLICY": "noeviction"}}) == []

@@ -57,7 +57,7 @@ def settle(
         if is_threaded(cache):
             time.sleep(0.002)
         else:
-            store.expiry.after_operation(clock.time())
+            store.expiry.after_operation(clock.monotonic())
 
 
 def pump(cache: Cache, rounds: int = 3, step: float = 0.1) -> None:
@@ -71,8 +71,8 @@ def pump(cache: Cache, rounds: int = 3, step: float = 0.1) -> None:
         clock.advance(step)
         if isinstance(driver, ThreadDriver):
             deadline = time.monotonic() + TIMEOUT
-            while driver.next_time <= clock.time() or driver._working.locked():
+            while driver.next_time <= clock.monotonic() or driver._working.locked():
                 assert time.monotonic() < deadline, "background thread did not catch up"
                 time.sleep(0.001)
         else:
-            store.expiry.after_operation(clock.time())
+            store.expiry.after_operation(clock.monotonic())

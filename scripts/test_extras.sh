@@ -1,0 +1,164 @@
+#!/usr/bin/env bash
+# Install the built wheel with each extra alone, in a fresh virtualenv per extra, and run the
+# slice of the suite that extra serves, against the installed package (not the checkout).
+#
+#   [django]  tests/django (Django's own cache suite included) + the options-table tests
+#   [flask]   tests/flask (Flask-Caching's and cachelib's suites included) + the same
+#   [redis]   tests/redis but its benchmark entry tests (the Redis tier; its private servers
+#             need redis-server on PATH)
+#
+# Each venv gets the wheel with one extra and the test runner only (pytest and its plugins), so
+# a runtime import missing from an extra's dependencies fails here, which the [dev] install of
+# scripts/test_installed.sh would hide. The import check runs before anything else is
+# installed, and also checks that the other extras' frameworks are absent. tests/redis then
+# needs Django and Flask as test tools (its conftest configures Django, and it tests both
+# adapters' Redis backends), so they are added to the [redis] venv after the import check.
+#
+# The wheel: CACHEPOLICY_WHEEL=/path/to/cachepolicy-*.whl reuses one already built (test.sh
+# passes the one scripts/test_installed.sh built, so nothing is compiled twice); otherwise
+# `python -m build` makes the sdist and, from it, the wheel here. EXTRAS="django flask" runs
+# only some extras. As in test_installed.sh, the tests run from a copy of the checkout without
+# cachepolicy/ and integrations/, so that the venv's site-packages is what they import.
+# Everything lives in one temporary directory, removed at the end (KEEP_EXTRAS_TEST_DIR=1 keeps
+# it). Extra arguments go to every pytest run.
+set -euo pipefail
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+python="${PYTHON:-python3}"
+work="$(mktemp -d "${TMPDIR:-/tmp}/cachepolicy-extras.XXXXXX")"
+if [[ "${KEEP_EXTRAS_TEST_DIR:-0}" == 1 ]]; then
+    echo "keeping $work"
+else
+    trap 'rm -rf "$work"' EXIT
+fi
+pip_install=(-m pip install -qq --disable-pip-version-check)
+# The test runner each venv needs besides the extra (the [dev] pins' lower bounds).
+runner=("pytest>=8" "pytest-timeout>=2.3" "pytest-asyncio>=0.23" "hypothesis>=6.100")
+
+wheel="${CACHEPOLICY_WHEEL:-}"
+if [[ -z "$wheel" ]]; then
+    echo "== build: sdist, and the wheel from it"
+    if ! "$python" -m build --outdir "$work/dist" "$repo" >"$work/build.log" 2>&1; then
+        tail -n 60 "$work/build.log" >&2
+        echo "python -m build failed; the last lines of its log are above." >&2
+        exit 1
+    fi
+    wheels=("$work"/dist/cachepolicy-*.whl)
+    if [[ ${#wheels[@]} -ne 1 || ! -f "${wheels[0]}" ]]; then
+        echo "expected one wheel in $work/dist, found: ${wheels[*]}" >&2
+        exit 1
+    fi
+    wheel="${wheels[0]}"
+fi
+if [[ ! -f "$wheel" ]]; then
+    echo "CACHEPOLICY_WHEEL=$wheel is not a file." >&2
+    exit 1
+fi
+echo "wheel: $(basename "$wheel")"
+
+echo "== copy of the tests, without the package sources"
+src="$work/src"
+mkdir "$src"
+tar -C "$repo" -cf - \
+    --exclude=./cachepolicy --exclude=./integrations --exclude=./.git --exclude=./build \
+    --exclude=./dist --exclude=./site --exclude='*.egg-info' --exclude=__pycache__ \
+    --exclude='*.so' --exclude=./.mypy_cache --exclude=./.ruff_cache --exclude=./.pytest_cache \
+    --exclude=./.hypothesis --exclude=./.benchmarks --exclude=./.venv --exclude=./.nox . | tar -C "$src" -xf -
+if [[ -d "$repo/../shared" ]]; then
+    ln -s "$(cd "$repo/../shared" && pwd)" "$work/shared"
+fi
+
+# The slice of tests/ each extra serves (paths relative to the checkout).
+slice_for() {
+    case "$1" in
+        django) echo "tests/django tests/core/test_options_table.py" ;;
+        flask) echo "tests/flask tests/core/test_options_table.py" ;;
+        # The benchmark entry tests need the [bench] extra (django-redis to compare with).
+        redis) echo "tests/redis --ignore=tests/redis/test_bench_entry.py --ignore=tests/redis/test_near_bench.py" ;;
+        *) echo "no test slice for the extra '$1'" >&2; return 1 ;;
+    esac
+}
+# What must import from each venv (the extra's own dependencies) and what must not (another
+# extra's framework: the slice must not lean on it by accident).
+imports_for() {
+    case "$1" in
+        django) echo "django django_cachepolicy" ;;
+        flask) echo "flask flask_caching flask_cachepolicy" ;;
+        redis) echo "redis cachepolicy.redis" ;;
+    esac
+}
+absent_for() {
+    case "$1" in
+        django) echo "flask flask_caching redis" ;;
+        flask) echo "django redis" ;;
+        redis) echo "django flask flask_caching" ;;
+    esac
+}
+# Test tools a slice needs beyond the runner, installed after the import check.
+test_tools_for() {
+    case "$1" in
+        redis) echo "${wheel}[django,flask] pytest-django>=4.8 asgiref>=3.2" ;;
+        *) echo "" ;;
+    esac
+}
+runner_for() {
+    case "$1" in
+        django) echo "pytest-django>=4.8" ;;
+        # Flask-Caching's own suite (tests/flask/test_flask_conformance.py) has async views,
+        # which need Flask's async extra; in the [dev] install Django brings asgiref along.
+        flask) echo "asgiref>=3.2" ;;
+        *) echo "" ;;
+    esac
+}
+
+status=0
+for extra in ${EXTRAS:-django flask redis}; do
+    slice="$(slice_for "$extra")"
+    venv="$work/venv-$extra"
+    echo "== [$extra]: fresh virtualenv with ${wheel##*/}[$extra]"
+    "$python" -m venv "$venv"
+    # shellcheck disable=SC2046  # runner_for prints zero or one requirement
+    "$venv/bin/python" "${pip_install[@]}" "${wheel}[$extra]" "${runner[@]}" $(runner_for "$extra")
+    (
+        cd "$src"
+        "$venv/bin/python" - "$(imports_for "$extra")" "$(absent_for "$extra")" <<'EOF'
+import importlib
+import importlib.util
+import sys
+import sysconfig
+from pathlib import Path
+
+present, absent = ["cachepolicy", *sys.argv[1].split()], sys.argv[2].split()
+site = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
+for name in present:
+    module = importlib.import_module(name)
+    location = Path(str(module.__file__)).resolve()
+    if not any(location.is_relative_to(root) for root in site):
+        sys.exit(f"{name} is imported from {location}, not from the virtualenv's site-packages.")
+leaked = [name for name in absent if importlib.util.find_spec(name) is not None]
+if leaked:
+    sys.exit(f"the extra pulled in another extra's framework: {', '.join(leaked)}")
+print("imports from site-packages:", ", ".join(present), "| absent:", ", ".join(absent))
+EOF
+    )
+    tools="$(test_tools_for "$extra")"
+    if [[ -n "$tools" ]]; then
+        echo "== [$extra]: test tools for its slice: $tools"
+        # shellcheck disable=SC2086  # a list of requirements
+        "$venv/bin/python" "${pip_install[@]}" $tools
+    fi
+    echo "== [$extra]: pytest $slice"
+    extra_status=0
+    # shellcheck disable=SC2086  # the slice is a list of paths
+    (cd "$src" && CACHEPOLICY_CHECKOUT="$repo" \
+        "$venv/bin/python" -m pytest $slice -p no:cacheprovider -q "$@") || extra_status=$?
+    if [[ "$extra_status" -eq 5 ]]; then
+        echo "[$extra]: pytest collected no tests: that is a failure here." >&2
+        extra_status=1
+    fi
+    if [[ "$extra_status" -ne 0 ]]; then
+        echo "[$extra]: FAILED (pytest exit status $extra_status)" >&2
+        status=1
+    fi
+done
+exit "$status"
