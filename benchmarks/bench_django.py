@@ -238,9 +238,10 @@ def scenario_zipf(alias: str, threads: int, entries: int, seconds: float) -> tup
     """
     universe = entries * 4
     streams = [zipf_keys(100_000, universe, seed=1000 + t) for t in range(threads)]
-    writes = [
-        [random.Random(2000 + t).random() < 0.10 for _ in range(100_000)] for t in range(threads)
-    ]
+    # One RNG per thread: a new Random(2000 + t) per draw would draw the same number every
+    # time, so the mix would be all reads or all writes instead of 90/10.
+    rngs = [random.Random(2000 + t) for t in range(threads)]
+    writes = [[rng.random() < 0.10 for _ in range(100_000)] for rng in rngs]
     value = b"z" * 100
     warm = cache_for(alias)
     warm.clear()

@@ -5,6 +5,9 @@ Framework-free (the Django and Flask backends are thin adapters over it):
 - :mod:`.settings`: option validation (the in-process options, plus the Redis-tier ones);
 - :mod:`.client`: :class:`RedisClient` (sync) and :class:`AsyncRedisClient` (native asyncio),
   standalone or cluster, with the near-cache seam described in its docstring;
+- :mod:`.near`, :mod:`.tracking`: the coherent in-process near cache (L1) and its
+  invalidation connections; :mod:`.two_tier`: the clients with the near cache in front
+  (``NEAR_CACHE``);
 - :mod:`.serializers`: pickle (default), JSON, HMAC-signed (the trust model);
 - :mod:`.server_config`: CONFIG SET (opt-in) or CONFIG GET and report mismatches;
 - :mod:`.info`: the server's INFO in the in-process ``info()`` shape;

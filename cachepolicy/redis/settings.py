@@ -18,7 +18,9 @@ nor compared, so an unconfigured backend never reports a shared server as "misma
 
 Redis-tier options (not in the in-process backend): ``topology``, ``apply_config``,
 ``serializer``/``signing_key``, ``flush_on_clear``, ``events``, the five ``lazyfree_lazy_*``
-flags and ``client_options`` (keyword arguments for redis-py's client, e.g. timeouts).
+flags, ``client_options`` (keyword arguments for redis-py's client, e.g. timeouts) and the near
+cache's ``near_cache``, ``near_cache_staleness``, ``near_cache_mode`` (validated by
+:meth:`~cachepolicy.redis.near.NearCacheConfig.from_options`; ``settings.near``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from urllib.parse import urlsplit
 from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
 from ..eviction import REDIS_POLICIES
+from .near import NearCacheConfig
 
 __all__ = [
     "LAZYFREE_FLAGS",
@@ -101,6 +104,9 @@ REDIS_OPTIONS: Final = (
     "flush_on_clear",
     "events",
     "client_options",
+    "near_cache",
+    "near_cache_staleness",
+    "near_cache_mode",
 )
 
 
@@ -130,6 +136,8 @@ class RedisSettings:
     events: tuple[str, ...]
     #: Extra keyword arguments for redis-py's client (``socket_timeout``, ...).
     client_options: Mapping[str, Any]
+    #: The near cache (in-process L1) in front of Redis, or None (``NEAR_CACHE`` absent).
+    near: NearCacheConfig | None = None
 
     @property
     def cluster(self) -> bool:
@@ -328,6 +336,7 @@ def parse_redis_settings(
 
     signing_keys = _signing_keys(given.get("signing_key"))
     resolve_redis_serializer(serializer, signing_keys)  # validated now, not on first use
+    near = _near(given, spelled, topology)
     return RedisSettings(
         urls=urls,
         topology=topology,
@@ -340,4 +349,29 @@ def parse_redis_settings(
         flush_on_clear=_flag("flush_on_clear", given.get("flush_on_clear", False)),
         events=_events(given.get("events", RELAYED_EVENTS)),
         client_options=dict(client_options),
+        near=near,
     )
+
+
+def _near(given: Mapping[str, Any], spelled: Mapping[str, str], topology: str) -> Any:
+    """The near-cache options as a :class:`NearCacheConfig` (None: no L1), errors named as
+    the user wrote the option (an OPTIONS key, or the Flask setting's keyword)."""
+    options = {
+        name: given[name]
+        for name in ("near_cache", "near_cache_staleness", "near_cache_mode")
+        if name in given
+    }
+    try:
+        near = NearCacheConfig.from_options(options)
+    except ConfigError as exc:
+        written = spelled.get(normalize_option_name(exc.option or ""), exc.option or "")
+        raise ConfigError(str(exc), option=written) from exc
+    if near is not None and near.mode == "default" and topology == "cluster":
+        # NearCache itself refuses it too, but only once it has met the cluster: say it now.
+        raise ConfigError(
+            f"Option {spelled.get('near_cache_mode', 'near_cache_mode')!r} = 'default' needs a "
+            "single Redis server: on a cluster each read would have to be redirected to the "
+            "tracker of its key's primary. Use 'bcast' (one tracking connection per primary).",
+            option=spelled.get("near_cache_mode", "near_cache_mode"),
+        )
+    return near

@@ -12,9 +12,12 @@ Settings::
 ``MAXMEMORY_SAMPLES``, ``LFU_LOG_FACTOR``, ``LFU_DECAY_TIME``, ``ACTIVE_EXPIRE_EFFORT``, ``HZ``,
 ``LAZYFREE_THRESHOLD``, ``DATABASES``, ``DATABASE``), validated by the same code, plus the Redis
 tier's (``TOPOLOGY``, ``APPLY_CONFIG``, ``SERIALIZER``, ``SIGNING_KEY``, ``FLUSH_ON_CLEAR``,
-``EVENTS``, ``LAZYFREE_LAZY_*``, ``CLIENT_OPTIONS``); see ``docs/redis.md``. By default the
-memory options are read back from the server and differences are system-check warnings
-(``django_cachepolicy.W201``); ``APPLY_CONFIG=True`` sets them with ``CONFIG SET`` instead.
+``EVENTS``, ``LAZYFREE_LAZY_*``, ``CLIENT_OPTIONS``) and the near cache's (``NEAR_CACHE``,
+``NEAR_CACHE_STALENESS``, ``NEAR_CACHE_MODE``: an in-process L1 in front of Redis, shared by
+every thread's backend object; :mod:`cachepolicy.redis.two_tier`); see ``docs/redis.md``.
+By default the memory options are read back from the server and differences are system-check
+warnings (``django_cachepolicy.W201``); ``APPLY_CONFIG=True`` sets them with ``CONFIG SET``
+instead.
 
 Shape: as Django's own ``redis.py``, each method makes the key (``make_and_validate_key``),
 turns the timeout into a TTL (:func:`~django_cachepolicy.options.django_timeout_to_ttl`: the
@@ -44,6 +47,7 @@ from cachepolicy.errors import short_repr
 from cachepolicy.redis.client import AsyncRedisClient, RedisClient
 from cachepolicy.redis.info import redis_info, redis_info_text
 from cachepolicy.redis.settings import RedisSettings, parse_redis_settings
+from cachepolicy.redis.two_tier import AsyncNearRedisClient, NearRedisClient
 
 from . import signals
 from .options import django_timeout_to_ttl, parse_timeout
@@ -125,10 +129,21 @@ class RedisPolicyCache(BaseCache):
                 self._client = cast(RedisClient, _Misconfigured(message))
                 self._async = cast(AsyncRedisClient, _Misconfigured(message))
                 return
-            made = (timeout, settings, RedisClient(settings), AsyncRedisClient(settings))
+            made = (timeout, settings, *self._make_clients(settings))
             _BUILT[memo_key] = made
         self.default_timeout, self.settings, self._client, self._async = made
         self._start_once()
+
+    def _make_clients(self, settings: RedisSettings) -> tuple[RedisClient, AsyncRedisClient]:
+        """Plain clients, or (``NEAR_CACHE``) the two-tier ones: the process's near cache for
+        this server, L1 settings and key prefix in front of Redis."""
+        if settings.near is None:
+            return RedisClient(settings), AsyncRedisClient(settings)
+        prefix = self.key_pattern_prefix
+        return (
+            NearRedisClient(settings, prefix=prefix),
+            AsyncNearRedisClient(settings, prefix=prefix),
+        )
 
     # ------------------------------------------------------------------ start-up
 
@@ -382,12 +397,16 @@ class RedisPolicyCache(BaseCache):
         return self.settings.db
 
     def info(self) -> dict[str, Any]:
-        """The server's INFO in the in-process ``info()`` shape (per primary on a cluster)."""
+        """The server's INFO in the in-process ``info()`` shape (per primary on a cluster),
+        plus this process's near cache (``near_cache_*``) when ``NEAR_CACHE`` is on."""
         extra = {"rejected_payloads": self._client.rejected_payloads}
         cluster = self.settings.cluster
-        return self._client.on_primaries(
+        report: dict[str, Any] = self._client.on_primaries(
             lambda servers: redis_info(servers, cluster=cluster, extra=extra)
         )
+        if isinstance(self._client, NearRedisClient):
+            report.update(self._client.near_info())
+        return report
 
     def info_text(self) -> str:
         return redis_info_text(self.info())

@@ -54,7 +54,7 @@ from cachepolicy.errors import short_repr
 from cachepolicy.serializers import Serializer, resolve_serializer
 
 from . import signals as _signals
-from .settings import backend_kwargs_from_flask, flask_key_for
+from .settings import NEAR_KEYS, backend_kwargs_from_flask, flask_key_for
 from .timeouts import FlaskTimeout, flask_timeout_to_ttl, timeout_seconds
 
 if TYPE_CHECKING:
@@ -223,6 +223,16 @@ class PolicyCache(BaseCache):
         """
         # Errors from reading the settings already name the Flask keys involved.
         backend_kwargs, origins = backend_kwargs_from_flask(config, args, kwargs)
+        for near_key in NEAR_KEYS.values():
+            if config.get(near_key) is not None:
+                # An in-process cache is its own near cache: refuse rather than ignore.
+                raise ConfigError(
+                    f"{near_key} is an option of flask_cachepolicy.RedisPolicyCache (a near "
+                    "cache in front of Redis); this in-process PolicyCache already serves "
+                    "every read from process memory. Remove it, or set CACHE_TYPE to "
+                    "'flask_cachepolicy.RedisPolicyCache'.",
+                    option=near_key,
+                )
         try:
             backend = cls(app=app, **backend_kwargs)
         except ConfigError as exc:

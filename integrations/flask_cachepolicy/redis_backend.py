@@ -14,7 +14,11 @@ The ``CACHE_*`` option keys are the in-process :class:`~flask_cachepolicy.Policy
 by the same code (:func:`~flask_cachepolicy.settings.backend_kwargs_from_flask`), so errors name
 the Flask key. Redis-tier options go in ``CACHE_OPTIONS`` (``topology``, ``apply_config``,
 ``serializer``, ``signing_key``, ``flush_on_clear``, ``events``, ``lazyfree_lazy_*``,
-``client_options``); the database is ``CACHE_REDIS_DB`` (or the URL's path). ``CACHE_THRESHOLD``
+``client_options``); the database is ``CACHE_REDIS_DB`` (or the URL's path). The near cache
+(an in-process L1 in front of Redis) is ``CACHE_NEAR_CACHE`` (``True`` or a dict of L1
+options), ``CACHE_NEAR_CACHE_STALENESS`` and ``CACHE_NEAR_CACHE_MODE`` (or the same names in
+``CACHE_OPTIONS``); its L1 is shared by every backend object of the process on the same
+server, L1 settings and ``CACHE_KEY_PREFIX``. ``CACHE_THRESHOLD``
 is ignored, as by Flask-Caching's own ``RedisCache``: Flask-Caching fills it in for every
 backend, and Redis bounds memory (``CACHE_MAXMEMORY``), not entries.
 
@@ -44,9 +48,10 @@ from cachepolicy.redis.client import RedisClient
 from cachepolicy.redis.info import redis_info, redis_info_text
 from cachepolicy.redis.serializers import PayloadCodec, resolve_redis_serializer
 from cachepolicy.redis.settings import RedisSettings, parse_redis_settings
+from cachepolicy.redis.two_tier import NearRedisClient
 
 from . import signals as _signals
-from .settings import backend_kwargs_from_flask, flask_key_for
+from .settings import NEAR_KEYS, backend_kwargs_from_flask, flask_key_for
 from .timeouts import FlaskTimeout, flask_timeout_to_ttl, timeout_seconds
 
 if TYPE_CHECKING:
@@ -82,6 +87,27 @@ class _DefaultSerializer(SimpleSerializer):
     whose work the Redis codec does (integers as text, the rest by the configured one)."""
 
 
+def _near_options_from_flask(
+    config: Mapping[str, Any], backend_kwargs: dict[str, Any], origins: dict[str, str]
+) -> None:
+    """``CACHE_NEAR_CACHE``, ``CACHE_NEAR_CACHE_STALENESS``, ``CACHE_NEAR_CACHE_MODE``: the
+    near cache's options as top-level keys (as the core options are), or in CACHE_OPTIONS;
+    both with different values is an error, as for every other option."""
+    for name, key in NEAR_KEYS.items():
+        if key not in config or config[key] is None:
+            continue
+        value = config[key]
+        if name in backend_kwargs and backend_kwargs[name] != value:
+            raise ConfigError(
+                f"The option {name!r} is set twice with different values: {key}="
+                f"{short_repr(value)} and {origins.get(name, 'CACHE_OPTIONS')}="
+                f"{short_repr(backend_kwargs[name])}. Set it in one place.",
+                option=key,
+            )
+        backend_kwargs[name] = value
+        origins[name] = key
+
+
 class RedisPolicyCache(BaseCache):
     """Flask-Caching backend on Redis / Redis Cluster with cachepolicy's option names."""
 
@@ -111,7 +137,11 @@ class RedisPolicyCache(BaseCache):
         self.ignore_delete_many_errors = bool(ignore_delete_many_errors)
         self.key_prefix = key_prefix
         self.settings: RedisSettings = parse_redis_settings(location, options, db=db)
-        self._client = RedisClient(self.settings)
+        self._client: RedisClient = (
+            RedisClient(self.settings)
+            if self.settings.near is None
+            else NearRedisClient(self.settings, prefix=key_prefix)
+        )
         self._default_serializer = _DefaultSerializer()
         self._serializer: BaseSerializer | None = None
         self._generic_lock = threading.Lock()
@@ -193,6 +223,7 @@ class RedisPolicyCache(BaseCache):
     ) -> RedisPolicyCache:
         """Build the backend from Flask settings; errors name the Flask key."""
         backend_kwargs, origins = backend_kwargs_from_flask(config, args, kwargs)
+        _near_options_from_flask(config, backend_kwargs, origins)
         location = config.get("CACHE_REDIS_URL") or backend_kwargs.pop("location", None)
         backend_kwargs.pop("location", None)
         origins.setdefault("location", "CACHE_REDIS_URL")
@@ -320,6 +351,8 @@ class RedisPolicyCache(BaseCache):
         report = self._client.on_primaries(
             lambda servers: redis_info(servers, cluster=cluster, extra=extra)
         )
+        if isinstance(self._client, NearRedisClient):
+            report.update(self._client.near_info())
         report["flask_key_prefix"] = self.key_prefix
         report["flask_location"] = ",".join(self.settings.urls)
         report["flask_db"] = self.settings.db

@@ -43,6 +43,7 @@ __all__ = [
     "ADAPTER_KEYS",
     "CORE_KEYS",
     "FLASK_CACHING_KEYS",
+    "NEAR_KEYS",
     "backend_kwargs_from_flask",
     "flask_key_for",
     "normalize_option_name",
@@ -65,6 +66,14 @@ ADAPTER_KEYS: dict[str, str] = {
     option.name: option.flask_key
     for option in options_for("memory", "view")
     if option.flask_key is not None and not option.flask_native
+}
+
+#: The Redis backend's near-cache options -> top-level Flask key (read by
+#: ``flask_cachepolicy.RedisPolicyCache`` only; listed here so that a misspelling is caught).
+NEAR_KEYS: dict[str, str] = {
+    "near_cache": "CACHE_NEAR_CACHE",
+    "near_cache_staleness": "CACHE_NEAR_CACHE_STALENESS",
+    "near_cache_mode": "CACHE_NEAR_CACHE_MODE",
 }
 
 #: Keys Flask-Caching itself (or one of its other backends) reads. They are never reported as
@@ -225,7 +234,7 @@ def _same_option(name: str, first: Any, second: Any) -> bool:
 
 def _reject_typos(config: Mapping[str, Any]) -> None:
     """Refuse ``CACHE_*`` keys that nobody reads but that are one typo away from ours."""
-    ours = [*CORE_KEYS.values(), *ADAPTER_KEYS.values()]
+    ours = [*CORE_KEYS.values(), *ADAPTER_KEYS.values(), *NEAR_KEYS.values()]
     known = FLASK_CACHING_KEYS.union(ours)
     for key in config:
         if not isinstance(key, str) or not key.startswith("CACHE_") or key in known:
@@ -246,7 +255,7 @@ def warn_lower_case_keys(config: Mapping[str, Any]) -> None:
     one of ours, gets a ``UserWarning`` naming both spellings. Other lower-case ``cache_*`` keys
     may belong to the application and pass without a word.
     """
-    ours = [*CORE_KEYS.values(), *ADAPTER_KEYS.values()]
+    ours = [*CORE_KEYS.values(), *ADAPTER_KEYS.values(), *NEAR_KEYS.values()]
     known = FLASK_CACHING_KEYS.union(ours)
     for key in config:
         if not isinstance(key, str) or key == key.upper():

@@ -41,10 +41,13 @@ def pytest_configure(config: pytest.Config) -> None:
 def _django_setup() -> Iterator[None]:
     _django_helper().setup()
     yield
-    # Listener threads must stop before the private servers do (at exit).
+    # Listener and near-cache tracker threads must stop before the private servers do (at
+    # exit), or they log the servers' going away.
     from cachepolicy.redis.notifications import stop_all
+    from cachepolicy.redis.two_tier import close_near_caches
 
     stop_all()
+    close_near_caches()
 
 
 @pytest.fixture

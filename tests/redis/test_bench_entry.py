@@ -24,3 +24,7 @@ def test_bench_redis_tiny(tmp_path: Path) -> None:
     report = output.read_text()
     for row in ("get hit", "set_many 10", "zipf 90/10 x4", "aget x100 tasks", "django-redis"):
         assert row in report
+    # The two-tier subject, its ratio column and the L1 hit ratio of a read scenario.
+    assert "RedisPolicyCache + L1" in report and "+ L1 / Django RedisCache" in report
+    get_hit = next(line for line in report.splitlines() if line.startswith("| get hit |"))
+    assert get_hit.rstrip(" |").endswith("%"), get_hit

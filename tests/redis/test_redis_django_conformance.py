@@ -8,9 +8,11 @@ classes are not collected a second time here. Both topologies run on the session
 servers (``tests/redis/servers.py``): Django's suite calls ``clear()`` and sleeps through
 expiries, which must not touch the shared server on 6379.
 
-What runs, per topology: ``BaseCacheTests`` in full (the class Django runs for its own
-``RedisCache``), and the middleware / ``cache_page`` / utility classes the in-process runner
-runs, with their ``CACHES`` pointed at this backend.
+What runs, per topology, without and with the near cache (``*_l1`` classes: every alias with
+``NEAR_CACHE=True``, the two-tier backend): ``BaseCacheTests`` in full (the class Django runs
+for its own ``RedisCache``), and the middleware / ``cache_page`` / utility classes the
+in-process runner runs, with their ``CACHES`` pointed at this backend. Each class starts on
+emptied private servers (:class:`_Isolated`).
 
 Excluded (:data:`EXCLUDED`, each with its reason): the same cull aliases Django's own
 ``RedisCacheTests`` leaves out (``redis_excluded_caches``), because Redis has no entry-count
@@ -66,14 +68,52 @@ def _single(location: str, **params: Any) -> dict[str, dict[str, Any]]:
     return {"default": {"BACKEND": BACKEND, "LOCATION": location, **params}}
 
 
-def _classes(topology: str, location: str, other: dict[str, Any]) -> dict[str, type]:
-    """The conformance classes for one topology (``other``: a second, separate key space)."""
+class _Isolated:
+    """Empties the session's private server(s) before a class runs: the aliases Django's suite
+    does not clear itself (``prefix``, ``v2``...) would otherwise carry one class's keys into
+    the next one on the same server (the two-tier classes reuse the plain ones' servers)."""
+
+    _flush_locations: tuple[str, ...] = ()
+
+    @classmethod
+    def setUpClass(cls) -> None:
+        from cachepolicy.redis.client import RedisClient
+        from cachepolicy.redis.settings import parse_redis_settings
+
+        for location in cls._flush_locations:
+            client = RedisClient(parse_redis_settings(location, {"events": ()}))
+            for _name, server in client.primaries():
+                server.flushdb()  # a private server of this session, never the shared one
+        from cachepolicy.redis.two_tier import settle_near_caches
+
+        # The flush reaches the near caches of earlier classes as a push: wait for it.
+        assert settle_near_caches(timeout=10.0), "a near cache's tracker did not answer"
+        super().setUpClass()  # type: ignore[misc]
+
+
+def _with_options(caches: dict[str, Any], options: dict[str, Any]) -> dict[str, Any]:
+    """Every alias of ``caches`` with ``options`` added to its OPTIONS."""
+    return {
+        alias: {**params, "OPTIONS": {**(params.get("OPTIONS") or {}), **options}}
+        for alias, params in caches.items()
+    }
+
+
+def _classes(
+    topology: str, location: str, other: dict[str, Any], options: dict[str, Any] | None = None
+) -> dict[str, type]:
+    """The conformance classes for one topology (``other``: a second, separate key space;
+    ``options``: added to every alias's OPTIONS, e.g. the near cache)."""
     harness = base._RequestCycleHarness
     made: dict[str, type] = {}
 
     def define(name: str, bases: tuple[type, ...], caches: dict[str, Any]) -> None:
-        cls = type(f"{name}_{topology}", bases, {"__module__": __name__})
-        made[cls.__name__] = override_settings(CACHES=caches)(cls)
+        cls = type(
+            f"{name}_{topology}",
+            (_Isolated, *bases),
+            {"__module__": __name__, "_flush_locations": (location, other["LOCATION"])},
+        )
+        made[cls.__name__] = override_settings(CACHES=_with_options(caches, options or {}))(cls)
 
     define("RedisPolicyCacheTests", (suite.BaseCacheTests, TestCase), _caches(location))
     define("RedisCacheUtils", (harness, suite.CacheUtils), _single(location))
@@ -125,6 +165,21 @@ globals().update(_classes("standalone", f"{_server.url}/0", {"LOCATION": f"{_ser
 globals().update(
     _classes("cluster", _cluster.location, {"LOCATION": _cluster.location, "KEY_PREFIX": "other"})
 )
+# The same classes against the two-tier backend (Redis + the in-process near cache, defaults:
+# bcast tracking of each alias's key prefix). The L1 is invisible to the suite except through
+# info(); every test runs, with the same exclusions as without it.
+NEAR: dict[str, Any] = {"NEAR_CACHE": True}
+globals().update(
+    _classes("standalone_l1", f"{_server.url}/0", {"LOCATION": f"{_server.url}/1"}, NEAR)
+)
+globals().update(
+    _classes(
+        "cluster_l1",
+        _cluster.location,
+        {"LOCATION": _cluster.location, "KEY_PREFIX": "other"},
+        NEAR,
+    )
+)
 
 
 def test_exclusions_are_real() -> None:
@@ -143,10 +198,21 @@ def test_every_class_runs_against_redis() -> None:
         and obj.__module__ == __name__
         and hasattr(obj, "_overridden_settings")
     ]
-    assert len(classes) == 22
+    assert len(classes) == 44
     for cls in classes:
         for alias, params in cls._overridden_settings["CACHES"].items():
             assert params["BACKEND"] == BACKEND or params["BACKEND"].startswith(__name__), (
                 cls,
                 alias,
             )
+            two_tier = cls.__name__.endswith("_l1")
+            assert (params["OPTIONS"].get("NEAR_CACHE") is True) is two_tier, (cls, alias)
+
+
+def test_the_two_tier_classes_really_use_the_near_cache() -> None:
+    from cachepolicy.redis.two_tier import NearRedisClient
+
+    cls: Any = globals()["RedisPolicyCacheTests_standalone_l1"]
+    caches = cls._overridden_settings["CACHES"]
+    backend = RedisPolicyCache(caches["default"]["LOCATION"], caches["default"])
+    assert isinstance(backend.client, NearRedisClient)

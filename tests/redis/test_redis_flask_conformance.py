@@ -6,12 +6,19 @@ with the Redis glue of ``tests/redis/conformance/`` (the cachelib conftest is th
 one, unchanged). Each run gets the session's private server or cluster through
 ``CACHEPOLICY_TEST_REDIS_URL``; the glue flushes it between tests.
 
+Each suite runs against the plain backend and against the two-tier one (``redis+l1``: the glue
+gives every backend ``near_cache=True``, and waits for the near caches' invalidations after
+its own time moves and flushes, which change keys behind the backend's back, as another
+process would).
+
 Exclusions (in the glue, each with its reason): the same two Flask-Caching tests as in-process
-(one reads ``SimpleCache._cache``, the other tests Flask-Caching's own ``RedisCache``).
+(one reads ``SimpleCache._cache``, the other tests Flask-Caching's own ``RedisCache``), with and
+without the near cache.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections import Counter
@@ -53,6 +60,7 @@ def suite_dir() -> Path:
         pytest.skip(f"Flask conformance suites unavailable offline: {exc}")
 
 
+@pytest.mark.parametrize("tier", ["redis", "redis+l1"])
 @pytest.mark.parametrize("topology", ["standalone", "cluster"])
 @pytest.mark.parametrize(
     ("suite", "minimum_passed", "allowed_skips"),
@@ -64,19 +72,34 @@ def test_upstream_suite_passes(
     minimum_passed: int,
     allowed_skips: int,
     topology: str,
+    tier: str,
     redis_server: RedisProcess,
     redis_cluster: RedisClusterProcess,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     url = redis_server.url if topology == "standalone" else redis_cluster.location
     monkeypatch.setenv("CACHEPOLICY_TEST_REDIS_URL", url)
+    # The two-tier backend: the glue gives every backend it makes the near cache.
+    monkeypatch.setenv("CACHEPOLICY_TEST_NEAR_CACHE", "1" if tier == "redis+l1" else "0")
     with tempfile.TemporaryDirectory() as scratch:
         report = Path(scratch) / "report.xml"
+        stats_file = Path(scratch) / "near.json"
+        monkeypatch.setenv("CACHEPOLICY_TEST_NEAR_STATS", str(stats_file))
         code, output = base._run(suite_dir / suite, report)
         assert report.is_file(), output
         results = base.upstream_results(report)
+        near = json.loads(stats_file.read_text()) if stats_file.is_file() else None
+    if tier == "redis+l1":
+        # The suites really ran on the two tiers: their reads went through an L1 and filled it
+        # (cachelib's tests read most keys once after writing them, so few of its reads can
+        # be L1 hits; Flask-Caching's memoize/cached tests re-read).
+        assert near is not None and near["fills"] > 0, near
+        assert suite == "cachelib" or near["hits"] > 0, near
+        print(f"  near caches: {near}")
+    else:
+        assert near is None
     counts = Counter(results.values())
-    print(f"{suite} on {topology}: {dict(counts)} upstream tests")
+    print(f"{suite} on {topology} ({tier}): {dict(counts)} upstream tests")
     assert counts["failed"] == 0, [name for name, result in results.items() if result == "failed"]
     assert code == 0, output[-3000:]
     assert counts["passed"] >= minimum_passed, (dict(counts), output[-3000:])

@@ -29,7 +29,7 @@ def cache_factory(
 
     def _factory(self: object, *args: Any, **kwargs: Any) -> RedisPolicyCache:
         kwargs.setdefault("key_prefix", key_prefix or "")
-        return RedisPolicyCache(redis_time.REDIS_URL, *args, **kwargs)
+        return RedisPolicyCache(redis_time.REDIS_URL, *args, **redis_time.NEAR_OPTIONS, **kwargs)
 
     request.cls.cache_factory = _factory
     yield

@@ -61,6 +61,8 @@ def app(request: pytest.FixtureRequest) -> flask.Flask:
     app.testing = True
     app.config["CACHE_TYPE"] = "flask_cachepolicy.RedisPolicyCache"
     app.config["CACHE_REDIS_URL"] = redis_time.REDIS_URL
+    for name, value in redis_time.NEAR_OPTIONS.items():  # the two-tier runs
+        app.config[f"CACHE_{name.upper()}"] = value
     return app
 
 

@@ -20,6 +20,8 @@ class TestRedisPolicyCache(GenericCacheTests):  # type: ignore[misc]
         )
 
         def factory(**kwargs: Any) -> RedisPolicyCache:
-            return RedisPolicyCache(redis_time.REDIS_URL, **{**extra, **kwargs})
+            return RedisPolicyCache(
+                redis_time.REDIS_URL, **{**redis_time.NEAR_OPTIONS, **extra, **kwargs}
+            )
 
         yield factory
