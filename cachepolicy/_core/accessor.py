@@ -131,7 +131,7 @@ class Accessor:
             size=written,
         )
 
-    def set_payload(self, key: Any, payload: bytes, ttl: float | None) -> None:
+    def set_payload(self, key: Any, payload: bytes, ttl: Any) -> None:
         """Store a payload :meth:`encode` made (no condition, TTL in seconds or None): for
         adapters that must tell the serializer's errors from the store's."""
         if type(key) is not str:
@@ -140,7 +140,7 @@ class Accessor:
             key = self.prefix + key
         self.engine.write(self.db, key, payload, ttl, 0)
 
-    def add_payload(self, key: Any, payload: bytes, ttl: float | None) -> bool:
+    def add_payload(self, key: Any, payload: bytes, ttl: Any) -> bool:
         """:meth:`set_payload` only if ``key`` is absent (Redis's SET NX). True if stored."""
         if type(key) is not str:
             key = exact_key(key)
@@ -148,7 +148,7 @@ class Accessor:
             key = self.prefix + key
         return self.engine.write(self.db, key, payload, ttl, NX)
 
-    def set(self, key: Any, value: Any, ttl: float | None) -> None:
+    def set(self, key: Any, value: Any, ttl: Any) -> None:
         """Store ``value`` (no condition, TTL in seconds or None)."""
         if type(key) is not str:  # before pickling: a bad key must not cost a huge dumps()
             key = exact_key(key)

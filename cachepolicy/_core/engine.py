@@ -419,7 +419,7 @@ class Engine:
 
     # ------------------------------------------------------------------ writes
 
-    def deadline_for(self, ttl: float | None, now: float) -> float | None:
+    def deadline_for(self, ttl: Any, now: float) -> float | None:
         """Absolute deadline for a relative TTL in seconds (None = no expiry)."""
         if ttl is None:
             return None
@@ -440,7 +440,7 @@ class Engine:
         db: int,
         key: str,
         payload: bytes,
-        ttl: float | None = None,
+        ttl: Any = None,
         flags: int = 0,
     ) -> bool:
         """Redis's SET with NX/XX/KEEPTTL/EX: store ``payload`` under ``key`` with a TTL in

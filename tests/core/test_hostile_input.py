@@ -18,7 +18,6 @@ from typing import Any
 import pytest
 
 from cachepolicy import Cache, ValueTooLargeError
-from cachepolicy._core import COMPILED
 from tests.conftest import MakeCache
 
 
@@ -58,16 +57,6 @@ TTL_CALLS: list[tuple[str, Callable[[Cache, Any], Any]]] = [
 ]
 
 
-#: Known gap (reported): the compiled engine's typed ``ttl: float | None`` parameter refuses a
-#: non-number with mypyc's "float object expected" and an int beyond float range with an
-#: OverflowError, neither naming the TTL; the pure engine names it. The view does not check
-#: TTLs itself (that would cost every write two type tests), so these cases run pure only.
-PURE_ONLY = pytest.mark.skipif(
-    COMPILED, reason="compiled engine: mypyc's own error for a TTL of the wrong type/range"
-)
-
-
-@PURE_ONLY
 @pytest.mark.parametrize(("ttl", "error", "named"), BAD_TTLS, ids=repr)
 @pytest.mark.parametrize(("name", "call"), TTL_CALLS, ids=[n for n, _ in TTL_CALLS])
 def test_a_bad_ttl_is_a_named_error_and_changes_nothing(
@@ -80,18 +69,14 @@ def test_a_bad_ttl_is_a_named_error_and_changes_nothing(
     assert cache.check() == []
 
 
-@pytest.mark.parametrize(
-    "ttl", [float("inf"), pytest.param(10**400, marks=PURE_ONLY, id="10**400"), 1e308]
-)
+@pytest.mark.parametrize("ttl", [float("inf"), pytest.param(10**400, id="10**400"), 1e308])
 def test_ttls_beyond_any_deadline_mean_never_for_set(cache: Cache, ttl: Any) -> None:
     cache.set("k", 1, ttl=ttl)
     assert cache.get("k") == 1
     assert cache.check() == []
 
 
-@pytest.mark.parametrize(
-    "ttl", [float("-inf"), pytest.param(-(10**400), marks=PURE_ONLY, id="-10**400"), -0.0, 0]
-)
+@pytest.mark.parametrize("ttl", [float("-inf"), pytest.param(-(10**400), id="-10**400"), -0.0, 0])
 def test_ttls_at_or_below_zero_delete_at_once(cache: Cache, ttl: Any) -> None:
     cache.set("k", 1)
     cache.set("k", 2, ttl=ttl)
