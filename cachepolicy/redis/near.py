@@ -660,13 +660,131 @@ def _prefixes(prefix: str | Sequence[str]) -> list[str]:
     return [prefix] if isinstance(prefix, str) else list(prefix)
 
 
-class NearCache:
+def _check_nodes(config: NearCacheConfig, nodes: Sequence[Mapping[str, Any]]) -> None:
+    if config.mode == "default" and len(nodes) != 1:
+        raise ConfigError(
+            "Option 'NEAR_CACHE_MODE' = 'default' needs a single Redis server: on a cluster "
+            "each read would have to be redirected to the tracker of its key's primary. "
+            "Use 'bcast' (one tracking connection per primary).",
+            option="NEAR_CACHE_MODE",
+        )
+
+
+class _Read:
+    """One registered read of keys that missed the L1 (:meth:`Coherence.begin`), until its
+    replies fill the L1 (:meth:`filled`) or it fails (:meth:`failed`)."""
+
+    __slots__ = ("core", "keys", "redirect", "sent", "started")
+
+    def __init__(
+        self,
+        core: Coherence,
+        keys: Sequence[str],
+        started: tuple[int, list[tuple[_Flight, int]]],
+        redirect: Redirect | None,
+    ) -> None:
+        self.core = core
+        self.keys = keys
+        self.started = started
+        self.sent = core.monotonic()
+        self.redirect = redirect
+
+    def filled(self, replies: Sequence[tuple[bytes | None, int]]) -> None:
+        self.core.fill(self.keys, self.started, replies, self.sent, self.redirect)
+
+    def failed(self) -> None:
+        self.core.fill(self.keys, self.started, None, self.sent)
+
+
+class _NearBase:
+    """What the sync and the async near cache share: the L1 side of every operation (lookups,
+    registering and ending the reads that missed, local invalidation, stats). Subclasses only
+    run the remote calls (awaited or not) and the tracker."""
+
+    tracker: Tracker | AsyncTracker | None
+
+    def __init__(
+        self, remote: Any, prefix: str | Sequence[str], config: NearCacheConfig | None
+    ) -> None:
+        self.config = config or NearCacheConfig()
+        self.remote = remote
+        self.prefixes = _prefixes(prefix)
+        self.core = Coherence(self.config)
+
+    def _tracker_options(self, own_endpoints: bool) -> dict[str, Any]:
+        """The :class:`Tracker` / :class:`AsyncTracker` keyword arguments."""
+        core = self.core
+        return {
+            "prefixes": self.prefixes,
+            "mode": self.config.mode,
+            "staleness": self.config.staleness,
+            "sink": core,
+            "on_fresh_until": core.set_fresh_until,
+            "clock": core.monotonic,
+            "watched": core.watched if self.config.mode == "default" else None,
+            "discover": None if own_endpoints else self.remote.tracking_endpoints,
+        }
+
+    def _bypassed(self) -> None:
+        """A read found the L1 bypassed (the sync cache restarts a forked child's tracker)."""
+
+    def _redirect(self) -> Redirect | None:
+        if self.config.mode != "default" or self.tracker is None:
+            return None
+        target = self.tracker.client_ids[0]
+        return Redirect(target) if target is not None else None
+
+    def _begin(self, keys: Sequence[str]) -> _Read | None:
+        """Register a read of ``keys`` about to ask Redis; None when the L1 is bypassed."""
+        started = self.core.begin(keys)
+        if started is None:
+            self._bypassed()
+            return None
+        return _Read(self.core, keys, started, self._redirect())
+
+    def _split(self, keys: Iterable[str]) -> tuple[dict[str, bytes], list[str]]:
+        """(the L1 hits, the distinct keys that missed), in the order given."""
+        lookup = self.core.lookup
+        found: dict[str, bytes] = {}
+        missing: list[str] = []
+        for key in keys:
+            payload = lookup(key)
+            if payload is None:
+                missing.append(key)
+            else:
+                found[key] = payload
+        return found, list(dict.fromkeys(missing))
+
+    @staticmethod
+    def _merge(
+        found: dict[str, bytes], keys: Sequence[str], replies: Sequence[tuple[bytes | None, int]]
+    ) -> dict[str, bytes]:
+        for key, (payload, _pttl) in zip(keys, replies, strict=True):
+            if payload is not None:
+                found[key] = payload
+        return found
+
+    def invalidate(self, keys: Iterable[str]) -> None:
+        """Drop local copies after a write this object did not perform (add, incr, touch...)."""
+        self.core.forget(keys)
+
+    def info(self) -> dict[str, Any]:
+        report = self.core.info()
+        tracker = self.tracker
+        report["near_cache_tracking_connections"] = sum(tracker.connected) if tracker else 0
+        return report
+
+
+class NearCache(_NearBase):
     """A near cache in front of a sync :class:`NearRemote`, on payload bytes and full keys.
 
     ``prefix`` is the key prefix tracked in ``bcast`` mode (every key this cache reads must
     start with it; ``""`` tracks every key). ``endpoints`` overrides the remote's
     ``tracking_endpoints()`` (one redis-py ``Connection`` kwargs mapping per primary).
     """
+
+    tracker: Tracker
+    remote: NearRemote
 
     def __init__(
         self,
@@ -677,39 +795,14 @@ class NearCache:
         endpoints: Sequence[Mapping[str, Any]] | None = None,
         start: bool = True,
     ) -> None:
-        self.config = config or NearCacheConfig()
-        self.remote = remote
-        self.prefixes = _prefixes(prefix)
-        self.core = Coherence(self.config)
+        super().__init__(remote, prefix, config)
         nodes = list(endpoints) if endpoints is not None else remote.tracking_endpoints()
-        if self.config.mode == "default" and len(nodes) != 1:
-            raise ConfigError(
-                "Option 'NEAR_CACHE_MODE' = 'default' needs a single Redis server: on a cluster "
-                "each read would have to be redirected to the tracker of its key's primary. "
-                "Use 'bcast' (one tracking connection per primary).",
-                option="NEAR_CACHE_MODE",
-            )
-        self.tracker = Tracker(
-            nodes,
-            prefixes=self.prefixes,
-            mode=self.config.mode,
-            staleness=self.config.staleness,
-            sink=self.core,
-            on_fresh_until=self.core.set_fresh_until,
-            clock=self.core.monotonic,
-            watched=self.core.watched if self.config.mode == "default" else None,
-            discover=remote.tracking_endpoints if endpoints is None else None,
-        )
+        _check_nodes(self.config, nodes)
+        self.tracker = Tracker(nodes, **self._tracker_options(endpoints is not None))
         self._forked = False
         forksafety.track(self)
         if start:
             self.tracker.start()
-
-    def _redirect(self) -> Redirect | None:
-        if self.config.mode != "default":
-            return None
-        target = self.tracker.client_ids[0]
-        return Redirect(target) if target is not None else None
 
     # A fork (gunicorn --preload, multiprocessing) copies the L1 but not the tracker threads.
     # The child's copy is made stale at once, and the tracker restarts on the first read that
@@ -740,57 +833,30 @@ class NearCache:
             time.sleep(0.002)
         return True
 
+    def _fetch(self, keys: Sequence[str]) -> list[tuple[bytes | None, int]]:
+        """Ask Redis for keys that missed the L1, and fill it with what no write raced."""
+        read = self._begin(keys)
+        if read is None:
+            return self.remote.fetch_many(keys)
+        try:
+            replies = self.remote.fetch_many(keys, read.redirect)
+        except BaseException:
+            read.failed()
+            raise
+        read.filled(replies)
+        return replies
+
     def get(self, key: str) -> bytes | None:
         """The payload of ``key`` from the L1, else from Redis (filling the L1)."""
-        core = self.core
-        payload = core.lookup(key)
+        payload = self.core.lookup(key)
         if payload is not None:
             return payload
-        started = core.begin((key,))
-        if started is None:
-            self._bypassed()
-            return self.remote.fetch(key)[0]
-        sent = core.monotonic()
-        redirect = self._redirect()
-        try:
-            reply = self.remote.fetch(key, redirect)
-        except BaseException:
-            core.fill((key,), started, None, sent)
-            raise
-        core.fill((key,), started, (reply,), sent, redirect)
-        return reply[0]
+        return self._fetch((key,))[0][0]
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """Payloads of the keys that exist: L1 hits, then one Redis round trip for the rest."""
-        core = self.core
-        found: dict[str, bytes] = {}
-        missing: list[str] = []
-        for key in keys:
-            payload = core.lookup(key)
-            if payload is None:
-                missing.append(key)
-            else:
-                found[key] = payload
-        if not missing:
-            return found
-        missing = list(dict.fromkeys(missing))
-        started = core.begin(missing)
-        sent = core.monotonic()
-        if started is None:
-            self._bypassed()
-            replies = self.remote.fetch_many(missing)
-        else:
-            redirect = self._redirect()
-            try:
-                replies = self.remote.fetch_many(missing, redirect)
-            except BaseException:
-                core.fill(missing, started, None, sent)
-                raise
-            core.fill(missing, started, replies, sent, redirect)
-        for key, (payload, _pttl) in zip(missing, replies, strict=True):
-            if payload is not None:
-                found[key] = payload
-        return found
+        found, missing = self._split(keys)
+        return self._merge(found, missing, self._fetch(missing)) if missing else found
 
     def set(self, key: str, payload: bytes, ttl_ms: int | None = None) -> None:
         """Write to Redis, then drop the local copy (other processes get the server's push)."""
@@ -805,18 +871,9 @@ class NearCache:
     def delete(self, key: str) -> bool:
         return self.delete_many((key,)) > 0
 
-    def invalidate(self, keys: Iterable[str]) -> None:
-        """Drop local copies after a write this object did not perform (add, incr, touch...)."""
-        self.core.forget(keys)
-
     def clear(self) -> None:
         self.remote.clear()
         self.core.invalidate_all("flush")
-
-    def info(self) -> dict[str, Any]:
-        report = self.core.info()
-        report["near_cache_tracking_connections"] = sum(self.tracker.connected)
-        return report
 
     def close(self) -> None:
         self.tracker.stop()
@@ -829,12 +886,17 @@ class NearCache:
         self.close()
 
 
-class AsyncNearCache:
+class AsyncNearCache(_NearBase):
     """A near cache in front of an :class:`AsyncNearRemote` (``redis.asyncio``).
 
     The tracker runs as tasks on the event loop that calls :meth:`start` (or the first
-    ``async with``); the L1 and the coherence rules are the sync ones.
+    ``async with``); the L1 and the coherence rules are the sync ones. :meth:`aclose` (or
+    ``async with``) stops the tracker and closes its connections: call it before the loop
+    closes.
     """
+
+    tracker: AsyncTracker | None
+    remote: AsyncNearRemote
 
     def __init__(
         self,
@@ -844,23 +906,13 @@ class AsyncNearCache:
         config: NearCacheConfig | None = None,
         endpoints: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        self.config = config or NearCacheConfig()
-        self.remote = remote
-        self.prefixes = _prefixes(prefix)
-        self.core = Coherence(self.config)
+        super().__init__(remote, prefix, config)
         self._endpoints = list(endpoints) if endpoints is not None else None
         if self._endpoints is not None:
-            self._check_nodes(self._endpoints)
+            _check_nodes(self.config, self._endpoints)
         # Made by start(): the endpoints may have to be awaited, and the tasks need the loop.
-        self.tracker: AsyncTracker | None = None
+        self.tracker = None
         self._starting = False
-
-    def _check_nodes(self, nodes: Sequence[Mapping[str, Any]]) -> None:
-        if self.config.mode == "default" and len(nodes) != 1:
-            raise ConfigError(
-                "Option 'NEAR_CACHE_MODE' = 'default' needs a single Redis server; use 'bcast'.",
-                option="NEAR_CACHE_MODE",
-            )
 
     async def start(self) -> None:
         """Resolve the primaries and start the tracker on the running loop (once)."""
@@ -871,21 +923,11 @@ class AsyncNearCache:
         if nodes is None:
             try:
                 nodes = list(await self.remote.tracking_endpoints())
-                self._check_nodes(nodes)
+                _check_nodes(self.config, nodes)
             except BaseException:
                 self._starting = False
                 raise
-        self.tracker = AsyncTracker(
-            nodes,
-            prefixes=self.prefixes,
-            mode=self.config.mode,
-            staleness=self.config.staleness,
-            sink=self.core,
-            on_fresh_until=self.core.set_fresh_until,
-            clock=self.core.monotonic,
-            watched=self.core.watched if self.config.mode == "default" else None,
-            discover=self.remote.tracking_endpoints if self._endpoints is None else None,
-        )
+        self.tracker = AsyncTracker(nodes, **self._tracker_options(self._endpoints is not None))
         self.tracker.start()
 
     async def wait_fresh(self, timeout: float = 5.0) -> bool:
@@ -899,59 +941,27 @@ class AsyncNearCache:
             await asyncio.sleep(0.002)
         return True
 
-    def _redirect(self) -> Redirect | None:
-        if self.config.mode != "default" or self.tracker is None:
-            return None
-        target = self.tracker.client_ids[0]
-        return Redirect(target) if target is not None else None
+    async def _fetch(self, keys: Sequence[str]) -> list[tuple[bytes | None, int]]:
+        read = self._begin(keys)
+        if read is None:
+            return await self.remote.fetch_many(keys)
+        try:
+            replies = await self.remote.fetch_many(keys, read.redirect)
+        except BaseException:
+            read.failed()
+            raise
+        read.filled(replies)
+        return replies
 
     async def get(self, key: str) -> bytes | None:
-        core = self.core
-        payload = core.lookup(key)
+        payload = self.core.lookup(key)
         if payload is not None:
             return payload
-        started = core.begin((key,))
-        if started is None:
-            return (await self.remote.fetch(key))[0]
-        sent = core.monotonic()
-        redirect = self._redirect()
-        try:
-            reply = await self.remote.fetch(key, redirect)
-        except BaseException:
-            core.fill((key,), started, None, sent)
-            raise
-        core.fill((key,), started, (reply,), sent, redirect)
-        return reply[0]
+        return (await self._fetch((key,)))[0][0]
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
-        core = self.core
-        found: dict[str, bytes] = {}
-        missing: list[str] = []
-        for key in keys:
-            payload = core.lookup(key)
-            if payload is None:
-                missing.append(key)
-            else:
-                found[key] = payload
-        if not missing:
-            return found
-        missing = list(dict.fromkeys(missing))
-        started = core.begin(missing)
-        sent = core.monotonic()
-        if started is None:
-            replies = await self.remote.fetch_many(missing)
-        else:
-            redirect = self._redirect()
-            try:
-                replies = await self.remote.fetch_many(missing, redirect)
-            except BaseException:
-                core.fill(missing, started, None, sent)
-                raise
-            core.fill(missing, started, replies, sent, redirect)
-        for key, (payload, _pttl) in zip(missing, replies, strict=True):
-            if payload is not None:
-                found[key] = payload
-        return found
+        found, missing = self._split(keys)
+        return self._merge(found, missing, await self._fetch(missing)) if missing else found
 
     async def set(self, key: str, payload: bytes, ttl_ms: int | None = None) -> None:
         await self.remote.store(key, payload, ttl_ms)
@@ -965,27 +975,23 @@ class AsyncNearCache:
     async def delete(self, key: str) -> bool:
         return await self.delete_many((key,)) > 0
 
-    def invalidate(self, keys: Iterable[str]) -> None:
-        self.core.forget(keys)
-
     async def clear(self) -> None:
         await self.remote.clear()
         self.core.invalidate_all("flush")
 
-    def info(self) -> dict[str, Any]:
-        report = self.core.info()
-        tracker = self.tracker
-        report["near_cache_tracking_connections"] = sum(tracker.connected) if tracker else 0
-        return report
-
-    async def close(self) -> None:
+    async def aclose(self) -> None:
+        """Stop the tracker's tasks (closing their connections) and close the L1."""
         if self.tracker is not None:
             await self.tracker.stop()
         self.core.close()
+
+    async def close(self) -> None:
+        """The same as :meth:`aclose`."""
+        await self.aclose()
 
     async def __aenter__(self) -> AsyncNearCache:
         await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        await self.aclose()
