@@ -18,7 +18,10 @@ drift. The module imports nothing from Django or Flask: keys are plain strings.
 Adding an option: add one :class:`Option` row (and, for a store option, the ``CacheConfig``
 field that reads its default from here), then run the generator for the docs. Options of a
 tier other than the in-process store (the Redis tier) say so in ``applies_to``; each consumer
-selects the rows of the tiers it serves (:func:`options_for`).
+selects the rows of the tiers it serves (:func:`options_for`): the Redis settings parser
+(:mod:`cachepolicy.redis.settings`) accepts exactly the ``redis`` store rows, the near cache
+reads its defaults and choices from its rows, Flask's near-cache keys and the Redis backend's
+Django check hints come from here too.
 """
 
 from __future__ import annotations
@@ -47,8 +50,12 @@ __all__ = [
 Scope = Literal["store", "view"]
 
 #: The tiers an option can apply to. ``memory`` is the in-process store every adapter builds;
-#: the Redis tier (issue 12) adds its name here with its rows.
-TIERS: Final[tuple[str, ...]] = ("memory",)
+#: ``redis`` the Redis backends (``RedisPolicyCache``, :mod:`cachepolicy.redis.settings`), whose
+#: store options become the server's redis.conf parameters or configure the client and its
+#: near cache (L1).
+TIERS: Final[tuple[str, ...]] = ("memory", "redis")
+_BOTH: Final = ("memory", "redis")
+_REDIS: Final = ("redis",)
 
 # Safe defaults (unlike Redis's unbounded noeviction): a web cache that grows without bound is
 # exactly the failure LocMemCache/SimpleCache users report. 64 MiB holds ~100k typical
@@ -166,6 +173,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         django_key="MAXMEMORY",
         django_check="django_cachepolicy.E002",
         flask_key="CACHE_MAXMEMORY",
+        applies_to=_BOTH,
     ),
     Option(
         name="maxmemory_policy",
@@ -181,6 +189,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         django_key="MAXMEMORY_POLICY",
         django_check="django_cachepolicy.E001",
         flask_key="CACHE_MAXMEMORY_POLICY",
+        applies_to=_BOTH,
     ),
     Option(
         name="maxmemory_samples",
@@ -195,6 +204,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         accepts="Use an integer from 1 to 64; 5 is Redis's default, 10 is close to true LRU.",
         django_key="MAXMEMORY_SAMPLES",
         flask_key="CACHE_MAXMEMORY_SAMPLES",
+        applies_to=_BOTH,
     ),
     Option(
         name="eviction_mode",
@@ -203,10 +213,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
         default="sampled",
         choices=("sampled", "exact"),
         meaning="sampled: Redis's approximation, O(samples) per eviction, nothing per entry; "
-        "exact: ordered structures, the true worst key, more memory per entry.",
+        "exact: ordered structures, the true worst key, more memory per entry (in-process "
+        "only: Redis always samples).",
         accepts="Use 'sampled' (Redis's approximation) or 'exact'.",
         django_key="EVICTION_MODE",
         flask_key="CACHE_EVICTION_MODE",
+        applies_to=_BOTH,
     ),
     Option(
         name="lfu_log_factor",
@@ -220,6 +232,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         accepts="Use an integer from 0 to 2147483647 (Redis's range); 10 is Redis's default.",
         django_key="LFU_LOG_FACTOR",
         flask_key="CACHE_LFU_LOG_FACTOR",
+        applies_to=_BOTH,
     ),
     Option(
         name="lfu_decay_time",
@@ -235,6 +248,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "range); 1 is Redis's default.",
         django_key="LFU_DECAY_TIME",
         flask_key="CACHE_LFU_DECAY_TIME",
+        applies_to=_BOTH,
     ),
     Option(
         name="expiry",
@@ -262,6 +276,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         accepts="Use an integer from 1 to 500; 10 is Redis's default.",
         django_key="HZ",
         flask_key="CACHE_HZ",
+        applies_to=_BOTH,
     ),
     Option(
         name="active_expire_effort",
@@ -276,6 +291,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         django_key="ACTIVE_EXPIRE_EFFORT",
         django_check="django_cachepolicy.E004",
         flask_key="CACHE_ACTIVE_EXPIRE_EFFORT",
+        applies_to=_BOTH,
     ),
     Option(
         name="databases",
@@ -288,6 +304,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         accepts="Use an integer from 1 to 1024; 16 is Redis's default.",
         django_key="DATABASES",
         flask_key="CACHE_DATABASES",
+        applies_to=_BOTH,
     ),
     Option(
         name="max_entries",
@@ -334,6 +351,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "request path.",
         django_key="LAZYFREE_THRESHOLD",
         flask_key="CACHE_LAZYFREE_THRESHOLD",
+        applies_to=_BOTH,
     ),
     Option(
         name="serializer",
@@ -342,9 +360,141 @@ OPTIONS: Final[tuple[Option, ...]] = (
         default="pickle",
         choices=("pickle",),
         meaning="How values are stored (serialized, so byte accounting is exact); Flask's "
-        "CACHE_SERIALIZER keeps Flask-Caching's meaning, so Flask sets this in CACHE_OPTIONS.",
-        accepts="Use 'pickle' or the dotted path of a serializer class or instance.",
+        "CACHE_SERIALIZER keeps Flask-Caching's meaning, so Flask sets this in CACHE_OPTIONS. "
+        "Redis tier: 'json' too, and signed with signing_key.",
+        accepts="Use 'pickle' (or, on Redis, 'json') or the dotted path of a serializer class "
+        "or instance.",
         django_key="SERIALIZER",
+        applies_to=_BOTH,
+    ),
+    # The Redis tier's own options: the server's lazy-free switches, the client, the near cache.
+    *(
+        Option(
+            name=f"lazyfree_lazy_{what}",
+            scope="store",
+            type="bool or None",
+            default=None,
+            meaning=f"Redis's lazyfree-lazy-{what.replace('_', '-')}: free values of {freed} "
+            "in a background thread; overrides LAZYFREE_THRESHOLD for that case.",
+            accepts="Use True or False (or 'yes'/'no').",
+            django_key=f"LAZYFREE_LAZY_{what.upper()}",
+            applies_to=_REDIS,
+        )
+        for what, freed in (
+            ("eviction", "evicted keys"),
+            ("expire", "expired keys"),
+            ("server_del", "keys a command replaces (SET or RENAME over an existing key)"),
+            ("user_del", "keys DEL deletes (DEL then acts as UNLINK)"),
+            ("user_flush", "FLUSHDB/FLUSHALL (as their ASYNC forms)"),
+        )
+    ),
+    Option(
+        name="topology",
+        scope="store",
+        type="str",
+        default="auto",
+        choices=("auto", "standalone", "cluster"),
+        meaning="How LOCATION is read: auto (several URLs = a Redis Cluster's startup nodes, "
+        "one = a standalone server), standalone or cluster.",
+        accepts="Use 'auto', 'standalone' or 'cluster'.",
+        django_key="TOPOLOGY",
+        applies_to=_REDIS,
+    ),
+    Option(
+        name="apply_config",
+        scope="store",
+        type="bool",
+        default=False,
+        meaning="CONFIG SET the memory options on the server at start-up (it changes the "
+        "server for every client: opt-in); off, they are read back and differences warned "
+        "about.",
+        accepts="Use True or False (or 'yes'/'no').",
+        django_key="APPLY_CONFIG",
+        applies_to=_REDIS,
+    ),
+    Option(
+        name="signing_key",
+        scope="store",
+        type="str, bytes or list",
+        default=None,
+        meaning="HMAC-sign every stored value and refuse unsigned or tampered ones; a list "
+        "rotates keys (the first signs, every one verifies).",
+        accepts="Use a secret of at least 16 characters, or a list of them.",
+        django_key="SIGNING_KEY",
+        applies_to=_REDIS,
+    ),
+    Option(
+        name="flush_on_clear",
+        scope="store",
+        type="bool",
+        default=False,
+        meaning="Let clear() run FLUSHDB (on every primary) instead of deleting only the "
+        "keys with this alias's prefix (SCAN + UNLINK).",
+        accepts="Use True or False (or 'yes'/'no').",
+        django_key="FLUSH_ON_CLEAR",
+        applies_to=_REDIS,
+    ),
+    Option(
+        name="events",
+        scope="store",
+        type="str or list of str",
+        default=("expired", "evicted"),
+        choices=("expired", "evicted"),
+        meaning="Redis keyspace notifications relayed as the framework's signals; () for none "
+        "(no listener connection).",
+        accepts="Use 'expired', 'evicted', both (a list) or () for none.",
+        django_key="EVENTS",
+        applies_to=_REDIS,
+    ),
+    Option(
+        name="client_options",
+        scope="store",
+        type="dict",
+        default=None,
+        meaning="Keyword arguments for the redis-py client (socket_timeout, max_connections, "
+        "ssl_*, ...).",
+        accepts="Use a dict of redis-py client keyword arguments.",
+        django_key="CLIENT_OPTIONS",
+        applies_to=_REDIS,
+    ),
+    Option(
+        name="near_cache",
+        scope="store",
+        type="bool or dict",
+        default=None,
+        meaning="A byte-bounded in-process near cache (L1) in front of Redis, kept coherent by "
+        "CLIENT TRACKING: True (16 MiB, allkeys-lru) or a dict of in-process options for it.",
+        accepts="Use True, or a dict of in-process cache options such as {'MAXMEMORY': "
+        "'16mb'} (any but SERIALIZER and DATABASES); leave it out for no near cache.",
+        django_key="NEAR_CACHE",
+        flask_key="CACHE_NEAR_CACHE",
+        applies_to=_REDIS,
+    ),
+    Option(
+        name="near_cache_staleness",
+        scope="store",
+        type="number",
+        unit="seconds",
+        default=1.0,
+        meaning="How long a silent invalidation connection is still trusted: no L1 copy is "
+        "served later than this after a write; the heartbeat PINGs four times per bound.",
+        accepts="Use a number of seconds from 0.01 to 3600.",
+        django_key="NEAR_CACHE_STALENESS",
+        flask_key="CACHE_NEAR_CACHE_STALENESS",
+        applies_to=_REDIS,
+    ),
+    Option(
+        name="near_cache_mode",
+        scope="store",
+        type="str",
+        default="bcast",
+        choices=("bcast", "default"),
+        meaning="CLIENT TRACKING mode of the near cache: bcast (one subscription per key "
+        "prefix and primary) or default (the server remembers the keys read; standalone only).",
+        accepts="Use 'bcast' (standalone or cluster) or 'default' (one server only).",
+        django_key="NEAR_CACHE_MODE",
+        flask_key="CACHE_NEAR_CACHE_MODE",
+        applies_to=_REDIS,
     ),
     # Per-view options: the adapters' own, not CacheConfig fields.
     Option(
@@ -353,13 +503,16 @@ OPTIONS: Final[tuple[Option, ...]] = (
         type="str or None",
         default=None,
         meaning="Names a process-wide store shared by every alias or backend naming it (like "
-        "LocMemCache's LOCATION). Flask: unset = a private store per Cache object.",
+        "LocMemCache's LOCATION). Flask: unset = a private store per Cache object. Redis tier: "
+        "the server's redis://, rediss:// or unix:// URL, several (comma separated) for a "
+        "cluster's startup nodes (Flask: CACHE_REDIS_URL).",
         accepts="LOCATION names the in-process store (like LocMemCache's): aliases with the "
         "same LOCATION share one store. Use a string such as 'default'.",
         django_key="LOCATION",
         django_in_options=False,
         django_check="django_cachepolicy.E008",
         flask_key="CACHE_CACHEPOLICY_LOCATION",
+        applies_to=_BOTH,
     ),
     Option(
         name="db",
@@ -367,10 +520,12 @@ OPTIONS: Final[tuple[Option, ...]] = (
         type="int",
         default=0,
         low=0,
-        meaning="Which database of the store this alias or backend reads and writes.",
+        meaning="Which database of the store this alias or backend reads and writes (Redis "
+        "tier: SELECT; always 0 on a cluster; Flask: CACHE_REDIS_DB).",
         accepts="Use an integer from 0 to DATABASES - 1 (DATABASES defaults to 16, as in Redis).",
         django_key="DATABASE",
         flask_key="CACHE_CACHEPOLICY_DB",
+        applies_to=_BOTH,
     ),
     Option(
         name="on_out_of_memory",
@@ -400,6 +555,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         django_check="django_cachepolicy.E006",
         flask_key="CACHE_DEFAULT_TIMEOUT",
         flask_native=True,
+        applies_to=_BOTH,
     ),
     Option(
         name="key_prefix",
@@ -414,6 +570,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         flask_key="CACHE_KEY_PREFIX",
         flask_native=True,
         flask_options=False,
+        applies_to=_BOTH,
     ),
     Option(
         name="signals",

@@ -48,6 +48,7 @@ from .. import forksafety
 from ..clock import Clock
 from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
+from ..options import OPTION_BY_NAME, options_for
 from ..view import Cache
 from .tracking import AsyncTracker, Tracker
 
@@ -55,6 +56,7 @@ __all__ = [
     "DEFAULT_NEAR_MAXMEMORY",
     "DEFAULT_NEAR_STALENESS",
     "NEAR_MODES",
+    "NEAR_OPTIONS",
     "UNTRACKED",
     "AsyncNearCache",
     "AsyncNearRemote",
@@ -70,17 +72,21 @@ __all__ = [
 #: process of every machine has one), large enough for the hot set of a typical site.
 DEFAULT_NEAR_MAXMEMORY = 16 * 1024 * 1024  # "16mb"
 #: Default staleness bound (seconds): how long a silent invalidation connection may still be
-#: trusted. One second is the usual web-cache tolerance and costs four PINGs a second.
-DEFAULT_NEAR_STALENESS = 1.0
+#: trusted. One second is the usual web-cache tolerance and costs four PINGs a second (the
+#: options table's default, :mod:`cachepolicy.options`).
+DEFAULT_NEAR_STALENESS: float = OPTION_BY_NAME["near_cache_staleness"].default
 #: Staleness bounds outside this range are refused: below 10 ms the heartbeat would be faster
 #: than a busy server's latency spikes (the L1 would flap); above an hour it is not a bound.
 _MIN_STALENESS = 0.01
 _MAX_STALENESS = 3600.0
-NEAR_MODES = ("bcast", "default")
+NEAR_MODES: tuple[str, ...] = OPTION_BY_NAME["near_cache_mode"].choices
+_DEFAULT_MODE: str = OPTION_BY_NAME["near_cache_mode"].default
 # Options of the L1 that make no sense there: it stores Redis's payload bytes as they are.
 _L1_REFUSED = ("serializer", "databases")
-# The user-facing option names, as Django OPTIONS / Flask CACHE_* keys spell them.
-_OPTION_NAMES = ("near_cache", "near_cache_staleness", "near_cache_mode")
+#: The near cache's option names (normalized spelling), from the options table.
+NEAR_OPTIONS: tuple[str, ...] = tuple(
+    option.name for option in options_for("redis") if option.name.startswith("near_cache")
+)
 
 
 class _Payloads:
@@ -132,7 +138,7 @@ class NearCacheConfig:
         default_factory=lambda: CacheConfig(maxmemory=DEFAULT_NEAR_MAXMEMORY)
     )
     staleness: float = DEFAULT_NEAR_STALENESS
-    mode: str = "bcast"
+    mode: str = _DEFAULT_MODE
 
     def __post_init__(self) -> None:
         staleness = self.staleness
@@ -168,7 +174,7 @@ class NearCacheConfig:
         given = {normalize_option_name(str(name)): value for name, value in options.items()}
         near = given.get("near_cache")
         if near is None or near is False:
-            for name in _OPTION_NAMES[1:]:
+            for name in NEAR_OPTIONS[1:]:
                 if name in given:
                     raise ConfigError(
                         f"Option {name.upper()!r} is set but 'NEAR_CACHE' is not: set "
@@ -202,7 +208,7 @@ class NearCacheConfig:
         return cls(
             l1=l1,
             staleness=given.get("near_cache_staleness", DEFAULT_NEAR_STALENESS),
-            mode=given.get("near_cache_mode", "bcast"),
+            mode=given.get("near_cache_mode", _DEFAULT_MODE),
         )
 
 

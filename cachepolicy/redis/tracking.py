@@ -400,6 +400,20 @@ def _answer(
         sink.invalidate_all("reader-lost")
 
 
+def _cancel_pending() -> bool:
+    """Whether the running task was asked to stop, even if the request was swallowed.
+
+    On Python 3.11 ``asyncio.wait_for`` (which redis-py wraps around socket writes) can lose a
+    ``cancel()`` that lands as its inner write completes; the task then carries on, and a
+    loop shutting down (``asyncio.run`` cancels every task and waits) would wait forever for
+    a tracker blocked on its next push. The request is still counted (``Task.cancelling()``,
+    3.11+), so the tracker's loops check it at every reply and heartbeat.
+    """
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling is not None and cancelling())
+
+
 class AsyncTracker(_TrackerBase):
     """The same invalidation connections on ``redis.asyncio``, as tasks of the running loop.
 
@@ -438,7 +452,7 @@ class AsyncTracker(_TrackerBase):
     async def _run(self, node: int) -> None:
         backoff = _BACKOFF_START
         failures = 0
-        while not self._stopping:
+        while not self._stopping and not _cancel_pending():
             try:
                 if failures >= _REDISCOVER_AFTER and self.discover is not None:
                     _follow_topology(self.endpoints, node, await self.discover())
@@ -486,6 +500,8 @@ class AsyncTracker(_TrackerBase):
         try:
             while True:
                 reply = await connection.read_response(push_request=True, timeout=math.inf)
+                if _cancel_pending():
+                    raise asyncio.CancelledError
                 if reply is not pushed and expected:
                     _answer(self.sink, self.freshness, node, expected.popleft(), reply)
         finally:
@@ -497,7 +513,7 @@ class AsyncTracker(_TrackerBase):
         self, node: int, connection: Any, expected: collections.deque[_Expected]
     ) -> None:
         dead_after = self.staleness * _DEAD_AFTER_BOUNDS
-        while True:
+        while not _cancel_pending():
             now = self.clock()
             if expected and now - expected[0][1] > dead_after:
                 logger.warning("Near cache: no PONG for %.3fs, reconnecting.", now - expected[0][1])

@@ -17,7 +17,10 @@ next to the process's shared redis-py client. A fork (gunicorn ``--preload``) is
 :class:`~cachepolicy.redis.near.NearCache`: the child never trusts the parent's copies and
 restarts its own tracker. Async: one :class:`~cachepolicy.redis.near.AsyncNearCache` per
 running event loop (its tracker runs as tasks of that loop), exactly like the per-loop
-``redis.asyncio`` clients; a closed loop's near caches are dropped the next time any loop asks.
+``redis.asyncio`` clients: stopped when the loop shuts down its async generators (as
+``asyncio.run`` does), by :meth:`AsyncNearRedisClient.aclose` or
+:func:`cachepolicy.redis.client.aclose_loop`; a loop closed without any of these has its near
+caches dropped the next time any loop asks.
 
 Several near caches of one process can hold the same Redis key (two aliases on one server, or
 the sync and the async API of one backend): a write through any of them invalidates the copies
@@ -38,7 +41,14 @@ import weakref
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from .client import _CONNECTION_ERRORS, _SYNC_REMOTES, AsyncRedisClient, RedisClient, _unavailable
+from .client import (
+    _CONNECTION_ERRORS,
+    _SYNC_REMOTES,
+    AsyncRedisClient,
+    RedisClient,
+    _unavailable,
+    close_with_loop,
+)
 from .near import AsyncNearCache, AsyncRedisRemote, Coherence, NearCache, RedisRemote
 from .settings import RedisSettings
 
@@ -230,7 +240,10 @@ class AsyncNearRedisClient(AsyncRedisClient):
             for closed in [other for other in _ASYNC_NEAR if other.is_closed()]:
                 for key, dropped in _ASYNC_NEAR.pop(closed).items():
                     _unregister(key[0], dropped.core)
-            caches = _ASYNC_NEAR.setdefault(loop, {})
+            caches = _ASYNC_NEAR.get(loop)
+            fresh = caches is None
+            if caches is None:
+                caches = _ASYNC_NEAR[loop] = {}
             near = caches.get(self._near_key)
             if near is not None and near.remote.client is not remote:  # type: ignore[attr-defined]
                 _unregister(self._key, near.core)  # its client was closed and replaced
@@ -241,6 +254,8 @@ class AsyncNearRedisClient(AsyncRedisClient):
                 )
                 caches[self._near_key] = near
                 _register(self._key, near.core)
+        if fresh:
+            close_with_loop(_close_loop_near)
         return near
 
     async def _started(self) -> AsyncNearCache:
@@ -317,8 +332,18 @@ class AsyncNearRedisClient(AsyncRedisClient):
             for near in dropped:
                 _unregister(self._key, near.core)
         for near in dropped:
-            await near.close()
+            await near.aclose()
         await super().aclose()
+
+
+async def _close_loop_near() -> None:
+    """The running loop's near caches, stopped (a closer, see :func:`close_with_loop`)."""
+    with _LOCK:
+        caches = _ASYNC_NEAR.pop(asyncio.get_running_loop(), {})
+        for key, near in caches.items():
+            _unregister(key[0], near.core)
+    for near in caches.values():
+        await near.aclose()
 
 
 def close_near_caches(server: str | None = None) -> None:

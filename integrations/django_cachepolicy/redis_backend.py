@@ -45,6 +45,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cachepolicy import ConfigError
 from cachepolicy.errors import short_repr
+from cachepolicy.options import options_for
 from cachepolicy.redis.client import AsyncRedisClient, RedisClient
 from cachepolicy.redis.info import redis_info, redis_info_text
 from cachepolicy.redis.settings import RedisSettings, parse_redis_settings
@@ -417,6 +418,20 @@ W_NO_NOTIFICATIONS = "django_cachepolicy.W202"
 W_UNREACHABLE = "django_cachepolicy.W203"
 
 
+# OPTIONS key -> the sentence naming its accepted values, from the options table.
+_HINTS: dict[str, str] = {
+    option.django_key: option.accepts
+    for option in options_for("redis")
+    if option.django_key is not None and option.django_in_options
+}
+
+
+def _hint_for(option: str | None) -> str:
+    """The E201 hint: what the named option accepts (the options table's sentence)."""
+    accepts = _HINTS.get(str(option).upper()) if option else None
+    return accepts or "See the OPTIONS table in docs/redis.md and docs/configuration.md."
+
+
 def redis_aliases(caches: Mapping[str, Any]) -> list[str]:
     """The aliases of ``caches`` whose backend is ``RedisPolicyCache`` or a subclass."""
     from django.utils.module_loading import import_string
@@ -460,7 +475,7 @@ def check_redis_caches(caches: Mapping[str, Any]) -> list[Any]:
             messages.append(
                 Error(
                     f"Cache alias {alias!r} (RedisPolicyCache) is misconfigured: {exc}",
-                    hint="See the OPTIONS table in docs/redis.md.",
+                    hint=_hint_for(getattr(exc, "option", None)),
                     obj=obj,
                     id=E_INVALID,
                 )
