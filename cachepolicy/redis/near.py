@@ -27,9 +27,12 @@ and no network. Four rules keep it coherent with Redis, each enforced in one pla
    fill is dropped. Registration, invalidation and fill all run under one lock, so "invalidated
    after the read began" is never lost between the check and the store.
 
-Writes by this process go to Redis first, then invalidate locally (the server's push for our
-own write arrives later and is harmless). The L1 is never filled by writes: only a read that
-Redis answered, and that no invalidation raced, fills it.
+Writes by this process go to Redis first, then invalidate locally. The server's push for our
+own write (its *echo*) arrives later; in ``bcast`` mode an echo that is provably the echo of
+an acknowledged unconditional ``SET`` spares the copy read after that write, instead of
+costing one more miss per write (:meth:`Coherence.expect_own` gives the argument). The L1 is
+never filled by writes: only a read that Redis answered, and that no invalidation raced, fills
+it.
 
 :class:`NearCache` is the sync client, :class:`AsyncNearCache` the ``redis.asyncio`` one;
 both share :class:`Coherence` (the rules above) and differ only in how the tracker runs and
@@ -450,6 +453,10 @@ class _Flight:
         self.generation = 0  # bumped by every invalidation of the key while readers are out
 
 
+# The mark of a key with several own writes in flight: its echoes are ordinary invalidations.
+_POISON = 0
+
+
 class Coherence:
     """The L1 and the four coherence rules (see the module docstring); thread-safe.
 
@@ -485,6 +492,14 @@ class Coherence:
         self.bypassed = 0
         self.fills = 0
         self.fills_refused = 0
+        # bcast mode: key -> the token of the one own SET whose echo may still come (positive:
+        # sent, negative: acknowledged, _POISON: several in flight); see expect_own().
+        self._own: dict[str, int] = {}
+        self._token = 0
+        self.own_echoes = 0
+        #: The key prefixes this L1's tracker subscribes to (set by the near cache); only
+        #: their keys have echoes.
+        self.own_prefixes: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- tracker side
 
@@ -494,15 +509,28 @@ class Coherence:
             self._stale_flushed = False
 
     def invalidate_keys(self, keys: Sequence[str]) -> None:
+        """The server pushed ``invalidate keys``; the echo of this process's own acknowledged
+        write (see :meth:`expect_own`) is recognised and spares what was read after it."""
         with self._lock:
-            flights = self._flights
-            delete = self._l1_delete
-            for key in keys:
-                delete(key)
-                flight = flights.get(key)
-                if flight is not None:
-                    flight.generation += 1
-            self.invalidations += len(keys)
+            own = self._own
+            if own:
+                pushed = keys
+                keys = [key for key in pushed if own.pop(key, _POISON) >= 0]
+                echoes = len(pushed) - len(keys)
+                self.own_echoes += echoes
+                self.invalidations += echoes
+            self._drop(keys)
+
+    def _drop(self, keys: Sequence[str]) -> None:
+        """Delete the copies of ``keys`` and mark their reads in flight (under the lock)."""
+        flights = self._flights
+        delete = self._l1_delete
+        for key in keys:
+            delete(key)
+            flight = flights.get(key)
+            if flight is not None:
+                flight.generation += 1
+        self.invalidations += len(keys)
 
     def invalidate_all(self, reason: str) -> None:
         """Flush the L1: a server flush, a (re)connection or a staleness episode (once each)."""
@@ -521,6 +549,9 @@ class Coherence:
             self._epoch += 1
             # The L1 is empty: no copy depends on any data connection's tracking any more.
             self._watched.clear()
+            # Pushes may have been lost (or will not come, before a subscription): no echo is
+            # awaited any more.
+            self._own.clear()
             self.l1.clear()
 
     def watched(self) -> list[int]:
@@ -619,7 +650,63 @@ class Coherence:
 
     def forget(self, keys: Iterable[str]) -> None:
         """This process wrote or deleted ``keys`` in Redis: drop the copies, stop racing fills."""
-        self.invalidate_keys(list(keys))  # counted with the pushed invalidations
+        with self._lock:
+            self._drop(list(keys))  # counted with the pushed invalidations
+
+    # ---------------------------------------------------------------- own writes' echoes
+    #
+    # In bcast mode the server pushes an invalidation for *every* write under the prefix,
+    # this process's own included. That echo arrives after the write's reply was sent, so
+    # typically while the caller is already reading the key back (cache-aside: miss, SET,
+    # GET): it would drop that fill, or the copy it made, and cost one more miss per write.
+    #
+    # A pushed key is spared only when the push is provably the echo of an own write W that
+    # precedes the read which filled the copy:
+    #
+    # * W is an unconditional SET of a tracked key (it always produces a push) and was the
+    #   only own write of the key in flight: :meth:`expect_own` marks the key with W's token
+    #   *before* W is sent, a second own write of the key poisons the mark.
+    # * On W's reply, :meth:`own_written` forgets the key (every read registered before fails
+    #   to fill) and, under the same lock, promotes *W's own* mark to "acknowledged". A copy
+    #   present later was therefore read after W.
+    # * Pushes arrive in the server's order on one connection, and W's push is sent before
+    #   W's reply. A push for a write after the read is behind W's push in that stream, and
+    #   the first push of the key to arrive pops the mark (a foreign write before W may do it
+    #   early: then W's echo is an ordinary invalidation). So the push that finds the
+    #   acknowledged mark is W's echo or older than W: sparing the copy is safe.
+    # * Any flush (reconnection, staleness, server flush, fork) clears the marks: a push may
+    #   have been lost. ``default`` mode has no marks (its pushes depend on what was read).
+
+    def expect_own(self, keys: Sequence[str]) -> int | None:
+        """An unconditional SET of ``keys`` by this process is about to be sent; returns the
+        token for :meth:`own_written` (None: nothing marked)."""
+        prefixes = self.own_prefixes
+        if self.config.mode != "bcast" or not prefixes:
+            return None
+        with self._lock:
+            self._token += 1
+            token = self._token
+            own = self._own
+            for key in keys:
+                if key.startswith(prefixes):
+                    own[key] = _POISON if key in own else token
+            return token
+
+    def own_written(self, token: int | None, keys: Iterable[str], acknowledged: bool) -> None:
+        """The SET :meth:`expect_own` announced has been answered (``acknowledged``) or
+        failed: forget the keys, and await the echo of an acknowledged write."""
+        keys = list(keys)
+        with self._lock:
+            self._drop(keys)
+            if token is None:
+                return
+            own = self._own
+            for key in keys:
+                if own.get(key) == token:
+                    if acknowledged:
+                        own[key] = -token
+                    else:
+                        del own[key]  # it may or may not have happened: no echo awaited
 
     def after_fork_in_child(self) -> None:
         """This process is a fork: nothing of the parent's tracking is valid here.
@@ -630,6 +717,7 @@ class Coherence:
         self._lock = threading.Lock()
         self._flights = {}
         self._watched = set()
+        self._own = {}
         self._epoch += 1
         self.fresh_until = -float("inf")
         self._stale_flushed = False
@@ -651,6 +739,7 @@ class Coherence:
             "near_cache_fills": self.fills,
             "near_cache_fills_refused": self.fills_refused,
             "near_cache_invalidations": self.invalidations,
+            "near_cache_own_echoes": self.own_echoes,
             "near_cache_flushes": self.flushes,
             "near_cache_stale_flushes": self.stale_flushes,
             "near_cache_reconnects": self.reconnects,
@@ -716,6 +805,7 @@ class _NearBase:
         self.remote = remote
         self.prefixes = _prefixes(prefix)
         self.core = Coherence(self.config)
+        self.core.own_prefixes = tuple(self.prefixes)
 
     def _tracker_options(self, own_endpoints: bool) -> dict[str, Any]:
         """The :class:`Tracker` / :class:`AsyncTracker` keyword arguments."""
@@ -865,9 +955,16 @@ class NearCache(_NearBase):
         return self._merge(found, missing, self._fetch(missing)) if missing else found
 
     def set(self, key: str, payload: bytes, ttl_ms: int | None = None) -> None:
-        """Write to Redis, then drop the local copy (other processes get the server's push)."""
-        self.remote.store(key, payload, ttl_ms)
-        self.core.forget((key,))
+        """Write to Redis, then drop the local copy (other processes get the server's push;
+        its echo here spares what is read after the write, see :meth:`Coherence.expect_own`)."""
+        core = self.core
+        token = core.expect_own((key,))
+        stored = False
+        try:
+            self.remote.store(key, payload, ttl_ms)
+            stored = True
+        finally:  # also after a failure: the write may have happened before the error
+            core.own_written(token, (key,), stored)
 
     def delete_many(self, keys: Sequence[str]) -> int:
         removed = self.remote.remove(keys)
@@ -970,8 +1067,14 @@ class AsyncNearCache(_NearBase):
         return self._merge(found, missing, await self._fetch(missing)) if missing else found
 
     async def set(self, key: str, payload: bytes, ttl_ms: int | None = None) -> None:
-        await self.remote.store(key, payload, ttl_ms)
-        self.core.forget((key,))
+        core = self.core
+        token = core.expect_own((key,))
+        stored = False
+        try:
+            await self.remote.store(key, payload, ttl_ms)
+            stored = True
+        finally:
+            core.own_written(token, (key,), stored)
 
     async def delete_many(self, keys: Sequence[str]) -> int:
         removed = await self.remote.remove(keys)

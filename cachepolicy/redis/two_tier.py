@@ -88,6 +88,24 @@ def _forget(server: str, keys: Iterable[str]) -> None:
         core.forget(keys)
 
 
+def _expect_own(writer: Coherence | None, keys: Iterable[str]) -> int | None:
+    """Before an unconditional SET through ``writer`` (the writing client's L1): mark the keys
+    whose echo must spare what is read after the write (:meth:`Coherence.expect_own`)."""
+    return writer.expect_own(list(keys)) if writer is not None else None
+
+
+def _own_written(
+    server: str, writer: Coherence | None, token: int | None, keys: Iterable[str], done: bool
+) -> None:
+    """After that SET: the writer's L1 awaits its echo; every other L1 forgets the keys."""
+    keys = list(keys)
+    for core in _LOCAL.get(server, ()):
+        if core is writer:
+            core.own_written(token, keys, done)
+        else:
+            core.forget(keys)
+
+
 def _flush(server: str) -> None:
     for core in _LOCAL.get(server, ()):
         core.invalidate_all("flush")
@@ -161,17 +179,31 @@ class NearRedisClient(RedisClient):
             raise _unavailable(self.settings, exc) from exc
         return [found.get(key) for key in keys]
 
+    def _writer(self) -> Coherence | None:
+        """The L1 of this client's near cache, if it exists (writes never create it)."""
+        near = self._near
+        return near.core if near is not None and _SYNC_NEAR.get(self._near_key) is near else None
+
     def _write(self, key: str, payload: bytes | int, px: int | None, condition: str = "") -> bool:
+        writer = self._writer() if not condition else None  # NX/XX may change nothing
+        token = _expect_own(writer, (key,))
+        done = False
         try:
-            return super()._write(key, payload, px, condition)
+            written = super()._write(key, payload, px, condition)
+            done = True
+            return written
         finally:  # also after a failure: the write may have happened before the error
-            _forget(self._key, (key,))
+            _own_written(self._key, writer, token, (key,), done)
 
     def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
+        writer = self._writer()
+        token = _expect_own(writer, items)
+        done = False
         try:
             super()._write_many(items, px)
+            done = True
         finally:
-            _forget(self._key, items)
+            _own_written(self._key, writer, token, items, done)
 
     def _remove(self, keys: list[str]) -> int:
         try:
@@ -284,19 +316,34 @@ class AsyncNearRedisClient(AsyncRedisClient):
             raise _unavailable(self.settings, exc) from exc
         return [found.get(key) for key in keys]
 
+    def _writer(self) -> Coherence | None:
+        """The L1 of the running loop's near cache for this client, if it exists."""
+        caches = _ASYNC_NEAR.get(asyncio.get_running_loop())
+        near = caches.get(self._near_key) if caches is not None else None
+        return near.core if near is not None else None
+
     async def _write(
         self, key: str, payload: bytes | int, px: int | None, condition: str = ""
     ) -> bool:
+        writer = self._writer() if not condition else None
+        token = _expect_own(writer, (key,))
+        done = False
         try:
-            return await super()._write(key, payload, px, condition)  # batched
+            written = await super()._write(key, payload, px, condition)  # batched
+            done = True
+            return written
         finally:
-            _forget(self._key, (key,))
+            _own_written(self._key, writer, token, (key,), done)
 
     async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
+        writer = self._writer()
+        token = _expect_own(writer, items)
+        done = False
         try:
             await super()._write_many(items, px)
+            done = True
         finally:
-            _forget(self._key, items)
+            _own_written(self._key, writer, token, items, done)
 
     async def _remove(self, keys: list[str]) -> int:
         try:
