@@ -41,10 +41,11 @@ how the remote is awaited.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from .. import forksafety
@@ -692,6 +693,18 @@ class Coherence:
                     own[key] = _POISON if key in own else token
             return token
 
+    @contextlib.contextmanager
+    def own_write(self, keys: Sequence[str]) -> Iterator[None]:
+        """:meth:`expect_own` before the SET the block sends, :meth:`own_written` after it
+        (also after a failure: the write may have happened before the error)."""
+        token = self.expect_own(keys)
+        done = False
+        try:
+            yield
+            done = True
+        finally:
+            self.own_written(token, keys, done)
+
     def own_written(self, token: int | None, keys: Iterable[str], acknowledged: bool) -> None:
         """The SET :meth:`expect_own` announced has been answered (``acknowledged``) or
         failed: forget the keys, and await the echo of an acknowledged write."""
@@ -957,14 +970,8 @@ class NearCache(_NearBase):
     def set(self, key: str, payload: bytes, ttl_ms: int | None = None) -> None:
         """Write to Redis, then drop the local copy (other processes get the server's push;
         its echo here spares what is read after the write, see :meth:`Coherence.expect_own`)."""
-        core = self.core
-        token = core.expect_own((key,))
-        stored = False
-        try:
+        with self.core.own_write((key,)):
             self.remote.store(key, payload, ttl_ms)
-            stored = True
-        finally:  # also after a failure: the write may have happened before the error
-            core.own_written(token, (key,), stored)
 
     def delete_many(self, keys: Sequence[str]) -> int:
         removed = self.remote.remove(keys)
@@ -1067,14 +1074,8 @@ class AsyncNearCache(_NearBase):
         return self._merge(found, missing, await self._fetch(missing)) if missing else found
 
     async def set(self, key: str, payload: bytes, ttl_ms: int | None = None) -> None:
-        core = self.core
-        token = core.expect_own((key,))
-        stored = False
-        try:
+        with self.core.own_write((key,)):
             await self.remote.store(key, payload, ttl_ms)
-            stored = True
-        finally:
-            core.own_written(token, (key,), stored)
 
     async def delete_many(self, keys: Sequence[str]) -> int:
         removed = await self.remote.remove(keys)

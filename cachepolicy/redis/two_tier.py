@@ -35,10 +35,11 @@ the batching (``super()._write``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from .client import (
@@ -88,22 +89,23 @@ def _forget(server: str, keys: Iterable[str]) -> None:
         core.forget(keys)
 
 
-def _expect_own(writer: Coherence | None, keys: Iterable[str]) -> int | None:
-    """Before an unconditional SET through ``writer`` (the writing client's L1): mark the keys
-    whose echo must spare what is read after the write (:meth:`Coherence.expect_own`)."""
-    return writer.expect_own(list(keys)) if writer is not None else None
-
-
-def _own_written(
-    server: str, writer: Coherence | None, token: int | None, keys: Iterable[str], done: bool
-) -> None:
-    """After that SET: the writer's L1 awaits its echo; every other L1 forgets the keys."""
+@contextlib.contextmanager
+def _writing(server: str, writer: Coherence | None, keys: Iterable[str]) -> Iterator[None]:
+    """Around an unconditional SET of ``keys`` through ``writer`` (the writing client's L1, or
+    None): that L1 awaits the write's echo (:meth:`Coherence.own_write`), every other L1 of
+    the process on the server forgets the keys after it, also after a failure (the write may
+    have happened before the error)."""
     keys = list(keys)
-    for core in _LOCAL.get(server, ()):
-        if core is writer:
-            core.own_written(token, keys, done)
+    try:
+        if writer is None:
+            yield
         else:
-            core.forget(keys)
+            with writer.own_write(keys):
+                yield
+    finally:
+        for core in _LOCAL.get(server, ()):
+            if core is not writer:
+                core.forget(keys)
 
 
 def _flush(server: str) -> None:
@@ -185,25 +187,13 @@ class NearRedisClient(RedisClient):
         return near.core if near is not None and _SYNC_NEAR.get(self._near_key) is near else None
 
     def _write(self, key: str, payload: bytes | int, px: int | None, condition: str = "") -> bool:
-        writer = self._writer() if not condition else None  # NX/XX may change nothing
-        token = _expect_own(writer, (key,))
-        done = False
-        try:
-            written = super()._write(key, payload, px, condition)
-            done = True
-            return written
-        finally:  # also after a failure: the write may have happened before the error
-            _own_written(self._key, writer, token, (key,), done)
+        writer = None if condition else self._writer()  # NX/XX may change nothing: no echo
+        with _writing(self._key, writer, (key,)):
+            return super()._write(key, payload, px, condition)
 
     def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
-        writer = self._writer()
-        token = _expect_own(writer, items)
-        done = False
-        try:
+        with _writing(self._key, self._writer(), items):
             super()._write_many(items, px)
-            done = True
-        finally:
-            _own_written(self._key, writer, token, items, done)
 
     def _remove(self, keys: list[str]) -> int:
         try:
@@ -325,25 +315,13 @@ class AsyncNearRedisClient(AsyncRedisClient):
     async def _write(
         self, key: str, payload: bytes | int, px: int | None, condition: str = ""
     ) -> bool:
-        writer = self._writer() if not condition else None
-        token = _expect_own(writer, (key,))
-        done = False
-        try:
-            written = await super()._write(key, payload, px, condition)  # batched
-            done = True
-            return written
-        finally:
-            _own_written(self._key, writer, token, (key,), done)
+        writer = None if condition else self._writer()
+        with _writing(self._key, writer, (key,)):
+            return await super()._write(key, payload, px, condition)  # batched
 
     async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
-        writer = self._writer()
-        token = _expect_own(writer, items)
-        done = False
-        try:
+        with _writing(self._key, self._writer(), items):
             await super()._write_many(items, px)
-            done = True
-        finally:
-            _own_written(self._key, writer, token, items, done)
 
     async def _remove(self, keys: list[str]) -> int:
         try:
