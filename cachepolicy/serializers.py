@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import importlib
 import pickle
-import threading
 from typing import Any, Protocol, runtime_checkable
 
+from ._core.budget import BudgetExceeded, dumps_within
 from .errors import ConfigError
 
 __all__ = [
@@ -56,84 +56,6 @@ class PickleSerializer:
 
     def __hash__(self) -> int:
         return hash(("pickle", self.protocol))
-
-
-class BudgetExceeded(Exception):
-    """:func:`dumps_within` stopped: the pickle had passed ``budget`` bytes (``written`` so far)."""
-
-    def __init__(self, written: int, budget: int) -> None:
-        super().__init__(f"the pickle passed {budget} bytes ({written} written when stopped)")
-        self.written = written
-        self.budget = budget
-
-
-class _BudgetSink:
-    """The file a budgeted :class:`pickle.Pickler` writes to: keeps the chunks, counts them and
-    raises :class:`BudgetExceeded` at the first write past the budget.
-
-    The C pickler hands over 64 kB frames, and any object of a frame or more (a big ``bytes``)
-    as the object itself, not a copy: so refusing a 200 MB value costs a frame, not 200 MB.
-    Each thread keeps one sink with its pickler (building a Pickler costs more than a small
-    value's whole pickle); the memo is cleared after every dump.
-    """
-
-    __slots__ = ("budget", "busy", "chunks", "pickler", "protocol", "written")
-
-    def __init__(self, protocol: int) -> None:
-        self.chunks: list[Any] = []
-        self.written = 0
-        self.budget = 0
-        self.busy = False
-        self.protocol = protocol
-        self.pickler = pickle.Pickler(self, protocol)
-
-    def write(self, data: Any) -> int:
-        size = len(data) if type(data) is bytes else memoryview(data).nbytes
-        self.written += size
-        if self.written > self.budget:
-            raise BudgetExceeded(self.written, self.budget)
-        # A memoryview (of a bytearray or PickleBuffer) would see later mutation: copy it.
-        self.chunks.append(data if type(data) is bytes else bytes(data))
-        return size
-
-
-class _ThreadSink(threading.local):
-    def __init__(self) -> None:
-        self.sink: _BudgetSink | None = None
-
-
-_local = _ThreadSink()
-
-
-def dumps_within(value: Any, protocol: int, budget: int) -> bytes:
-    """``pickle.dumps(value, protocol)``, or :class:`BudgetExceeded` as soon as the pickle
-    passes ``budget`` bytes, without having built the rest of it.
-
-    For a value known to fit, ``pickle.dumps`` is quicker; this is for values whose size is
-    unknown until pickled and that may be far too big to store (a list of large blobs).
-    """
-    sink = _local.sink
-    if sink is None or sink.busy or sink.protocol != protocol:
-        # busy: a value's __reduce__ is storing into a cache; that dump gets a sink of its own.
-        reentrant = sink is not None and sink.busy
-        sink = _BudgetSink(protocol)
-        if not reentrant:
-            _local.sink = sink
-    sink.budget = budget
-    sink.written = 0
-    sink.busy = True
-    try:
-        sink.pickler.dump(value)
-    except BaseException:
-        if _local.sink is sink:
-            _local.sink = None  # a pickler stopped mid-dump is not reused
-        raise
-    finally:
-        sink.busy = False
-        sink.pickler.clear_memo()
-        chunks = sink.chunks
-        sink.chunks = []
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def resolve_serializer(spec: str | Serializer) -> Serializer:

@@ -32,6 +32,7 @@ from .clock import Clock
 from .config import CacheConfig
 from .errors import OutOfMemoryError, ValueTooLargeError, short_repr
 from .events import Subscriber
+from .serializers import Serializer
 from .store import CacheStore
 
 __all__ = ["KEEP_TTL", "Cache"]
@@ -93,16 +94,25 @@ class Cache:
         self._touch = True
         self._access = self.accessor()
 
-    def accessor(self, prefix: str = "") -> Accessor:
-        """The bound read and write paths on ``prefix + key`` in this view's database."""
-        protocol = getattr(self.store.serializer, "pickle_protocol", None)
+    def accessor(self, prefix: str = "", serializer: Serializer | None = None) -> Accessor:
+        """The bound read and write paths on ``prefix + key`` in this view's database.
+
+        ``serializer`` (default: the store's) is the one its ``encode``, ``get`` and ``set``
+        use. One that declares ``pickle_protocol`` (see
+        :attr:`~cachepolicy.serializers.PickleSerializer.pickle_protocol`) is pickled by the
+        engine's budgeted path, so a value too large for ``maxmemory`` is refused while it is
+        pickled; any other one's ``dumps`` runs in full before the size is known.
+        """
+        if serializer is None:
+            serializer = self.store.serializer
+        protocol = getattr(serializer, "pickle_protocol", None)
         return Accessor(
             self._engine,
             self.db,
             prefix,
             self._touch,
-            self._loads,
-            self._dumps,
+            serializer.loads,
+            serializer.dumps,
             protocol if isinstance(protocol, int) else -1,
         )
 

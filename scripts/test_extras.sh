@@ -17,38 +17,23 @@
 # The wheel: CACHEPOLICY_WHEEL=/path/to/cachepolicy-*.whl reuses one already built (test.sh
 # passes the one scripts/test_installed.sh built, so nothing is compiled twice); otherwise
 # `python -m build` makes the sdist and, from it, the wheel here. EXTRAS="django flask" runs
-# only some extras. As in test_installed.sh, the tests run from a copy of the checkout without
-# cachepolicy/ and integrations/, so that the venv's site-packages is what they import.
+# only some extras. As in test_installed.sh (the set-up both share is scripts/venv_lib.sh), the
+# tests run from a copy of the checkout without cachepolicy/ and integrations/, so that the
+# venv's site-packages is what they import.
 # Everything lives in one temporary directory, removed at the end (KEEP_EXTRAS_TEST_DIR=1 keeps
 # it). Extra arguments go to every pytest run.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/venv_lib.sh"
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-python="${PYTHON:-python3}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/cachepolicy-extras.XXXXXX")"
-if [[ "${KEEP_EXTRAS_TEST_DIR:-0}" == 1 ]]; then
-    echo "keeping $work"
-else
-    trap 'rm -rf "$work"' EXIT
-fi
-pip_install=(-m pip install -qq --disable-pip-version-check)
+make_work_dir extras KEEP_EXTRAS_TEST_DIR
+
 # The test runner each venv needs besides the extra (the [dev] pins' lower bounds).
 runner=("pytest>=8" "pytest-timeout>=2.3" "pytest-asyncio>=0.23" "hypothesis>=6.100")
 
 wheel="${CACHEPOLICY_WHEEL:-}"
 if [[ -z "$wheel" ]]; then
     echo "== build: sdist, and the wheel from it"
-    if ! "$python" -m build --outdir "$work/dist" "$repo" >"$work/build.log" 2>&1; then
-        tail -n 60 "$work/build.log" >&2
-        echo "python -m build failed; the last lines of its log are above." >&2
-        exit 1
-    fi
-    wheels=("$work"/dist/cachepolicy-*.whl)
-    if [[ ${#wheels[@]} -ne 1 || ! -f "${wheels[0]}" ]]; then
-        echo "expected one wheel in $work/dist, found: ${wheels[*]}" >&2
-        exit 1
-    fi
-    wheel="${wheels[0]}"
+    build_dist
 fi
 if [[ ! -f "$wheel" ]]; then
     echo "CACHEPOLICY_WHEEL=$wheel is not a file." >&2
@@ -57,16 +42,7 @@ fi
 echo "wheel: $(basename "$wheel")"
 
 echo "== copy of the tests, without the package sources"
-src="$work/src"
-mkdir "$src"
-tar -C "$repo" -cf - \
-    --exclude=./cachepolicy --exclude=./integrations --exclude=./.git --exclude=./build \
-    --exclude=./dist --exclude=./site --exclude='*.egg-info' --exclude=__pycache__ \
-    --exclude='*.so' --exclude=./.mypy_cache --exclude=./.ruff_cache --exclude=./.pytest_cache \
-    --exclude=./.hypothesis --exclude=./.benchmarks --exclude=./.venv --exclude=./.nox . | tar -C "$src" -xf -
-if [[ -d "$repo/../shared" ]]; then
-    ln -s "$(cd "$repo/../shared" && pwd)" "$work/shared"
-fi
+copy_tests
 
 # The slice of tests/ each extra serves (paths relative to the checkout).
 slice_for() {
@@ -119,28 +95,8 @@ for extra in ${EXTRAS:-django flask redis}; do
     "$python" -m venv "$venv"
     # shellcheck disable=SC2046  # runner_for prints zero or one requirement
     "$venv/bin/python" "${pip_install[@]}" "${wheel}[$extra]" "${runner[@]}" $(runner_for "$extra")
-    (
-        cd "$src"
-        "$venv/bin/python" - "$(imports_for "$extra")" "$(absent_for "$extra")" <<'EOF'
-import importlib
-import importlib.util
-import sys
-import sysconfig
-from pathlib import Path
-
-present, absent = ["cachepolicy", *sys.argv[1].split()], sys.argv[2].split()
-site = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
-for name in present:
-    module = importlib.import_module(name)
-    location = Path(str(module.__file__)).resolve()
-    if not any(location.is_relative_to(root) for root in site):
-        sys.exit(f"{name} is imported from {location}, not from the virtualenv's site-packages.")
-leaked = [name for name in absent if importlib.util.find_spec(name) is not None]
-if leaked:
-    sys.exit(f"the extra pulled in another extra's framework: {', '.join(leaked)}")
-print("imports from site-packages:", ", ".join(present), "| absent:", ", ".join(absent))
-EOF
-    )
+    check_site_imports "$venv/bin/python" "cachepolicy $(imports_for "$extra")" \
+        "$(absent_for "$extra")"
     tools="$(test_tools_for "$extra")"
     if [[ -n "$tools" ]]; then
         echo "== [$extra]: test tools for its slice: $tools"
@@ -151,11 +107,8 @@ EOF
     extra_status=0
     # shellcheck disable=SC2086  # the slice is a list of paths
     (cd "$src" && CACHEPOLICY_CHECKOUT="$repo" \
-        "$venv/bin/python" -m pytest $slice -p no:cacheprovider -q "$@") || extra_status=$?
-    if [[ "$extra_status" -eq 5 ]]; then
-        echo "[$extra]: pytest collected no tests: that is a failure here." >&2
-        extra_status=1
-    fi
+        run_pytest "$venv/bin/python" -m pytest $slice -p no:cacheprovider -q "$@") ||
+        extra_status=$?
     if [[ "$extra_status" -ne 0 ]]; then
         echo "[$extra]: FAILED (pytest exit status $extra_status)" >&2
         status=1

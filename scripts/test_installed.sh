@@ -9,39 +9,19 @@
 # 3. A fresh virtualenv with "<wheel>[dev]", and pytest run there with
 #    CACHEPOLICY_EXPECT_COMPILED=1 (tests/test_build.py checks the build and where it came from).
 #
-# The tests run from a copy of the checkout without cachepolicy/ and integrations/: tests/ is a
-# package with a rootdir conftest, so pytest puts the directory holding tests/ first on
-# sys.path, and from the checkout that would import the sources instead of the wheel. The copy
-# keeps the layout the tests rely on (benchmarks/, docs/, example_project/, scripts/,
-# .conformance/ as a cache of the fetched suites, and ../shared via a link).
+# The tests run from a copy of the checkout without cachepolicy/ and integrations/, so that
+# they import the wheel, not the sources (why: copy_tests in scripts/venv_lib.sh, the set-up
+# this script shares with scripts/test_extras.sh).
 #
 # Everything lives in one temporary directory, removed at the end (KEEP_INSTALLED_TEST_DIR=1
 # keeps it). Extra arguments go to pytest. scripts/test.sh calls this after the pure run.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/venv_lib.sh"
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-python="${PYTHON:-python3}"
-work="$(mktemp -d "${TMPDIR:-/tmp}/cachepolicy-installed.XXXXXX")"
-if [[ "${KEEP_INSTALLED_TEST_DIR:-0}" == 1 ]]; then
-    echo "keeping $work"
-else
-    trap 'rm -rf "$work"' EXIT
-fi
-pip_install=(-m pip install -qq --disable-pip-version-check)
+make_work_dir installed KEEP_INSTALLED_TEST_DIR
 
 echo "== build: sdist, and the compiled wheel from it"
-if ! env -u CACHEPOLICY_PURE CACHEPOLICY_REQUIRE_COMPILED=1 \
-    "$python" -m build --outdir "$work/dist" "$repo" >"$work/build.log" 2>&1; then
-    tail -n 60 "$work/build.log" >&2
-    echo "python -m build failed; the last lines of its log are above." >&2
-    exit 1
-fi
-wheels=("$work"/dist/cachepolicy-*.whl)
-if [[ ${#wheels[@]} -ne 1 || ! -f "${wheels[0]}" ]]; then
-    echo "expected one wheel in $work/dist, found: ${wheels[*]}" >&2
-    exit 1
-fi
-wheel="${wheels[0]}"
+build_dist -u CACHEPOLICY_PURE CACHEPOLICY_REQUIRE_COMPILED=1
 echo "built $(basename "$wheel")"
 # CACHEPOLICY_DIST_OUT=<dir>: keep a copy of the sdist and wheel there (scripts/test.sh hands the
 # wheel on to scripts/test_extras.sh, so it is built, and compiled, once).
@@ -99,47 +79,14 @@ venv="$work/venv"
 "$venv/bin/python" "${pip_install[@]}" "${wheel}[dev]"
 
 echo "== copy of the tests, without the package sources"
-src="$work/src"
-mkdir "$src"
-tar -C "$repo" -cf - \
-    --exclude=./cachepolicy --exclude=./integrations --exclude=./.git --exclude=./build \
-    --exclude=./dist --exclude='*.egg-info' --exclude=__pycache__ --exclude='*.so' \
-    --exclude=./.mypy_cache --exclude=./.ruff_cache --exclude=./.pytest_cache \
-    --exclude=./.hypothesis --exclude=./.benchmarks --exclude=./.venv --exclude=./.nox \
-    --exclude=./site . | tar -C "$src" -xf -
-# benchmarks/traces.py finds the shared traces at <checkout>/../shared/traces.
-if [[ -d "$repo/../shared" ]]; then
-    ln -s "$(cd "$repo/../shared" && pwd)" "$work/shared"
-fi
-
+copy_tests
 cd "$src"
 # What the tests will import, from where pytest will put them (the copy first on sys.path).
-"$venv/bin/python" - <<'EOF'
-import sys
-import sysconfig
-from pathlib import Path
-
-import cachepolicy
-import django_cachepolicy
-import flask_cachepolicy
-
-site = {Path(sysconfig.get_paths()[key]).resolve() for key in ("purelib", "platlib")}
-for module in (cachepolicy, django_cachepolicy, flask_cachepolicy):
-    location = Path(str(module.__file__)).resolve()
-    print(f"{module.__name__}: {location}")
-    if not any(location.is_relative_to(root) for root in site):
-        sys.exit(f"{module.__name__} is not imported from the virtualenv's site-packages.")
-EOF
+check_site_imports "$venv/bin/python" "cachepolicy django_cachepolicy flask_cachepolicy"
 
 echo "== pytest against the installed wheel (Django" \
     "$("$venv/bin/python" -c 'import django; print(django.get_version())'))"
-status=0
-CACHEPOLICY_EXPECT_COMPILED=1 CACHEPOLICY_CHECKOUT="$repo" \
-    "$venv/bin/python" -m pytest "$@" || status=$?
-# pytest exits 5 when it collected nothing: a suite that ran no test is a failure here (the
-# same rule as scripts/test.sh).
-if [[ "$status" -eq 5 ]]; then
-    echo "pytest collected no tests: that is a failure here." >&2
-    exit 1
-fi
-exit "$status"
+# The 8-thread hammer at the issue's full size, 1M operations per policy (about 40 s each
+# compiled; the pure run above keeps its 16,000-operation default, under coverage).
+CACHEPOLICY_EXPECT_COMPILED=1 CACHEPOLICY_CHECKOUT="$repo" CACHEPOLICY_HAMMER_OPS=1000000 \
+    run_pytest "$venv/bin/python" -m pytest "$@"

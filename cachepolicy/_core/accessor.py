@@ -12,8 +12,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..errors import ValueTooLargeError, short_repr
-from ..serializers import BudgetExceeded, dumps_within
 from ..sizing import format_bytes
+from .budget import BudgetExceeded, dumps_within
 from .engine import NX, Engine
 from .entry import BYTES_BASE
 
@@ -99,7 +99,7 @@ class Accessor:
         and the key's characters), so nothing refused here could have been stored; the engine
         still checks the exact size. A ``str``, ``bytes`` or ``bytearray`` pickles to at least
         its length, so it is refused before pickling; other values go through a pickler that
-        stops at the budget (:func:`~cachepolicy.serializers.dumps_within`). Without this a
+        stops at the budget (:func:`~cachepolicy._core.budget.dumps_within`). Without this a
         2 GB value cost 3 GB of allocation to be refused.
         """
         engine = self.engine

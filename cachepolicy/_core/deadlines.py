@@ -35,12 +35,11 @@ from __future__ import annotations
 
 import heapq
 import math
-import struct
 import sys
 from collections.abc import Callable
 from typing import Any, Final
 
-from .entry import DEAD_ENTRY_OVERHEAD, Entry
+from .entry import DEAD_ENTRY_OVERHEAD, EMPTY_LIST, Entry, append_growth, list_capacity
 
 #: What a popped lane slot is set to, so that the popped prefix keeps no entry alive.
 _GONE: Final = Entry("", b"", 0, None, -1)
@@ -76,8 +75,6 @@ def _retains(entry: Entry) -> int:
 #: One heap record beyond its list slot: the 3-tuple (64 B with its GC header) and the ``seq``
 #: int (28 B); the deadline float is the entry's own.
 HEAP_RECORD_BYTES: Final = 92
-_EMPTY_LIST: Final = sys.getsizeof([])
-_POINTER: Final = struct.calcsize("P")
 
 
 class DeadlineIndex:
@@ -121,15 +118,23 @@ class DeadlineIndex:
         """Bytes the index's own structures hold (its lists and heap records), beyond empty.
         Notes what it counted, for :meth:`outgrown`."""
         self._heap_counted = len(self.heap)
-        self._lane_room = (sys.getsizeof(self.lane_entries) - _EMPTY_LIST) // _POINTER
-        self._heap_room = (sys.getsizeof(self.heap) - _EMPTY_LIST) // _POINTER
+        self._lane_room = list_capacity(self.lane_entries)
+        self._heap_room = list_capacity(self.heap)
         return (
             sys.getsizeof(self.lane_deadlines)
             + sys.getsizeof(self.lane_entries)
             + sys.getsizeof(self.heap)
-            - 3 * _EMPTY_LIST
+            - 3 * EMPTY_LIST
             + len(self.heap) * HEAP_RECORD_BYTES
         )
+
+    def _note_rooms(self) -> None:
+        """Re-read the lists' capacities after they were replaced or reallocated smaller, so
+        that :meth:`outgrown` sees a regrowth that stays below the room :meth:`memory` noted
+        (the bytes counted stay the larger ones until then: an overcount, never an
+        undercount)."""
+        self._lane_room = list_capacity(self.lane_entries)
+        self._heap_room = list_capacity(self.heap)
 
     def outgrown(self) -> bool:
         """Whether :meth:`memory` would count more than when it last ran: a heap record was
@@ -153,10 +158,12 @@ class DeadlineIndex:
             self.lane_deadlines.clear()  # the lane ran empty: give its lists back
             self.lane_entries.clear()
             head = 0
+            self._note_rooms()
         elif head >= 1024 and head * 2 >= len(self.lane_entries):
             del self.lane_deadlines[:head]
             del self.lane_entries[:head]
             head = 0
+            self._note_rooms()
         self.head = head
 
     # ------------------------------------------------------------------ filing (lock held)
@@ -179,6 +186,17 @@ class DeadlineIndex:
         self._push(deadline, entry)
         if not behind_lane and deadline < self.alarm and self.wake is not None:
             self.wake(deadline)
+
+    def filing_growth(self, deadline: float, previous: float | None) -> int:
+        """Bytes :meth:`file` will add for a key whose deadline goes from ``previous`` to
+        ``deadline``: a lane record (two list slots) or a heap record, or nothing for a
+        deadline moved later."""
+        if previous is not None and deadline >= previous:
+            return 0
+        deadlines = self.lane_deadlines
+        if len(deadlines) <= self.head or deadline >= deadlines[-1]:
+            return append_growth(deadlines) + append_growth(self.lane_entries)
+        return append_growth(self.heap) + HEAP_RECORD_BYTES
 
     def _push(self, deadline: float, entry: Entry) -> None:
         """File a record at ``deadline`` (the entry's current one). The record shares the
@@ -234,6 +252,7 @@ class DeadlineIndex:
         self.lane_entries = self.lane_entries[self.head :]
         self.head = 0
         self.heap = self.heap[:]
+        self._note_rooms()
 
     def _dropped(self, entry: Entry) -> None:
         """A left-over record of ``entry`` was dropped."""
@@ -258,6 +277,7 @@ class DeadlineIndex:
         self.heap.clear()
         self.live = 0
         self.stale = 0
+        self._note_rooms()
 
     # ------------------------------------------------------------------ reclaiming (lock held)
 
@@ -288,6 +308,8 @@ class DeadlineIndex:
                 self._advance()
             elif heap and heap[0][0] < now:
                 entry = heapq.heappop(heap)[2]
+                if len(heap) < self._heap_room >> 1:  # reallocated smaller
+                    self._note_rooms()
             else:
                 return None
             deadline = entry.deadline
@@ -321,6 +343,7 @@ class DeadlineIndex:
         self.stale = 0
         self.retained = 0
         self.compactions += 1
+        self._note_rooms()
 
     def check(self, volatile: list[Entry]) -> list[str]:
         """Every live TTL key (``volatile``) has a record no later than its deadline."""

@@ -473,7 +473,10 @@ class Engine:
                     self.remove(old, DELETED)
                 return True
             size = self.entry_size(key, payload, deadline is not None)
-            old = self._make_room(keyspace, key, size, old, now, True)
+            room = size
+            if old is not None and deadline is not None and not self._evicts_any_key:
+                room += self._ttl_growth(keyspace, old.deadline, deadline)
+            old = self._make_room(keyspace, key, room, old, now, True)
             if old is None:
                 entry = self._insert(keyspace, key, payload, size, deadline, now)
                 self._fit(keyspace, now, entry, True)
@@ -565,13 +568,17 @@ class Engine:
         self._writes += 1
         before = self.used_memory
         index = self._index
+        measured = False
         if (
             keyspace.data.__sizeof__() != keyspace.dict_measured
             or len(keyspace.entries) > keyspace.entries_room
+            or len(keyspace.volatile) > keyspace.volatile_room
             or not self._writes & _MEASURE_EVERY
         ):
+            keyspace.remember_tables()
             self.measure_structures(keyspace)
             self._measure_shared()
+            measured = True
         elif index is not None and index.outgrown():
             self._measure_shared()
         self.sync_retained()
@@ -593,33 +600,44 @@ class Engine:
                 if victim is None:  # volatile-* with no TTL key left: nothing may go
                     break
                 self.remove(victim, EVICTED)
-            if self.used_memory + grown > limit and new and written is not None and written.alive:
-                self._refuse(keyspace, written, grown)
+            if self.used_memory + grown > limit and new and written is not None:
+                if written.alive:
+                    self._refuse(keyspace, written, grown, measured)
+                # The policy evicted the new key itself and then found nothing more to evict
+                # (volatile-*): what the tables grew by for it is given back as on a refusal.
+                self._take_back_growth(keyspace, written, measured)
             self.used_memory += grown
         if self.used_memory > self.stats.used_memory_peak:
             self.stats.used_memory_peak = self.used_memory
 
-    def _refuse(self, keyspace: Keyspace, written: Entry, grown: int) -> None:
+    def _refuse(self, keyspace: Keyspace, written: Entry, grown: int, measured: bool) -> None:
         """Nothing may be evicted for what the new key ``written`` made the tables grow by
         (``grown``, held back from ``used_memory``): the write is taken back and refused, as
         any write that does not fit. (Not when eviction took the written key itself: removing
         it twice raised KeyError.) The re-measures below subtract the growth the ledger holds
         before it is added back, so the visible ``used_memory`` never passes the limit."""
         self.remove(written, REPLACED)
-        if self._index is not None and written.deadline is not None:
-            # Its record goes too, and the index's lists give back what they grew by.
-            self._index.take_back(written)
-            self.sync_retained()
-        keyspace.shrink_tables()
-        self._dicts[keyspace.db] = keyspace.data
-        self.measure_structures(keyspace)
-        self._measure_shared(shrink_only=True)
+        self._take_back_growth(keyspace, written, measured)
         self.used_memory += grown
         self.stats.rejected_writes += 1
         needed = max(1, self.used_memory - self.limit)
         raise OutOfMemoryError(
             self._oom_message(written.key, needed), key=written.key, needed=needed
         )
+
+    def _take_back_growth(self, keyspace: Keyspace, written: Entry, measured: bool) -> None:
+        """The new key ``written`` has left again (refused, or evicted by its own write):
+        give back what the tables grew by for it and re-measure them. ``measured``: the
+        keyspace was measured at this write, so its tables may have grown for it."""
+        if self._index is not None and written.deadline is not None:
+            # Its record goes too, and the index's lists give back what they grew by.
+            self._index.take_back(written)
+            self.sync_retained()
+        if measured:
+            keyspace.give_back_growth()
+            self._dicts[keyspace.db] = keyspace.data
+        self.measure_structures(keyspace)
+        self._measure_shared(shrink_only=True)
 
     def _replace(
         self,
@@ -895,14 +913,14 @@ class Engine:
                     if deadline is not None and deadline <= now:
                         self.remove(entry, DELETED)
                         entry = None
-                    elif deadline is not None and entry.deadline is None:
-                        if self._room_for_ttl(keyspace, entry, now):
+                    elif deadline is not None and entry.deadline != deadline:
+                        if self._room_for_ttl(keyspace, entry, deadline, now):
                             self._change_deadline(keyspace, entry, deadline)
                         else:
                             entry = None
                             done = False
-                    elif entry.deadline != deadline:
-                        self._change_deadline(keyspace, entry, deadline)
+                    elif deadline is None and entry.deadline is not None:
+                        self._change_deadline(keyspace, entry, None)
                 if entry is not None:
                     self._touched(entry, now)
             self._fit(keyspace, now)
@@ -911,15 +929,30 @@ class Engine:
         self.after_write(now)
         return done
 
-    def _room_for_ttl(self, keyspace: Keyspace, entry: Entry, now: float) -> bool:
-        """Gaining a TTL costs index bytes: make room for them as any write would (lock
-        held). False if the policy chose this very key as the victim: it is then evicted."""
+    def _room_for_ttl(self, keyspace: Keyspace, entry: Entry, deadline: float, now: float) -> bool:
+        """Gaining a TTL, or an earlier one, costs entry and index bytes: make room for them
+        as any write would (lock held). False if the policy chose this very key as the
+        victim: it is then evicted."""
         if not self.limit:
             return True
         size = self.entry_size(entry.key, entry.payload, True)
+        if not self._evicts_any_key:
+            size += self._ttl_growth(keyspace, entry.deadline, deadline)
         if self.used_memory - entry.size + size <= self.limit:
             return True
         return self._make_room(keyspace, entry.key, size, entry, now, False) is not None
+
+    def _ttl_growth(self, keyspace: Keyspace, previous: float | None, deadline: float) -> int:
+        """What the tables grow by when a key present in ``keyspace`` gets ``deadline`` in
+        place of ``previous`` (None: no TTL yet): its TTL sampling slot and its index record.
+        A policy that may evict any key evicts for that growth once it is measured (``_fit``);
+        a restricted one (noeviction, volatile-*) may have nothing to evict, so the write
+        makes room for it beforehand and is refused, unchanged, if it cannot."""
+        growth = keyspace.ttl_growth() if previous is None else 0
+        index = self._index
+        if index is not None and not self._expiry_on_ttl_set:
+            growth += index.filing_growth(deadline, previous)
+        return growth
 
     def expire_at(
         self, db: int, key: str, deadline: float, nx: bool, xx: bool, gt: bool, lt: bool
@@ -947,7 +980,7 @@ class Engine:
                 elif deadline <= now:
                     self.remove(entry, DELETED)
                     done = True
-                elif current is None and not self._room_for_ttl(keyspace, entry, now):
+                elif not self._room_for_ttl(keyspace, entry, deadline, now):
                     done = False
                 else:
                     self._change_deadline(keyspace, entry, deadline)

@@ -9,8 +9,9 @@ what the earlier entry-recycling workaround tried to achieve by hand.
 from __future__ import annotations
 
 import itertools
+import struct
 import sys
-from typing import Final
+from typing import Any, Final
 
 from mypy_extensions import mypyc_attr
 
@@ -24,6 +25,8 @@ __all__ = [
     "TTL_OVERHEAD",
     "TTL_SLOT_OVERHEAD",
     "Entry",
+    "append_growth",
+    "list_capacity",
     "stamp",
 ]
 
@@ -133,3 +136,26 @@ TTL_SLOT_OVERHEAD: Final = 0 if COMPILED else 28
 #: entry object and its numbers (its value is released at once; the deadline float is the
 #: record's own).
 DEAD_ENTRY_OVERHEAD: Final = ENTRY_OVERHEAD
+
+
+#: A list's bytes are sys.getsizeof([]) plus one pointer per allocated slot.
+EMPTY_LIST: Final = sys.getsizeof([])
+POINTER: Final = struct.calcsize("P")
+
+
+def list_capacity(array: list[Any]) -> int:
+    """How many items ``array`` has room for before its next reallocation."""
+    return (sys.getsizeof(array) - EMPTY_LIST) // POINTER
+
+
+def append_growth(array: list[Any]) -> int:
+    """Bytes one ``append`` to ``array`` will allocate: none while it has room, else CPython's
+    over-allocation step (``list_resize``: the new length plus an eighth plus 6, rounded down
+    to a multiple of 4). Lets a write whose growth cannot be evicted for be refused before it
+    changes anything (the engine's ``_ttl_growth``)."""
+    length = len(array)
+    capacity = list_capacity(array)
+    if length < capacity:
+        return 0
+    grown = length + 1
+    return (((grown + (grown >> 3) + 6) & ~3) - capacity) * POINTER

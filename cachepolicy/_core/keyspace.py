@@ -12,16 +12,11 @@ the budget, events and hooks belong to the engine.
 
 from __future__ import annotations
 
-import struct
 import sys
 from random import Random
 from typing import Final
 
-from .entry import Entry
-
-# A list's bytes are sys.getsizeof([]) plus one pointer per allocated slot.
-_EMPTY_LIST: Final = sys.getsizeof([])
-_POINTER: Final = struct.calcsize("P")
+from .entry import Entry, append_growth, list_capacity
 
 __all__ = ["RANDOM_INDEX_BITS", "Keyspace"]
 
@@ -63,9 +58,17 @@ class Keyspace:
         #: The sampling list's capacity at the last measure: a CPython list grows its
         #: allocation only when appending past it, so while ``len(entries) <= entries_room``
         #: it has not grown and the engine needs no ``sys.getsizeof`` call per write to know
-        #: it. (A shrink goes unseen until the next periodic measure: an overcount, never an
-        #: undercount; ``check()`` recounts.)
+        #: it. A list reallocates smaller only when it falls below half its allocation: the
+        #: room is re-read then (the bytes counted stay the larger ones until the next
+        #: measure: an overcount, never an undercount).
         self.entries_room = 0
+        #: The same for the TTL sampling list.
+        self.volatile_room = 0
+        #: The three measures above as they were before the last write that changed them
+        #: (:meth:`remember_tables`).
+        self.undo_dict = self.dict_measured
+        self.undo_entries = 0
+        self.undo_volatile = 0
 
     def __len__(self) -> int:
         return len(self.data)
@@ -112,6 +115,10 @@ class Keyspace:
             entries[pos] = last
             last.pos = pos
         entry.pos = -1
+        if len(entries) < self.entries_room >> 1:
+            # CPython reallocated it smaller (a list shrinks below half its allocation): note
+            # the smaller room, or a regrowth up to the old one would go unmeasured.
+            self.entries_room = list_capacity(entries)
         self.memory -= entry.size
         if entry.deadline is not None:
             self._remove_volatile(entry)
@@ -149,8 +156,34 @@ class Keyspace:
         return [pool[rng.getrandbits(RANDOM_INDEX_BITS) % size] for _ in range(count)]
 
     def note_entries_capacity(self) -> None:
-        """Record the sampling list's capacity (see :attr:`entries_room`)."""
-        self.entries_room = (sys.getsizeof(self.entries) - _EMPTY_LIST) // _POINTER
+        """Record the sampling lists' capacities (see :attr:`entries_room`)."""
+        self.entries_room = list_capacity(self.entries)
+        self.volatile_room = list_capacity(self.volatile)
+
+    def ttl_growth(self) -> int:
+        """Bytes the TTL sampling list grows by when one more key gets a TTL."""
+        return append_growth(self.volatile) if self.index_volatile else 0
+
+    def remember_tables(self) -> None:
+        """Note the tables' sizes before a write's growth is measured, for
+        :meth:`give_back_growth`."""
+        self.undo_dict = self.dict_measured
+        self.undo_entries = self.entries_room
+        self.undo_volatile = self.volatile_room
+
+    def give_back_growth(self) -> None:
+        """Undo what one refused new key made the tables grow by, once it has been removed
+        again: a dict keeps the bigger table it rebuilt for the insert (and ``dict(d)`` may
+        clone that table as it is), a list the capacity it over-allocated. Compared with the
+        sizes :meth:`remember_tables` noted before the write, each table is rebuilt only if it
+        grew: a dict filled pair by pair and a list copy are never bigger than the tables that
+        held the same keys before (O(n), only at a growth step, not per refusal)."""
+        if self.data.__sizeof__() > self.undo_dict:
+            self.data = dict(self.data.items())  # filled pair by pair: never a table clone
+        if list_capacity(self.entries) > self.undo_entries:
+            self.entries = self.entries[:]
+        if list_capacity(self.volatile) > self.undo_volatile:
+            self.volatile = self.volatile[:]
 
     def set_index_volatile(self, index_volatile: bool) -> None:
         """Build or drop the TTL sampling array (a policy switch changed who samples TTL
@@ -212,6 +245,8 @@ class Keyspace:
                 volatile[vpos] = last
                 last.vpos = vpos
             entry.vpos = -1
+            if len(volatile) < self.volatile_room >> 1:  # reallocated smaller (see remove)
+                self.volatile_room = list_capacity(volatile)
 
     def check(self) -> list[str]:
         """Recount this database's structures; every inconsistency found (empty if healthy).

@@ -38,7 +38,13 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
-from cachelib.serializers import BaseSerializer, SimpleSerializer
+from cachelib.serializers import (
+    BaseSerializer,
+    FileSystemSerializer,
+    MongoDbSerializer,
+    SimpleSerializer,
+    UWSGISerializer,
+)
 from flask_caching.backends.base import BaseCache
 
 from cachepolicy import (
@@ -51,7 +57,7 @@ from cachepolicy import (
     get_shared_store,
 )
 from cachepolicy.errors import short_repr
-from cachepolicy.serializers import Serializer, resolve_serializer
+from cachepolicy.serializers import PickleSerializer, Serializer, resolve_serializer
 
 from . import signals as _signals
 from .settings import NEAR_KEYS, backend_kwargs_from_flask, flask_key_for
@@ -72,6 +78,18 @@ _MISSING: Any = object()
 # The core refuses these writes without changing the cache; cachelib's contract is to report
 # a refused write as ``False``.
 _REFUSED_WRITES = (OutOfMemoryError, ValueTooLargeError)
+
+# cachelib's serializers whose ``dumps(value)`` is ``pickle.dumps(value, HIGHEST_PROTOCOL)``:
+# BaseSerializer's own, which none of these overrides. cachelib has no way to say so, so this
+# table says it for them, by exact class: a subclass may override ``dumps`` (and often does), so
+# it is taken as opaque unless it declares ``pickle_protocol`` itself (see _value_encoder).
+_CACHELIB_PICKLE_SERIALIZERS: frozenset[type[BaseSerializer]] = frozenset(
+    {BaseSerializer, SimpleSerializer, FileSystemSerializer, MongoDbSerializer, UWSGISerializer}
+)
+
+# Turns a value into the bytes a cachelib serializer stores for it under a key (the key is the
+# stored one, prefix included: the core's byte budget depends on its length).
+_ValueEncoder = Callable[[Any, str], Any]
 
 
 class CoreSerializer(SimpleSerializer):
@@ -259,6 +277,7 @@ class PolicyCache(BaseCache):
         """
         self._core_get = self._view.get
         self._core_set = self._view.prefixed_setter(self.key_prefix)
+        self._encode = _value_encoder(self._view, self._serializer)
         if self._serializer is None and type(self).get is PolicyCache.get:
             self.__dict__["get"] = self._view.prefixed_getter(self.key_prefix)
         else:
@@ -271,8 +290,10 @@ class PolicyCache(BaseCache):
         By default it is a :class:`CoreSerializer` (a ``SimpleSerializer``, as Flask-Caching's
         contract expects) and values are serialized once, by the core. Another cachelib
         serializer, when Flask-Caching or the application assigns one, turns values into bytes
-        first and the core stores those bytes, so byte accounting still covers what is stored.
-        Assigning ``None`` restores the default.
+        first and the core stores those bytes, so byte accounting still covers what is stored;
+        a value too large for ``maxmemory`` is refused while it is pickled if that serializer
+        is known to pickle, after its ``dumps`` otherwise (:func:`_value_encoder`). Assigning
+        ``None`` restores the default.
         """
         return self._serializer if self._serializer is not None else self._default_serializer
 
@@ -297,9 +318,9 @@ class PolicyCache(BaseCache):
             ttl = flask_timeout_to_ttl(timeout, self.default_timeout)
             if timeout is None:
                 self._default_ttl = (self.default_timeout, ttl)
-        if self._serializer is not None:
-            value = self._serializer.dumps(value)
         try:
+            if self._encode is not None:
+                value = self._encode(value, self.key_prefix + key)
             self._core_set(key, value, ttl)
         except _REFUSED_WRITES as exc:
             logger.debug("cachepolicy refused set(%s): %s", short_repr(key), exc)
@@ -311,10 +332,11 @@ class PolicyCache(BaseCache):
     def add(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool:
         """Store ``value`` only if ``key`` holds no live value; ``True`` if it was stored."""
         ttl = flask_timeout_to_ttl(timeout, self.default_timeout)
-        if self._serializer is not None:
-            value = self._serializer.dumps(value)
+        stored = self.key_prefix + key
         try:
-            return self._view.add(self.key_prefix + key, value, ttl)
+            if self._encode is not None:
+                value = self._encode(value, stored)
+            return self._view.add(stored, value, ttl)
         except _REFUSED_WRITES as exc:
             logger.debug("cachepolicy refused add(%s): %s", short_repr(key), exc)
             return False
@@ -343,11 +365,16 @@ class PolicyCache(BaseCache):
         """Store every item; return the keys that were stored (cachelib's convention)."""
         ttl = flask_timeout_to_ttl(timeout, self.default_timeout)
         prefix = self.key_prefix
-        dumps = self._serializer.dumps if self._serializer is not None else None
-        stored = {
-            prefix + key: (dumps(value) if dumps else value) for key, value in mapping.items()
-        }
-        failed = set(self._view.set_many(stored, ttl))
+        encode = self._encode
+        stored: dict[str, Any] = {}
+        refused: set[str] = set()  # too large: reported, the rest stored (the core's rule)
+        for key, value in mapping.items():
+            name = prefix + key
+            try:
+                stored[name] = value if encode is None else encode(value, name)
+            except ValueTooLargeError:
+                refused.add(name)
+        failed = refused.union(self._view.set_many(stored, ttl))
         if not failed:
             return list(mapping)
         self._view.delete_many(failed)  # refused: no stale earlier value may be served
@@ -524,6 +551,45 @@ def _on_receiver_connected(signal: Any, **_: Any) -> None:
 
 for _signal in (_signals.keyspace_event, *_signals.EVENT_SIGNALS.values()):
     _signal.receiver_connected.connect(_on_receiver_connected, weak=False)
+
+
+def _value_encoder(view: Cache, serializer: BaseSerializer | None) -> _ValueEncoder | None:
+    """How ``set``, ``add`` and ``set_many`` serialize with an application's cachelib serializer
+    (``None``: no such serializer, the core serializes).
+
+    Its bytes are what is stored, so the size of a value is only known once they are made. A
+    serializer known to pickle (``pickle_protocol`` declared as the core's serializers declare
+    it, or one of cachelib's own pickle serializers, :data:`_CACHELIB_PICKLE_SERIALIZERS`) is
+    run by the core's budgeted pickler: the same bytes, but a value that cannot fit in
+    ``maxmemory`` is refused (``ValueTooLargeError``, counted in ``rejected_writes``) as soon
+    as its pickle passes the budget, a ``str`` or ``bytes`` from its length before any
+    pickling. Its pickling errors keep cachelib's convention: logged, and ``None`` is stored.
+
+    Any other serializer (JSON, a subclass overriding ``dumps``) is opaque: its ``dumps`` runs
+    in full, so refusing a value costs what that serializer allocates for it (its output at
+    least, a second copy for JSON's text and bytes), once; the core then refuses the bytes
+    from their length without copying them.
+    """
+    if serializer is None:
+        return None
+    declared = getattr(serializer, "pickle_protocol", None)
+    if isinstance(declared, int):
+        protocol = declared
+    elif type(serializer) in _CACHELIB_PICKLE_SERIALIZERS:
+        protocol = pickle.HIGHEST_PROTOCOL
+    else:
+        dumps = serializer.dumps
+        return lambda value, key: dumps(value)
+    encode = view.accessor(serializer=PickleSerializer(protocol)).encode
+
+    def budgeted(value: Any, key: str) -> bytes | None:
+        try:
+            return encode(value, key)
+        except pickle.PickleError as exc:
+            serializer._warn(exc)
+            return None
+
+    return budgeted
 
 
 def _open_view(config: CacheConfig, location: str | None, db: int, clock: Clock | None) -> Cache:

@@ -28,7 +28,6 @@ from hypothesis.stateful import (
 )
 
 from cachepolicy import Cache, KeyspaceEvent, ManualClock, OutOfMemoryError, ValueTooLargeError
-from cachepolicy._core import COMPILED
 from cachepolicy.eviction import REDIS_POLICIES
 
 KEYS = st.sampled_from([f"k{i}" for i in range(12)])
@@ -249,10 +248,6 @@ def _machine_for(policy: str, mode: str, expiry: str) -> type[CacheModel]:
 def test_every_policy_mode_and_expiry(policy: str, mode: str, expiry: str) -> None:
     """The product policy x mode x expiry, each with a few examples (the random machine above
     explores more steps per example across all of them)."""
-    if COMPILED and policy == "noeviction" and expiry == "timed":
-        # Known, open (closing note of this stop): compiled, Hypothesis reports this machine's
-        # data generation as flaky (a precondition answering differently on replay).
-        pytest.skip("known: flaky strategy definition under noeviction + timed (compiled)")
     run_state_machine_as_test(
         _machine_for(policy, mode, expiry),
         settings=settings(

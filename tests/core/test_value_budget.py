@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from cachepolicy import Cache, ValueTooLargeError
-from cachepolicy.serializers import BudgetExceeded, dumps_within
+from cachepolicy.serializers import BudgetExceeded, PickleSerializer, dumps_within
 from tests.conftest import MakeCache
 
 MB = 1024 * 1024
@@ -142,3 +142,28 @@ def test_dumps_within_survives_a_value_that_fails_midway_and_reentrancy() -> Non
 
     assert pickle.loads(dumps_within([Nested(), "after"], 5, 1000)) == [{}, "after"]
     assert pickle.loads(inner[0]) == {"inner": 1}
+
+
+def test_an_accessor_with_its_own_serializer(make_cache: MakeCache, huge: bytes) -> None:
+    """``Cache.accessor(serializer=...)``: a serializer declaring ``pickle_protocol`` is pickled
+    within the budget; any other one's ``dumps`` is what runs, in full."""
+    cache = make_cache(maxmemory="8mb")
+    pieces = [huge[i * MB : (i + 1) * MB] for i in range(200)]
+    declared = cache.accessor(serializer=PickleSerializer(4))
+    assert declared.encode({"a": 1}, "k") == pickle.dumps({"a": 1}, 4)
+    before = cache.info()["rejected_writes"]
+    assert _peak_while(lambda: declared.encode(pieces, "k")) < 20 * MB
+    assert cache.info()["rejected_writes"] == before + 1
+
+    class Text:
+        def dumps(self, value: Any) -> bytes:
+            return repr(value).encode()
+
+        def loads(self, payload: bytes) -> Any:
+            return payload.decode()
+
+    opaque = cache.accessor("t:", serializer=Text())
+    assert opaque.encode([1, 2], "k") == b"[1, 2]"
+    opaque.set("k", [1, 2], None)
+    assert opaque.get("k") == "[1, 2]"
+    assert cache.accessor().get_payload("t:k") == b"[1, 2]"  # stored as Text made it
