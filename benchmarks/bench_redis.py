@@ -104,21 +104,28 @@ def cache_for(alias: str) -> Any:
     return caches[alias]
 
 
-def l1_counts(alias: str) -> tuple[int, int] | None:
-    """(L1 hits, L1 lookups) so far of the alias's near caches (sync and this thread's async
-    loops are separate L1s: both are summed), or None without a near cache."""
+#: The near-cache counters reported for the Zipf rows (``near_cache_<name>`` in ``info()``):
+#: what the L1 did with its misses, which is what bounds its hit ratio.
+L1_COUNTERS = ("fills", "fills_refused", "own_echoes", "invalidations", "stale_flushes")
+
+
+def l1_counts(alias: str) -> dict[str, int] | None:
+    """The L1 counters so far (``hits``, ``lookups`` and :data:`L1_COUNTERS`) of the alias's
+    near caches (sync and this thread's async loops are separate L1s: they are summed), or
+    None without a near cache."""
     from cachepolicy.redis import two_tier
 
     client = getattr(cache_for(alias), "client", None)
     if not isinstance(client, two_tier.NearRedisClient):
         return None
-    cores = two_tier._LOCAL.get(client._key, ())
-    hits = lookups = 0
-    for core in cores:
+    counts = dict.fromkeys(("hits", "lookups", *L1_COUNTERS), 0)
+    for core in two_tier._LOCAL.get(client._key, ()):
         report = core.info()
-        hits += report["near_cache_hits"]
-        lookups += report["near_cache_hits"] + report["near_cache_misses"]
-    return hits, lookups
+        counts["hits"] += report["near_cache_hits"]
+        counts["lookups"] += report["near_cache_hits"] + report["near_cache_misses"]
+        for name in L1_COUNTERS:
+            counts[name] += report[f"near_cache_{name}"]
+    return counts
 
 
 def wait_for_l1(alias: str) -> None:
@@ -254,6 +261,7 @@ def run(seconds: float) -> tuple[list[str], dict[str, dict[str, float]], dict[st
             wait_for_l1(alias)
         rows: dict[str, dict[str, float]] = {}
         l1_ratio: dict[str, float] = {}
+        l1_detail: dict[str, dict[str, int]] = {}
 
         def measure(scenario: str, batches: dict[str, Callable[[], tuple[int, float]]]) -> None:
             before = {label: l1_counts(aliases[label]) for label in labels}
@@ -261,9 +269,11 @@ def run(seconds: float) -> tuple[list[str], dict[str, dict[str, float]], dict[st
             for label in labels:
                 after, start = l1_counts(aliases[label]), before[label]
                 if after is not None and start is not None:
-                    lookups = after[1] - start[1]
-                    if lookups:  # set / set_many look nothing up
-                        l1_ratio[scenario] = (after[0] - start[0]) / lookups
+                    delta = {name: after[name] - start[name] for name in after}
+                    if delta["lookups"]:  # set / set_many look nothing up
+                        l1_ratio[scenario] = delta["hits"] / delta["lookups"]
+                    if scenario.startswith("zipf"):
+                        l1_detail[scenario] = delta
 
         for scenario in ("get hit", "set", "get_many 10", "set_many 10"):
             measure(scenario, {label: simple(aliases[label], scenario) for label in labels})
@@ -310,7 +320,7 @@ def run(seconds: float) -> tuple[list[str], dict[str, dict[str, float]], dict[st
 
         close_near_caches()
         server.flushdb()
-    return labels, rows, hit_ratio, l1_ratio
+    return labels, rows, hit_ratio, l1_ratio, l1_detail
 
 
 def table(labels: list[str], rows: dict[str, dict[str, float]], l1_ratio: dict[str, float]) -> str:
@@ -342,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
     import redis
 
-    labels, rows, hit_ratio, l1_ratio = run(arguments.seconds)
+    labels, rows, hit_ratio, l1_ratio, l1_detail = run(arguments.seconds)
     report = [
         "# Redis backends through the Django cache API",
         "",
@@ -361,6 +371,14 @@ def main(argv: list[str] | None = None) -> int:
         "",
         "Zipf cache-aside hit ratios (all subjects see the same key streams): "
         + ", ".join(f"{name} {ratio:.3f}" for name, ratio in hit_ratio.items()),
+        "",
+        "The L1 subject's near-cache counters in the timed part of each Zipf row (what it did "
+        "with its misses; `own_echoes`: pushes of its own SETs that spared the copy read "
+        "after them): "
+        + "; ".join(
+            f"{scenario}: " + ", ".join(f"{name} {counts[name]}" for name in L1_COUNTERS)
+            for scenario, counts in l1_detail.items()
+        ),
         "",
     ]
     text = "\n".join(report)

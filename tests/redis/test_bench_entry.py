@@ -31,6 +31,7 @@ def test_bench_redis_tiny(tmp_path: Path) -> None:
     assert "RedisPolicyCache + L1" in report and "+ L1 / Django RedisCache" in report
     get_hit = next(line for line in report.splitlines() if line.startswith("| get hit |"))
     assert get_hit.rstrip(" |").endswith("%"), get_hit
+    assert "zipf 99/1 x4: fills " in report and "own_echoes" in report  # the L1's counters
     # The read-heavy row reports the L1 hit ratio of its timed (post-warm-up) part.
     for threads in (1, 4):
         row = next(
