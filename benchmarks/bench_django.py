@@ -36,16 +36,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
 import cProfile
 import io
 import itertools
 import json
 import platform
 import pstats
-import random
 import sys
-import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -60,6 +57,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from benchmarks.turns import Batch, take_turns
+from benchmarks.workloads import Ops, mixes, run_threads, totals
 
 # Timing is checked every this many operations: large enough that ``perf_counter`` calls are
 # noise, small enough that a slow scenario still stops close to ``--seconds``.
@@ -133,15 +131,6 @@ def best_of(repeat: int, one_round: Callable[[], Mapping[str, float]]) -> dict[s
         for name, rate in one_round().items():
             best[name] = max(best.get(name, 0.0), rate)
     return best
-
-
-def zipf_keys(count: int, universe: int, seed: int, s: float = 1.0) -> list[str]:
-    """``count`` keys drawn from a Zipf(s) popularity over ``universe`` keys, seeded."""
-    rng = random.Random(seed)
-    weights = [1.0 / (rank**s) for rank in range(1, universe + 1)]
-    cumulative = list(itertools.accumulate(weights))
-    total = cumulative[-1]
-    return [f"z{bisect.bisect_left(cumulative, rng.random() * total)}" for _ in range(count)]
 
 
 def simple_batch(alias: str, name: str, entries: int) -> Callable[[], int]:
@@ -236,58 +225,18 @@ def scenario_zipf(alias: str, threads: int, entries: int, seconds: float) -> tup
     The cache is first warmed with 50,000 operations of the same streams (untimed), so both
     caches are measured in steady state and their hit ratios are comparable.
     """
-    universe = entries * 4
-    streams = [zipf_keys(100_000, universe, seed=1000 + t) for t in range(threads)]
-    # One RNG per thread: a new Random(2000 + t) per draw would draw the same number every
-    # time, so the mix would be all reads or all writes instead of 90/10.
-    rngs = [random.Random(2000 + t) for t in range(threads)]
-    writes = [[rng.random() < 0.10 for _ in range(100_000)] for rng in rngs]
-    value = b"z" * 100
+    streams = mixes(
+        threads, length=100_000, universe=entries * 4, write_share=0.10, value=b"z" * 100
+    )
     warm = cache_for(alias)
     warm.clear()
-    for key in streams[0][:50_000]:
-        if warm.get(key) is None:
-            warm.set(key, value)
+    streams[0].warm((warm.get, warm.set), 50_000)
 
-    counts = [0] * threads
-    hits = [0] * threads
-    gets = [0] * threads
-    barrier = threading.Barrier(threads + 1)
-    stop = threading.Event()
-
-    def worker(t: int) -> None:
+    def ops_for(t: int) -> Ops:
         cache = cache_for(alias)  # Django gives each thread its own backend object
-        keys, is_write = streams[t], writes[t]
-        n = len(keys)
-        i = 50_000 if t == 0 else 0
-        ops = hit = get = 0
-        barrier.wait()
-        while not stop.is_set():
-            for _ in range(_BATCH):
-                key = keys[i]
-                if is_write[i]:
-                    cache.set(key, value)
-                else:
-                    get += 1
-                    if cache.get(key) is None:
-                        cache.set(key, value)
-                    else:
-                        hit += 1
-                i = (i + 1) % n
-            ops += _BATCH
-        counts[t], hits[t], gets[t] = ops, hit, get
+        return cache.get, cache.set
 
-    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-    for thread in pool:
-        thread.start()
-    barrier.wait()
-    start = time.perf_counter()
-    time.sleep(seconds)  # the benchmark's own run time, not a test assertion
-    stop.set()
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    return sum(counts) / elapsed, sum(hits) / max(1, sum(gets))
+    return totals(streams, run_threads(streams, ops_for, seconds, _BATCH))
 
 
 def scenario_async(alias: str, name: str, entries: int, seconds: float) -> float:

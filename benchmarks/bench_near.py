@@ -29,16 +29,12 @@ loopback port (``benchmarks/redisproc.py``) and stops it afterwards.
 from __future__ import annotations
 
 import argparse
-import bisect
 import datetime
-import itertools
 import multiprocessing
 import os
 import platform
-import random
 import statistics
 import sys
-import threading
 import time
 from collections.abc import Callable
 from multiprocessing.connection import Connection
@@ -52,21 +48,12 @@ if str(ROOT) not in sys.path:
 import redis  # noqa: E402
 
 from benchmarks.redisproc import redis_server  # noqa: E402
+from benchmarks.workloads import mixes, run_threads, totals  # noqa: E402
 from cachepolicy.redis.near import NearCache, NearCacheConfig, RedisRemote  # noqa: E402
 
 VALUE = b"z" * 100
 UNIVERSE = 40_000
 PREFIX = "bench:near:"
-
-
-def zipf_keys(count: int, universe: int, seed: int, s: float = 1.0) -> list[str]:
-    """``count`` keys from a Zipf(s) popularity over ``universe`` keys (as bench_django)."""
-    rng = random.Random(seed)
-    cumulative = list(itertools.accumulate(1.0 / rank**s for rank in range(1, universe + 1)))
-    total = cumulative[-1]
-    return [
-        f"{PREFIX}z{bisect.bisect_left(cumulative, rng.random() * total)}" for _ in range(count)
-    ]
 
 
 class Plain:
@@ -128,59 +115,21 @@ def get_hit_round(subject: Any, seconds: float) -> float:
 
 def zipf_round(subject: Any, threads: int, seconds: float) -> tuple[float, float]:
     """Total ops/s of the cache-aside mix over ``threads`` threads, and its read hit ratio."""
-    streams = [zipf_keys(50_000, UNIVERSE, seed=1000 + t) for t in range(threads)]
-    # One seeded generator per thread, drawn 50,000 times (a fresh Random(seed) per draw
-    # would repeat its first value: all writes or none).
-    rngs = [random.Random(2000 + t) for t in range(threads)]
-    writes = [[rng.random() < 0.10 for _ in range(50_000)] for rng in rngs]
-    for key in streams[0][:20_000]:  # warm, untimed: both subjects start in steady state
-        if subject.get(key) is None:
-            subject.set(key, VALUE)
-    counts = [0] * threads
-    hits = [0] * threads
-    reads = [0] * threads
-    barrier = threading.Barrier(threads + 1)
-    stop = threading.Event()
-    get, set_ = subject.get, subject.set
-
-    def worker(t: int) -> None:
-        keys, is_write = streams[t], writes[t]
-        n = len(keys)
-        i = ops = hit = read = 0
-        barrier.wait()
-        while not stop.is_set():
-            for _ in range(500):
-                key = keys[i]
-                if is_write[i]:
-                    set_(key, VALUE)
-                else:
-                    read += 1
-                    if get(key) is None:
-                        set_(key, VALUE)
-                    else:
-                        hit += 1
-                i = (i + 1) % n
-                ops += 1
-        counts[t], hits[t], reads[t] = ops, hit, read
-
+    streams = mixes(
+        threads, length=50_000, universe=UNIVERSE, write_share=0.10, value=VALUE, prefix=PREFIX
+    )
+    ops = (subject.get, subject.set)
+    streams[0].warm(ops, 20_000)  # untimed: both subjects start in steady state
+    streams[0].position = 0  # ... and the timed part starts from the stream's beginning
     cache = getattr(subject, "cache", None)
     before = cache.info() if cache is not None else None
-    pool = [threading.Thread(target=worker, args=(t,)) for t in range(threads)]
-    for thread in pool:
-        thread.start()
-    barrier.wait()
-    start = time.perf_counter()
-    time.sleep(seconds)
-    stop.set()
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - start
+    elapsed = run_threads(streams, lambda t: ops, seconds, 500)
     if cache is not None and before is not None:
         after = cache.info()
         l1_hits = after["near_cache_hits"] - before["near_cache_hits"]
         l1_lookups = l1_hits + after["near_cache_misses"] - before["near_cache_misses"]
         subject.l1_hit_ratio = l1_hits / max(1, l1_lookups)
-    return sum(counts) / elapsed, sum(hits) / max(1, sum(reads))
+    return totals(streams, elapsed)
 
 
 def reader_process(conn: Connection, port: int, key: str, idle: bool) -> None:

@@ -11,7 +11,10 @@ machine speed.
 ``get_many 10``       ``get_many`` of 10 present keys (ops/s counts calls)
 ``set_many 10``       ``set_many`` of 10 keys (ops/s counts calls)
 ``zipf 90/10 xN``     Zipf (s=1.0) keys over 10,000, 90% reads (a miss is followed by a set),
-                      10% writes; N threads, each with its own backend object (as Django does)
+                      10% writes; N threads, each with its own backend object (as Django does);
+                      ``benchmarks/workloads.py``'s loop, after an untimed warm-up of 10,000
+                      operations per thread
+``zipf 99/1 xN``      the same with 1% writes: the read-heavy mix a near cache is for
 ``aget x100`` /       100 concurrent tasks on one event loop, each awaiting 5 calls; Django's
 ``aset x100``         ``RedisCache`` and ``django-redis`` go through ``sync_to_async``
 
@@ -20,18 +23,14 @@ Run: ``python benchmarks/bench_redis.py`` (``--seconds`` per subject per scenari
 near cache (``NEAR_CACHE``: an in-process L1 kept coherent by ``CLIENT TRACKING``); its L1 hit
 ratio (``near_cache_hits`` / L1 lookups, from ``info()``) is reported per scenario. Targets
 (issue 12): without L1 >= 1.0x Django's ``RedisCache`` on every row; with L1 >= 10x on the
-read-heavy Zipf mix; async >= 3x.
+read-heavy Zipf mix (``zipf 99/1``); async >= 3x.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import bisect
-import itertools
-import random
 import sys
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -44,7 +43,8 @@ sys.path[:0] = [
 ]
 
 from benchmarks.redisproc import redis_server  # noqa: E402
-from benchmarks.turns import take_turns  # noqa: E402
+from benchmarks.turns import Batch, take_turns  # noqa: E402
+from benchmarks.workloads import Mix, mixes, read_hit_ratio  # noqa: E402
 
 RESULTS = Path(__file__).with_name("results") / "redis.md"
 
@@ -104,21 +104,28 @@ def cache_for(alias: str) -> Any:
     return caches[alias]
 
 
-def l1_counts(alias: str) -> tuple[int, int] | None:
-    """(L1 hits, L1 lookups) so far of the alias's near caches (sync and this thread's async
-    loops are separate L1s: both are summed), or None without a near cache."""
+#: The near-cache counters reported for the Zipf rows (``near_cache_<name>`` in ``info()``):
+#: what the L1 did with its misses, which is what bounds its hit ratio.
+L1_COUNTERS = ("fills", "fills_refused", "own_echoes", "invalidations", "stale_flushes")
+
+
+def l1_counts(alias: str) -> dict[str, int] | None:
+    """The L1 counters so far (``hits``, ``lookups`` and :data:`L1_COUNTERS`) of the alias's
+    near caches (sync and this thread's async loops are separate L1s: they are summed), or
+    None without a near cache."""
     from cachepolicy.redis import two_tier
 
     client = getattr(cache_for(alias), "client", None)
     if not isinstance(client, two_tier.NearRedisClient):
         return None
-    cores = two_tier._LOCAL.get(client._key, ())
-    hits = lookups = 0
-    for core in cores:
+    counts = dict.fromkeys(("hits", "lookups", *L1_COUNTERS), 0)
+    for core in two_tier._LOCAL.get(client._key, ()):
         report = core.info()
-        hits += report["near_cache_hits"]
-        lookups += report["near_cache_hits"] + report["near_cache_misses"]
-    return hits, lookups
+        counts["hits"] += report["near_cache_hits"]
+        counts["lookups"] += report["near_cache_hits"] + report["near_cache_misses"]
+        for name in L1_COUNTERS:
+            counts[name] += report[f"near_cache_{name}"]
+    return counts
 
 
 def wait_for_l1(alias: str) -> None:
@@ -129,13 +136,6 @@ def wait_for_l1(alias: str) -> None:
     client = getattr(cache, "client", None)  # Django's and django-redis's have other shapes
     if isinstance(client, two_tier.NearRedisClient) and not client.near.wait_fresh(10.0):
         raise RuntimeError(f"{alias}: the near cache's tracker did not connect")
-
-
-def zipf_stream(count: int, seed: int) -> list[str]:
-    weights = list(itertools.accumulate(1.0 / (rank + 1) for rank in range(_UNIVERSE)))
-    rng = random.Random(seed)
-    total = weights[-1]
-    return [f"z{bisect.bisect_left(weights, rng.random() * total)}" for _ in range(count)]
 
 
 def timed(work: Callable[[], int]) -> Callable[[], tuple[int, float]]:
@@ -177,45 +177,37 @@ def simple(alias: str, scenario: str) -> Callable[[], tuple[int, float]]:
     return timed(work)
 
 
-def zipf(
-    alias: str, threads: int, stats: dict[str, list[int]], pool: ThreadPoolExecutor
-) -> Callable[[], tuple[int, float]]:
-    """Cache-aside Zipf mix on ``threads`` long-lived threads (a WSGI server's pool): each
-    thread keeps its backend object, as Django gives every thread its own."""
-    streams = [zipf_stream(20_000, 100 + t) for t in range(threads)]
-    rngs = [random.Random(200 + t) for t in range(threads)]
-    writes = [[rng.random() < 0.1 for _ in range(20_000)] for rng in rngs]
-    positions = [0] * threads
+#: The Zipf rows: (name, share of writes). 90/10 is the usual web mix (a write every 10 ops
+#: bounds an L1's speed-up near 10x even at a 100 % L1 hit ratio); 99/1 is the read-heavy mix
+#: a near cache is for.
+ZIPF_MIXES = (("zipf 90/10", 0.10), ("zipf 99/1", 0.01))
+#: Operations of each thread's stream run untimed before a Zipf row (every subject, the same
+#: keys), so the row measures the steady state, not the cold start of a 10,000-key universe.
+ZIPF_WARM = 10_000
+
+
+def zipf(alias: str, streams: list[Mix], pool: ThreadPoolExecutor) -> Batch:
+    """Cache-aside Zipf mix on long-lived threads (a WSGI server's pool), one stream each:
+    each thread keeps its backend object, as Django gives every thread its own."""
     per_batch = 200
-    counters = stats.setdefault(alias, [0, 0])
 
     def worker(t: int) -> None:
         cache = cache_for(alias)
-        keys, is_write, i = streams[t], writes[t], positions[t]
-        hits = gets = 0
-        for _ in range(per_batch):
-            key = keys[i]
-            if is_write[i]:
-                cache.set(key, _VALUE)
-            else:
-                gets += 1
-                if cache.get(key) is None:
-                    cache.set(key, _VALUE)
-                else:
-                    hits += 1
-            i = (i + 1) % len(keys)
-        positions[t] = i
-        with lock:
-            counters[0] += hits
-            counters[1] += gets
+        streams[t].run((cache.get, cache.set), per_batch)
 
-    lock = threading.Lock()
+    def warm(t: int) -> None:
+        cache = cache_for(alias)
+        streams[t].warm((cache.get, cache.set), ZIPF_WARM)
+
+    for future in [pool.submit(warm, t) for t in range(len(streams))]:
+        future.result()
+    wait_for_l1(alias)  # a write-heavy warm-up may have outrun the tracker's heartbeat
 
     def batch() -> tuple[int, float]:
         start = time.perf_counter()
-        for future in [pool.submit(worker, t) for t in range(threads)]:
+        for future in [pool.submit(worker, t) for t in range(len(streams))]:
             future.result()
-        return threads * per_batch, time.perf_counter() - start
+        return len(streams) * per_batch, time.perf_counter() - start
 
     return batch
 
@@ -269,6 +261,7 @@ def run(seconds: float) -> tuple[list[str], dict[str, dict[str, float]], dict[st
             wait_for_l1(alias)
         rows: dict[str, dict[str, float]] = {}
         l1_ratio: dict[str, float] = {}
+        l1_detail: dict[str, dict[str, int]] = {}
 
         def measure(scenario: str, batches: dict[str, Callable[[], tuple[int, float]]]) -> None:
             before = {label: l1_counts(aliases[label]) for label in labels}
@@ -276,25 +269,39 @@ def run(seconds: float) -> tuple[list[str], dict[str, dict[str, float]], dict[st
             for label in labels:
                 after, start = l1_counts(aliases[label]), before[label]
                 if after is not None and start is not None:
-                    lookups = after[1] - start[1]
-                    if lookups:  # set / set_many look nothing up
-                        l1_ratio[scenario] = (after[0] - start[0]) / lookups
+                    delta = {name: after[name] - start[name] for name in after}
+                    if delta["lookups"]:  # set / set_many look nothing up
+                        l1_ratio[scenario] = delta["hits"] / delta["lookups"]
+                    if scenario.startswith("zipf"):
+                        l1_detail[scenario] = delta
 
         for scenario in ("get hit", "set", "get_many 10", "set_many 10"):
             measure(scenario, {label: simple(aliases[label], scenario) for label in labels})
         hit_ratio: dict[str, float] = {}
-        for threads in (1, 4):
-            stats: dict[str, list[int]] = {}
-            pools = {label: ThreadPoolExecutor(threads) for label in labels}
-            measure(
-                f"zipf 90/10 x{threads}",
-                {label: zipf(aliases[label], threads, stats, pools[label]) for label in labels},
-            )
-            for pool in pools.values():
-                pool.shutdown()
-            for label in labels:
-                hits, gets = stats[aliases[label]]
-                hit_ratio[f"{label} x{threads}"] = hits / max(1, gets)
+        for name, write_share in ZIPF_MIXES:
+            for threads in (1, 4):
+                # Every subject replays the same streams (the same seeds), from the start.
+                streams = {
+                    label: mixes(
+                        threads,
+                        length=40_000,
+                        universe=_UNIVERSE,
+                        write_share=write_share,
+                        value=_VALUE,
+                        key_seed=100,
+                        write_seed=200,
+                    )
+                    for label in labels
+                }
+                pools = {label: ThreadPoolExecutor(threads) for label in labels}
+                measure(
+                    f"{name} x{threads}",
+                    {label: zipf(aliases[label], streams[label], pools[label]) for label in labels},
+                )
+                for pool in pools.values():
+                    pool.shutdown()
+                for label in labels:
+                    hit_ratio[f"{label} {name} x{threads}"] = read_hit_ratio(streams[label])
         loop = asyncio.new_event_loop()
         try:
             for name in ("aget", "aset"):
@@ -313,7 +320,7 @@ def run(seconds: float) -> tuple[list[str], dict[str, dict[str, float]], dict[st
 
         close_near_caches()
         server.flushdb()
-    return labels, rows, hit_ratio, l1_ratio
+    return labels, rows, hit_ratio, l1_ratio, l1_detail
 
 
 def table(labels: list[str], rows: dict[str, dict[str, float]], l1_ratio: dict[str, float]) -> str:
@@ -345,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     import django
     import redis
 
-    labels, rows, hit_ratio, l1_ratio = run(arguments.seconds)
+    labels, rows, hit_ratio, l1_ratio, l1_detail = run(arguments.seconds)
     report = [
         "# Redis backends through the Django cache API",
         "",
@@ -359,10 +366,19 @@ def main(argv: list[str] | None = None) -> int:
         table(labels, rows, l1_ratio),
         "",
         "L1 hit ratio: the share of the L1 subject's lookups its near cache answered during "
-        "the timed batches (`-`: the scenario reads nothing).",
+        "the timed batches, after the Zipf rows' untimed warm-up (`-`: the scenario reads "
+        "nothing).",
         "",
         "Zipf cache-aside hit ratios (all subjects see the same key streams): "
         + ", ".join(f"{name} {ratio:.3f}" for name, ratio in hit_ratio.items()),
+        "",
+        "The L1 subject's near-cache counters in the timed part of each Zipf row (what it did "
+        "with its misses; `own_echoes`: pushes of its own SETs that spared the copy read "
+        "after them): "
+        + "; ".join(
+            f"{scenario}: " + ", ".join(f"{name} {counts[name]}" for name in L1_COUNTERS)
+            for scenario, counts in l1_detail.items()
+        ),
         "",
     ]
     text = "\n".join(report)

@@ -1,8 +1,10 @@
-"""A private, throw-away ``redis-server`` for the benchmarks.
+"""Private, throw-away ``redis-server`` processes: the one way this repository starts one.
 
-The benchmarks change ``maxmemory`` and flush, which must never hit a server that other
-people's tests (or data) use, such as the one on port 6379: so they start their own, on a free
-loopback port, without persistence, and stop it when done.
+The benchmarks change ``maxmemory`` and flush, and the tests flush, ``CONFIG SET``, restart and
+kill servers: none of that may hit a server other people's tests (or data) use, such as the one
+on port 6379. So every server here runs on free loopback ports, in a temporary directory,
+without persistence, and is stopped when done. The tests' fixtures
+(``tests/redis/servers.py``) wrap these classes; the benchmarks use :func:`redis_server`.
 """
 
 from __future__ import annotations
@@ -16,56 +18,193 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-__all__ = ["redis_server"]
+__all__ = [
+    "CLUSTER_TIMEOUT",
+    "START_TIMEOUT",
+    "RedisClusterProcess",
+    "RedisProcess",
+    "free_port",
+    "redis_server",
+    "wait_until",
+]
+
+# How long a server gets to answer PING after start, and the cluster to reach state ok: generous
+# because the machine is shared and slow, and the waits poll (they end as soon as it is ready).
+START_TIMEOUT = 20.0
+CLUSTER_TIMEOUT = 30.0
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now (and whose +10000 bus port is free too)."""
+    while True:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = int(probe.getsockname()[1])
+        # Redis Cluster also binds port + 10000 for its bus: both must fit and be free.
+        if port + 10000 > 65535:
+            continue
+        with socket.socket() as bus:
+            try:
+                bus.bind(("127.0.0.1", port + 10000))
+            except OSError:
+                continue
+        return port
+
+
+def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.02) -> None:
+    """Poll ``predicate()`` until true or ``timeout`` seconds pass (then fail naming ``what``)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            if predicate():
+                return
+        except Exception:  # a server still starting refuses connections: keep polling
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class RedisProcess:
+    """One private ``redis-server`` process on a loopback port; ``restart()`` keeps the port."""
+
+    def __init__(self, binary: str, *, cluster: bool = False, extra: tuple[str, ...] = ()):
+        self.binary = binary
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.cluster = cluster
+        self.extra = extra
+        self.dir = tempfile.mkdtemp(prefix=f"cachepolicy-redis-{self.port}-")
+        self.process: subprocess.Popen[bytes] | None = None
+        self.start()
+
+    @property
+    def url(self) -> str:
+        return f"redis://{self.host}:{self.port}"
+
+    def argv(self) -> list[str]:
+        args = [
+            self.binary,
+            "--port", str(self.port),
+            "--bind", self.host,
+            "--save", "",
+            "--appendonly", "no",
+            "--dir", self.dir,
+            "--protected-mode", "no",
+        ]  # fmt: skip
+        if self.cluster:
+            args += [
+                "--cluster-enabled", "yes",
+                "--cluster-config-file", f"nodes-{self.port}.conf",
+                # A killed primary is declared failed quickly, so the fault tests stay short.
+                "--cluster-node-timeout", "2000",
+            ]  # fmt: skip
+        return args + list(self.extra)
+
+    def client(self, **kwargs: Any) -> Any:
+        import redis
+
+        return redis.Redis(host=self.host, port=self.port, **kwargs)
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        probe = self.client(socket_timeout=1)
+        try:
+            wait_until(probe.ping, START_TIMEOUT, f"redis-server on port {self.port}")
+        finally:
+            probe.close()
+
+    def stop(self) -> None:
+        """Kill the server (SIGKILL: a crash, not a clean shutdown) and wait for it."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(10)
+        self.process = None
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+    def close(self) -> None:
+        self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class RedisClusterProcess:
+    """Three private cluster-enabled ``redis-server`` primaries joined into one cluster."""
+
+    def __init__(self, binary: str, primaries: int = 3):
+        self.nodes = [RedisProcess(binary, cluster=True) for _ in range(primaries)]
+        try:
+            subprocess.run(
+                [
+                    "redis-cli", "--cluster", "create",
+                    *(f"{n.host}:{n.port}" for n in self.nodes),
+                    "--cluster-replicas", "0", "--cluster-yes",
+                ],
+                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60,
+            )  # fmt: skip
+            self.wait_ok()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def urls(self) -> list[str]:
+        return [n.url for n in self.nodes]
+
+    @property
+    def location(self) -> str:
+        """A ``LOCATION`` string for the backends: the nodes' URLs, comma separated."""
+        return ",".join(self.urls)
+
+    def wait_ok(self, timeout: float = CLUSTER_TIMEOUT) -> None:
+        def all_ok() -> bool:
+            for node in self.nodes:
+                if node.process is None:
+                    continue
+                client = node.client(socket_timeout=1)
+                try:
+                    info = client.execute_command("CLUSTER INFO")
+                finally:
+                    client.close()
+                # redis-py parses CLUSTER INFO into a dict; older versions return the text.
+                if isinstance(info, dict):
+                    state = info.get("cluster_state")
+                    ok = state in ("ok", b"ok")
+                else:
+                    text = info.decode() if isinstance(info, bytes) else str(info)
+                    ok = "cluster_state:ok" in text
+                if not ok:
+                    return False
+            return True
+
+        wait_until(all_ok, timeout, "cluster_state:ok on every node", interval=0.1)
+
+    def client(self, **kwargs: Any) -> Any:
+        from redis.cluster import ClusterNode, RedisCluster
+
+        live = [ClusterNode(n.host, n.port) for n in self.nodes if n.process is not None]
+        return RedisCluster(startup_nodes=live, **kwargs)
+
+    def close(self) -> None:
+        for node in self.nodes:
+            node.close()
 
 
 @contextlib.contextmanager
-def redis_server() -> Iterator[Any]:
-    """A private ``redis-server`` on a free loopback port (no persistence), stopped on exit.
-
-    A private server, not the one on 6379: the benchmark changes ``maxmemory`` and flushes,
-    which must not hit a server other people's tests use.
-    """
-    import redis
-
+def redis_server(*extra: str) -> Iterator[Any]:
+    """A ``redis.Redis`` client of a private server (``extra``: more ``redis-server``
+    arguments), stopped on exit."""
     binary = shutil.which("redis-server")
     if binary is None:
         raise RuntimeError("redis-server is not installed (apt-get install redis-server)")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    workdir = tempfile.mkdtemp(prefix="cachepolicy-redis-")
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            workdir,
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
+    server = RedisProcess(binary, extra=extra)
+    client = server.client()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
         yield client
     finally:
         client.close()
-        process.terminate()
-        process.wait(10)
-        shutil.rmtree(workdir, ignore_errors=True)
+        server.close()

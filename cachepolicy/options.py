@@ -18,7 +18,10 @@ drift. The module imports nothing from Django or Flask: keys are plain strings.
 Adding an option: declare one row with :func:`_row` (and, for a store option, the
 ``CacheConfig`` field that reads its default from here), then run the generator for the docs.
 Options of a tier other than the in-process store (the Redis tier) say so in ``applies_to``;
-each consumer selects the rows of the tiers it serves (:func:`options_for`).
+each consumer selects the rows of the tiers it serves (:func:`options_for`): the Redis settings
+parser (:mod:`cachepolicy.redis.settings`) accepts exactly the ``redis`` store rows, the near
+cache reads its defaults and choices from its rows, Flask's near-cache keys and the Redis
+backend's Django check hints come from here too.
 """
 
 from __future__ import annotations
@@ -48,8 +51,12 @@ __all__ = [
 Scope = Literal["store", "view"]
 
 #: The tiers an option can apply to. ``memory`` is the in-process store every adapter builds;
-#: the Redis tier (issue 12) adds its name here with its rows.
-TIERS: Final[tuple[str, ...]] = ("memory",)
+#: ``redis`` the Redis backends (``RedisPolicyCache``, :mod:`cachepolicy.redis.settings`), whose
+#: store options become the server's redis.conf parameters or configure the client and its
+#: near cache (L1).
+TIERS: Final[tuple[str, ...]] = ("memory", "redis")
+_BOTH: Final = ("memory", "redis")
+_REDIS: Final = ("redis",)
 
 # Safe defaults (unlike Redis's unbounded noeviction): a web cache that grows without bound is
 # exactly the failure LocMemCache/SimpleCache users report. 64 MiB holds ~100k typical
@@ -201,6 +208,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "(k = 1000, kb = 1024) from the size of one empty entry (MIN_MAXMEMORY, a few hundred "
         "bytes) to 2**63 - 1; 0 means no byte limit.",
         django_check="django_cachepolicy.E002",
+        applies_to=_BOTH,
     ),
     _row(
         "maxmemory_policy",
@@ -214,6 +222,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl), a name "
         "registered with cachepolicy.register_policy(), or a dotted path.",
         django_check="django_cachepolicy.E001",
+        applies_to=_BOTH,
     ),
     _row(
         "maxmemory_samples",
@@ -226,6 +235,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         meaning="Keys sampled per database per eviction round (sampled mode); 5 is Redis's, "
         "10 is close to exact LRU.",
         accepts="Use an integer from 1 to 64; 5 is Redis's default, 10 is close to true LRU.",
+        applies_to=_BOTH,
     ),
     _row(
         "eviction_mode",
@@ -234,8 +244,10 @@ OPTIONS: Final[tuple[Option, ...]] = (
         default="sampled",
         choices=("sampled", "exact"),
         meaning="sampled: Redis's approximation, O(samples) per eviction, nothing per entry; "
-        "exact: ordered structures, the true worst key, more memory per entry.",
+        "exact: ordered structures, the true worst key, more memory per entry (in-process "
+        "only: Redis always samples).",
         accepts="Use 'sampled' (Redis's approximation) or 'exact'.",
+        applies_to=_BOTH,
     ),
     _row(
         "lfu_log_factor",
@@ -247,6 +259,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         meaning="LFU counter growth: the higher, the more hits one increment needs "
         "(redis.conf lfu-log-factor).",
         accepts="Use an integer from 0 to 2147483647 (Redis's range); 10 is Redis's default.",
+        applies_to=_BOTH,
     ),
     _row(
         "lfu_decay_time",
@@ -260,6 +273,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "(redis.conf lfu-decay-time).",
         accepts="Use a number of minutes from 0 (never decay) to 2147483647 (Redis's "
         "range); 1 is Redis's default.",
+        applies_to=_BOTH,
     ),
     _row(
         "expiry",
@@ -283,6 +297,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         meaning="Expiry cycles per second (Redis's hz): the lag of timed and background "
         "expiry is at most 1/hz.",
         accepts="Use an integer from 1 to 500; 10 is Redis's default.",
+        applies_to=_BOTH,
     ),
     _row(
         "active_expire_effort",
@@ -295,6 +310,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "(redis.conf active-expire-effort; active expiry).",
         accepts="Use an integer from 1 (Redis's default) to 10.",
         django_check="django_cachepolicy.E004",
+        applies_to=_BOTH,
     ),
     _row(
         "databases",
@@ -305,6 +321,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         high=1024,
         meaning="Number of databases in the store, sharing its one memory budget (Redis's SELECT).",
         accepts="Use an integer from 1 to 1024; 16 is Redis's default.",
+        applies_to=_BOTH,
     ),
     _row(
         "max_entries",
@@ -346,6 +363,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "request path (Redis's lazyfree-lazy-*); 0 = every value.",
         accepts="Write a byte count or a size such as '1mb'; 0 frees every value on the "
         "request path.",
+        applies_to=_BOTH,
     ),
     _row(
         "serializer",
@@ -354,9 +372,136 @@ OPTIONS: Final[tuple[Option, ...]] = (
         default="pickle",
         choices=("pickle",),
         meaning="How values are stored (serialized, so byte accounting is exact); Flask's "
-        "CACHE_SERIALIZER keeps Flask-Caching's meaning, so Flask sets this in CACHE_OPTIONS.",
-        accepts="Use 'pickle' or the dotted path of a serializer class or instance.",
+        "CACHE_SERIALIZER keeps Flask-Caching's meaning, so Flask sets this in CACHE_OPTIONS. "
+        "Redis tier: 'json' too, and signed with signing_key.",
+        accepts="Use 'pickle' (or, on Redis, 'json') or the dotted path of a serializer class "
+        "or instance.",
         flask_key=None,
+        applies_to=_BOTH,
+    ),
+    # The Redis tier's own options: the server's lazy-free switches, the client, the near cache.
+    # Only the near cache's have a top-level Flask key; the others go in CACHE_OPTIONS.
+    *(
+        _row(
+            f"lazyfree_lazy_{what}",
+            "store",
+            type="bool or None",
+            default=None,
+            meaning=f"Redis's lazyfree-lazy-{what.replace('_', '-')}: free values of {freed} "
+            "in a background thread; overrides LAZYFREE_THRESHOLD for that case.",
+            accepts="Use True or False (or 'yes'/'no').",
+            flask_key=None,
+            applies_to=_REDIS,
+        )
+        for what, freed in (
+            ("eviction", "evicted keys"),
+            ("expire", "expired keys"),
+            ("server_del", "keys a command replaces (SET or RENAME over an existing key)"),
+            ("user_del", "keys DEL deletes (DEL then acts as UNLINK)"),
+            ("user_flush", "FLUSHDB/FLUSHALL (as their ASYNC forms)"),
+        )
+    ),
+    _row(
+        "topology",
+        "store",
+        type="str",
+        default="auto",
+        choices=("auto", "standalone", "cluster"),
+        meaning="How LOCATION is read: auto (several URLs = a Redis Cluster's startup nodes, "
+        "one = a standalone server), standalone or cluster.",
+        accepts="Use 'auto', 'standalone' or 'cluster'.",
+        flask_key=None,
+        applies_to=_REDIS,
+    ),
+    _row(
+        "apply_config",
+        "store",
+        type="bool",
+        default=False,
+        meaning="CONFIG SET the memory options on the server at start-up (it changes the "
+        "server for every client: opt-in); off, they are read back and differences warned "
+        "about.",
+        accepts="Use True or False (or 'yes'/'no').",
+        flask_key=None,
+        applies_to=_REDIS,
+    ),
+    _row(
+        "signing_key",
+        "store",
+        type="str, bytes or list",
+        default=None,
+        meaning="HMAC-sign every stored value and refuse unsigned or tampered ones; a list "
+        "rotates keys (the first signs, every one verifies).",
+        accepts="Use a secret of at least 16 characters, or a list of them.",
+        flask_key=None,
+        applies_to=_REDIS,
+    ),
+    _row(
+        "flush_on_clear",
+        "store",
+        type="bool",
+        default=False,
+        meaning="Let clear() run FLUSHDB (on every primary) instead of deleting only the "
+        "keys with this alias's prefix (SCAN + UNLINK).",
+        accepts="Use True or False (or 'yes'/'no').",
+        flask_key=None,
+        applies_to=_REDIS,
+    ),
+    _row(
+        "events",
+        "store",
+        type="str or list of str",
+        default=("expired", "evicted"),
+        choices=("expired", "evicted"),
+        meaning="Redis keyspace notifications relayed as the framework's signals; () for none "
+        "(no listener connection).",
+        accepts="Use 'expired', 'evicted', both (a list) or () for none.",
+        flask_key=None,
+        applies_to=_REDIS,
+    ),
+    _row(
+        "client_options",
+        "store",
+        type="dict",
+        default=None,
+        meaning="Keyword arguments for the redis-py client (socket_timeout, max_connections, "
+        "ssl_*, ...).",
+        accepts="Use a dict of redis-py client keyword arguments.",
+        flask_key=None,
+        applies_to=_REDIS,
+    ),
+    _row(
+        "near_cache",
+        "store",
+        type="bool or dict",
+        default=None,
+        meaning="A byte-bounded in-process near cache (L1) in front of Redis, kept coherent by "
+        "CLIENT TRACKING: True (16 MiB, allkeys-lru) or a dict of in-process options for it.",
+        accepts="Use True, or a dict of in-process cache options such as {'MAXMEMORY': "
+        "'16mb'} (any but SERIALIZER and DATABASES); leave it out for no near cache.",
+        applies_to=_REDIS,
+    ),
+    _row(
+        "near_cache_staleness",
+        "store",
+        type="number",
+        unit="seconds",
+        default=1.0,
+        meaning="How long a silent invalidation connection is still trusted: no L1 copy is "
+        "served later than this after a write; the heartbeat PINGs four times per bound.",
+        accepts="Use a number of seconds from 0.01 to 3600.",
+        applies_to=_REDIS,
+    ),
+    _row(
+        "near_cache_mode",
+        "store",
+        type="str",
+        default="bcast",
+        choices=("bcast", "default"),
+        meaning="CLIENT TRACKING mode of the near cache: bcast (one subscription per key "
+        "prefix and primary) or default (the server remembers the keys read; standalone only).",
+        accepts="Use 'bcast' (standalone or cluster) or 'default' (one server only).",
+        applies_to=_REDIS,
     ),
     # Per-view options: the adapters' own, not CacheConfig fields.
     _row(
@@ -365,11 +510,14 @@ OPTIONS: Final[tuple[Option, ...]] = (
         type="str or None",
         default=None,
         meaning="Names a process-wide store shared by every alias or backend naming it (like "
-        "LocMemCache's LOCATION). Flask: unset = a private store per Cache object.",
+        "LocMemCache's LOCATION). Flask: unset = a private store per Cache object. Redis tier: "
+        "the server's redis://, rediss:// or unix:// URL, several (comma separated) for a "
+        "cluster's startup nodes (Flask: CACHE_REDIS_URL).",
         accepts="LOCATION names the in-process store (like LocMemCache's): aliases with the "
         "same LOCATION share one store. Use a string such as 'default'.",
         django_in_options=False,
         django_check="django_cachepolicy.E008",
+        applies_to=_BOTH,
     ),
     _row(
         "db",
@@ -377,9 +525,11 @@ OPTIONS: Final[tuple[Option, ...]] = (
         type="int",
         default=0,
         low=0,
-        meaning="Which database of the store this alias or backend reads and writes.",
+        meaning="Which database of the store this alias or backend reads and writes (Redis "
+        "tier: SELECT; always 0 on a cluster; Flask: CACHE_REDIS_DB).",
         accepts="Use an integer from 0 to DATABASES - 1 (DATABASES defaults to 16, as in Redis).",
         django_key="DATABASE",
+        applies_to=_BOTH,
     ),
     _row(
         "on_out_of_memory",
@@ -408,6 +558,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         django_check="django_cachepolicy.E006",
         flask_key="CACHE_DEFAULT_TIMEOUT",
         flask_native=True,
+        applies_to=_BOTH,
     ),
     _row(
         "key_prefix",
@@ -421,6 +572,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         flask_key="CACHE_KEY_PREFIX",
         flask_native=True,
         flask_options=False,
+        applies_to=_BOTH,
     ),
     _row(
         "signals",

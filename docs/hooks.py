@@ -80,6 +80,20 @@ def _flask_text(option: Any) -> str:
     return _code(option.flask_key) + suffix
 
 
+def _check_text(option: Any) -> str:
+    """The Django system check an invalid value fails: the in-process backend's id, and
+    ``E201`` (every invalid ``RedisPolicyCache`` setting) for a Redis-tier option."""
+    checks = []
+    if "memory" in option.applies_to:
+        if option.django_check:
+            checks.append(_code(option.django_check))
+        elif option.django_key and option.scope == "store":
+            checks.append("`django_cachepolicy.E007`")
+    if "redis" in option.applies_to and option.django_key:
+        checks.append("`django_cachepolicy.E201` (Redis)")
+    return ", ".join(checks) or "—"
+
+
 def render_configuration() -> str:
     """The Markdown of ``docs/configuration.md``, from the options table."""
     from cachepolicy.options import OPTIONS, TIERS
@@ -101,14 +115,21 @@ def render_configuration() -> str:
         "`CACHE_OPTIONS` under its core name.",
         "* **Scope**: *store* options shape the shared store, so every alias or backend on "
         "one store must agree on them; *view* options belong to one alias or backend.",
+        "* **Applies to**: *memory* is the in-process store (`PolicyCache`); *redis* the "
+        "Redis backends (`RedisPolicyCache`, see [the Redis tier](redis.md)), where the "
+        "memory options become the server's redis.conf parameters and the others configure "
+        "the client and its near cache ([near cache](near-cache.md)); there a memory option "
+        "left out leaves the server's own value, neither set nor checked. An option of one "
+        "tier only is refused by the other with a sentence saying why.",
         "",
-        "| option | Django | Flask | default | scope |",
-        "|---|---|---|---|---|",
+        "| option | Django | Flask | default | scope | applies to |",
+        "|---|---|---|---|---|---|",
     ]
     for option in OPTIONS:
         lines.append(
             f"| [`{option.name}`](#{option.name.replace('_', '-')}) | {_django_text(option)} "
-            f"| {_flask_text(option)} | {_default_text(option)} | {option.scope} |"
+            f"| {_flask_text(option)} | {_default_text(option)} | {option.scope} "
+            f"| {', '.join(option.applies_to)} |"
         )
     for option in OPTIONS:
         lines += ["", f"## {option.name.replace('_', '-')}", "", option.meaning, ""]
@@ -123,16 +144,7 @@ def render_configuration() -> str:
             ("Choices", ", ".join(map(_code, option.choices)) or "—"),
             ("Accepts", option.accepts),
             ("Scope", option.scope),
-            (
-                "Invalid value (Django)",
-                _code(option.django_check)
-                if option.django_check
-                else (
-                    "`django_cachepolicy.E007`"
-                    if option.django_key and option.scope == "store"
-                    else "—"
-                ),
-            ),
+            ("Invalid value (Django)", _check_text(option)),
         ]
         if TIERS != ("memory",) or option.applies_to != ("memory",):
             rows.append(("Applies to", ", ".join(option.applies_to)))

@@ -5,6 +5,8 @@ Framework-free (the Django and Flask backends are thin adapters over it):
 - :mod:`.settings`: option validation (the in-process options, plus the Redis-tier ones);
 - :mod:`.client`: :class:`RedisClient` (sync) and :class:`AsyncRedisClient` (native asyncio),
   standalone or cluster, with the near-cache seam described in its docstring;
+  :func:`aclose_loop` closes what the running event loop opened (a loop's shutdown does it
+  by itself);
 - :mod:`.near`, :mod:`.tracking`: the coherent in-process near cache (L1) and its
   invalidation connections; :mod:`.two_tier`: the clients with the near cache in front
   (``NEAR_CACHE``);
@@ -16,7 +18,7 @@ Framework-free (the Django and Flask backends are thin adapters over it):
 Importing this package needs ``redis`` (``pip install cachepolicy[redis]``).
 """
 
-from .client import AsyncRedisClient, RedisClient, RedisUnavailableError
+from .client import AsyncRedisClient, RedisClient, RedisUnavailableError, aclose_loop
 from .serializers import UntrustedPayloadError
 from .server_config import Mismatch
 from .settings import RedisSettings, parse_redis_settings
@@ -28,5 +30,6 @@ __all__ = [
     "RedisSettings",
     "RedisUnavailableError",
     "UntrustedPayloadError",
+    "aclose_loop",
     "parse_redis_settings",
 ]

@@ -21,11 +21,16 @@ Connections
 Sync: one redis-py client per distinct settings per process, shared by every adapter object
 (Django makes one backend object per thread; redis-py's pool is thread-safe and re-creates its
 connections after a fork). Async: a redis-py asyncio client is bound to the event loop that
-created its connections, so clients are kept *per running loop*; a closed loop's clients are
-dropped the next time any loop asks, and :meth:`AsyncRedisClient.aclose` closes the current
-loop's one. The async ``_fetch`` and ``_write`` coalesce the calls concurrent tasks make in one
-loop iteration into one ``MGET`` / one pipeline (:class:`_Batcher`), so 100 concurrent
-``aget`` calls cost one round trip, not 100.
+created its connections, so clients are kept *per running loop*. They are closed when the loop
+shuts down its async generators (``loop.shutdown_asyncgens()``, which ``asyncio.run``,
+``asyncio.Runner``, asgiref's ``async_to_sync`` and pytest-asyncio all run before closing a
+loop: :func:`close_with_loop`); :meth:`AsyncRedisClient.aclose` closes the current loop's one
+for its settings at any time, and :func:`aclose_loop` everything this package opened in the
+running loop (call one of them before ``loop.close()`` on a loop you run by hand). A loop
+closed without either has its clients dropped the next time any loop asks (their sockets are
+then collected unclosed: Python's ResourceWarning). The async ``_fetch`` and ``_write``
+coalesce the calls concurrent tasks make in one loop iteration into one ``MGET`` / one
+pipeline (:class:`_Batcher`), so 100 concurrent ``aget`` calls cost one round trip, not 100.
 
 Errors
 ======
@@ -62,7 +67,7 @@ import asyncio
 import contextlib
 import threading
 import weakref
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
@@ -75,7 +80,14 @@ from ..errors import CachePolicyError, short_repr
 from .serializers import PayloadCodec, resolve_redis_serializer
 from .settings import RedisSettings
 
-__all__ = ["AsyncRedisClient", "RedisClient", "RedisUnavailableError", "ttl_to_px"]
+__all__ = [
+    "AsyncRedisClient",
+    "RedisClient",
+    "RedisUnavailableError",
+    "aclose_loop",
+    "close_with_loop",
+    "ttl_to_px",
+]
 
 # Keys are SCANned and UNLINKed in batches this big: large enough that a clear() of a million
 # keys is a few thousand round trips, small enough that one UNLINK never blocks the server.
@@ -435,6 +447,72 @@ _ASYNC_REMOTES: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[str, A
 _ASYNC_LOCK = threading.Lock()
 
 
+class _LoopGuard:
+    """What closes a loop's clients when the loop shuts down its async generators.
+
+    An async generator, first advanced in the loop, is registered with the loop by its
+    ``firstiter`` hook; ``loop.shutdown_asyncgens()`` then ``aclose()``s it while the loop still
+    runs, and its ``finally`` awaits every registered closer (newest first: near caches before
+    the connections they read through). The guard is held here, since the loop holds its
+    generators only weakly; it references no loop, so a collected loop takes it along.
+    """
+
+    def __init__(self) -> None:
+        self.closers: list[Callable[[], Awaitable[None]]] = []
+        self.generator = self._watch()
+        first: Any = self.generator.__anext__()  # the loop's firstiter hook registers it here
+        with contextlib.suppress(StopIteration):
+            first.send(None)  # runs to the ``yield``: nothing before it awaits
+
+    async def _watch(self) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await _run_closers(self.closers)
+
+
+async def _run_closers(closers: list[Callable[[], Awaitable[None]]]) -> None:
+    while closers:
+        closer = closers.pop()
+        with contextlib.suppress(Exception):  # one failing close must not skip the others
+            await closer()
+
+
+_GUARDS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopGuard] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def close_with_loop(closer: Callable[[], Awaitable[None]]) -> None:
+    """Have ``await closer()`` run, in the running loop, when that loop shuts down its async
+    generators (or when :func:`aclose_loop` is awaited in it), whichever comes first."""
+    loop = asyncio.get_running_loop()
+    with _ASYNC_LOCK:
+        guard = _GUARDS.get(loop)
+        if guard is None:
+            guard = _GUARDS[loop] = _LoopGuard()
+        guard.closers.append(closer)
+
+
+async def aclose_loop() -> None:
+    """Close every client and near cache this package opened in the running loop now (they
+    are made again on next use). What a loop's shutdown does anyway; for loops that are closed
+    without ``shutdown_asyncgens()``, and for tests."""
+    with _ASYNC_LOCK:
+        guard = _GUARDS.get(asyncio.get_running_loop())
+    if guard is not None:
+        await _run_closers(guard.closers)
+
+
+async def _close_loop_remotes() -> None:
+    """The running loop's asyncio clients, closed (a closer, see :func:`close_with_loop`)."""
+    with _ASYNC_LOCK:
+        clients = _ASYNC_REMOTES.pop(asyncio.get_running_loop(), {})
+    for key, remote in clients.items():
+        if not key.startswith("batch:"):
+            await remote.aclose()
+
+
 def _make_async_remote(settings: RedisSettings) -> Any:
     if settings.cluster:
         kwargs = _cluster_kwargs(settings)
@@ -586,10 +664,17 @@ class AsyncRedisClient(_Common):
                 # A closed loop's connections can never be used (nor awaited closed) again.
                 for stale in [other for other in _ASYNC_REMOTES if other.is_closed()]:
                     del _ASYNC_REMOTES[stale]
-                clients = _ASYNC_REMOTES.setdefault(loop, {})
+                clients = _ASYNC_REMOTES.get(loop)
+                if clients is None:
+                    clients = _ASYNC_REMOTES[loop] = {}
+                    fresh = True
+                else:
+                    fresh = False
                 remote = clients.get(self._key)
                 if remote is None:
                     remote = clients[self._key] = _make_async_remote(self.settings)
+            if fresh:
+                close_with_loop(_close_loop_remotes)
         return remote
 
     @contextlib.asynccontextmanager

@@ -27,9 +27,12 @@ and no network. Four rules keep it coherent with Redis, each enforced in one pla
    fill is dropped. Registration, invalidation and fill all run under one lock, so "invalidated
    after the read began" is never lost between the check and the store.
 
-Writes by this process go to Redis first, then invalidate locally (the server's push for our
-own write arrives later and is harmless). The L1 is never filled by writes: only a read that
-Redis answered, and that no invalidation raced, fills it.
+Writes by this process go to Redis first, then invalidate locally. The server's push for our
+own write (its *echo*) arrives later; in ``bcast`` mode an echo that is provably the echo of
+an acknowledged unconditional ``SET`` spares the copy read after that write, instead of
+costing one more miss per write (:meth:`Coherence.expect_own` gives the argument). The L1 is
+never filled by writes: only a read that Redis answered, and that no invalidation raced, fills
+it.
 
 :class:`NearCache` is the sync client, :class:`AsyncNearCache` the ``redis.asyncio`` one;
 both share :class:`Coherence` (the rules above) and differ only in how the tracker runs and
@@ -38,16 +41,18 @@ how the remote is awaited.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
-from collections.abc import Awaitable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, Protocol, runtime_checkable
 
 from .. import forksafety
 from ..clock import Clock
 from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
+from ..options import OPTION_BY_NAME, options_for
 from ..view import Cache
 from .tracking import AsyncTracker, Tracker
 
@@ -55,6 +60,7 @@ __all__ = [
     "DEFAULT_NEAR_MAXMEMORY",
     "DEFAULT_NEAR_STALENESS",
     "NEAR_MODES",
+    "NEAR_OPTIONS",
     "UNTRACKED",
     "AsyncNearCache",
     "AsyncNearRemote",
@@ -70,17 +76,21 @@ __all__ = [
 #: process of every machine has one), large enough for the hot set of a typical site.
 DEFAULT_NEAR_MAXMEMORY = 16 * 1024 * 1024  # "16mb"
 #: Default staleness bound (seconds): how long a silent invalidation connection may still be
-#: trusted. One second is the usual web-cache tolerance and costs four PINGs a second.
-DEFAULT_NEAR_STALENESS = 1.0
+#: trusted. One second is the usual web-cache tolerance and costs four PINGs a second (the
+#: options table's default, :mod:`cachepolicy.options`).
+DEFAULT_NEAR_STALENESS: float = OPTION_BY_NAME["near_cache_staleness"].default
 #: Staleness bounds outside this range are refused: below 10 ms the heartbeat would be faster
 #: than a busy server's latency spikes (the L1 would flap); above an hour it is not a bound.
 _MIN_STALENESS = 0.01
 _MAX_STALENESS = 3600.0
-NEAR_MODES = ("bcast", "default")
+NEAR_MODES: tuple[str, ...] = OPTION_BY_NAME["near_cache_mode"].choices
+_DEFAULT_MODE: str = OPTION_BY_NAME["near_cache_mode"].default
 # Options of the L1 that make no sense there: it stores Redis's payload bytes as they are.
 _L1_REFUSED = ("serializer", "databases")
-# The user-facing option names, as Django OPTIONS / Flask CACHE_* keys spell them.
-_OPTION_NAMES = ("near_cache", "near_cache_staleness", "near_cache_mode")
+#: The near cache's option names (normalized spelling), from the options table.
+NEAR_OPTIONS: tuple[str, ...] = tuple(
+    option.name for option in options_for("redis") if option.name.startswith("near_cache")
+)
 
 
 class _Payloads:
@@ -132,7 +142,7 @@ class NearCacheConfig:
         default_factory=lambda: CacheConfig(maxmemory=DEFAULT_NEAR_MAXMEMORY)
     )
     staleness: float = DEFAULT_NEAR_STALENESS
-    mode: str = "bcast"
+    mode: str = _DEFAULT_MODE
 
     def __post_init__(self) -> None:
         staleness = self.staleness
@@ -168,7 +178,7 @@ class NearCacheConfig:
         given = {normalize_option_name(str(name)): value for name, value in options.items()}
         near = given.get("near_cache")
         if near is None or near is False:
-            for name in _OPTION_NAMES[1:]:
+            for name in NEAR_OPTIONS[1:]:
                 if name in given:
                     raise ConfigError(
                         f"Option {name.upper()!r} is set but 'NEAR_CACHE' is not: set "
@@ -202,7 +212,7 @@ class NearCacheConfig:
         return cls(
             l1=l1,
             staleness=given.get("near_cache_staleness", DEFAULT_NEAR_STALENESS),
-            mode=given.get("near_cache_mode", "bcast"),
+            mode=given.get("near_cache_mode", _DEFAULT_MODE),
         )
 
 
@@ -444,6 +454,10 @@ class _Flight:
         self.generation = 0  # bumped by every invalidation of the key while readers are out
 
 
+# The mark of a key with several own writes in flight: its echoes are ordinary invalidations.
+_POISON = 0
+
+
 class Coherence:
     """The L1 and the four coherence rules (see the module docstring); thread-safe.
 
@@ -479,6 +493,14 @@ class Coherence:
         self.bypassed = 0
         self.fills = 0
         self.fills_refused = 0
+        # bcast mode: key -> the token of the one own SET whose echo may still come (positive:
+        # sent, negative: acknowledged, _POISON: several in flight); see expect_own().
+        self._own: dict[str, int] = {}
+        self._token = 0
+        self.own_echoes = 0
+        #: The key prefixes this L1's tracker subscribes to (set by the near cache); only
+        #: their keys have echoes.
+        self.own_prefixes: tuple[str, ...] = ()
 
     # ---------------------------------------------------------------- tracker side
 
@@ -488,15 +510,28 @@ class Coherence:
             self._stale_flushed = False
 
     def invalidate_keys(self, keys: Sequence[str]) -> None:
+        """The server pushed ``invalidate keys``; the echo of this process's own acknowledged
+        write (see :meth:`expect_own`) is recognised and spares what was read after it."""
         with self._lock:
-            flights = self._flights
-            delete = self._l1_delete
-            for key in keys:
-                delete(key)
-                flight = flights.get(key)
-                if flight is not None:
-                    flight.generation += 1
-            self.invalidations += len(keys)
+            own = self._own
+            if own:
+                pushed = keys
+                keys = [key for key in pushed if own.pop(key, _POISON) >= 0]
+                echoes = len(pushed) - len(keys)
+                self.own_echoes += echoes
+                self.invalidations += echoes
+            self._drop(keys)
+
+    def _drop(self, keys: Sequence[str]) -> None:
+        """Delete the copies of ``keys`` and mark their reads in flight (under the lock)."""
+        flights = self._flights
+        delete = self._l1_delete
+        for key in keys:
+            delete(key)
+            flight = flights.get(key)
+            if flight is not None:
+                flight.generation += 1
+        self.invalidations += len(keys)
 
     def invalidate_all(self, reason: str) -> None:
         """Flush the L1: a server flush, a (re)connection or a staleness episode (once each)."""
@@ -515,6 +550,9 @@ class Coherence:
             self._epoch += 1
             # The L1 is empty: no copy depends on any data connection's tracking any more.
             self._watched.clear()
+            # Pushes may have been lost (or will not come, before a subscription): no echo is
+            # awaited any more.
+            self._own.clear()
             self.l1.clear()
 
     def watched(self) -> list[int]:
@@ -613,7 +651,75 @@ class Coherence:
 
     def forget(self, keys: Iterable[str]) -> None:
         """This process wrote or deleted ``keys`` in Redis: drop the copies, stop racing fills."""
-        self.invalidate_keys(list(keys))  # counted with the pushed invalidations
+        with self._lock:
+            self._drop(list(keys))  # counted with the pushed invalidations
+
+    # ---------------------------------------------------------------- own writes' echoes
+    #
+    # In bcast mode the server pushes an invalidation for *every* write under the prefix,
+    # this process's own included. That echo arrives after the write's reply was sent, so
+    # typically while the caller is already reading the key back (cache-aside: miss, SET,
+    # GET): it would drop that fill, or the copy it made, and cost one more miss per write.
+    #
+    # A pushed key is spared only when the push is provably the echo of an own write W that
+    # precedes the read which filled the copy:
+    #
+    # * W is an unconditional SET of a tracked key (it always produces a push) and was the
+    #   only own write of the key in flight: :meth:`expect_own` marks the key with W's token
+    #   *before* W is sent, a second own write of the key poisons the mark.
+    # * On W's reply, :meth:`own_written` forgets the key (every read registered before fails
+    #   to fill) and, under the same lock, promotes *W's own* mark to "acknowledged". A copy
+    #   present later was therefore read after W.
+    # * Pushes arrive in the server's order on one connection, and W's push is sent before
+    #   W's reply. A push for a write after the read is behind W's push in that stream, and
+    #   the first push of the key to arrive pops the mark (a foreign write before W may do it
+    #   early: then W's echo is an ordinary invalidation). So the push that finds the
+    #   acknowledged mark is W's echo or older than W: sparing the copy is safe.
+    # * Any flush (reconnection, staleness, server flush, fork) clears the marks: a push may
+    #   have been lost. ``default`` mode has no marks (its pushes depend on what was read).
+
+    def expect_own(self, keys: Sequence[str]) -> int | None:
+        """An unconditional SET of ``keys`` by this process is about to be sent; returns the
+        token for :meth:`own_written` (None: nothing marked)."""
+        prefixes = self.own_prefixes
+        if self.config.mode != "bcast" or not prefixes:
+            return None
+        with self._lock:
+            self._token += 1
+            token = self._token
+            own = self._own
+            for key in keys:
+                if key.startswith(prefixes):
+                    own[key] = _POISON if key in own else token
+            return token
+
+    @contextlib.contextmanager
+    def own_write(self, keys: Sequence[str]) -> Iterator[None]:
+        """:meth:`expect_own` before the SET the block sends, :meth:`own_written` after it
+        (also after a failure: the write may have happened before the error)."""
+        token = self.expect_own(keys)
+        done = False
+        try:
+            yield
+            done = True
+        finally:
+            self.own_written(token, keys, done)
+
+    def own_written(self, token: int | None, keys: Iterable[str], acknowledged: bool) -> None:
+        """The SET :meth:`expect_own` announced has been answered (``acknowledged``) or
+        failed: forget the keys, and await the echo of an acknowledged write."""
+        keys = list(keys)
+        with self._lock:
+            self._drop(keys)
+            if token is None:
+                return
+            own = self._own
+            for key in keys:
+                if own.get(key) == token:
+                    if acknowledged:
+                        own[key] = -token
+                    else:
+                        del own[key]  # it may or may not have happened: no echo awaited
 
     def after_fork_in_child(self) -> None:
         """This process is a fork: nothing of the parent's tracking is valid here.
@@ -624,6 +730,7 @@ class Coherence:
         self._lock = threading.Lock()
         self._flights = {}
         self._watched = set()
+        self._own = {}
         self._epoch += 1
         self.fresh_until = -float("inf")
         self._stale_flushed = False
@@ -645,6 +752,7 @@ class Coherence:
             "near_cache_fills": self.fills,
             "near_cache_fills_refused": self.fills_refused,
             "near_cache_invalidations": self.invalidations,
+            "near_cache_own_echoes": self.own_echoes,
             "near_cache_flushes": self.flushes,
             "near_cache_stale_flushes": self.stale_flushes,
             "near_cache_reconnects": self.reconnects,
@@ -660,13 +768,132 @@ def _prefixes(prefix: str | Sequence[str]) -> list[str]:
     return [prefix] if isinstance(prefix, str) else list(prefix)
 
 
-class NearCache:
+def _check_nodes(config: NearCacheConfig, nodes: Sequence[Mapping[str, Any]]) -> None:
+    if config.mode == "default" and len(nodes) != 1:
+        raise ConfigError(
+            "Option 'NEAR_CACHE_MODE' = 'default' needs a single Redis server: on a cluster "
+            "each read would have to be redirected to the tracker of its key's primary. "
+            "Use 'bcast' (one tracking connection per primary).",
+            option="NEAR_CACHE_MODE",
+        )
+
+
+class _Read:
+    """One registered read of keys that missed the L1 (:meth:`Coherence.begin`), until its
+    replies fill the L1 (:meth:`filled`) or it fails (:meth:`failed`)."""
+
+    __slots__ = ("core", "keys", "redirect", "sent", "started")
+
+    def __init__(
+        self,
+        core: Coherence,
+        keys: Sequence[str],
+        started: tuple[int, list[tuple[_Flight, int]]],
+        redirect: Redirect | None,
+    ) -> None:
+        self.core = core
+        self.keys = keys
+        self.started = started
+        self.sent = core.monotonic()
+        self.redirect = redirect
+
+    def filled(self, replies: Sequence[tuple[bytes | None, int]]) -> None:
+        self.core.fill(self.keys, self.started, replies, self.sent, self.redirect)
+
+    def failed(self) -> None:
+        self.core.fill(self.keys, self.started, None, self.sent)
+
+
+class _NearBase:
+    """What the sync and the async near cache share: the L1 side of every operation (lookups,
+    registering and ending the reads that missed, local invalidation, stats). Subclasses only
+    run the remote calls (awaited or not) and the tracker."""
+
+    tracker: Tracker | AsyncTracker | None
+
+    def __init__(
+        self, remote: Any, prefix: str | Sequence[str], config: NearCacheConfig | None
+    ) -> None:
+        self.config = config or NearCacheConfig()
+        self.remote = remote
+        self.prefixes = _prefixes(prefix)
+        self.core = Coherence(self.config)
+        self.core.own_prefixes = tuple(self.prefixes)
+
+    def _tracker_options(self, own_endpoints: bool) -> dict[str, Any]:
+        """The :class:`Tracker` / :class:`AsyncTracker` keyword arguments."""
+        core = self.core
+        return {
+            "prefixes": self.prefixes,
+            "mode": self.config.mode,
+            "staleness": self.config.staleness,
+            "sink": core,
+            "on_fresh_until": core.set_fresh_until,
+            "clock": core.monotonic,
+            "watched": core.watched if self.config.mode == "default" else None,
+            "discover": None if own_endpoints else self.remote.tracking_endpoints,
+        }
+
+    def _bypassed(self) -> None:
+        """A read found the L1 bypassed (the sync cache restarts a forked child's tracker)."""
+
+    def _redirect(self) -> Redirect | None:
+        if self.config.mode != "default" or self.tracker is None:
+            return None
+        target = self.tracker.client_ids[0]
+        return Redirect(target) if target is not None else None
+
+    def _begin(self, keys: Sequence[str]) -> _Read | None:
+        """Register a read of ``keys`` about to ask Redis; None when the L1 is bypassed."""
+        started = self.core.begin(keys)
+        if started is None:
+            self._bypassed()
+            return None
+        return _Read(self.core, keys, started, self._redirect())
+
+    def _split(self, keys: Iterable[str]) -> tuple[dict[str, bytes], list[str]]:
+        """(the L1 hits, the distinct keys that missed), in the order given."""
+        lookup = self.core.lookup
+        found: dict[str, bytes] = {}
+        missing: list[str] = []
+        for key in keys:
+            payload = lookup(key)
+            if payload is None:
+                missing.append(key)
+            else:
+                found[key] = payload
+        return found, list(dict.fromkeys(missing))
+
+    @staticmethod
+    def _merge(
+        found: dict[str, bytes], keys: Sequence[str], replies: Sequence[tuple[bytes | None, int]]
+    ) -> dict[str, bytes]:
+        for key, (payload, _pttl) in zip(keys, replies, strict=True):
+            if payload is not None:
+                found[key] = payload
+        return found
+
+    def invalidate(self, keys: Iterable[str]) -> None:
+        """Drop local copies after a write this object did not perform (add, incr, touch...)."""
+        self.core.forget(keys)
+
+    def info(self) -> dict[str, Any]:
+        report = self.core.info()
+        tracker = self.tracker
+        report["near_cache_tracking_connections"] = sum(tracker.connected) if tracker else 0
+        return report
+
+
+class NearCache(_NearBase):
     """A near cache in front of a sync :class:`NearRemote`, on payload bytes and full keys.
 
     ``prefix`` is the key prefix tracked in ``bcast`` mode (every key this cache reads must
     start with it; ``""`` tracks every key). ``endpoints`` overrides the remote's
     ``tracking_endpoints()`` (one redis-py ``Connection`` kwargs mapping per primary).
     """
+
+    tracker: Tracker
+    remote: NearRemote
 
     def __init__(
         self,
@@ -677,39 +904,14 @@ class NearCache:
         endpoints: Sequence[Mapping[str, Any]] | None = None,
         start: bool = True,
     ) -> None:
-        self.config = config or NearCacheConfig()
-        self.remote = remote
-        self.prefixes = _prefixes(prefix)
-        self.core = Coherence(self.config)
+        super().__init__(remote, prefix, config)
         nodes = list(endpoints) if endpoints is not None else remote.tracking_endpoints()
-        if self.config.mode == "default" and len(nodes) != 1:
-            raise ConfigError(
-                "Option 'NEAR_CACHE_MODE' = 'default' needs a single Redis server: on a cluster "
-                "each read would have to be redirected to the tracker of its key's primary. "
-                "Use 'bcast' (one tracking connection per primary).",
-                option="NEAR_CACHE_MODE",
-            )
-        self.tracker = Tracker(
-            nodes,
-            prefixes=self.prefixes,
-            mode=self.config.mode,
-            staleness=self.config.staleness,
-            sink=self.core,
-            on_fresh_until=self.core.set_fresh_until,
-            clock=self.core.monotonic,
-            watched=self.core.watched if self.config.mode == "default" else None,
-            discover=remote.tracking_endpoints if endpoints is None else None,
-        )
+        _check_nodes(self.config, nodes)
+        self.tracker = Tracker(nodes, **self._tracker_options(endpoints is not None))
         self._forked = False
         forksafety.track(self)
         if start:
             self.tracker.start()
-
-    def _redirect(self) -> Redirect | None:
-        if self.config.mode != "default":
-            return None
-        target = self.tracker.client_ids[0]
-        return Redirect(target) if target is not None else None
 
     # A fork (gunicorn --preload, multiprocessing) copies the L1 but not the tracker threads.
     # The child's copy is made stale at once, and the tracker restarts on the first read that
@@ -740,62 +942,36 @@ class NearCache:
             time.sleep(0.002)
         return True
 
+    def _fetch(self, keys: Sequence[str]) -> list[tuple[bytes | None, int]]:
+        """Ask Redis for keys that missed the L1, and fill it with what no write raced."""
+        read = self._begin(keys)
+        if read is None:
+            return self.remote.fetch_many(keys)
+        try:
+            replies = self.remote.fetch_many(keys, read.redirect)
+        except BaseException:
+            read.failed()
+            raise
+        read.filled(replies)
+        return replies
+
     def get(self, key: str) -> bytes | None:
         """The payload of ``key`` from the L1, else from Redis (filling the L1)."""
-        core = self.core
-        payload = core.lookup(key)
+        payload = self.core.lookup(key)
         if payload is not None:
             return payload
-        started = core.begin((key,))
-        if started is None:
-            self._bypassed()
-            return self.remote.fetch(key)[0]
-        sent = core.monotonic()
-        redirect = self._redirect()
-        try:
-            reply = self.remote.fetch(key, redirect)
-        except BaseException:
-            core.fill((key,), started, None, sent)
-            raise
-        core.fill((key,), started, (reply,), sent, redirect)
-        return reply[0]
+        return self._fetch((key,))[0][0]
 
     def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
         """Payloads of the keys that exist: L1 hits, then one Redis round trip for the rest."""
-        core = self.core
-        found: dict[str, bytes] = {}
-        missing: list[str] = []
-        for key in keys:
-            payload = core.lookup(key)
-            if payload is None:
-                missing.append(key)
-            else:
-                found[key] = payload
-        if not missing:
-            return found
-        missing = list(dict.fromkeys(missing))
-        started = core.begin(missing)
-        sent = core.monotonic()
-        if started is None:
-            self._bypassed()
-            replies = self.remote.fetch_many(missing)
-        else:
-            redirect = self._redirect()
-            try:
-                replies = self.remote.fetch_many(missing, redirect)
-            except BaseException:
-                core.fill(missing, started, None, sent)
-                raise
-            core.fill(missing, started, replies, sent, redirect)
-        for key, (payload, _pttl) in zip(missing, replies, strict=True):
-            if payload is not None:
-                found[key] = payload
-        return found
+        found, missing = self._split(keys)
+        return self._merge(found, missing, self._fetch(missing)) if missing else found
 
     def set(self, key: str, payload: bytes, ttl_ms: int | None = None) -> None:
-        """Write to Redis, then drop the local copy (other processes get the server's push)."""
-        self.remote.store(key, payload, ttl_ms)
-        self.core.forget((key,))
+        """Write to Redis, then drop the local copy (other processes get the server's push;
+        its echo here spares what is read after the write, see :meth:`Coherence.expect_own`)."""
+        with self.core.own_write((key,)):
+            self.remote.store(key, payload, ttl_ms)
 
     def delete_many(self, keys: Sequence[str]) -> int:
         removed = self.remote.remove(keys)
@@ -805,18 +981,9 @@ class NearCache:
     def delete(self, key: str) -> bool:
         return self.delete_many((key,)) > 0
 
-    def invalidate(self, keys: Iterable[str]) -> None:
-        """Drop local copies after a write this object did not perform (add, incr, touch...)."""
-        self.core.forget(keys)
-
     def clear(self) -> None:
         self.remote.clear()
         self.core.invalidate_all("flush")
-
-    def info(self) -> dict[str, Any]:
-        report = self.core.info()
-        report["near_cache_tracking_connections"] = sum(self.tracker.connected)
-        return report
 
     def close(self) -> None:
         self.tracker.stop()
@@ -829,12 +996,17 @@ class NearCache:
         self.close()
 
 
-class AsyncNearCache:
+class AsyncNearCache(_NearBase):
     """A near cache in front of an :class:`AsyncNearRemote` (``redis.asyncio``).
 
     The tracker runs as tasks on the event loop that calls :meth:`start` (or the first
-    ``async with``); the L1 and the coherence rules are the sync ones.
+    ``async with``); the L1 and the coherence rules are the sync ones. :meth:`aclose` (or
+    ``async with``) stops the tracker and closes its connections: call it before the loop
+    closes.
     """
+
+    tracker: AsyncTracker | None
+    remote: AsyncNearRemote
 
     def __init__(
         self,
@@ -844,23 +1016,13 @@ class AsyncNearCache:
         config: NearCacheConfig | None = None,
         endpoints: Sequence[Mapping[str, Any]] | None = None,
     ) -> None:
-        self.config = config or NearCacheConfig()
-        self.remote = remote
-        self.prefixes = _prefixes(prefix)
-        self.core = Coherence(self.config)
+        super().__init__(remote, prefix, config)
         self._endpoints = list(endpoints) if endpoints is not None else None
         if self._endpoints is not None:
-            self._check_nodes(self._endpoints)
+            _check_nodes(self.config, self._endpoints)
         # Made by start(): the endpoints may have to be awaited, and the tasks need the loop.
-        self.tracker: AsyncTracker | None = None
+        self.tracker = None
         self._starting = False
-
-    def _check_nodes(self, nodes: Sequence[Mapping[str, Any]]) -> None:
-        if self.config.mode == "default" and len(nodes) != 1:
-            raise ConfigError(
-                "Option 'NEAR_CACHE_MODE' = 'default' needs a single Redis server; use 'bcast'.",
-                option="NEAR_CACHE_MODE",
-            )
 
     async def start(self) -> None:
         """Resolve the primaries and start the tracker on the running loop (once)."""
@@ -871,21 +1033,11 @@ class AsyncNearCache:
         if nodes is None:
             try:
                 nodes = list(await self.remote.tracking_endpoints())
-                self._check_nodes(nodes)
+                _check_nodes(self.config, nodes)
             except BaseException:
                 self._starting = False
                 raise
-        self.tracker = AsyncTracker(
-            nodes,
-            prefixes=self.prefixes,
-            mode=self.config.mode,
-            staleness=self.config.staleness,
-            sink=self.core,
-            on_fresh_until=self.core.set_fresh_until,
-            clock=self.core.monotonic,
-            watched=self.core.watched if self.config.mode == "default" else None,
-            discover=self.remote.tracking_endpoints if self._endpoints is None else None,
-        )
+        self.tracker = AsyncTracker(nodes, **self._tracker_options(self._endpoints is not None))
         self.tracker.start()
 
     async def wait_fresh(self, timeout: float = 5.0) -> bool:
@@ -899,63 +1051,31 @@ class AsyncNearCache:
             await asyncio.sleep(0.002)
         return True
 
-    def _redirect(self) -> Redirect | None:
-        if self.config.mode != "default" or self.tracker is None:
-            return None
-        target = self.tracker.client_ids[0]
-        return Redirect(target) if target is not None else None
+    async def _fetch(self, keys: Sequence[str]) -> list[tuple[bytes | None, int]]:
+        read = self._begin(keys)
+        if read is None:
+            return await self.remote.fetch_many(keys)
+        try:
+            replies = await self.remote.fetch_many(keys, read.redirect)
+        except BaseException:
+            read.failed()
+            raise
+        read.filled(replies)
+        return replies
 
     async def get(self, key: str) -> bytes | None:
-        core = self.core
-        payload = core.lookup(key)
+        payload = self.core.lookup(key)
         if payload is not None:
             return payload
-        started = core.begin((key,))
-        if started is None:
-            return (await self.remote.fetch(key))[0]
-        sent = core.monotonic()
-        redirect = self._redirect()
-        try:
-            reply = await self.remote.fetch(key, redirect)
-        except BaseException:
-            core.fill((key,), started, None, sent)
-            raise
-        core.fill((key,), started, (reply,), sent, redirect)
-        return reply[0]
+        return (await self._fetch((key,)))[0][0]
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, bytes]:
-        core = self.core
-        found: dict[str, bytes] = {}
-        missing: list[str] = []
-        for key in keys:
-            payload = core.lookup(key)
-            if payload is None:
-                missing.append(key)
-            else:
-                found[key] = payload
-        if not missing:
-            return found
-        missing = list(dict.fromkeys(missing))
-        started = core.begin(missing)
-        sent = core.monotonic()
-        if started is None:
-            replies = await self.remote.fetch_many(missing)
-        else:
-            redirect = self._redirect()
-            try:
-                replies = await self.remote.fetch_many(missing, redirect)
-            except BaseException:
-                core.fill(missing, started, None, sent)
-                raise
-            core.fill(missing, started, replies, sent, redirect)
-        for key, (payload, _pttl) in zip(missing, replies, strict=True):
-            if payload is not None:
-                found[key] = payload
-        return found
+        found, missing = self._split(keys)
+        return self._merge(found, missing, await self._fetch(missing)) if missing else found
 
     async def set(self, key: str, payload: bytes, ttl_ms: int | None = None) -> None:
-        await self.remote.store(key, payload, ttl_ms)
-        self.core.forget((key,))
+        with self.core.own_write((key,)):
+            await self.remote.store(key, payload, ttl_ms)
 
     async def delete_many(self, keys: Sequence[str]) -> int:
         removed = await self.remote.remove(keys)
@@ -965,27 +1085,23 @@ class AsyncNearCache:
     async def delete(self, key: str) -> bool:
         return await self.delete_many((key,)) > 0
 
-    def invalidate(self, keys: Iterable[str]) -> None:
-        self.core.forget(keys)
-
     async def clear(self) -> None:
         await self.remote.clear()
         self.core.invalidate_all("flush")
 
-    def info(self) -> dict[str, Any]:
-        report = self.core.info()
-        tracker = self.tracker
-        report["near_cache_tracking_connections"] = sum(tracker.connected) if tracker else 0
-        return report
-
-    async def close(self) -> None:
+    async def aclose(self) -> None:
+        """Stop the tracker's tasks (closing their connections) and close the L1."""
         if self.tracker is not None:
             await self.tracker.stop()
         self.core.close()
+
+    async def close(self) -> None:
+        """The same as :meth:`aclose`."""
+        await self.aclose()
 
     async def __aenter__(self) -> AsyncNearCache:
         await self.start()
         return self
 
     async def __aexit__(self, *exc: object) -> None:
-        await self.close()
+        await self.aclose()

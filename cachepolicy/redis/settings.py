@@ -33,7 +33,8 @@ from urllib.parse import urlsplit
 from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
 from ..eviction import REDIS_POLICIES
-from .near import NearCacheConfig
+from ..options import OPTION_BY_NAME, options_for
+from .near import NEAR_OPTIONS, NearCacheConfig
 
 __all__ = [
     "LAZYFREE_FLAGS",
@@ -76,10 +77,15 @@ _THRESHOLD_FLAGS = (
     "lazyfree_lazy_user_del",
 )
 
-TOPOLOGIES: Final = ("auto", "standalone", "cluster")
+TOPOLOGIES: Final = OPTION_BY_NAME["topology"].choices
+
+# Each option's default, as the options table states it.
+_DEFAULT: Final[Mapping[str, Any]] = {
+    option.name: option.default for option in options_for("redis", "store")
+}
 
 #: The events a backend can relay from Redis's keyspace notifications.
-RELAYED_EVENTS: Final = ("expired", "evicted")
+RELAYED_EVENTS: Final = OPTION_BY_NAME["events"].choices
 
 # In-process options that have no meaning in Redis, with why: refused, never ignored.
 _REFUSED: Final[Mapping[str, str]] = {
@@ -90,24 +96,9 @@ _REFUSED: Final[Mapping[str, str]] = {
     "memory with 'maxmemory' instead",
 }
 
-#: Every option name this module accepts (normalized spelling).
-REDIS_OPTIONS: Final = (
-    *SERVER_PARAMETERS,
-    "eviction_mode",
-    "lazyfree_threshold",
-    "databases",
-    *LAZYFREE_FLAGS,
-    "topology",
-    "apply_config",
-    "serializer",
-    "signing_key",
-    "flush_on_clear",
-    "events",
-    "client_options",
-    "near_cache",
-    "near_cache_staleness",
-    "near_cache_mode",
-)
+#: Every option name this module accepts (normalized spelling): the options table's store
+#: rows of the ``redis`` tier (:mod:`cachepolicy.options`), in table order.
+REDIS_OPTIONS: Final = tuple(option.name for option in options_for("redis", "store"))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -208,7 +199,16 @@ def _signing_keys(value: Any) -> tuple[bytes, ...]:
 def _events(value: Any) -> tuple[str, ...]:
     if value is None:
         return ()
-    names = (value,) if isinstance(value, str) else tuple(value)
+    if isinstance(value, str):
+        names: tuple[Any, ...] = (value,)
+    elif isinstance(value, Sequence | set | frozenset):
+        names = tuple(value)
+    else:
+        raise ConfigError(
+            f"Option 'events' must be an event name or a list of them "
+            f"({', '.join(map(repr, RELAYED_EVENTS))}), got {short_repr(value)}.",
+            option="events",
+        )
     for name in names:
         if name not in RELAYED_EVENTS:
             raise ConfigError(
@@ -293,7 +293,7 @@ def parse_redis_settings(
             option_for[parameter] = spelled[name]
 
     urls = parse_locations(location)
-    topology = given.get("topology", "auto")
+    topology = given.get("topology", _DEFAULT["topology"])
     if not isinstance(topology, str) or topology.strip().lower() not in TOPOLOGIES:
         raise ConfigError(
             f"Option {spelled.get('topology', 'topology')!r} must be one of "
@@ -331,7 +331,7 @@ def parse_redis_settings(
             f"{short_repr(client_options)}.",
             option=spelled.get("client_options", "client_options"),
         )
-    serializer = given.get("serializer", "pickle")
+    serializer = given.get("serializer", _DEFAULT["serializer"])
     from .serializers import resolve_redis_serializer
 
     signing_keys = _signing_keys(given.get("signing_key"))
@@ -343,11 +343,13 @@ def parse_redis_settings(
         db=db,
         server_config=wanted,
         option_for=option_for,
-        apply_config=_flag("apply_config", given.get("apply_config", False)),
+        apply_config=_flag("apply_config", given.get("apply_config", _DEFAULT["apply_config"])),
         serializer=serializer,
         signing_keys=signing_keys,
-        flush_on_clear=_flag("flush_on_clear", given.get("flush_on_clear", False)),
-        events=_events(given.get("events", RELAYED_EVENTS)),
+        flush_on_clear=_flag(
+            "flush_on_clear", given.get("flush_on_clear", _DEFAULT["flush_on_clear"])
+        ),
+        events=_events(given.get("events", _DEFAULT["events"])),
         client_options=dict(client_options),
         near=near,
     )
@@ -356,11 +358,7 @@ def parse_redis_settings(
 def _near(given: Mapping[str, Any], spelled: Mapping[str, str], topology: str) -> Any:
     """The near-cache options as a :class:`NearCacheConfig` (None: no L1), errors named as
     the user wrote the option (an OPTIONS key, or the Flask setting's keyword)."""
-    options = {
-        name: given[name]
-        for name in ("near_cache", "near_cache_staleness", "near_cache_mode")
-        if name in given
-    }
+    options = {name: given[name] for name in NEAR_OPTIONS if name in given}
     try:
         near = NearCacheConfig.from_options(options)
     except ConfigError as exc:

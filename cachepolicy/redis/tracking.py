@@ -143,13 +143,15 @@ class _Freshness:
         self._on_change(min(self.confirmed) + self.staleness)
 
 
-class Tracker:
-    """Invalidation connections driven by one daemon thread per primary (sync clients).
+class _TrackerBase:
+    """What the sync and the async tracker share: the per-primary state, the freshness fold,
+    the connection arguments of a session, and what a session's start and end report.
 
     ``endpoints`` are redis-py ``Connection`` keyword arguments (host, port, password, ssl...),
     one mapping per primary. ``on_fresh_until`` receives the new read deadline whenever it moves.
     ``on_client_id(node, id)`` is told each new connection's ``CLIENT ID`` (``default`` mode
-    redirects the data connections to it).
+    redirects the data connections to it). ``discover`` returns the current primaries (awaited
+    by the async tracker).
     """
 
     def __init__(
@@ -164,7 +166,7 @@ class Tracker:
         on_client_id: Callable[[int, int], None] | None = None,
         clock: Callable[[], float] = time.monotonic,
         watched: Callable[[], list[int]] | None = None,
-        discover: Callable[[], Sequence[Mapping[str, Any]]] | None = None,
+        discover: Callable[[], Any] | None = None,
     ) -> None:
         if not endpoints:
             raise ValueError("A near cache needs at least one Redis endpoint to track.")
@@ -179,13 +181,89 @@ class Tracker:
         self.on_client_id = on_client_id
         self.watched = watched
         self.discover = discover
-        self.reconnects = 0
         self.connected = [False] * len(self.endpoints)
         self.client_ids: list[int | None] = [None] * len(self.endpoints)
+        self._connections: list[Any] = [None] * len(self.endpoints)
+        self._reset_runner()
+
+    def _reset_runner(self) -> None:
+        """Make the subclass's own state: what runs the sessions (threads, or tasks)."""
+        raise NotImplementedError
+
+    def _connection(self, node: int, default_class: Any) -> Any:
+        """A new (unconnected) RESP3 connection to ``node``, registered as its current one."""
+        kwargs = dict(self.endpoints[node])
+        # redis-py's connection classes are untyped; TLS/Unix-socket pools pass their own.
+        connection_class: Any = kwargs.pop("connection_class", None) or default_class
+        kwargs["protocol"] = 3
+        # A hung read must end: it is bounded by the dead-connection limit, not left to the
+        # caller's socket_timeout (often None).
+        kwargs["socket_timeout"] = max(1.0, self.staleness * _DEAD_AFTER_BOUNDS)
+        kwargs.setdefault("socket_connect_timeout", kwargs["socket_timeout"])
+        connection = connection_class(**kwargs)
+        self._connections[node] = connection
+        return connection
+
+    def _on_push(self, message: Any) -> None:
+        keys = message[1] if len(message) > 1 else None
+        if keys is None:
+            self.sink.invalidate_all("flush")
+        else:
+            self.sink.invalidate_keys(_decode_keys(keys))
+
+    def _subscribed(self, node: int, client_id: int, sent: float) -> None:
+        """``CLIENT TRACKING`` is on for ``node``: whatever changed before may have been
+        missed, so the L1 is flushed; freshness counts from ``sent`` (before CLIENT ID)."""
+        self.client_ids[node] = client_id
+        self.connected[node] = True
+        self.sink.invalidate_all("reconnect")
+        if self.on_client_id is not None:
+            self.on_client_id(node, client_id)
+        self.freshness.set(node, sent)
+
+    def _forget_session(self, node: int) -> tuple[bool, Any]:
+        """Mark ``node`` disconnected; (whether it was connected, its connection to drop)."""
+        was_connected = self.connected[node]
+        self.connected[node] = False
+        self.client_ids[node] = None
+        self.freshness.set(node, -math.inf)
+        connection, self._connections[node] = self._connections[node], None
+        return was_connected, connection
+
+    def _log_failure(self, node: int, failures: int, exc: Exception) -> None:
+        # Once per outage: later attempts while it is still down log at debug level.
+        (logger.warning if failures == 1 else logger.debug)(
+            "Near cache: invalidation connection to %s:%s lost (%s: %s); the near cache "
+            "is bypassed until it is back.",
+            self.endpoints[node].get("host"),
+            self.endpoints[node].get("port"),
+            type(exc).__name__,
+            exc,
+        )
+
+    def _check_stale(self, node: int, now: float) -> None:
+        if self.freshness.confirmed[node] + self.staleness < now:
+            self.sink.invalidate_all("stale")
+
+    def _heartbeat(self, now: float) -> list[tuple[tuple[Any, ...], _Expected]]:
+        """The commands of one heartbeat and what each reply proves (see :func:`_answer`)."""
+        beat: list[tuple[tuple[Any, ...], _Expected]] = []
+        ids = self.watched() if self.watched is not None else []
+        if ids:
+            beat.append((("CLIENT", "LIST", "ID", *ids), ("list", now, ids)))
+        beat.append((("PING",), ("pong", now, [])))
+        return beat
+
+
+class Tracker(_TrackerBase):
+    """Invalidation connections driven by one daemon thread per primary (sync clients)."""
+
+    discover: Callable[[], Sequence[Mapping[str, Any]]] | None
+
+    def _reset_runner(self) -> None:
         self._stop = threading.Event()
         self._discovering = threading.Lock()  # one node at a time picks its replacement
         self._threads: list[threading.Thread] = []
-        self._connections: list[Any] = [None] * len(self.endpoints)
 
     def start(self) -> None:
         for node in range(len(self.endpoints)):
@@ -212,8 +290,7 @@ class Tracker:
         The inherited sockets are only dropped, never shut down: they are the parent's too
         (redis-py's ``disconnect`` skips the shutdown in a process that did not open them).
         """
-        self._stop = threading.Event()
-        self._threads = []
+        self._reset_runner()
         self._connections = [None] * len(self.endpoints)
         self.connected = [False] * len(self.endpoints)
         self.client_ids = [None] * len(self.endpoints)
@@ -243,26 +320,14 @@ class Tracker:
                 failures += 1
                 if self._stop.is_set():
                     break
-                # Once per outage: later attempts while it is still down log at debug level.
-                (logger.warning if failures == 1 else logger.debug)(
-                    "Near cache: invalidation connection to %s:%s lost (%s: %s); the near cache "
-                    "is bypassed until it is back.",
-                    self.endpoints[node].get("host"),
-                    self.endpoints[node].get("port"),
-                    type(exc).__name__,
-                    exc,
-                )
+                self._log_failure(node, failures, exc)
             self._lost(node)
             if self._stop.wait(backoff):
                 break
             backoff = min(_BACKOFF_MAX, backoff * 2)
 
     def _lost(self, node: int) -> None:
-        was_connected = self.connected[node]
-        self.connected[node] = False
-        self.client_ids[node] = None
-        self.freshness.set(node, -math.inf)
-        connection, self._connections[node] = self._connections[node], None
+        was_connected, connection = self._forget_session(node)
         if connection is not None:
             with contextlib.suppress(Exception):
                 connection.disconnect()
@@ -270,49 +335,26 @@ class Tracker:
             self.sink.invalidate_all("stale")
 
     def _session(self, node: int) -> None:
-        from redis.connection import Connection as _Connection
+        from redis.connection import Connection
 
-        kwargs = dict(self.endpoints[node])
-        # redis-py's connection classes are untyped; TLS/Unix-socket pools pass their own.
-        Connection: Any = kwargs.pop("connection_class", None) or _Connection
-        kwargs["protocol"] = 3
-        # A hung read must end: it is bounded by the dead-connection limit, not left to the
-        # caller's socket_timeout (often None).
-        kwargs["socket_timeout"] = max(1.0, self.staleness * _DEAD_AFTER_BOUNDS)
-        kwargs.setdefault("socket_connect_timeout", kwargs["socket_timeout"])
-        connection: Any = Connection(**kwargs)
-        self._connections[node] = connection
+        connection = self._connection(node, Connection)
         if self._stop.is_set():
             return
         connection.connect()
         pushed: list[Any] = []
-        connection._parser.set_invalidation_push_handler(self._handler(pushed))
+
+        def on_invalidate(message: Any) -> Any:
+            self._on_push(message)
+            return pushed  # a marker: "that was a push, not a reply"
+
+        connection._parser.set_invalidation_push_handler(on_invalidate)
         sent = self.clock()
         connection.send_command("CLIENT", "ID")
         client_id = int(connection.read_response())
         connection.send_command(*tracking_command(self.mode, self.prefixes))
         connection.read_response()
-        # Subscribed from here on; whatever changed before may have been missed: flush.
-        self.client_ids[node] = client_id
-        self.connected[node] = True
-        self.sink.invalidate_all("reconnect")
-        if self.on_client_id is not None:
-            self.on_client_id(node, client_id)
-        self.freshness.set(node, sent)
+        self._subscribed(node, client_id, sent)
         self._beat(node, connection, pushed)
-
-    def _handler(self, pushed: list[Any]) -> Callable[[Any], Any]:
-        sink = self.sink
-
-        def on_invalidate(message: Any) -> Any:
-            keys = message[1] if len(message) > 1 else None
-            if keys is None:
-                sink.invalidate_all("flush")
-            else:
-                sink.invalidate_keys(_decode_keys(keys))
-            return pushed  # a marker: "that was a push, not a reply"
-
-        return on_invalidate
 
     def _beat(self, node: int, connection: Any, pushed: list[Any]) -> None:
         expected: collections.deque[_Expected] = collections.deque()
@@ -329,25 +371,12 @@ class Tracker:
                 raise TimeoutError(
                     f"no PONG for {now - expected[0][1]:.3f}s (staleness bound {self.staleness}s)"
                 )
-            if self.freshness.confirmed[node] + self.staleness < now:
-                self.sink.invalidate_all("stale")
+            self._check_stale(node, now)
             if not connection.can_read(timeout=max(0.0, next_ping - self.clock())):
                 continue
             reply = connection.read_response(push_request=True)
             if reply is not pushed and expected:
-                self._answer(node, expected.popleft(), reply)
-
-    def _heartbeat(self, now: float) -> list[tuple[tuple[Any, ...], _Expected]]:
-        """The commands of one heartbeat and what each reply proves (see :func:`_answer`)."""
-        beat: list[tuple[tuple[Any, ...], _Expected]] = []
-        ids = self.watched() if self.watched is not None else []
-        if ids:
-            beat.append((("CLIENT", "LIST", "ID", *ids), ("list", now, ids)))
-        beat.append((("PING",), ("pong", now, [])))
-        return beat
-
-    def _answer(self, node: int, expectation: _Expected, reply: Any) -> None:
-        _answer(self.sink, self.freshness, node, expectation, reply)
+                _answer(self.sink, self.freshness, node, expected.popleft(), reply)
 
 
 # What a heartbeat reply proves: ("pong", sent, []) confirms freshness up to ``sent``;
@@ -371,44 +400,31 @@ def _answer(
         sink.invalidate_all("reader-lost")
 
 
-class AsyncTracker:
+def _cancel_pending() -> bool:
+    """Whether the running task was asked to stop, even if the request was swallowed.
+
+    On Python 3.11 ``asyncio.wait_for`` (which redis-py wraps around socket writes) can lose a
+    ``cancel()`` that lands as its inner write completes; the task then carries on, and a
+    loop shutting down (``asyncio.run`` cancels every task and waits) would wait forever for
+    a tracker blocked on its next push. The request is still counted (``Task.cancelling()``,
+    3.11+), so the tracker's loops check it at every reply and heartbeat.
+    """
+    task = asyncio.current_task()
+    cancelling = getattr(task, "cancelling", None)
+    return bool(cancelling is not None and cancelling())
+
+
+class AsyncTracker(_TrackerBase):
     """The same invalidation connections on ``redis.asyncio``, as tasks of the running loop.
 
     Each primary gets a reader task (blocks on the connection, hands pushes to the sink,
     matches PONGs) and a heartbeat task (sends PINGs, drops a connection that went silent).
     """
 
-    def __init__(
-        self,
-        endpoints: Sequence[Mapping[str, Any]],
-        *,
-        prefixes: Sequence[str],
-        mode: str,
-        staleness: float,
-        sink: InvalidationSink,
-        on_fresh_until: Callable[[float], None],
-        on_client_id: Callable[[int, int], None] | None = None,
-        clock: Callable[[], float] = time.monotonic,
-        watched: Callable[[], list[int]] | None = None,
-        discover: Callable[[], Awaitable[Sequence[Mapping[str, Any]]]] | None = None,
-    ) -> None:
-        if not endpoints:
-            raise ValueError("A near cache needs at least one Redis endpoint to track.")
-        self.endpoints = [dict(e) for e in endpoints]
-        self.prefixes = list(prefixes)
-        self.mode = mode
-        self.staleness = staleness
-        self.heartbeat = heartbeat_for(staleness)
-        self.sink = sink
-        self.clock = clock
-        self.freshness = _Freshness(len(self.endpoints), staleness, on_fresh_until)
-        self.on_client_id = on_client_id
-        self.watched = watched
-        self.discover = discover
-        self.connected = [False] * len(self.endpoints)
-        self.client_ids: list[int | None] = [None] * len(self.endpoints)
+    discover: Callable[[], Awaitable[Sequence[Mapping[str, Any]]]] | None
+
+    def _reset_runner(self) -> None:
         self._tasks: list[asyncio.Task[None]] = []
-        self._connections: list[Any] = [None] * len(self.endpoints)
         self._stopping = False
 
     def start(self) -> None:
@@ -436,7 +452,7 @@ class AsyncTracker:
     async def _run(self, node: int) -> None:
         backoff = _BACKOFF_START
         failures = 0
-        while not self._stopping:
+        while not self._stopping and not _cancel_pending():
             try:
                 if failures >= _REDISCOVER_AFTER and self.discover is not None:
                     _follow_topology(self.endpoints, node, await self.discover())
@@ -448,24 +464,13 @@ class AsyncTracker:
                 raise
             except Exception as exc:  # the session is over, the L1 must not trust it
                 failures += 1
-                (logger.warning if failures == 1 else logger.debug)(
-                    "Near cache: invalidation connection to %s:%s lost (%s: %s); the near cache "
-                    "is bypassed until it is back.",
-                    self.endpoints[node].get("host"),
-                    self.endpoints[node].get("port"),
-                    type(exc).__name__,
-                    exc,
-                )
+                self._log_failure(node, failures, exc)
             await self._lost(node)
             await asyncio.sleep(backoff)
             backoff = min(_BACKOFF_MAX, backoff * 2)
 
     async def _lost(self, node: int) -> None:
-        was_connected = self.connected[node]
-        self.connected[node] = False
-        self.client_ids[node] = None
-        self.freshness.set(node, -math.inf)
-        connection, self._connections[node] = self._connections[node], None
+        was_connected, connection = self._forget_session(node)
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.disconnect()
@@ -473,26 +478,14 @@ class AsyncTracker:
             self.sink.invalidate_all("stale")
 
     async def _session(self, node: int) -> None:
-        from redis.asyncio.connection import Connection as _Connection
+        from redis.asyncio.connection import Connection
 
-        kwargs = dict(self.endpoints[node])
-        # redis-py's connection classes are untyped; TLS/Unix-socket pools pass their own.
-        Connection: Any = kwargs.pop("connection_class", None) or _Connection
-        kwargs["protocol"] = 3
-        kwargs["socket_timeout"] = max(1.0, self.staleness * _DEAD_AFTER_BOUNDS)
-        kwargs.setdefault("socket_connect_timeout", kwargs["socket_timeout"])
-        connection: Any = Connection(**kwargs)
-        self._connections[node] = connection
+        connection = self._connection(node, Connection)
         await connection.connect()
         pushed: list[Any] = []
-        sink = self.sink
 
         async def on_invalidate(message: Any) -> Any:
-            keys = message[1] if len(message) > 1 else None
-            if keys is None:
-                sink.invalidate_all("flush")
-            else:
-                sink.invalidate_keys(_decode_keys(keys))
+            self._on_push(message)
             return pushed
 
         connection._parser.set_invalidation_push_handler(on_invalidate)
@@ -501,17 +494,14 @@ class AsyncTracker:
         client_id = int(await connection.read_response())
         await connection.send_command(*tracking_command(self.mode, self.prefixes))
         await connection.read_response()
-        self.client_ids[node] = client_id
-        self.connected[node] = True
-        self.sink.invalidate_all("reconnect")
-        if self.on_client_id is not None:
-            self.on_client_id(node, client_id)
-        self.freshness.set(node, sent)
+        self._subscribed(node, client_id, sent)
         expected: collections.deque[_Expected] = collections.deque()
         beat = asyncio.get_running_loop().create_task(self._beat(node, connection, expected))
         try:
             while True:
                 reply = await connection.read_response(push_request=True, timeout=math.inf)
+                if _cancel_pending():
+                    raise asyncio.CancelledError
                 if reply is not pushed and expected:
                     _answer(self.sink, self.freshness, node, expected.popleft(), reply)
         finally:
@@ -523,18 +513,14 @@ class AsyncTracker:
         self, node: int, connection: Any, expected: collections.deque[_Expected]
     ) -> None:
         dead_after = self.staleness * _DEAD_AFTER_BOUNDS
-        while True:
+        while not _cancel_pending():
             now = self.clock()
             if expected and now - expected[0][1] > dead_after:
                 logger.warning("Near cache: no PONG for %.3fs, reconnecting.", now - expected[0][1])
                 await connection.disconnect()  # ends the reader's read with an error
                 return
-            if self.freshness.confirmed[node] + self.staleness < now:
-                self.sink.invalidate_all("stale")
-            ids = self.watched() if self.watched is not None else []
-            if ids:
-                expected.append(("list", now, ids))
-                await connection.send_command("CLIENT", "LIST", "ID", *ids)
-            expected.append(("pong", now, []))
-            await connection.send_command("PING")
+            self._check_stale(node, now)
+            for command, expectation in self._heartbeat(now):
+                expected.append(expectation)
+                await connection.send_command(*command)
             await asyncio.sleep(self.heartbeat)

@@ -17,7 +17,10 @@ next to the process's shared redis-py client. A fork (gunicorn ``--preload``) is
 :class:`~cachepolicy.redis.near.NearCache`: the child never trusts the parent's copies and
 restarts its own tracker. Async: one :class:`~cachepolicy.redis.near.AsyncNearCache` per
 running event loop (its tracker runs as tasks of that loop), exactly like the per-loop
-``redis.asyncio`` clients; a closed loop's near caches are dropped the next time any loop asks.
+``redis.asyncio`` clients: stopped when the loop shuts down its async generators (as
+``asyncio.run`` does), by :meth:`AsyncNearRedisClient.aclose` or
+:func:`cachepolicy.redis.client.aclose_loop`; a loop closed without any of these has its near
+caches dropped the next time any loop asks.
 
 Several near caches of one process can hold the same Redis key (two aliases on one server, or
 the sync and the async API of one backend): a write through any of them invalidates the copies
@@ -32,13 +35,21 @@ the batching (``super()._write``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 import time
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from .client import _CONNECTION_ERRORS, _SYNC_REMOTES, AsyncRedisClient, RedisClient, _unavailable
+from .client import (
+    _CONNECTION_ERRORS,
+    _SYNC_REMOTES,
+    AsyncRedisClient,
+    RedisClient,
+    _unavailable,
+    close_with_loop,
+)
 from .near import AsyncNearCache, AsyncRedisRemote, Coherence, NearCache, RedisRemote
 from .settings import RedisSettings
 
@@ -76,6 +87,25 @@ def _forget(server: str, keys: Iterable[str]) -> None:
     keys = list(keys)
     for core in cores:
         core.forget(keys)
+
+
+@contextlib.contextmanager
+def _writing(server: str, writer: Coherence | None, keys: Iterable[str]) -> Iterator[None]:
+    """Around an unconditional SET of ``keys`` through ``writer`` (the writing client's L1, or
+    None): that L1 awaits the write's echo (:meth:`Coherence.own_write`), every other L1 of
+    the process on the server forgets the keys after it, also after a failure (the write may
+    have happened before the error)."""
+    keys = list(keys)
+    try:
+        if writer is None:
+            yield
+        else:
+            with writer.own_write(keys):
+                yield
+    finally:
+        for core in _LOCAL.get(server, ()):
+            if core is not writer:
+                core.forget(keys)
 
 
 def _flush(server: str) -> None:
@@ -151,17 +181,19 @@ class NearRedisClient(RedisClient):
             raise _unavailable(self.settings, exc) from exc
         return [found.get(key) for key in keys]
 
+    def _writer(self) -> Coherence | None:
+        """The L1 of this client's near cache, if it exists (writes never create it)."""
+        near = self._near
+        return near.core if near is not None and _SYNC_NEAR.get(self._near_key) is near else None
+
     def _write(self, key: str, payload: bytes | int, px: int | None, condition: str = "") -> bool:
-        try:
+        writer = None if condition else self._writer()  # NX/XX may change nothing: no echo
+        with _writing(self._key, writer, (key,)):
             return super()._write(key, payload, px, condition)
-        finally:  # also after a failure: the write may have happened before the error
-            _forget(self._key, (key,))
 
     def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
-        try:
+        with _writing(self._key, self._writer(), items):
             super()._write_many(items, px)
-        finally:
-            _forget(self._key, items)
 
     def _remove(self, keys: list[str]) -> int:
         try:
@@ -230,7 +262,10 @@ class AsyncNearRedisClient(AsyncRedisClient):
             for closed in [other for other in _ASYNC_NEAR if other.is_closed()]:
                 for key, dropped in _ASYNC_NEAR.pop(closed).items():
                     _unregister(key[0], dropped.core)
-            caches = _ASYNC_NEAR.setdefault(loop, {})
+            caches = _ASYNC_NEAR.get(loop)
+            fresh = caches is None
+            if caches is None:
+                caches = _ASYNC_NEAR[loop] = {}
             near = caches.get(self._near_key)
             if near is not None and near.remote.client is not remote:  # type: ignore[attr-defined]
                 _unregister(self._key, near.core)  # its client was closed and replaced
@@ -241,6 +276,8 @@ class AsyncNearRedisClient(AsyncRedisClient):
                 )
                 caches[self._near_key] = near
                 _register(self._key, near.core)
+        if fresh:
+            close_with_loop(_close_loop_near)
         return near
 
     async def _started(self) -> AsyncNearCache:
@@ -269,19 +306,22 @@ class AsyncNearRedisClient(AsyncRedisClient):
             raise _unavailable(self.settings, exc) from exc
         return [found.get(key) for key in keys]
 
+    def _writer(self) -> Coherence | None:
+        """The L1 of the running loop's near cache for this client, if it exists."""
+        caches = _ASYNC_NEAR.get(asyncio.get_running_loop())
+        near = caches.get(self._near_key) if caches is not None else None
+        return near.core if near is not None else None
+
     async def _write(
         self, key: str, payload: bytes | int, px: int | None, condition: str = ""
     ) -> bool:
-        try:
+        writer = None if condition else self._writer()
+        with _writing(self._key, writer, (key,)):
             return await super()._write(key, payload, px, condition)  # batched
-        finally:
-            _forget(self._key, (key,))
 
     async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
-        try:
+        with _writing(self._key, self._writer(), items):
             await super()._write_many(items, px)
-        finally:
-            _forget(self._key, items)
 
     async def _remove(self, keys: list[str]) -> int:
         try:
@@ -317,8 +357,18 @@ class AsyncNearRedisClient(AsyncRedisClient):
             for near in dropped:
                 _unregister(self._key, near.core)
         for near in dropped:
-            await near.close()
+            await near.aclose()
         await super().aclose()
+
+
+async def _close_loop_near() -> None:
+    """The running loop's near caches, stopped (a closer, see :func:`close_with_loop`)."""
+    with _LOCK:
+        caches = _ASYNC_NEAR.pop(asyncio.get_running_loop(), {})
+        for key, near in caches.items():
+            _unregister(key[0], near.core)
+    for near in caches.values():
+        await near.aclose()
 
 
 def close_near_caches(server: str | None = None) -> None:

@@ -31,11 +31,12 @@ primary of a cluster), never the whole database unless ``FLUSH_ON_CLEAR=True``.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import pickle
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, cast
 
 from django.apps import apps
@@ -44,6 +45,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cachepolicy import ConfigError
 from cachepolicy.errors import short_repr
+from cachepolicy.options import options_for
 from cachepolicy.redis.client import AsyncRedisClient, RedisClient
 from cachepolicy.redis.info import redis_info, redis_info_text
 from cachepolicy.redis.settings import RedisSettings, parse_redis_settings
@@ -222,62 +224,74 @@ class RedisPolicyCache(BaseCache):
         ttl = self._ttl(timeout)
         return None if ttl is None else max(0.0, ttl)
 
-    @staticmethod
-    def _unpicklable(exc: Exception) -> pickle.PicklingError:
-        error = pickle.PicklingError(str(exc))
-        error.__cause__ = exc
-        return error
+    def _key(self, key: Any, version: int | None) -> str:
+        return self.make_and_validate_key(key, version=version)
 
-    def _dumps_guard(self, exc: Exception) -> Exception:
-        # Django promises pickle.PickleError for values that cannot be stored; pickle itself
-        # raises TypeError/AttributeError for some (lambdas, local classes).
-        return self._unpicklable(exc) if isinstance(exc, TypeError | AttributeError) else exc
+    def _keys(self, keys: Iterable[Any], version: int | None) -> dict[str, Any]:
+        """Made key -> the caller's key, in order (duplicates once)."""
+        return {self._key(key, version): key for key in keys}
+
+    def _items(self, data: Mapping[Any, Any], version: int | None) -> dict[str, Any]:
+        return {self._key(key, version): value for key, value in data.items()}
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _dumps_guard() -> Iterator[None]:
+        """Django promises pickle.PickleError for values that cannot be stored; pickle itself
+        raises TypeError/AttributeError for some (lambdas, local classes)."""
+        try:
+            yield
+        except (TypeError, AttributeError) as exc:
+            error = pickle.PicklingError(str(exc))
+            error.__cause__ = exc
+            raise error from exc
+
+    @staticmethod
+    @contextlib.contextmanager
+    def _missing_is_value_error(key: Any) -> Iterator[None]:
+        """incr/decr of a missing key: Django's ValueError (the client raises KeyError)."""
+        try:
+            yield
+        except KeyError:
+            raise ValueError(f"Key {short_repr(key)} not found") from None
 
     # ------------------------------------------------------------------ the BaseCache API
 
     def add(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> bool:
-        made = self.make_and_validate_key(key, version=version)
-        ttl = self._ttl(timeout)
-        try:
+        made, ttl = self._key(key, version), self._ttl(timeout)
+        with self._dumps_guard():
             return self._client.add(made, value, ttl)
-        except (TypeError, AttributeError) as exc:
-            raise self._dumps_guard(exc) from exc
 
     def get(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return self._client.get(self.make_and_validate_key(key, version=version), default)
+        return self._client.get(self._key(key, version), default)
 
     def set(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> None:
-        made = self.make_and_validate_key(key, version=version)
-        ttl = self._ttl(timeout)
-        try:
+        made, ttl = self._key(key, version), self._ttl(timeout)
+        with self._dumps_guard():
             self._client.set(made, value, ttl)
-        except (TypeError, AttributeError) as exc:
-            raise self._dumps_guard(exc) from exc
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
-        made = self.make_and_validate_key(key, version=version)
-        return self._client.touch(made, self._ttl(timeout))
+        return self._client.touch(self._key(key, version), self._ttl(timeout))
 
     def delete(self, key: Any, version: int | None = None) -> bool:
-        return self._client.delete(self.make_and_validate_key(key, version=version))
+        return self._client.delete(self._key(key, version))
 
     def get_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        made = {self.make_and_validate_key(key, version=version): key for key in keys}
+        made = self._keys(keys, version)
         return {made[k]: v for k, v in self._client.get_many(list(made)).items()}
 
     def has_key(self, key: Any, version: int | None = None) -> bool:
-        return self._client.has(self.make_and_validate_key(key, version=version))
+        return self._client.has(self._key(key, version))
 
     def incr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         """Atomic ``INCRBY`` keeping the TTL; ``ValueError`` if the key is missing."""
-        try:
-            return self._client.incr(self.make_and_validate_key(key, version=version), delta)
-        except KeyError:
-            raise ValueError(f"Key {short_repr(key)} not found") from None
+        made = self._key(key, version)
+        with self._missing_is_value_error(key):
+            return self._client.incr(made, delta)
 
     def decr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         return self.incr(key, -delta, version=version)
@@ -285,18 +299,14 @@ class RedisPolicyCache(BaseCache):
     def set_many(
         self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> list[Any]:
-        if not data:
-            return []
-        payload = {self.make_and_validate_key(k, version=version): v for k, v in data.items()}
-        ttl = self._ttl(timeout)
-        try:
-            self._client.set_many(payload, ttl)
-        except (TypeError, AttributeError) as exc:
-            raise self._dumps_guard(exc) from exc
+        if data:
+            payload, ttl = self._items(data, version), self._ttl(timeout)
+            with self._dumps_guard():
+                self._client.set_many(payload, ttl)
         return []
 
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        made = [self.make_and_validate_key(key, version=version) for key in keys]
+        made = list(self._keys(keys, version))
         if made:
             self._client.delete_many(made)
 
@@ -312,47 +322,39 @@ class RedisPolicyCache(BaseCache):
     async def aadd(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> bool:
-        made = self.make_and_validate_key(key, version=version)
-        ttl = self._ttl(timeout)
-        try:
+        made, ttl = self._key(key, version), self._ttl(timeout)
+        with self._dumps_guard():
             return await self._async.add(made, value, ttl)
-        except (TypeError, AttributeError) as exc:
-            raise self._dumps_guard(exc) from exc
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
-        return await self._async.get(self.make_and_validate_key(key, version=version), default)
+        return await self._async.get(self._key(key, version), default)
 
     async def aset(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> None:
-        made = self.make_and_validate_key(key, version=version)
-        ttl = self._ttl(timeout)
-        try:
+        made, ttl = self._key(key, version), self._ttl(timeout)
+        with self._dumps_guard():
             await self._async.set(made, value, ttl)
-        except (TypeError, AttributeError) as exc:
-            raise self._dumps_guard(exc) from exc
 
     async def atouch(
         self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> bool:
-        made = self.make_and_validate_key(key, version=version)
-        return await self._async.touch(made, self._ttl(timeout))
+        return await self._async.touch(self._key(key, version), self._ttl(timeout))
 
     async def adelete(self, key: Any, version: int | None = None) -> bool:
-        return await self._async.delete(self.make_and_validate_key(key, version=version))
+        return await self._async.delete(self._key(key, version))
 
     async def aget_many(self, keys: Iterable[Any], version: int | None = None) -> dict[Any, Any]:
-        made = {self.make_and_validate_key(key, version=version): key for key in keys}
+        made = self._keys(keys, version)
         return {made[k]: v for k, v in (await self._async.get_many(list(made))).items()}
 
     async def ahas_key(self, key: Any, version: int | None = None) -> bool:
-        return await self._async.has(self.make_and_validate_key(key, version=version))
+        return await self._async.has(self._key(key, version))
 
     async def aincr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
-        try:
-            return await self._async.incr(self.make_and_validate_key(key, version=version), delta)
-        except KeyError:
-            raise ValueError(f"Key {short_repr(key)} not found") from None
+        made = self._key(key, version)
+        with self._missing_is_value_error(key):
+            return await self._async.incr(made, delta)
 
     async def adecr(self, key: Any, delta: int = 1, version: int | None = None) -> int:
         return await self.aincr(key, -delta, version=version)
@@ -360,18 +362,14 @@ class RedisPolicyCache(BaseCache):
     async def aset_many(
         self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> list[Any]:
-        if not data:
-            return []
-        payload = {self.make_and_validate_key(k, version=version): v for k, v in data.items()}
-        ttl = self._ttl(timeout)
-        try:
-            await self._async.set_many(payload, ttl)
-        except (TypeError, AttributeError) as exc:
-            raise self._dumps_guard(exc) from exc
+        if data:
+            payload, ttl = self._items(data, version), self._ttl(timeout)
+            with self._dumps_guard():
+                await self._async.set_many(payload, ttl)
         return []
 
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
-        made = [self.make_and_validate_key(key, version=version) for key in keys]
+        made = list(self._keys(keys, version))
         if made:
             await self._async.delete_many(made)
 
@@ -420,6 +418,20 @@ W_NO_NOTIFICATIONS = "django_cachepolicy.W202"
 W_UNREACHABLE = "django_cachepolicy.W203"
 
 
+# OPTIONS key -> the sentence naming its accepted values, from the options table.
+_HINTS: dict[str, str] = {
+    option.django_key: option.accepts
+    for option in options_for("redis")
+    if option.django_key is not None and option.django_in_options
+}
+
+
+def _hint_for(option: str | None) -> str:
+    """The E201 hint: what the named option accepts (the options table's sentence)."""
+    accepts = _HINTS.get(str(option).upper()) if option else None
+    return accepts or "See the OPTIONS table in docs/redis.md and docs/configuration.md."
+
+
 def redis_aliases(caches: Mapping[str, Any]) -> list[str]:
     """The aliases of ``caches`` whose backend is ``RedisPolicyCache`` or a subclass."""
     from django.utils.module_loading import import_string
@@ -463,7 +475,7 @@ def check_redis_caches(caches: Mapping[str, Any]) -> list[Any]:
             messages.append(
                 Error(
                     f"Cache alias {alias!r} (RedisPolicyCache) is misconfigured: {exc}",
-                    hint="See the OPTIONS table in docs/redis.md.",
+                    hint=_hint_for(getattr(exc, "option", None)),
                     obj=obj,
                     id=E_INVALID,
                 )

@@ -68,12 +68,13 @@ ADAPTER_KEYS: dict[str, str] = {
     if option.flask_key is not None and not option.flask_native
 }
 
-#: The Redis backend's near-cache options -> top-level Flask key (read by
-#: ``flask_cachepolicy.RedisPolicyCache`` only; listed here so that a misspelling is caught).
+#: The Redis backend's own options with a top-level Flask key (the near cache's) -> that key,
+#: from the options table (read by ``flask_cachepolicy.RedisPolicyCache`` only; listed here
+#: so that a misspelling is caught).
 NEAR_KEYS: dict[str, str] = {
-    "near_cache": "CACHE_NEAR_CACHE",
-    "near_cache_staleness": "CACHE_NEAR_CACHE_STALENESS",
-    "near_cache_mode": "CACHE_NEAR_CACHE_MODE",
+    option.name: option.flask_key
+    for option in options_for("redis", "store")
+    if option.flask_key is not None and "memory" not in option.applies_to
 }
 
 #: Keys Flask-Caching itself (or one of its other backends) reads. They are never reported as

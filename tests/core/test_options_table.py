@@ -49,6 +49,8 @@ def test_rows_are_well_formed() -> None:
 
 def test_options_for_filters_by_tier_and_scope() -> None:
     assert options_for("memory") == tuple(o for o in OPTIONS if "memory" in o.applies_to)
+    assert options_for("redis") == tuple(o for o in OPTIONS if "redis" in o.applies_to)
+    assert set(options_for("memory")) | set(options_for("redis")) == set(OPTIONS)
     assert all(option.scope == "view" for option in options_for("memory", "view"))
     with pytest.raises(ValueError, match="Unknown tier 'nope'"):
         options_for("nope")
@@ -95,3 +97,69 @@ def test_every_store_option_is_validated() -> None:
         with pytest.raises(ConfigError) as caught:
             CacheConfig(**{option.name: "no such value"})
         assert caught.value.option == option.name
+
+
+# -- the Redis tier ---------------------------------------------------------------------------
+
+REDIS_STORE = options_for("redis", "store")
+URL = "redis://127.0.0.1:1/0"  # parsing only: nothing connects
+
+
+def _redis_options(option: Option, value: object) -> dict[str, object]:
+    options: dict[str, object] = {option.name: value}
+    if option.name.startswith("near_cache_"):
+        options["near_cache"] = True  # its companions are refused without it
+    return options
+
+
+def test_the_redis_parser_accepts_exactly_the_redis_store_rows() -> None:
+    from cachepolicy.redis.settings import REDIS_OPTIONS, parse_redis_settings
+
+    assert tuple(option.name for option in REDIS_STORE) == REDIS_OPTIONS
+    for option in STORE:
+        if option in REDIS_STORE:
+            continue
+        with pytest.raises(ConfigError, match="cannot be used with a Redis server") as caught:
+            parse_redis_settings(URL, {option.name: option.default})
+        assert caught.value.option == option.name
+
+
+@pytest.mark.parametrize(
+    "option", [o for o in REDIS_STORE if o.default is not None], ids=lambda o: o.name
+)
+def test_a_redis_rows_default_is_accepted_and_is_the_default(option: Option) -> None:
+    """Every default is valid; a Redis-only option left out means its default. (A memory
+    option left out leaves the server's own value: it is then neither set nor checked.)"""
+    from cachepolicy.redis.settings import parse_redis_settings
+
+    explicit = parse_redis_settings(URL, {"near_cache": True, option.name: option.default})
+    if option.applies_to == ("redis",):
+        assert parse_redis_settings(URL, {"near_cache": True}) == explicit, option.name
+
+
+@pytest.mark.parametrize(
+    "option", [o for o in REDIS_STORE if o.choices and o.applies_to == ("redis",)], ids=str
+)
+def test_every_redis_choice_is_accepted_and_others_refused(option: Option) -> None:
+    from cachepolicy.redis.settings import parse_redis_settings
+
+    for choice in option.choices:
+        parse_redis_settings(URL, _redis_options(option, choice))
+    with pytest.raises(ConfigError):
+        parse_redis_settings(URL, _redis_options(option, "no such value"))
+
+
+def test_the_near_cache_reads_its_defaults_and_bounds_from_the_table() -> None:
+    from cachepolicy.redis.near import NEAR_MODES, NearCacheConfig
+
+    config = NearCacheConfig()
+    assert config.staleness == OPTION_BY_NAME["near_cache_staleness"].default
+    assert config.mode == OPTION_BY_NAME["near_cache_mode"].default
+    assert OPTION_BY_NAME["near_cache_mode"].choices == NEAR_MODES
+    # The bounds the table's sentence names are the ones enforced.
+    assert "0.01 to 3600" in OPTION_BY_NAME["near_cache_staleness"].accepts
+    NearCacheConfig(staleness=0.01)
+    NearCacheConfig(staleness=3600)
+    for beyond in (0.0099, 3600.5):
+        with pytest.raises(ConfigError):
+            NearCacheConfig(staleness=beyond)

@@ -1,26 +1,24 @@
 """``active`` expiry against a real ``redis-server`` on the same scenario (issue 11, defect 10).
 
-The test starts its own server on a free loopback port (never the shared one: it needs an empty
-keyspace and ``hz 10``), writes 2,000 keys with a long TTL and then 3,300 keys with a 0.2 s TTL
-to both, and records ``expired_keys`` every 50 ms while nothing reads the keys: Redis in real
-time (its cron runs the slow cycle), ours on a manual clock advanced 50 ms per step (the write
-hook runs the cycle, as a write would). The two curves are printed side by side; the test
-asserts that ours reaches 90 % and 100 % of the short keys within 0.25 s (2.5 cycles at hz 10)
-of Redis, and that neither touches a long-TTL key. With the old insertion-order cursor ours
-reclaimed none of them in 2.6 s.
+The test starts its own server on a free loopback port (``tests/redis/servers.py``; never the
+shared one: it needs an empty keyspace and ``hz 10``), writes 2,000 keys with a long TTL and
+then 3,300 keys with a 0.2 s TTL to both, and records ``expired_keys`` every 50 ms while nothing
+reads the keys: Redis in real time (its cron runs the slow cycle), ours on a manual clock
+advanced 50 ms per step (the write hook runs the cycle, as a write would). The two curves are
+printed side by side; the test asserts that ours reaches 90 % and 100 % of the short keys within
+0.25 s (2.5 cycles at hz 10) of Redis, and that neither touches a long-TTL key. With the old
+insertion-order cursor ours reclaimed none of them in 2.6 s.
 """
 
 from __future__ import annotations
 
-import shutil
-import socket
-import subprocess
 import time
 from collections.abc import Iterator
 
 import pytest
 
 from cachepolicy import Cache, ManualClock
+from tests.redis.servers import RedisProcess, require_redis_server
 
 redis = pytest.importorskip("redis")
 
@@ -34,58 +32,16 @@ DURATION = 2.0
 TOLERANCE = 0.25
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def server() -> Iterator[object]:
-    binary = shutil.which("redis-server")
-    if binary is None:
-        pytest.skip("redis-server is not installed")
-    port = _free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--hz",
-            "10",
-            "--protected-mode",
-            "yes",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    client = redis.Redis(host="127.0.0.1", port=port)
+    """A private server of our own (the shared one's keyspace is not empty), at ``hz 10``."""
+    process = RedisProcess(require_redis_server(), extra=("--hz", "10"))
+    client = process.client()
     try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                client.ping()
-                break
-            except redis.ConnectionError:
-                assert process.poll() is None, "redis-server exited at start-up"
-                assert time.monotonic() < deadline, "redis-server did not answer in 10 s"
-                time.sleep(0.02)
         yield client
     finally:
         client.close()
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        process.close()
 
 
 def _redis_curve(client: object) -> list[tuple[float, int]]:

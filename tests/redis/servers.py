@@ -11,8 +11,9 @@ Fixtures (session scoped, import them into a ``conftest.py``):
 - ``redis_cluster``: a :class:`RedisClusterProcess`, three primaries, no replicas, created
   with ``redis-cli --cluster create``; waits until ``cluster info`` reports ``cluster_state:ok``.
 
-Without a ``redis-server`` binary the fixtures skip with a clear reason; under ``CI=true`` they
-fail instead, because CI must run these tests on real servers.
+The processes themselves are :mod:`benchmarks.redisproc`'s (the one way this repository
+starts a server). Without a ``redis-server`` binary the fixtures skip with a clear reason;
+under ``CI=true`` they fail instead, because CI must run these tests on real servers.
 """
 
 from __future__ import annotations
@@ -20,14 +21,12 @@ from __future__ import annotations
 import atexit
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+from benchmarks.redisproc import RedisClusterProcess, RedisProcess, free_port, wait_until
 
 __all__ = [
     "RedisClusterProcess",
@@ -41,11 +40,6 @@ __all__ = [
     "wait_until",
 ]
 
-# How long a server gets to answer PING after start, and the cluster to reach state ok: generous
-# because the machine is shared and slow, and the waits poll (they end as soon as it is ready).
-START_TIMEOUT = 20.0
-CLUSTER_TIMEOUT = 30.0
-
 
 def require_redis_server() -> str:
     """The ``redis-server`` path; skip (fail under CI=true) where it is not installed."""
@@ -56,166 +50,6 @@ def require_redis_server() -> str:
             pytest.fail(reason + "; CI must run the Redis tests on a real server")
         pytest.skip(reason)
     return binary
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on right now (and whose +10000 bus port is free too)."""
-    while True:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-        # Redis Cluster also binds port + 10000 for its bus: both must fit and be free.
-        if port + 10000 > 65535:
-            continue
-        with socket.socket() as bus:
-            try:
-                bus.bind(("127.0.0.1", port + 10000))
-            except OSError:
-                continue
-        return port
-
-
-def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.02) -> None:
-    """Poll ``predicate()`` until true or ``timeout`` seconds pass (then fail naming ``what``)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            if predicate():
-                return
-        except Exception:  # a server still starting refuses connections: keep polling
-            pass
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(interval)
-
-
-class RedisProcess:
-    """One private ``redis-server`` process on a loopback port; ``restart()`` keeps the port."""
-
-    def __init__(self, binary: str, *, cluster: bool = False, extra: tuple[str, ...] = ()):
-        self.binary = binary
-        self.host = "127.0.0.1"
-        self.port = free_port()
-        self.cluster = cluster
-        self.extra = extra
-        self.dir = tempfile.mkdtemp(prefix=f"cachepolicy-redis-{self.port}-")
-        self.process: subprocess.Popen[bytes] | None = None
-        self.start()
-
-    @property
-    def url(self) -> str:
-        return f"redis://{self.host}:{self.port}"
-
-    def argv(self) -> list[str]:
-        args = [
-            self.binary,
-            "--port", str(self.port),
-            "--bind", self.host,
-            "--save", "",
-            "--appendonly", "no",
-            "--dir", self.dir,
-            "--protected-mode", "no",
-        ]  # fmt: skip
-        if self.cluster:
-            args += [
-                "--cluster-enabled", "yes",
-                "--cluster-config-file", f"nodes-{self.port}.conf",
-                # A killed primary is declared failed quickly, so the fault tests stay short.
-                "--cluster-node-timeout", "2000",
-            ]  # fmt: skip
-        return args + list(self.extra)
-
-    def client(self, **kwargs: Any) -> Any:
-        import redis
-
-        return redis.Redis(host=self.host, port=self.port, **kwargs)
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            self.argv(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-        )
-        probe = self.client(socket_timeout=1)
-        try:
-            wait_until(probe.ping, START_TIMEOUT, f"redis-server on port {self.port}")
-        finally:
-            probe.close()
-
-    def stop(self) -> None:
-        """Kill the server (SIGKILL: a crash, not a clean shutdown) and wait for it."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait(10)
-        self.process = None
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
-
-
-class RedisClusterProcess:
-    """Three private cluster-enabled ``redis-server`` primaries joined into one cluster."""
-
-    def __init__(self, binary: str, primaries: int = 3):
-        self.nodes = [RedisProcess(binary, cluster=True) for _ in range(primaries)]
-        try:
-            subprocess.run(
-                [
-                    "redis-cli", "--cluster", "create",
-                    *(f"{n.host}:{n.port}" for n in self.nodes),
-                    "--cluster-replicas", "0", "--cluster-yes",
-                ],
-                check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, timeout=60,
-            )  # fmt: skip
-            self.wait_ok()
-        except BaseException:
-            self.close()
-            raise
-
-    @property
-    def urls(self) -> list[str]:
-        return [n.url for n in self.nodes]
-
-    @property
-    def location(self) -> str:
-        """A ``LOCATION`` string for the backends: the nodes' URLs, comma separated."""
-        return ",".join(self.urls)
-
-    def wait_ok(self, timeout: float = CLUSTER_TIMEOUT) -> None:
-        def all_ok() -> bool:
-            for node in self.nodes:
-                if node.process is None:
-                    continue
-                client = node.client(socket_timeout=1)
-                try:
-                    info = client.execute_command("CLUSTER INFO")
-                finally:
-                    client.close()
-                # redis-py parses CLUSTER INFO into a dict; older versions return the text.
-                if isinstance(info, dict):
-                    state = info.get("cluster_state")
-                    ok = state in ("ok", b"ok")
-                else:
-                    text = info.decode() if isinstance(info, bytes) else str(info)
-                    ok = "cluster_state:ok" in text
-                if not ok:
-                    return False
-            return True
-
-        wait_until(all_ok, timeout, "cluster_state:ok on every node", interval=0.1)
-
-    def client(self, **kwargs: Any) -> Any:
-        from redis.cluster import ClusterNode, RedisCluster
-
-        live = [ClusterNode(n.host, n.port) for n in self.nodes if n.process is not None]
-        return RedisCluster(startup_nodes=live, **kwargs)
-
-    def close(self) -> None:
-        for node in self.nodes:
-            node.close()
 
 
 _SESSION: dict[str, Any] = {}

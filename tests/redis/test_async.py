@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import threading
+import warnings
+from collections.abc import Callable, Iterator
 
 import pytest
 
+from cachepolicy.redis import aclose_loop
 from cachepolicy.redis.client import AsyncRedisClient, async_remote_count
 from cachepolicy.redis.settings import parse_redis_settings
+from cachepolicy.redis.two_tier import AsyncNearRedisClient
 from tests.redis.servers import RedisProcess
 
 
@@ -77,11 +82,79 @@ def test_a_pool_is_never_used_from_another_loop(location: str, prefix: str) -> N
         await aclient.aclose()
 
     asyncio.run(cleanup())
-    # Every loop above is closed: the next access dropped their clients, so only the last
-    # loop's one is left.
-    asyncio.run(use(5))
-    assert async_remote_count() == 1
+    # Every loop above closed its clients when asyncio.run shut it down: none is left, and a
+    # new loop makes its own, closed with it in turn.
+    assert async_remote_count() == 0
+
+    async def counted() -> int:
+        await use(5)
+        return async_remote_count()
+
+    assert asyncio.run(counted()) == 1
+    assert async_remote_count() == 0
     asyncio.run(cleanup())
+
+
+def _resource_warnings(run: Callable[[], None]) -> list[str]:
+    """The ResourceWarnings Python reports for what ``run()`` left unclosed."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run()
+        gc.collect()
+    return [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+@pytest.fixture(params=["plain", "near cache"])
+def make_aclient(request: pytest.FixtureRequest, location: str, prefix: str) -> Iterator[
+    Callable[[], AsyncRedisClient]
+]:  # fmt: skip
+    def make() -> AsyncRedisClient:
+        if request.param == "plain":
+            return AsyncRedisClient(parse_redis_settings(location, {"EVENTS": ()}))
+        settings = parse_redis_settings(location, {"EVENTS": (), "NEAR_CACHE": True})
+        return AsyncNearRedisClient(settings, prefix=prefix)
+
+    yield make
+
+
+def test_a_loops_shutdown_closes_its_clients(
+    make_aclient: Callable[[], AsyncRedisClient], prefix: str
+) -> None:
+    """asyncio.run (like asyncio.Runner, asgiref and pytest-asyncio) shuts the loop's async
+    generators down before closing it: that closes its clients, near caches included."""
+    aclient = make_aclient()
+
+    async def use() -> None:
+        await aclient.set(prefix + "k", 1, 30)
+        assert await aclient.get(prefix + "k") == 1
+        assert async_remote_count() == 1
+
+    assert _resource_warnings(lambda: asyncio.run(use())) == []
+    assert async_remote_count() == 0
+
+
+def test_aclose_loop_closes_a_hand_run_loops_clients(
+    make_aclient: Callable[[], AsyncRedisClient], prefix: str
+) -> None:
+    """A loop run by hand and closed without shutdown_asyncgens(): aclose_loop() first."""
+    aclient = make_aclient()
+
+    async def use() -> None:
+        await aclient.set(prefix + "k", 2, 30)
+        assert await aclient.get(prefix + "k") == 2
+
+    def run() -> None:
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(use())
+            loop.run_until_complete(aclose_loop())
+            assert async_remote_count() == 0
+            loop.run_until_complete(use())  # made again on next use ...
+            loop.run_until_complete(aclose_loop())  # ... and closed again
+        finally:
+            loop.close()
+
+    assert _resource_warnings(run) == []
 
 
 @pytest.mark.asyncio

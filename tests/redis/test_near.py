@@ -131,6 +131,103 @@ def test_invalidation_after_the_fill_removes_the_copy(core: Coherence) -> None:
     assert core.lookup("k") is None
 
 
+# -- the echo of this process's own writes (bcast mode) ------------------------------------
+
+
+@pytest.fixture
+def own(core: Coherence) -> Coherence:
+    core.own_prefixes = ("p:",)
+    return core
+
+
+def _own_set(core: Coherence, keys: list[str], acknowledged: bool = True) -> None:
+    token = core.expect_own(keys)
+    core.own_written(token, keys, acknowledged)
+
+
+def test_the_echo_of_an_own_write_spares_the_copy_read_after_it(own: Coherence) -> None:
+    _own_set(own, ["p:k"])  # cache-aside: SET, then read back
+    _read(own, "p:k", (b"v", -1), own.monotonic())
+    own.invalidate_keys(["p:k"])  # the server's push for that SET
+    assert own.lookup("p:k") == b"v"
+    assert own.info()["near_cache_own_echoes"] == 1
+    own.invalidate_keys(["p:k"])  # the next push is another write: it invalidates
+    assert own.lookup("p:k") is None
+
+
+def test_the_echo_spares_a_read_in_flight_that_began_after_the_write(own: Coherence) -> None:
+    _own_set(own, ["p:k"])
+    started = own.begin(["p:k"])
+    assert started is not None
+    own.invalidate_keys(["p:k"])  # the echo lands while the read-back is in flight
+    own.fill(["p:k"], started, [(b"v", -1)], own.monotonic())
+    assert own.lookup("p:k") == b"v"
+
+
+def test_a_read_begun_before_the_own_write_never_fills(own: Coherence) -> None:
+    started = own.begin(["p:k"])
+    assert started is not None
+    _own_set(own, ["p:k"])
+    own.invalidate_keys(["p:k"])
+    own.fill(["p:k"], started, [(b"old", -1)], own.monotonic())
+    assert own.lookup("p:k") is None
+
+
+def test_an_echo_before_the_reply_is_an_ordinary_invalidation(own: Coherence) -> None:
+    token = own.expect_own(["p:k"])
+    own.invalidate_keys(["p:k"])  # pushed before this process read the SET's reply
+    own.own_written(token, ["p:k"], True)
+    _read(own, "p:k", (b"v", -1), own.monotonic())
+    own.invalidate_keys(["p:k"])  # so this one is another write's
+    assert own.lookup("p:k") is None
+
+
+def test_an_earlier_push_takes_the_mark_and_the_echo_then_invalidates(own: Coherence) -> None:
+    _own_set(own, ["p:k"])
+    own.invalidate_keys(["p:k"])  # a write older than ours (or our echo): spared, mark gone
+    _read(own, "p:k", (b"v", -1), own.monotonic())
+    own.invalidate_keys(["p:k"])  # whatever comes next invalidates
+    assert own.lookup("p:k") is None
+
+
+def test_two_own_writes_in_flight_spare_nothing(own: Coherence) -> None:
+    first = own.expect_own(["p:k"])
+    second = own.expect_own(["p:k"])  # their pushes may be merged into one: no mark is trusted
+    own.own_written(first, ["p:k"], True)
+    own.own_written(second, ["p:k"], True)
+    _read(own, "p:k", (b"v", -1), own.monotonic())
+    own.invalidate_keys(["p:k"])
+    assert own.lookup("p:k") is None
+
+
+def test_a_failed_write_awaits_no_echo(own: Coherence) -> None:
+    _own_set(own, ["p:k"], acknowledged=False)
+    _read(own, "p:k", (b"v", -1), own.monotonic())
+    own.invalidate_keys(["p:k"])
+    assert own.lookup("p:k") is None
+
+
+@pytest.mark.parametrize("reason", ["reconnect", "stale", "flush", "reader-lost"])
+def test_a_flush_forgets_the_awaited_echoes(own: Coherence, reason: str) -> None:
+    _own_set(own, ["p:k"])
+    own.invalidate_all(reason)  # pushes may have been lost meanwhile
+    own.set_fresh_until(own.monotonic() + 1.0)
+    _read(own, "p:k", (b"v", -1), own.monotonic())
+    own.invalidate_keys(["p:k"])
+    assert own.lookup("p:k") is None
+
+
+def test_only_tracked_keys_in_bcast_mode_await_an_echo(clock: ManualClock, own: Coherence) -> None:
+    _own_set(own, ["elsewhere:k"])  # outside the tracked prefix: no push will come
+    _read(own, "elsewhere:k", (b"v", -1), own.monotonic())
+    own.invalidate_keys(["elsewhere:k"])
+    assert own.lookup("elsewhere:k") is None
+    default = Coherence(NearCacheConfig(staleness=1.0, mode="default"), clock=clock)
+    default.own_prefixes = ("p:",)
+    assert default.expect_own(["p:k"]) is None  # its pushes depend on what was read
+    default.close()
+
+
 def test_two_readers_of_one_key_and_an_invalidation_between(core: Coherence) -> None:
     first = core.begin(["k"])
     core.invalidate_keys(["k"])

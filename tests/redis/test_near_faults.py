@@ -225,7 +225,6 @@ def test_default_mode_lost_data_connection_flushes_the_l1(private_server: Privat
 
 def test_tracking_connection_inherits_the_pools_credentials() -> None:
     server = PrivateServer(password="s3cret")
-    server.start()
     near = None
     try:
         near = _near(server)  # would never become fresh if the tracker could not AUTH

@@ -3,7 +3,8 @@
 * ``shared_redis``: the shared server on 127.0.0.1:6379 (only ever touched under a unique key
   prefix: never flushed, never reconfigured); skipped with a reason when nothing answers.
 * :class:`PrivateServer`: a throw-away ``redis-server`` on a free loopback port that the fault
-  tests may pause, flush, kill and restart (on the same port).
+  tests may pause, flush, kill and restart (on the same port): ``tests/redis/servers.py``'s
+  process with a password option.
 * :class:`FreezableProxy`: a loopback TCP relay; ``freeze()`` stops forwarding in both
   directions without closing anything, which is what a network partition or a stuck reader
   looks like to the client (the connection stays open and silent).
@@ -13,10 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import select
-import shutil
 import socket
-import subprocess
-import tempfile
 import threading
 import time
 import uuid
@@ -26,6 +24,8 @@ from typing import Any
 import pytest
 
 redis = pytest.importorskip("redis")
+
+from tests.redis.servers import RedisProcess, require_redis_server  # noqa: E402
 
 SHARED_HOST, SHARED_PORT = "127.0.0.1", 6379
 
@@ -46,13 +46,6 @@ def poll_until(condition: Callable[[], Any], timeout: float = 5.0, interval: flo
         time.sleep(interval)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @pytest.fixture
 def shared_redis() -> Iterator[Any]:
     client = redis.Redis(host=SHARED_HOST, port=SHARED_PORT)
@@ -70,72 +63,24 @@ def delete_prefix(client: Any, prefix: str) -> None:
         client.delete(*keys)
 
 
-class PrivateServer:
-    """A ``redis-server`` of our own (no persistence) that may be stopped and restarted."""
+class PrivateServer(RedisProcess):
+    """A ``redis-server`` of our own (:class:`~benchmarks.redisproc.RedisProcess`, started at
+    once) that may be stopped and restarted on its port, optionally with a password."""
 
     def __init__(self, *extra: str, password: str | None = None) -> None:
-        binary = shutil.which("redis-server")
-        if binary is None:
-            pytest.skip("redis-server is not installed")
-        self.binary = binary
-        self.port = free_port()
-        self.extra = (*extra, "--requirepass", password) if password else extra
-        self.password = password
-        self.workdir = tempfile.mkdtemp(prefix="cachepolicy-near-")
-        self.process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                self.workdir,
-                *self.extra,
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        client = self.client()
-        try:
-            poll_until(lambda: _pings(client), timeout=10, interval=0.01)
-        finally:
-            client.close()
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(10)
-            self.process = None
+        self.password = password  # before the start: the readiness probe authenticates
+        auth = ("--requirepass", password) if password else ()
+        super().__init__(require_redis_server(), extra=(*extra, *auth))
 
     def client(self, **kwargs: Any) -> Any:
         if self.password:
             kwargs.setdefault("password", self.password)
-        return redis.Redis(host="127.0.0.1", port=self.port, **kwargs)
-
-    def close(self) -> None:
-        self.stop()
-        shutil.rmtree(self.workdir, ignore_errors=True)
-
-
-def _pings(client: Any) -> bool:
-    try:
-        return bool(client.ping())
-    except redis.ConnectionError:
-        return False
+        return super().client(**kwargs)
 
 
 @pytest.fixture
 def private_server() -> Iterator[PrivateServer]:
     server = PrivateServer()
-    server.start()
     yield server
     server.close()
 

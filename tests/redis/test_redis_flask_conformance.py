@@ -36,6 +36,7 @@ GLUE_DIR = Path(__file__).with_name("conformance")
 GLUE = {
     "flask_caching": {
         "flask_caching_conftest.py": "conftest.py",
+        "../../flask/conformance/flask_caching_conftest.py": "policy_conftest.py",
         "flask_caching_generic.py": "test_policycache_generic.py",
         "redis_time.py": "redis_time.py",
     },

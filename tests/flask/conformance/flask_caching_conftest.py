@@ -8,7 +8,9 @@ conftest becomes ``upstream_conftest.py``. We override exactly two fixtures:
 * ``clock``: upstream's patches cachelib's ``time``; ours also advances the ManualClock, so
   upstream's "advance two seconds and expect a miss" tests drive our expiry without sleeping.
 
-Every other fixture (``cache``, ``hash_method``, ...) is upstream's, unchanged.
+Every other fixture (``cache``, ``hash_method``, ...) is upstream's, unchanged. The Redis
+runs (``tests/redis/conformance/flask_caching_conftest.py``) import this module as
+``policy_conftest`` and override ``app``, ``clocks`` and the name in :func:`skip_excluded`.
 """
 
 from __future__ import annotations
@@ -88,19 +90,27 @@ class _Clocks:
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch, policy_clock: ManualClock) -> Iterator[_Clocks]:
+def clocks(policy_clock: ManualClock) -> _Clocks:
+    return _Clocks(policy_clock)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch, clocks: _Clocks) -> Iterator[_Clocks]:
     """Drive PolicyCache's expiry (and cachelib's, for tests that build a SimpleCache)."""
-    clocks = _Clocks(policy_clock)
     monkeypatch.setattr(cachelib.simple, "time", clocks)
     monkeypatch.setattr(cachelib.file, "time", clocks)
     yield clocks
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> None:
+def skip_excluded(items: list[Any], excluded: dict[str, str], backend: str) -> None:
     """Skip the excluded tests, with their reason, so they show up in the summary."""
     for item in items:
-        reason = EXCLUDED.get(item.nodeid.split("[")[0]) or EXCLUDED.get(
+        reason = excluded.get(item.nodeid.split("[")[0]) or excluded.get(
             item.nodeid.rsplit("/", 1)[-1].split("[")[0]
         )
         if reason:
-            item.add_marker(pytest.mark.skip(reason=f"excluded for PolicyCache: {reason}"))
+            item.add_marker(pytest.mark.skip(reason=f"excluded for {backend}: {reason}"))
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> None:
+    skip_excluded(items, EXCLUDED, "PolicyCache")

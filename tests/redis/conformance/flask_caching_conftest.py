@@ -1,48 +1,27 @@
 """Conftest for Flask-Caching's own suite, run against ``flask_cachepolicy.RedisPolicyCache``.
 
-As the in-process glue (``tests/flask/conformance/flask_caching_conftest.py``), with the
-``app`` fixture pointed at the Redis backend on the runner's private server
-(``CACHEPOLICY_TEST_REDIS_URL``) and the ``clock`` fixture moving Redis TTLs
+The in-process glue (``tests/flask/conformance/flask_caching_conftest.py``, copied next to this
+file as ``policy_conftest.py``) with the ``app`` fixture pointed at the Redis backend on the
+runner's private server (``CACHEPOLICY_TEST_REDIS_URL``) and the clocks also moving Redis TTLs
 (:mod:`redis_time`). The server is emptied before every test (it is private to this run).
 """
 
 from __future__ import annotations
 
-import os
-import sys
-import types
-from collections.abc import Iterator
 from typing import Any
 
-import cachelib.file
-import cachelib.simple
 import flask
 import pytest
 import redis_time
+from policy_conftest import *  # noqa: F403  (upstream's fixtures and the in-process glue)
+from policy_conftest import EXCLUDED as POLICY_EXCLUDED
+from policy_conftest import HERE, _Clocks, skip_excluded
 
-if "xprocess" not in sys.modules:
-    _stub = types.ModuleType("xprocess")
-    _stub.ProcessStarter = type("ProcessStarter", (), {})  # type: ignore[attr-defined]
-    sys.modules["xprocess"] = _stub
-
-from upstream_conftest import *  # noqa: F403  (re-export upstream fixtures)
-
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-#: Upstream modules not collected, and why: none exercises the configured backend.
-NOT_RUN: dict[str, str] = {
-    "test_basic_app.py": "configuration of SimpleCache, RedisCache and custom SimpleCache types",
-    "test_init.py": "instantiates each of Flask-Caching's built-in backend classes",
-    "test_cachelib.py": "CACHE_TYPE paths pointing at cachelib's own classes",
-    "test_py314_annotations.py": "annotation handling of Flask-Caching's decorators on 3.14",
-}
-collect_ignore = list(NOT_RUN)
+from cachepolicy import ManualClock
 
 #: node id -> why it does not run against RedisPolicyCache.
 EXCLUDED: dict[str, str] = {
-    "test_serializer.py::test_values_are_stored_in_the_configured_format": (
-        "reads SimpleCache's private `_cache` dict to inspect the stored bytes"
-    ),
+    **POLICY_EXCLUDED,
     "test_cache.py::test_cache_unlink": (
         "tests Flask-Caching's RedisCache.unlink (CACHE_TYPE='RedisCache' on its own server "
         "fixture), not our backend"
@@ -66,32 +45,18 @@ def app(request: pytest.FixtureRequest) -> flask.Flask:
     return app
 
 
-class _Clocks:
+class _RedisClocks(_Clocks):
     """Upstream's fake clock (for cachelib's own caches) and Redis TTLs, moved together."""
 
-    def __init__(self) -> None:
-        self.now = 1_700_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
-
     def advance(self, seconds: float) -> None:
-        self.now += seconds
+        super().advance(seconds)
         redis_time.advance(seconds)
 
 
 @pytest.fixture
-def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[_Clocks]:
-    clocks = _Clocks()
-    monkeypatch.setattr(cachelib.simple, "time", clocks)
-    monkeypatch.setattr(cachelib.file, "time", clocks)
-    yield clocks
+def clocks(policy_clock: ManualClock) -> _Clocks:
+    return _RedisClocks(policy_clock)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[Any]) -> None:
-    for item in items:
-        reason = EXCLUDED.get(item.nodeid.split("[")[0]) or EXCLUDED.get(
-            item.nodeid.rsplit("/", 1)[-1].split("[")[0]
-        )
-        if reason:
-            item.add_marker(pytest.mark.skip(reason=f"excluded for RedisPolicyCache: {reason}"))
+    skip_excluded(items, EXCLUDED, "RedisPolicyCache")
