@@ -39,6 +39,14 @@ class PickleSerializer:
     def __init__(self, protocol: int = pickle.HIGHEST_PROTOCOL) -> None:
         self.protocol = protocol
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """A subclass that overrides ``dumps`` or ``loads`` without re-declaring
+        :attr:`pickle_protocol` no longer declares it: the cache then calls its methods
+        instead of pickle's functions (an override is never silently bypassed)."""
+        super().__init_subclass__(**kwargs)
+        if ("dumps" in vars(cls) or "loads" in vars(cls)) and "pickle_protocol" not in vars(cls):
+            cls.pickle_protocol = None  # type: ignore[assignment]
+
     def dumps(self, value: Any) -> bytes:
         return pickle.dumps(value, self.protocol)
 

@@ -21,6 +21,7 @@ Several views (Django aliases, Flask apps) can share one store and so one ``maxm
 from __future__ import annotations
 
 import math
+import pickle
 from collections.abc import Callable, Collection, Iterable, Mapping
 from random import Random
 from types import TracebackType
@@ -46,6 +47,20 @@ class _KeepTTL:
 
 
 KEEP_TTL: Any = _KeepTTL()
+
+
+def _pickle_protocol(serializer: Serializer) -> int:
+    """The protocol ``serializer`` declares it pickles at (``pickle_protocol``), or -1."""
+    protocol = getattr(serializer, "pickle_protocol", None)
+    return protocol if isinstance(protocol, int) and not isinstance(protocol, bool) else -1
+
+
+def _loads_of(serializer: Serializer) -> Callable[[bytes], Any]:
+    """What reads decode with: ``pickle.loads`` itself for a serializer that declares it
+    pickles (its ``loads`` is ``pickle.loads`` by that declaration, and calling the C function
+    directly saves a Python frame per hit: about a fifth of a core ``get``), else its own
+    ``loads``."""
+    return pickle.loads if _pickle_protocol(serializer) >= 0 else serializer.loads
 
 
 class Cache:
@@ -90,7 +105,7 @@ class Cache:
         self.db = db
         self._engine = store.engine
         serializer = store.serializer
-        self._dumps, self._loads = serializer.dumps, serializer.loads
+        self._dumps, self._loads = serializer.dumps, _loads_of(serializer)
         self._touch = True
         self._access = self.accessor()
 
@@ -105,15 +120,14 @@ class Cache:
         """
         if serializer is None:
             serializer = self.store.serializer
-        protocol = getattr(serializer, "pickle_protocol", None)
         return Accessor(
             self._engine,
             self.db,
             prefix,
             self._touch,
-            serializer.loads,
+            _loads_of(serializer),
             serializer.dumps,
-            protocol if isinstance(protocol, int) else -1,
+            _pickle_protocol(serializer),
         )
 
     @classmethod
