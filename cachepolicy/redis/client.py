@@ -547,10 +547,11 @@ class _Batcher:
     a caller that is cancelled does not cancel the others' batch.
     """
 
-    def __init__(self, client: AsyncRedisClient, remote: Any, loop: asyncio.AbstractEventLoop):
+    def __init__(self, client: AsyncRedisClient, remote: Any):
+        # No reference to the loop: the batcher is a value of the loop-keyed weak dictionary,
+        # and holding its key would keep a closed loop's entry alive. Every method runs in it.
         self.client = client
         self.remote = remote
-        self.loop = loop
         self.reads: list[tuple[str, asyncio.Future[Any]]] = []
         self.writes: list[tuple[str, bytes | int, int | None, str, asyncio.Future[Any]]] = []
         self.scheduled = False
@@ -559,10 +560,10 @@ class _Batcher:
     def _schedule(self) -> None:
         if not self.scheduled:
             self.scheduled = True
-            self.loop.call_soon(self._flush)
+            asyncio.get_running_loop().call_soon(self._flush)
 
     def read(self, key: str) -> asyncio.Future[Any]:
-        future = self.loop.create_future()
+        future = asyncio.get_running_loop().create_future()
         self.reads.append((key, future))
         self._schedule()
         return future
@@ -570,7 +571,7 @@ class _Batcher:
     def write(
         self, key: str, payload: bytes | int, px: int | None, condition: str
     ) -> asyncio.Future[Any]:
-        future = self.loop.create_future()
+        future = asyncio.get_running_loop().create_future()
         self.writes.append((key, payload, px, condition, future))
         self._schedule()
         return future
@@ -579,7 +580,7 @@ class _Batcher:
         self.scheduled = False
         reads, self.reads = self.reads, []
         writes, self.writes = self.writes, []
-        task = self.loop.create_task(self._run(reads, writes))
+        task = asyncio.get_running_loop().create_task(self._run(reads, writes))
         self.tasks.add(task)  # a task nobody references may be garbage-collected mid-run
         task.add_done_callback(self.tasks.discard)
 
@@ -718,7 +719,7 @@ class AsyncRedisClient(_Common):
         clients = _ASYNC_REMOTES[loop]
         batcher = clients.get("batch:" + self._key)
         if batcher is None or batcher.remote is not remote:
-            batcher = clients["batch:" + self._key] = _Batcher(self, remote, loop)
+            batcher = clients["batch:" + self._key] = _Batcher(self, remote)
         return cast(_Batcher, batcher)
 
     async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
