@@ -63,15 +63,15 @@ class Accessor:
         self.dumps = dumps
         self.pickle_protocol = pickle_protocol
 
-    def get(self, key: Any) -> Any:
-        """The value, or None on a miss."""
+    def get(self, key: Any, default: Any = None) -> Any:
+        """The value, or ``default`` on a miss."""
         if type(key) is not str:
             key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
         payload = self.engine.get(self.db, key, self.touch)
         if payload is None:
-            return None
+            return default
         return self.loads(payload)
 
     def get_payload(self, key: Any) -> bytes | None:

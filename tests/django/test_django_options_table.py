@@ -78,28 +78,3 @@ def test_alias_option_hints_are_the_tables(key: str, value: object, name: str) -
 def test_location_hint_is_the_tables() -> None:
     _, [error] = validate_alias("default", ["a"], {})
     assert error.hint == OPTION_BY_NAME["location"].accepts
-
-
-REDIS_IN_OPTIONS = [o for o in options_for("redis") if o.django_key and o.django_in_options]
-
-
-@pytest.mark.parametrize(
-    "option", [o for o in REDIS_IN_OPTIONS if o.applies_to == ("redis",)], ids=lambda o: o.name
-)
-def test_a_bad_redis_option_is_e201_with_the_tables_hint(option: Option) -> None:
-    from django_cachepolicy.redis_backend import E_INVALID, check_redis_caches
-
-    assert option.django_key is not None
-    options: dict[str, object] = {option.django_key: object()}  # no option accepts an object
-    if option.name.startswith("near_cache_"):
-        options["NEAR_CACHE"] = True
-    caches = {
-        "default": {
-            "BACKEND": "django_cachepolicy.RedisPolicyCache",
-            "LOCATION": "redis://127.0.0.1:1/0",  # never reached: the settings are invalid
-            "OPTIONS": options,
-        }
-    }
-    [message] = check_redis_caches(caches)
-    assert message.id == E_INVALID
-    assert message.hint == option.accepts

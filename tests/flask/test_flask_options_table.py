@@ -38,15 +38,3 @@ def test_package_docstring_lists_every_flask_key() -> None:
     keys = {o.flask_key for o in options_for("memory") if o.flask_key}
     keys.discard("CACHE_DEFAULT_TIMEOUT")  # shown in the configuration example above it
     assert keys <= listed
-
-
-def test_the_redis_backends_own_keys_come_from_the_table() -> None:
-    from flask_cachepolicy import redis_backend
-    from flask_cachepolicy.settings import NEAR_KEYS
-
-    own = [o for o in options_for("redis", "store") if o.applies_to == ("redis",)]
-    assert {o.name: o.flask_key for o in own if o.flask_key} == NEAR_KEYS
-    doc = redis_backend.__doc__ or ""
-    for option in own:  # each documented: by its Flask key, or its CACHE_OPTIONS name
-        name = "lazyfree_lazy_*" if option.name.startswith("lazyfree_lazy_") else option.name
-        assert f"``{option.flask_key or name}``" in doc, option.name

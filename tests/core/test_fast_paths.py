@@ -1,4 +1,7 @@
-"""The default serializer's declared fast paths, and overrides that are never bypassed.
+"""Declared fast paths, and overrides that are never bypassed.
+
+``Cache.get`` is served by the compiled accessor's bound ``get`` (no interpreted frame per
+read) unless a subclass overrides ``get``.
 
 ``PickleSerializer`` declares ``pickle_protocol``: the cache may then call ``pickle.dumps`` /
 ``pickle.loads`` itself (through the budgeted pickler on writes) instead of the serializer's
@@ -11,6 +14,7 @@ from __future__ import annotations
 import pickle
 from typing import Any
 
+from cachepolicy import Cache, ManualClock
 from cachepolicy.serializers import PickleSerializer
 from tests.conftest import MakeCache
 
@@ -64,3 +68,34 @@ def test_a_subclass_that_redeclares_keeps_the_fast_paths(make_cache: MakeCache) 
 def test_the_declaration_survives_on_the_base_class(make_cache: MakeCache) -> None:
     assert PickleSerializer().pickle_protocol == pickle.HIGHEST_PROTOCOL
     assert isinstance(make_cache(maxmemory="1mb").store.serializer, PickleSerializer)
+
+
+def test_get_is_the_accessors_and_behaves_as_the_method(make_cache: MakeCache) -> None:
+    cache = make_cache(maxmemory="1mb")
+    assert cache.get == cache._access.get
+    cache.set("k", 1)
+    assert cache.get("k") == 1
+    assert cache.get("missing") is None and cache.get("missing", "d") == "d"
+    assert cache.info()["keyspace_hits"] == 1 and cache.info()["keyspace_misses"] == 2
+    view = cache.select(1)
+    view.set("k", 2)
+    assert view.get("k") == 2 and cache.get("k") == 1
+    quiet = cache.no_touch()
+    assert quiet.get("k") == 1 and quiet.get == quiet._access.get
+
+
+def test_a_subclass_that_overrides_get_is_called() -> None:
+    calls: list[str] = []
+
+    class Mine(Cache):
+        def get(self, key: str, default: object = None) -> object:
+            calls.append(key)
+            return super().get(key, default)
+
+    cache = Mine(maxmemory="1mb", clock=ManualClock())
+    try:
+        cache.set("k", 1)
+        assert cache.get("k") == 1 and cache.get("x", 0) == 0
+        assert calls == ["k", "x"]
+    finally:
+        cache.close()
