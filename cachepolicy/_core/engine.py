@@ -278,44 +278,56 @@ class Engine:
 
     # ------------------------------------------------------------------ sizing
 
-    def measure_structures(self, keyspace: Keyspace) -> None:
+    def measure_structures(self, keyspace: Keyspace, apply: bool = True) -> int:
         """Count ``keyspace``'s containers at their current size in ``used_memory`` (lock
-        held). Their tables grow in steps as keys come and go, not per key (a dict rebuilding
-        its table under churn can even grow at a constant key count): the engine measures
-        after an insert that changed the dict's or the sampling list's size, every 64th insert
-        (for the other structures), and when a database has shrunk to half its high-water
-        mark."""
+        held); returns the change. Their tables grow in steps as keys come and go, not per key
+        (a dict rebuilding its table under churn can even grow at a constant key count): the
+        engine measures after an insert that changed the dict's or the sampling list's size,
+        every 64th insert (for the other structures), and when a database has shrunk to half
+        its high-water mark. ``apply`` false: the caller adds the change to ``used_memory``
+        itself (``_fit``, once there is room for it)."""
         measured = keyspace.container_bytes() - self._empty_containers
-        self.used_memory += measured - keyspace.measured
-        self.structure_memory += measured - keyspace.measured
+        change = measured - keyspace.measured
+        if apply:
+            self.used_memory += change
+        self.structure_memory += change
         keyspace.measured = measured
         keyspace.high_water = len(keyspace.data)
         keyspace.dict_measured = keyspace.data.__sizeof__()
         keyspace.note_entries_capacity()
+        return change
 
-    def _measure_shared(self, shrink_only: bool = False) -> None:
+    def _measure_shared(self, shrink_only: bool = False, apply: bool = True) -> int:
         """The structures not per database: the policy's own (when it declares them through
-        ``structure_bytes``) and the deadline index's. ``shrink_only``: count a decrease only
-        (on removals, where nothing evicts to make room for growth)."""
+        ``structure_bytes``) and the deadline index's; returns the change counted.
+        ``shrink_only``: count a decrease only (on removals, where nothing evicts to make room
+        for growth). ``apply``: as for :meth:`measure_structures`."""
         shared = 0
         if self._policy_structures:
             shared += self.policy.structure_bytes()
         if self._index is not None:
             shared += self._index.memory()
-        if shrink_only and shared > self.policy_memory:
-            return
-        self.used_memory += shared - self.policy_memory
-        self.structure_memory += shared - self.policy_memory
+        change = shared - self.policy_memory
+        if shrink_only and change > 0:
+            return 0
+        if apply:
+            self.used_memory += change
+        self.structure_memory += change
         self.policy_memory = shared
+        return change
 
-    def sync_retained(self) -> None:
-        """Count what the deadline index's left-over records keep alive (lock held)."""
+    def sync_retained(self, apply: bool = True) -> int:
+        """Count what the deadline index's left-over records keep alive (lock held); returns
+        the change. ``apply``: as for :meth:`measure_structures`."""
         index = self._index
-        if index is not None:
-            retained = index.retained
-            if retained != self.index_retained:
-                self.used_memory += retained - self.index_retained
-                self.index_retained = retained
+        if index is None:
+            return 0
+        change = index.retained - self.index_retained
+        if change:
+            if apply:
+                self.used_memory += change
+            self.index_retained = index.retained
+        return change
 
     def entry_size(self, key: str, payload: bytes, has_ttl: bool) -> int:
         """Bytes one entry costs under this engine's policy and expiry strategy."""
@@ -566,9 +578,13 @@ class Engine:
         grow at a constant key count), so the dict and sampling list are compared with their
         last measure after every command, and everything is re-measured every 64th."""
         self._writes += 1
-        before = self.used_memory
         index = self._index
         measured = False
+        # used_memory is read without the lock (info(), monitoring; in the pure build a thread
+        # switch can come between any two statements): what the tables grew by is measured
+        # without adding it, and joins used_memory only once there is room for it, or once the
+        # write that caused it is undone, so no reader ever sees it above the limit.
+        grown = 0
         if (
             keyspace.data.__sizeof__() != keyspace.dict_measured
             or len(keyspace.entries) > keyspace.entries_room
@@ -576,19 +592,13 @@ class Engine:
             or not self._writes & _MEASURE_EVERY
         ):
             keyspace.remember_tables()
-            self.measure_structures(keyspace)
-            self._measure_shared()
+            grown = self.measure_structures(keyspace, False) + self._measure_shared(False, False)
             measured = True
         elif index is not None and index.outgrown():
-            self._measure_shared()
-        self.sync_retained()
+            grown = self._measure_shared(False, False)
+        grown += self.sync_retained(False)
         limit = self.limit
-        grown = self.used_memory - before
-        if limit and self.used_memory > limit:
-            # used_memory is read without the lock (info(), monitoring): the growth joins it
-            # only once there is room for it, or once the write that caused it is undone, so
-            # no reader ever sees it above the limit.
-            self.used_memory -= grown
+        if limit and self.used_memory + grown > limit:
             while self.policy.evicts and self.used_memory + grown > limit:
                 victim = self._select_victim(now)
                 # The key this command wrote goes only if the policy insists (an exact policy
@@ -606,7 +616,7 @@ class Engine:
                 # The policy evicted the new key itself and then found nothing more to evict
                 # (volatile-*): what the tables grew by for it is given back as on a refusal.
                 self._take_back_growth(keyspace, written, measured)
-            self.used_memory += grown
+        self.used_memory += grown
         if self.used_memory > self.stats.used_memory_peak:
             self.stats.used_memory_peak = self.used_memory
 

@@ -13,11 +13,14 @@ grew unmeasured showed up at the next removal (57 B over, 1M-operation hammer).
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
+from types import FrameType
 
 import pytest
 
 from cachepolicy import Cache, ManualClock, OutOfMemoryError
+from cachepolicy._core import COMPILED
 from tests.conftest import MakeCache
 
 WRITES: list[tuple[int, str, float | None]] = [
@@ -176,3 +179,35 @@ def test_tables_that_shrank_and_regrew_are_never_undercounted(
             cache.delete(f"k{rounds}:{i}")
             assert_counted()
     assert cache.check() == []
+
+
+@pytest.mark.skipif(
+    COMPILED,
+    reason="compiled, the engine runs no Python frame between its statements: a profile hook "
+    "cannot observe it mid-write (the pure build is where another thread can)",
+)
+@pytest.mark.parametrize("policy", ["allkeys-lru", "volatile-ttl"])
+def test_growth_is_never_visible_above_the_limit_mid_write(
+    make_cache: MakeCache, policy: str
+) -> None:
+    """used_memory is read without the lock, and in the pure build a thread switch can come
+    between any two statements of a write. A profile hook reads it at every call and return
+    inside the engine while new keys walk the tables through their growth steps: it must
+    never be above the limit (the 8-thread hammer saw 11.6 kB over, under coverage)."""
+    limit = 200_000
+    cache = make_cache(maxmemory=limit, maxmemory_policy=policy, expiry="timed")
+    engine = cache.store.engine
+    seen: list[int] = []
+
+    def watch(frame: FrameType, event: str, arg: object) -> None:
+        if "_core" in frame.f_code.co_filename and engine.used_memory > limit:
+            seen.append(engine.used_memory)
+
+    sys.setprofile(watch)
+    try:
+        for j in range(6_000):
+            with contextlib.suppress(OutOfMemoryError):
+                cache.set(f"k{j:06d}", 1_000_000 + j, ttl=100.0 if j % 2 else None)
+    finally:
+        sys.setprofile(None)
+    assert seen == [], f"{len(seen)} reads above {limit}: max {max(seen)}"
