@@ -259,8 +259,7 @@ class DeadlineIndex:
         while position < end and self.stale > target:
             entry = entries[position]
             deadline = deadlines[position]
-            current = entry.deadline
-            if entry.pos >= 0 and current is not None and deadline <= current:  # _schedules
+            if _schedules(deadline, entry):
                 kept_deadlines.append(deadline)
                 kept_entries.append(entry)
             else:
@@ -376,8 +375,7 @@ class DeadlineIndex:
         for index in range(self.head, len(entries)):
             entry = entries[index]
             deadline = deadlines[index]
-            current = entry.deadline
-            if entry.pos >= 0 and current is not None and deadline <= current:  # _schedules
+            if _schedules(deadline, entry):
                 lane_deadlines.append(deadline)
                 lane_entries.append(entry)
         heap = [record for record in self.heap if _schedules(record[0], record[2])]
