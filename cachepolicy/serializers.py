@@ -17,6 +17,7 @@ __all__ = [
     "BudgetExceeded",
     "PickleSerializer",
     "Serializer",
+    "declared_pickle_protocol",
     "dumps_within",
     "resolve_serializer",
 ]
@@ -29,6 +30,13 @@ class Serializer(Protocol):
     def dumps(self, value: Any) -> bytes: ...
 
     def loads(self, payload: bytes) -> Any: ...
+
+
+def declared_pickle_protocol(serializer: object) -> int | None:
+    """The protocol ``serializer`` declares it pickles at (its ``pickle_protocol``, as
+    :class:`PickleSerializer` declares it), or None: then its own methods must be called."""
+    protocol = getattr(serializer, "pickle_protocol", None)
+    return protocol if isinstance(protocol, int) and not isinstance(protocol, bool) else None
 
 
 class PickleSerializer:

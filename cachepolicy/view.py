@@ -33,7 +33,7 @@ from .clock import Clock
 from .config import CacheConfig
 from .errors import OutOfMemoryError, ValueTooLargeError, short_repr
 from .events import Subscriber
-from .serializers import Serializer
+from .serializers import Serializer, declared_pickle_protocol
 from .store import CacheStore
 
 __all__ = ["KEEP_TTL", "Cache"]
@@ -49,18 +49,12 @@ class _KeepTTL:
 KEEP_TTL: Any = _KeepTTL()
 
 
-def _pickle_protocol(serializer: Serializer) -> int:
-    """The protocol ``serializer`` declares it pickles at (``pickle_protocol``), or -1."""
-    protocol = getattr(serializer, "pickle_protocol", None)
-    return protocol if isinstance(protocol, int) and not isinstance(protocol, bool) else -1
-
-
 def _loads_of(serializer: Serializer) -> Callable[[bytes], Any]:
     """What reads decode with: ``pickle.loads`` itself for a serializer that declares it
     pickles (its ``loads`` is ``pickle.loads`` by that declaration, and calling the C function
     directly saves a Python frame per hit: about a fifth of a core ``get``), else its own
     ``loads``."""
-    return pickle.loads if _pickle_protocol(serializer) >= 0 else serializer.loads
+    return pickle.loads if declared_pickle_protocol(serializer) is not None else serializer.loads
 
 
 class Cache:
@@ -129,6 +123,7 @@ class Cache:
         """
         if serializer is None:
             serializer = self.store.serializer
+        protocol = declared_pickle_protocol(serializer)
         return Accessor(
             self._engine,
             self.db,
@@ -136,7 +131,7 @@ class Cache:
             self._touch,
             _loads_of(serializer),
             serializer.dumps,
-            _pickle_protocol(serializer),
+            -1 if protocol is None else protocol,
         )
 
     @classmethod

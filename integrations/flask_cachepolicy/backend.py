@@ -57,7 +57,12 @@ from cachepolicy import (
     get_shared_store,
 )
 from cachepolicy.errors import short_repr
-from cachepolicy.serializers import PickleSerializer, Serializer, resolve_serializer
+from cachepolicy.serializers import (
+    PickleSerializer,
+    Serializer,
+    declared_pickle_protocol,
+    resolve_serializer,
+)
 
 from . import signals as _signals
 from .settings import NEAR_KEYS, backend_kwargs_from_flask, flask_key_for
@@ -572,8 +577,8 @@ def _value_encoder(view: Cache, serializer: BaseSerializer | None) -> _ValueEnco
     """
     if serializer is None:
         return None
-    declared = getattr(serializer, "pickle_protocol", None)
-    if isinstance(declared, int):
+    declared = declared_pickle_protocol(serializer)
+    if declared is not None:
         protocol = declared
     elif type(serializer) in _CACHELIB_PICKLE_SERIALIZERS:
         protocol = pickle.HIGHEST_PROTOCOL
