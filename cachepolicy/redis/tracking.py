@@ -23,6 +23,7 @@ may have been lost while no connection was subscribed.
 
 from __future__ import annotations
 
+import abc
 import asyncio
 import collections
 import contextlib
@@ -143,7 +144,7 @@ class _Freshness:
         self._on_change(min(self.confirmed) + self.staleness)
 
 
-class _TrackerBase:
+class _TrackerBase(abc.ABC):
     """What the sync and the async tracker share: the per-primary state, the freshness fold,
     the connection arguments of a session, and what a session's start and end report.
 
@@ -186,9 +187,9 @@ class _TrackerBase:
         self._connections: list[Any] = [None] * len(self.endpoints)
         self._reset_runner()
 
+    @abc.abstractmethod
     def _reset_runner(self) -> None:
         """Make the subclass's own state: what runs the sessions (threads, or tasks)."""
-        raise NotImplementedError
 
     def _connection(self, node: int, default_class: Any) -> Any:
         """A new (unconnected) RESP3 connection to ``node``, registered as its current one."""
