@@ -14,7 +14,7 @@ from typing import Any
 from ..errors import ValueTooLargeError, short_repr
 from ..sizing import format_bytes
 from .budget import BudgetExceeded, dumps_within
-from .engine import NX, Engine
+from .engine import KEEPTTL, NX, Engine
 from .entry import BYTES_BASE
 
 __all__ = ["Accessor", "exact_key"]
@@ -148,10 +148,19 @@ class Accessor:
             key = self.prefix + key
         return self.engine.write(self.db, key, payload, ttl, NX)
 
-    def set(self, key: Any, value: Any, ttl: Any) -> None:
-        """Store ``value`` (no condition, TTL in seconds or None)."""
+    def set(self, key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False) -> None:
+        """Store ``value`` (no condition, TTL in seconds or None); ``keepttl`` keeps the TTL
+        the key has (Redis's SET KEEPTTL)."""
         if type(key) is not str:  # before pickling: a bad key must not cost a huge dumps()
             key = exact_key(key)
+        flags = 0
+        if keepttl:
+            if ttl is not None:  # Redis's SET rejects EX/PX with KEEPTTL as a syntax error
+                raise ValueError(
+                    f"set({short_repr(key)}, ..., ttl={short_repr(ttl)}, keepttl=True): give a "
+                    "ttl or keepttl=True, not both."
+                )
+            flags = KEEPTTL
         if self.pickle_protocol >= 0:
             cls = type(value)
             if cls is int or cls is float or value is None or cls is bool:
@@ -162,4 +171,4 @@ class Accessor:
             payload = self.dumps(value)
         if self.prefix:
             key = self.prefix + key
-        self.engine.write(self.db, key, payload, ttl, 0)
+        self.engine.write(self.db, key, payload, ttl, flags)

@@ -8,7 +8,7 @@ costs that call a fraction of an interpreted one.
 from __future__ import annotations
 
 import pickle
-import threading
+from collections.abc import Callable
 from typing import Any
 
 __all__ = ["BudgetExceeded", "dumps_within"]
@@ -29,17 +29,21 @@ class BudgetSink:
 
     The C pickler hands over 64 kB frames, and any object of a frame or more (a big ``bytes``)
     as the object itself, not a copy: so refusing a 200 MB value costs a frame, not 200 MB.
-    Each thread keeps one sink with its pickler (building a Pickler costs more than a small
-    value's whole pickle); the memo is cleared after every dump.
+    Sinks are reused, each with its pickler (building a Pickler costs more than a small value's
+    whole pickle); the memo is cleared after every dump.
     """
 
     def __init__(self, protocol: int) -> None:
-        self.chunks: list[Any] = []
+        #: The first chunk (a small value's whole pickle) and any further ones.
+        self.first: bytes | None = None
+        self.chunks: list[bytes] = []
         self.written = 0
         self.budget = 0
-        self.busy = False
         self.protocol = protocol
-        self.pickler = pickle.Pickler(self, protocol)
+        pickler = pickle.Pickler(self, protocol)
+        # Bound once: a method looked up on the C pickler at every dump costs more than a call.
+        self.dump: Callable[[Any], None] = pickler.dump
+        self.clear_memo: Callable[[], None] = pickler.clear_memo
 
     def write(self, data: Any) -> int:
         size = len(data) if type(data) is bytes else memoryview(data).nbytes
@@ -47,12 +51,32 @@ class BudgetSink:
         if self.written > self.budget:
             raise BudgetExceeded(self.written, self.budget)
         # A memoryview (of a bytearray or PickleBuffer) would see later mutation: copy it.
-        self.chunks.append(data if type(data) is bytes else bytes(data))
+        chunk = data if type(data) is bytes else bytes(data)
+        if self.first is None:
+            self.first = chunk
+        else:
+            self.chunks.append(chunk)
         return size
 
+    def take(self) -> bytes:
+        """The pickle written since the last ``take``; the sink is empty again."""
+        first = self.first
+        self.first = None
+        if first is None:
+            return b""
+        chunks = self.chunks
+        if not chunks:
+            return first
+        self.chunks = []
+        chunks.insert(0, first)
+        return b"".join(chunks)
 
-#: One sink per thread (``sink`` attribute, set on first use).
-_local = threading.local()
+
+#: Idle sinks by protocol. A dump takes one with ``list.pop()`` and puts it back when done;
+#: both are single C calls, atomic under the GIL, so no two dumps ever share a sink (threads,
+#: or a value whose ``__reduce__`` stores into a cache while it is being pickled) and there
+#: are never more sinks than dumps that ran at once.
+_idle: dict[int, list[BudgetSink]] = {}
 
 
 def dumps_within(value: Any, protocol: int, budget: int) -> bytes:
@@ -62,26 +86,21 @@ def dumps_within(value: Any, protocol: int, budget: int) -> bytes:
     For a value known to fit, ``pickle.dumps`` is quicker; this is for values whose size is
     unknown until pickled and that may be far too big to store (a list of large blobs).
     """
-    found: BudgetSink | None = getattr(_local, "sink", None)
-    if found is None or found.busy or found.protocol != protocol:
-        # busy: a value's __reduce__ is storing into a cache; that dump gets a sink of its own.
+    idle = _idle.get(protocol)
+    if idle is None:
+        idle = _idle.setdefault(protocol, [])
+    try:
+        sink = idle.pop()
+    except IndexError:
         sink = BudgetSink(protocol)
-        if found is None or not found.busy:
-            _local.sink = sink
-    else:
-        sink = found
     sink.budget = budget
     sink.written = 0
-    sink.busy = True
     try:
-        sink.pickler.dump(value)
+        sink.dump(value)
     except BaseException:
-        if getattr(_local, "sink", None) is sink:
-            _local.sink = None  # a pickler stopped mid-dump is not reused
+        sink.take()  # a pickler stopped mid-dump is not reused
         raise
-    finally:
-        sink.busy = False
-        sink.pickler.clear_memo()
-        chunks = sink.chunks
-        sink.chunks = []
-    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    pickled = sink.take()
+    sink.clear_memo()
+    idle.append(sink)
+    return pickled

@@ -17,6 +17,7 @@ from mypy_extensions import mypyc_attr
 
 __all__ = [
     "ASCII_STR_BASE",
+    "ATOMIC_NATIVE_UPDATES",
     "BYTES_BASE",
     "COMPILED",
     "DEAD_ENTRY_OVERHEAD",
@@ -41,11 +42,32 @@ COMPILED: Final = not __file__.endswith((".py", ".pyc"))
 #: lock-free reader that raced the removal sees it and reports a miss.
 RELEASED: Final = bytes(bytearray(b"\x00<released>"))
 
-#: The process-wide access sequence of the recency stamp. ``next()`` on an ``itertools.count``
-#: is one C call, atomic under the GIL, so lock-free readers never hand out a number twice;
-#: a sequence never ties (Redis's 1-second LRU clock does, spec §5) and does not depend on
-#: "now", so a score frozen in the eviction pool stays comparable with later ones.
-ACCESS_SEQUENCE: Final = itertools.count(1)
+#: Whether ``obj.n += 1`` on an attribute of a compiled (native) class is atomic: compiled
+#: code holds the GIL from the load to the store, because it never enters the interpreter's
+#: eval loop in between (the only place a thread switch happens). Interpreted, a switch can
+#: fall between the two; free-threaded Python has no GIL to hold. Counters bumped on the
+#: lock-free read path use a plain native int when this is true (a few instructions) and an
+#: ``itertools.count`` otherwise (``next()`` is one C call, atomic under the GIL, but it
+#: allocates an int object per call).
+ATOMIC_NATIVE_UPDATES: Final = COMPILED and bool(getattr(sys, "_is_gil_enabled", lambda: True)())
+
+
+class Sequence:
+    """A counter bumped without a lock (see :data:`ATOMIC_NATIVE_UPDATES`): ``last`` is the
+    last number handed out when native updates are atomic, else ``count`` hands them out."""
+
+    __slots__ = ("count", "last")
+
+    def __init__(self) -> None:
+        self.last = 0
+        self.count = itertools.count(1)
+
+
+#: The process-wide access sequence of the recency stamp. Lock-free readers never hand out a
+#: number twice; a sequence never ties (Redis's 1-second LRU clock does, spec §5) and does not
+#: depend on "now", so a score frozen in the eviction pool stays comparable with later ones.
+ACCESS_SEQUENCE: Final = Sequence()
+_ACCESS_COUNT: Final = ACCESS_SEQUENCE.count  # one global lookup for the interpreted stamp
 
 
 @mypyc_attr(acyclic=True)
@@ -105,9 +127,15 @@ class Entry:
 
 def stamp(entry: Entry, now: float) -> None:
     """The recency stamp: what every non-LFU policy records on insert and access (Redis keeps
-    the LRU field for them all, so ``idletime()`` works). Two stores and one ``next()``."""
+    the LRU field for them all, so ``idletime()`` works): the clock time and the next number of
+    the access sequence."""
     entry.atime = now
-    entry.aseq = next(ACCESS_SEQUENCE)
+    if ATOMIC_NATIVE_UPDATES:
+        sequence = ACCESS_SEQUENCE
+        sequence.last += 1
+        entry.aseq = sequence.last
+    else:
+        entry.aseq = next(_ACCESS_COUNT)
 
 
 # ---------------------------------------------------------------------------------- cost model

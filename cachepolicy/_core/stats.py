@@ -9,29 +9,41 @@ from __future__ import annotations
 
 import itertools
 
+from .entry import ATOMIC_NATIVE_UPDATES
+
 __all__ = ["HitCounter", "Stats"]
 
 
 class HitCounter:
-    """Read hits and misses as two ``itertools.count`` objects.
+    """Read hits and misses, counted without a lock.
 
-    ``next()`` on a count is a single C call, atomic under the GIL, so concurrent readers never
-    lose an increment and never wait for each other. The current value is read from the
-    count's repr, ``count(N)``, which is its documented form.
+    Where :data:`~cachepolicy._core.entry.ATOMIC_NATIVE_UPDATES` holds (the compiled build
+    with a GIL) the engine adds to the native ints ``hit_count`` and ``miss_count``; otherwise
+    it calls ``next()`` on the ``itertools.count`` objects ``hit`` and ``miss``, a single C
+    call that is atomic under the GIL, so concurrent readers never lose an increment. A count's
+    current value is read from its repr, ``count(N)``, which is its documented form.
     """
 
     def __init__(self) -> None:
         # Never replaced (the engine holds them); reset() moves a baseline instead.
         self.hit = itertools.count()
         self.miss = itertools.count()
+        self.hit_count = 0
+        self.miss_count = 0
         self._base = (0, 0)
 
     def totals(self) -> tuple[int, int]:
         base = self._base  # first: counts only grow, so a concurrent reset() never goes negative
-        return _value(self.hit) - base[0], _value(self.miss) - base[1]
+        hits, misses = self._current()
+        return hits - base[0], misses - base[1]
 
     def reset(self) -> None:
-        self._base = (_value(self.hit), _value(self.miss))
+        self._base = self._current()
+
+    def _current(self) -> tuple[int, int]:
+        if ATOMIC_NATIVE_UPDATES:
+            return self.hit_count, self.miss_count
+        return _value(self.hit), _value(self.miss)
 
 
 def _value(counter: itertools.count[int]) -> int:

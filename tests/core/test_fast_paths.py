@@ -1,7 +1,7 @@
 """Declared fast paths, and overrides that are never bypassed.
 
-``Cache.get`` is served by the compiled accessor's bound ``get`` (no interpreted frame per
-read) unless a subclass overrides ``get``.
+``Cache.get`` and ``Cache.set`` are served by the compiled accessor's bound ``get`` and ``set``
+(no interpreted frame per read or write) unless a subclass overrides them.
 
 ``PickleSerializer`` declares ``pickle_protocol``: the cache may then call ``pickle.dumps`` /
 ``pickle.loads`` itself (through the budgeted pickler on writes) instead of the serializer's
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import pickle
 from typing import Any
+
+import pytest
 
 from cachepolicy import Cache, ManualClock
 from cachepolicy.serializers import PickleSerializer
@@ -97,5 +99,49 @@ def test_a_subclass_that_overrides_get_is_called() -> None:
         cache.set("k", 1)
         assert cache.get("k") == 1 and cache.get("x", 0) == 0
         assert calls == ["k", "x"]
+    finally:
+        cache.close()
+
+
+def test_set_is_the_accessors_and_behaves_as_the_method(make_cache: MakeCache) -> None:
+    clock = ManualClock()
+    cache = make_cache(maxmemory="1mb", clock=clock)
+    assert cache.set == cache._access.set
+    cache.set("k", 1)
+    cache.set("t", 2, 10)
+    cache.set("t", 3, keepttl=True)
+    assert (cache.get("k"), cache.get("t"), cache.ttl("t")) == (1, 3, 10)
+    cache.set("t", 4, ttl=None)
+    assert cache.ttl("t") is None
+    cache.set("k", 5, keepttl=True)  # no TTL to keep: stays without one
+    assert (cache.get("k"), cache.ttl("k")) == (5, None)
+    with pytest.raises(ValueError, match=r"set\('k', \.\.\., ttl=5, keepttl=True\): give a ttl"):
+        cache.set("k", 6, 5, keepttl=True)
+    assert cache.get("k") == 5  # refused before anything was written
+    with pytest.raises(TypeError, match="Cache keys must be str, got int 1"):
+        cache.set(1, 1)  # type: ignore[arg-type]
+    view = cache.select(1)
+    view.set("k", 7)
+    assert view.set == view._access.set and (view.get("k"), cache.get("k")) == (7, 5)
+    assert cache.check() == []
+
+
+def test_a_subclass_that_overrides_set_is_called() -> None:
+    calls: list[tuple[str, object, bool]] = []
+
+    class Mine(Cache):
+        def set(
+            self, key: str, value: Any, ttl: float | None = None, *, keepttl: bool = False
+        ) -> None:
+            calls.append((key, ttl, keepttl))
+            super().set(key, value, ttl, keepttl=keepttl)
+
+    cache = Mine(maxmemory="1mb", clock=ManualClock())
+    try:
+        cache.set("k", 1)
+        cache.set("t", 2, 10)
+        cache.set("t", 3, keepttl=True)
+        assert calls == [("k", None, False), ("t", 10, False), ("t", None, True)]
+        assert (cache.get("t"), cache.ttl("t")) == (3, 10)
     finally:
         cache.close()

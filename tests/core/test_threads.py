@@ -7,6 +7,7 @@ expired (each announced by an event), never silently lost.
 
 from __future__ import annotations
 
+import itertools
 import random
 import sys
 import threading
@@ -120,3 +121,25 @@ def test_hit_counters_are_exact_under_threads(make_cache: MakeCache) -> None:
         thread.join(timeout=60)
     info = cache.info()
     assert (info["keyspace_hits"], info["keyspace_misses"]) == (20_000, 20_000)
+
+
+def test_the_access_sequence_never_hands_out_a_number_twice() -> None:
+    """Lock-free reads stamp entries from many threads at once: every stamp gets its own
+    number (the tie-free order sampled LRU relies on), in either build."""
+    from cachepolicy._core.entry import Entry, stamp
+
+    batches = [[Entry(f"{t}:{i}", b"", 0, None, 0) for i in range(20_000)] for t in range(4)]
+
+    def work(entries: list[Entry]) -> None:
+        for entry in entries:
+            stamp(entry, 0.0)
+
+    threads = [threading.Thread(target=work, args=(batch,)) for batch in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    numbers = [entry.aseq for batch in batches for entry in batch]
+    assert len(set(numbers)) == len(numbers) == 80_000
+    for batch in batches:  # each thread's stamps increase
+        assert all(a.aseq < b.aseq for a, b in itertools.pairwise(batch))

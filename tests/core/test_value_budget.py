@@ -9,6 +9,8 @@ traced memory while refusing), never time.
 from __future__ import annotations
 
 import pickle
+import sys
+import threading
 import tracemalloc
 from collections.abc import Callable
 from typing import Any
@@ -142,6 +144,34 @@ def test_dumps_within_survives_a_value_that_fails_midway_and_reentrancy() -> Non
 
     assert pickle.loads(dumps_within([Nested(), "after"], 5, 1000)) == [{}, "after"]
     assert pickle.loads(inner[0]) == {"inner": 1}
+
+
+def test_dumps_within_from_many_threads_never_mixes_two_pickles() -> None:
+    """Each dump has a sink to itself: values pickled at once from several threads (switching
+    as often as the interpreter allows) come out whole and unmixed."""
+    values = [
+        [f"thread {t}", list(range(t * 50, t * 50 + 200)), "x" * (1000 * t)] for t in range(4)
+    ]
+    failures: list[str] = []
+
+    def work(value: list[Any]) -> None:
+        expected = pickle.dumps(value, 5)
+        for _ in range(2000):
+            if dumps_within(value, 5, 10**6) != expected:
+                failures.append(str(value[0]))
+                return
+
+    previous = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=work, args=(value,)) for value in values]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+    finally:
+        sys.setswitchinterval(previous)
+    assert failures == []
 
 
 def test_an_accessor_with_its_own_serializer(make_cache: MakeCache, huge: bytes) -> None:
