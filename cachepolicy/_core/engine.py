@@ -373,7 +373,12 @@ class Engine:
                 if deadline is None or now <= deadline:
                     if payload is not RELEASED:
                         if touch:
-                            self._accessed(entry, now)
+                            # Lock-free unless the policy's access hook needs the lock
+                            # (``_access_locked`` is only ever set for the hook path).
+                            if self._access_locked:
+                                self._access_locked_hook(entry, now)
+                            else:
+                                self._touched(entry, now)
                         if ATOMIC_NATIVE_UPDATES:
                             self.hits.hit_count += 1
                         else:
@@ -389,15 +394,11 @@ class Engine:
             self.emit_keymiss(key, db)
         return None
 
-    def _accessed(self, entry: Entry, now: float) -> None:
-        """Record a read for the policy: as :meth:`_touched`, without the lock unless the
-        policy's access hook needs it (``_access_locked`` is only set for the hook path)."""
-        if self._access_locked:
-            with self.locked():
-                if entry.pos >= 0:
-                    self.policy.on_access(entry, now)
-        else:
-            self._touched(entry, now)
+    def _access_locked_hook(self, entry: Entry, now: float) -> None:
+        """A read for a policy whose access hook runs under the lock (not lock-free)."""
+        with self.locked():
+            if entry.pos >= 0:
+                self.policy.on_access(entry, now)
 
     def _touched(self, entry: Entry, now: float) -> None:
         """Record an access for the policy as it declared (an overwrite or TOUCH: lock held)."""

@@ -165,6 +165,9 @@ class Sampler:
         decay_time = self.decay_time
         while True:
             candidates = 0
+            # A full pool's worst score, which a candidate must beat to enter it.
+            room = len(scores) < capacity
+            bar = 0.0 if room else scores[0]
             for keyspace in keyspaces:
                 pool = keyspace.volatile if volatile else keyspace.entries
                 size = len(pool)
@@ -178,8 +181,11 @@ class Sampler:
                         score = hook(entry, now)
                     else:
                         score = ranked_score(ranking, entry, now, decay_time)
-                    if len(scores) < capacity or score > scores[0]:
+                    if room or score > bar:
                         self.offer(score, entry)
+                        room = len(scores) < capacity
+                        if not room:
+                            bar = scores[0]
             if candidates == 0:
                 return None
             victim = self._pop_best(now)
