@@ -52,7 +52,7 @@ RELEASED: Final = bytes(bytearray(b"\x00<released>"))
 ATOMIC_NATIVE_UPDATES: Final = COMPILED and bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 
 
-class Sequence:
+class AccessSequence:
     """A counter bumped without a lock (see :data:`ATOMIC_NATIVE_UPDATES`): ``last`` is the
     last number handed out when native updates are atomic, else ``count`` hands them out."""
 
@@ -66,7 +66,7 @@ class Sequence:
 #: The process-wide access sequence of the recency stamp. Lock-free readers never hand out a
 #: number twice; a sequence never ties (Redis's 1-second LRU clock does, spec §5) and does not
 #: depend on "now", so a score frozen in the eviction pool stays comparable with later ones.
-ACCESS_SEQUENCE: Final = Sequence()
+ACCESS_SEQUENCE: Final = AccessSequence()
 _ACCESS_COUNT: Final = ACCESS_SEQUENCE.count  # one global lookup for the interpreted stamp
 
 
