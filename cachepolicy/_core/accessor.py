@@ -161,14 +161,7 @@ class Accessor:
                     "ttl or keepttl=True, not both."
                 )
             flags = KEEPTTL
-        if self.pickle_protocol >= 0:
-            cls = type(value)
-            if cls is int or cls is float or value is None or cls is bool:
-                payload = pickle.dumps(value, self.pickle_protocol)
-            else:
-                payload = self._budgeted(key, value)
-        else:
-            payload = self.dumps(value)
+        payload = self.encode(value, key)
         if self.prefix:
             key = self.prefix + key
         self.engine.write(self.db, key, payload, ttl, flags)
