@@ -10,11 +10,12 @@ printed side by side; the test asserts that ours reaches 90 % of the short keys 
 touches a long-TTL key. With the old insertion-order cursor ours reclaimed none of them in 2.6 s.
 
 Why the last few per cent are compared one way only: once fewer than a tenth of the sampled
-keys are expired, Redis's cycle stops early (its acceptable-stale rule), so the tail is reclaimed
-by whichever cycles happen to sample the last short keys among the 2,000 long ones. Redis's own
-time to 100 % therefore varies from run to run with its random sampling (0.5 s to 0.9 s seen
-here, ours 0.5 s on its seeded RNG): a two-sided bound on one sample of it failed a CI rehearsal
-on a run where Redis's tail took 0.55 s.
+keys are expired, Redis's cycle stops early (its acceptable-stale rule), and its scan cursor
+moves on. Short keys the cursor passed before their deadline (the 3,300 writes take a while on a
+loaded machine) are then reclaimed only when the cursor comes round again, about 20 keys per slow
+cycle: Redis's time to 100 % ranges from 0.3 s (this machine, idle) to more than the 2 s window
+(a CI run, 44 keys left). So Redis's tail is polled on, up to ``TAIL_LIMIT``, and ours must be
+no later than it plus the tolerance; a two-sided bound on one sample of it failed CI twice.
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ LONG, SHORT = 2000, 3300
 SHORT_TTL = 0.2
 STEP = 0.05
 DURATION = 2.0
+#: How long Redis's tail is polled for after the compared window (see the module doc).
+TAIL_LIMIT = 20.0
 #: Seconds by which the times to 90 % / 100 % reclaimed may differ: 2.5 slow cycles at hz 10.
 TOLERANCE = 0.25
 
@@ -51,7 +54,8 @@ def server() -> Iterator[object]:
         process.close()
 
 
-def _redis_curve(client: object) -> list[tuple[float, int]]:
+def _redis_curve(client: object) -> tuple[list[tuple[float, int]], float]:
+    """Redis's ``expired_keys`` every ``STEP`` for ``DURATION``, and when it reached all of them."""
     pipe = client.pipeline(transaction=False)  # type: ignore[attr-defined]
     for i in range(LONG):
         pipe.set(f"long{i}", i, px=3_600_000)
@@ -60,15 +64,22 @@ def _redis_curve(client: object) -> list[tuple[float, int]]:
     for i in range(SHORT):
         pipe.set(f"short{i}", i, px=int(SHORT_TTL * 1000))
     pipe.execute()
-    curve = []
-    for step in range(int(DURATION / STEP) + 1):
+    curve: list[tuple[float, int]] = []
+    all_reclaimed = float("inf")
+    step = 0
+    while step * STEP <= DURATION or (all_reclaimed == float("inf") and step * STEP < TAIL_LIMIT):
         target = start + step * STEP
         while time.monotonic() < target:  # sampling times, not an assertion: poll to each one
             time.sleep(min(0.005, max(0.0, target - time.monotonic())))
-        stats = client.info("stats")  # type: ignore[attr-defined]
-        curve.append((step * STEP, int(stats["expired_keys"])))
-    assert client.dbsize() == LONG  # type: ignore[attr-defined]
-    return curve
+        expired = int(client.info("stats")["expired_keys"])  # type: ignore[attr-defined]
+        if step * STEP <= DURATION:
+            curve.append((round(step * STEP, 3), expired))
+        if expired >= SHORT and all_reclaimed == float("inf"):
+            all_reclaimed = round(step * STEP, 3)
+        step += 1
+    # Every long key is still there, whether or not Redis's tail has finished.
+    assert client.exists(*(f"long{i}" for i in range(LONG))) == LONG  # type: ignore[attr-defined]
+    return curve, all_reclaimed
 
 
 def _our_curve() -> list[tuple[float, int]]:
@@ -97,17 +108,19 @@ def _time_to(curve: list[tuple[float, int]], count: float) -> float:
 
 
 def test_expired_keys_curve_follows_redis(server: object) -> None:
-    theirs = _redis_curve(server)
+    theirs, redis_all = _redis_curve(server)
     ours = _our_curve()
     print("\n  t (s)   redis   cachepolicy")
     for (t, r), (_, o) in zip(theirs, ours, strict=True):
         print(f"  {t:5.2f}  {r:6d}  {o:6d}")
-    for share in (0.9, 1.0):
-        redis_t, our_t = _time_to(theirs, share * SHORT), _time_to(ours, share * SHORT)
-        assert redis_t < DURATION, f"redis did not reach {share:.0%}: {theirs}"
-        assert our_t <= redis_t + TOLERANCE, (share, our_t, redis_t, ours, theirs)
-        if share < 1.0:  # the bulk; the tail is Redis's sampling luck (see the module doc)
-            assert our_t >= redis_t - TOLERANCE, (share, our_t, redis_t, ours, theirs)
-    assert ours[-1][1] == theirs[-1][1] == SHORT
+    print(f"  redis reclaimed all {SHORT} at {redis_all} s")
+    redis_bulk, our_bulk = _time_to(theirs, 0.9 * SHORT), _time_to(ours, 0.9 * SHORT)
+    assert redis_bulk < DURATION, f"redis did not reach 90 %: {theirs}"
+    assert abs(our_bulk - redis_bulk) <= TOLERANCE, (our_bulk, redis_bulk, ours, theirs)
+    # The tail: ours on time, and no later than Redis (the module doc says why one way only).
+    our_all = _time_to(ours, SHORT)
+    assert our_all < DURATION, ours
+    assert our_all <= redis_all + TOLERANCE, (our_all, redis_all, ours, theirs)
     # Nothing is reclaimed before the deadline by either.
     assert all(expired == 0 for t, expired in ours if t < SHORT_TTL)
+    assert all(expired == 0 for t, expired in theirs if t < SHORT_TTL)
