@@ -54,6 +54,7 @@ from .entry import (
     ATOMIC_NATIVE_UPDATES,
     BYTES_BASE,
     ENTRY_OVERHEAD,
+    LFU_OVERHEAD,
     RELEASED,
     TTL_OVERHEAD,
     TTL_SLOT_OVERHEAD,
@@ -184,7 +185,8 @@ class Engine:
         )
         self.lazyfree_threshold: int = config.lazyfree_threshold
         # Sizes: the cost model plus what the policy's and strategy's own structures cost.
-        self.plain_overhead: int = ENTRY_OVERHEAD + policy.metadata_overhead
+        lfu = LFU_OVERHEAD if int(policy.access) == _LFU else 0
+        self.plain_overhead: int = ENTRY_OVERHEAD + lfu + policy.metadata_overhead
         ttl_slot = 0 if index_volatile else TTL_SLOT_OVERHEAD
         self.volatile_overhead: int = (
             self.plain_overhead

@@ -126,9 +126,9 @@ class Entry:
 
 
 def stamp(entry: Entry, now: float) -> None:
-    """The recency stamp: what every non-LFU policy records on insert and access (Redis keeps
-    the LRU field for them all, so ``idletime()`` works): the clock time and the next number of
-    the access sequence."""
+    """The recency stamp: what every policy that records accesses records on insert and access
+    (the LFU ones after their counter; Redis keeps the LRU field for the others, so
+    ``idletime()`` works): the clock time and the next number of the access sequence."""
     entry.atime = now
     if ATOMIC_NATIVE_UPDATES:
         sequence = ACCESS_SEQUENCE
@@ -158,6 +158,11 @@ ENTRY_OVERHEAD: Final = ENTRY_OVERHEAD_COMPILED if COMPILED else ENTRY_OVERHEAD_
 #: Extra bytes for an entry with a TTL: the deadline float object (24 B) and, pure, the boxed
 #: ``vpos``. The TTL sampling array's slot is a container (measured, not modelled).
 TTL_OVERHEAD: Final = 24 if COMPILED else 24 + 28
+#: Extra bytes for an entry under an LFU policy (``access = Access.LFU``): pure, the boxed
+#: last-decrement minute ``ldt`` (28 B), where other policies leave it at the shared 0 (the
+#: boxed ``aseq`` of the recency stamp, which LFU records too, is in ENTRY_OVERHEAD). A
+#: compiled entry stores both unboxed.
+LFU_OVERHEAD: Final = 0 if COMPILED else 28
 #: The part of TTL_OVERHEAD that only a store with a TTL sampling array pays (its ``vpos``).
 TTL_SLOT_OVERHEAD: Final = 0 if COMPILED else 28
 #: Bytes a removed entry still holds while an index record points at it, beyond its key: the

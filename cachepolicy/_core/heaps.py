@@ -6,8 +6,9 @@ reaches the top. So a re-rank is one O(log n) push and a removal is O(1), instea
 the heap. Stale records are bounded: when they outnumber the live ones (plus a slack) the heap
 is rebuilt from its current records, O(n) amortised over n/8 re-ranks.
 
-Used by exact LFU (ranked by the decayed-counter rank) and exact TTL (ranked by deadline); an
-entry is in at most one such heap, since a cache has one policy.
+Used by exact LFU (ranked by the decayed-counter rank, which reads only ever raise: it re-files
+a top entry whose rank grew instead of pushing on every read) and exact TTL (ranked by
+deadline); an entry is in at most one such heap, since a cache has one policy.
 """
 
 from __future__ import annotations
@@ -35,13 +36,16 @@ class LazyHeap:
         #: Entries with a current record.
         self.live = 0
 
-    def push(self, rank: float, entry: Entry, *, new: bool) -> None:
-        """File ``entry`` at ``rank`` (``new``: it had no current record before)."""
+    def push(self, rank: float, entry: Entry, *, new: bool, order: int = -1) -> None:
+        """File ``entry`` at ``rank`` (``new``: it had no current record before). Equal ranks
+        go by ``order`` (ascending), or by push order when it is not given (negative)."""
         if new:
             self.live += 1
         entry.version += 1
-        self._seq += 1
-        heapq.heappush(self.records, (rank, self._seq, entry.version, entry))
+        if order < 0:
+            self._seq += 1
+            order = self._seq
+        heapq.heappush(self.records, (rank, order, entry.version, entry))
         if len(self.records) > self.live + self.live // HEAP_STALE_SHARE + HEAP_SLACK:
             self.records = [record for record in self.records if _current(record)]
             heapq.heapify(self.records)
@@ -60,6 +64,16 @@ class LazyHeap:
                 return record[3]
             heapq.heappop(records)
         return None
+
+    def top_record(self) -> tuple[float, int, int, Entry] | None:
+        """The lowest current record, (rank, order, version, entry), or None when empty."""
+        return self.records[0] if self.top() is not None else None
+
+    def refile_top(self, rank: float, order: int) -> None:
+        """Re-file the top record's entry at ``(rank, order)``, keeping its version: for an
+        entry whose rank changed since it was filed without a push. O(log n)."""
+        _, _, version, entry = self.records[0]
+        heapq.heapreplace(self.records, (rank, order, version, entry))
 
     def clear(self) -> None:
         self.records.clear()

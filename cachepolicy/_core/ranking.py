@@ -15,7 +15,7 @@ from __future__ import annotations
 from random import Random
 from typing import Final
 
-from .entry import Entry
+from .entry import Entry, stamp
 
 __all__ = [
     "LFU_COUNTER_MAX",
@@ -60,10 +60,11 @@ def lfu_log_incr(counter: int, log_factor: int, rng: Random) -> int:
 
 
 def lfu_init(entry: Entry, now: float) -> None:
-    """A new key's LFU state (and ``atime``, the tie-break and ``idletime`` source)."""
+    """A new key's LFU state, and the recency stamp (``atime``, the sampled score's tie-break
+    and ``idletime`` source; ``aseq``, exact LFU's tie-break)."""
     entry.lfu = LFU_INIT_VAL
     entry.ldt = int(now // 60)
-    entry.atime = now
+    stamp(entry, now)
 
 
 def lfu_touch(entry: Entry, now: float, log_factor: int, decay_time: int, rng: Random) -> None:
@@ -71,12 +72,17 @@ def lfu_touch(entry: Entry, now: float, log_factor: int, decay_time: int, rng: R
 
     Runs without the lock on the read path: concurrent readers may lose an increment, which
     only makes a probabilistic counter slightly more conservative.
+
+    The rank ``counter * decay_time + ldt`` (exact LFU's, :class:`~cachepolicy.eviction.exact.
+    ExactAllKeysLFU`) never decreases here: decay takes off at most one point per
+    ``decay_time`` minutes that ``ldt`` moves forward. Exact LFU relies on it to leave reads
+    out of its heap.
     """
     now_minutes = int(now // 60)
     counter = lfu_decay(entry.lfu, entry.ldt, now_minutes, decay_time)
     entry.lfu = lfu_log_incr(counter, log_factor, rng)
     entry.ldt = now_minutes
-    entry.atime = now
+    stamp(entry, now)
 
 
 def lfu_score(entry: Entry, now: float, decay_time: int) -> float:

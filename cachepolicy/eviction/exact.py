@@ -141,19 +141,26 @@ class ExactAllKeysLFU(_HeapRanked):
 
     With linear decay of one point per ``D`` minutes, a key's counter at time ``t`` is
     ``C - (t - ldt) / D``, so ranking by ``C * D + ldt`` orders keys exactly as their decayed
-    counters at *any* common time (ignoring Redis's rounding to whole periods). That rank only
-    changes on access, so a heap with lazily discarded stale records is exact: O(log n) per
-    access and per eviction. Ties go to the least recently accessed key. The access hook pushes
-    onto the heap, so it runs under the lock.
+    counters at *any* common time (ignoring Redis's rounding to whole periods). Ties go to the
+    least recently accessed key (the access sequence, ``aseq``).
+
+    Reads never touch the heap: an access (the declared LFU counter, lock-free) can only raise
+    a key's rank and its ``aseq`` (:func:`~cachepolicy._core.ranking.lfu_touch`), so every
+    entry's record is at or below where it belongs. Choosing a victim re-files a top entry
+    whose (rank, aseq) moved since it was filed and looks again, until the top is current:
+    the same victim as pushing on every read, at O(log n) per eviction for each key that was
+    read since it was filed, instead of a heap push under the lock on every read.
     """
 
     name = "allkeys-lfu"
     access = Access.LFU
-    lock_free_access = False
-    # One heap record and its list slot (132 B: the 4-tuple, the rank float, the seq int),
-    # plus stale records up to an eighth more (the
-    # heap's rebuild bound): stated at the bound, since reads push records too.
-    metadata_overhead = 150
+    # One heap record and its list slot (132 B: the 4-tuple, the rank float, the order int),
+    # plus the stale records that deleted keys (and, under volatile-lfu, removed TTLs) leave
+    # until they reach the top or the heap is rebuilt: 4 B per entry measured under eviction
+    # churn (tests/core/test_memory_churn.py). The rebuild bounds them at an eighth of the live
+    # records plus HEAP_SLACK, so at most 13 B per entry and 8.4 kB go uncounted. (Reads pushed
+    # records too before they left the heap; 150 B was then this figure at that bound.)
+    metadata_overhead = 136
 
     heap_name = "exact LFU"
 
@@ -166,12 +173,7 @@ class ExactAllKeysLFU(_HeapRanked):
     def on_insert(self, entry: Entry, now: float) -> None:
         super().on_insert(entry, now)
         if self.tracks(entry):
-            self.heap.push(self.rank(entry), entry, new=True)
-
-    def on_access(self, entry: Entry, now: float) -> None:
-        super().on_access(entry, now)
-        if entry.alive and self.tracks(entry):
-            self.heap.push(self.rank(entry), entry, new=False)
+            self.heap.push(self.rank(entry), entry, new=True, order=entry.aseq)
 
     def on_delete(self, entry: Entry) -> None:
         if self.tracks(entry):
@@ -183,7 +185,22 @@ class ExactAllKeysLFU(_HeapRanked):
         if entry.deadline is None:
             self.heap.discard(entry)
         elif previous is None:
-            self.heap.push(self.rank(entry), entry, new=True)
+            self.heap.push(self.rank(entry), entry, new=True, order=entry.aseq)
+
+    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        heap = self.heap
+        # Each re-file moves a record up to where its entry ranks now, so this ends once the
+        # top is current; the bound only guards against readers that keep touching the top.
+        for _ in range(len(heap.records) + 1):
+            record = heap.top_record()
+            if record is None:
+                return None
+            rank, order, _, entry = record
+            current = self.rank(entry)
+            if current == rank and entry.aseq == order:
+                return entry
+            heap.refile_top(current, entry.aseq)  # read since it was filed: ranks higher now
+        return heap.top()
 
 
 class ExactVolatileLFU(ExactAllKeysLFU):
