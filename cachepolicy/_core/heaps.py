@@ -14,6 +14,7 @@ deadline); an entry is in at most one such heap, since a cache has one policy.
 from __future__ import annotations
 
 import heapq
+from collections.abc import Callable
 from typing import Final
 
 from .entry import Entry
@@ -65,15 +66,24 @@ class LazyHeap:
             heapq.heappop(records)
         return None
 
-    def top_record(self) -> tuple[float, int, int, Entry] | None:
-        """The lowest current record, (rank, order, version, entry), or None when empty."""
-        return self.records[0] if self.top() is not None else None
-
-    def refile_top(self, rank: float, order: int) -> None:
-        """Re-file the top record's entry at ``(rank, order)``, keeping its version: for an
-        entry whose rank changed since it was filed without a push. O(log n)."""
-        _, _, version, entry = self.records[0]
-        heapq.heapreplace(self.records, (rank, order, version, entry))
+    def top_refiled(self, rank: Callable[[Entry], float]) -> Entry | None:
+        """:meth:`top`, for a heap filed with ``order=entry.aseq`` whose ranks an access can
+        only raise (exact LFU): a top entry accessed since it was filed (its ``aseq`` moved)
+        is re-filed at ``rank(entry)`` and the top looked at again, so the result is the entry
+        a push on every access would give. O(log n) per re-file."""
+        records = self.records
+        refiles = len(records)  # a bound against readers that keep touching the top
+        while records:
+            record = records[0]
+            entry = record[3]
+            if entry.pos < 0 or entry.version != record[2]:
+                heapq.heappop(records)
+            elif entry.aseq == record[1] or refiles <= 0:
+                return entry
+            else:
+                refiles -= 1
+                heapq.heapreplace(records, (rank(entry), entry.aseq, record[2], entry))
+        return None
 
     def clear(self) -> None:
         self.records.clear()

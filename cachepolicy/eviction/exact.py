@@ -188,19 +188,9 @@ class ExactAllKeysLFU(_HeapRanked):
             self.heap.push(self.rank(entry), entry, new=True, order=entry.aseq)
 
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
-        heap = self.heap
-        # Each re-file moves a record up to where its entry ranks now, so this ends once the
-        # top is current; the bound only guards against readers that keep touching the top.
-        for _ in range(len(heap.records) + 1):
-            record = heap.top_record()
-            if record is None:
-                return None
-            rank, order, _, entry = record
-            current = self.rank(entry)
-            if current == rank and entry.aseq == order:
-                return entry
-            heap.refile_top(current, entry.aseq)  # read since it was filed: ranks higher now
-        return heap.top()
+        # Every access stamps a new aseq and every other rank change files a new record, so a
+        # top entry whose aseq is its record's has the record's rank; others are re-filed.
+        return self.heap.top_refiled(self.rank)
 
 
 class ExactVolatileLFU(ExactAllKeysLFU):
