@@ -76,7 +76,7 @@ class LazyHeap:
         while records:
             record = records[0]
             entry = record[3]
-            if entry.pos < 0 or entry.version != record[2]:
+            if not _current(record):
                 heapq.heappop(records)
             elif entry.aseq == record[1] or refiles <= 0:
                 return entry
