@@ -85,6 +85,7 @@ def info(store: CacheStore) -> dict[str, Any]:
             "evicted_keys": stats.evicted_keys,
             "evicted_bytes": stats.evicted_bytes,
             "rejected_writes": stats.rejected_writes,
+            "rejected_admissions": stats.rejected_admissions,
             "expired_stale_perc": round(stats.expired_stale_perc * 100, 2),
             "expired_time_cap_reached_count": stats.expired_time_cap_reached_count,
             "expire_cycle_cpu_milliseconds": int(stats.expire_cycle_cpu_milliseconds),

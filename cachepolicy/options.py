@@ -92,6 +92,8 @@ _POLICIES: Final = (
     "allkeys-random",
     "volatile-random",
     "volatile-ttl",
+    "allkeys-lrm",
+    "volatile-lrm",
 )
 
 
@@ -218,8 +220,9 @@ OPTIONS: Final[tuple[Option, ...]] = (
         choices=_POLICIES,
         meaning="Which keys go when the budget is full: allkeys-* rank every key, volatile-* "
         "only keys with a TTL; noeviction makes writes fail instead.",
-        accepts="Use one of Redis's policies (noeviction, allkeys-lru, allkeys-lfu, "
-        "allkeys-random, volatile-lru, volatile-lfu, volatile-random, volatile-ttl), a name "
+        accepts="Use one of Redis's ten policies (noeviction, allkeys-lru, allkeys-lfu, "
+        "allkeys-random, allkeys-lrm, volatile-lru, volatile-lfu, volatile-random, "
+        "volatile-ttl, volatile-lrm), a name "
         "registered with cachepolicy.register_policy(), or a dotted path.",
         django_check="django_cachepolicy.E001",
         applies_to=_BOTH,

@@ -181,9 +181,10 @@ class Cache:
         hot paths."""
         return self.accessor(prefix).get
 
-    def prefixed_setter(self, prefix: str = "") -> Callable[[str, Any, float | None], None]:
+    def prefixed_setter(self, prefix: str = "") -> Callable[[str, Any, float | None], bool]:
         """A bound ``set(key, value, ttl)`` storing under ``prefix + key``, for adapters'
-        hot paths. Serializer errors propagate and leave the cache unchanged."""
+        hot paths; False if the policy refused to admit a new key. Serializer errors propagate
+        and leave the cache unchanged."""
         return self.accessor(prefix).set
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
@@ -254,12 +255,13 @@ class Cache:
 
     # ------------------------------------------------------------------ writes
 
-    def set(self, key: str, value: Any, ttl: float | None = None, *, keepttl: bool = False) -> None:
+    def set(self, key: str, value: Any, ttl: float | None = None, *, keepttl: bool = False) -> bool:
         """Store ``value``; ``keepttl=True`` keeps the key's TTL (Redis's SET KEEPTTL; no
-        ``ttl`` then). Raises OutOfMemoryError / ValueTooLargeError (cache unchanged), or the
-        serializer's error for a value it cannot encode (cache unchanged). (Instances call the
-        accessor's equivalent ``set`` directly: see :meth:`_bind`.)"""
-        self._access.set(key, value, ttl, keepttl=keepttl)
+        ``ttl`` then). True if stored; False if the eviction policy refused to admit a new key
+        (``admit``: nothing changed). Raises OutOfMemoryError / ValueTooLargeError (cache
+        unchanged), or the serializer's error for a value it cannot encode (cache unchanged).
+        (Instances call the accessor's equivalent ``set`` directly: see :meth:`_bind`.)"""
+        return self._access.set(key, value, ttl, keepttl=keepttl)
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` is absent (Redis's SET NX). True if stored."""

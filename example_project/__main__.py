@@ -62,7 +62,7 @@ def _memory_options(parser: argparse.ArgumentParser, maxmemory: str | None) -> N
     parser.add_argument(
         "--policy",
         default=None if maxmemory is None else "allkeys-lru",
-        help="maxmemory-policy: one of Redis's eight (default allkeys-lru)",
+        help="maxmemory-policy: one of Redis's ten (default allkeys-lru)",
     )
 
 

@@ -65,7 +65,7 @@ _MARKUP: Final = ASSETS / "dashboard.html"
 DEFAULT_MAXMEMORY: Final = "4mb"
 #: What the page's maxmemory selector offers (Redis units: mb = 1024 * 1024 bytes).
 MAXMEMORY_CHOICES: Final = ("1mb", "2mb", "4mb", "8mb", "16mb")
-#: The policy selector: Redis's eight, in redis.conf order.
+#: The policy selector: Redis's ten, in redis.conf order (the two LRM ones last).
 POLICIES: Final = REDIS_POLICIES
 
 #: Samples kept for the charts: at one poll a second, four minutes of history.

@@ -9,7 +9,7 @@ sessions, Flask-Caching's decorators) without opening a socket.
 The demo's default budget is 512kb rather than the apps' 64mb: the shop's few hundred pages
 never fill 64mb, and a cache that never evicts shows nothing of its policy. At 512kb the long
 tail of the Zipf distribution overflows the budget on both apps, so ``evicted_keys`` grows
-while the popular pages keep hitting. ``--policy allkeys-lfu`` (or any of the eight) compares
+while the popular pages keep hitting. ``--policy allkeys-lfu`` (or any of the ten) compares
 policies on the same seeded traffic.
 """
 

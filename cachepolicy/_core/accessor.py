@@ -131,14 +131,14 @@ class Accessor:
             size=written,
         )
 
-    def set_payload(self, key: Any, payload: bytes, ttl: Any) -> None:
+    def set_payload(self, key: Any, payload: bytes, ttl: Any) -> bool:
         """Store a payload :meth:`encode` made (no condition, TTL in seconds or None): for
         adapters that must tell the serializer's errors from the store's."""
         if type(key) is not str:
             key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
-        self.engine.write(self.db, key, payload, ttl, 0)
+        return self.engine.write(self.db, key, payload, ttl, 0)
 
     def add_payload(self, key: Any, payload: bytes, ttl: Any) -> bool:
         """:meth:`set_payload` only if ``key`` is absent (Redis's SET NX). True if stored."""
@@ -148,9 +148,9 @@ class Accessor:
             key = self.prefix + key
         return self.engine.write(self.db, key, payload, ttl, NX)
 
-    def set(self, key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False) -> None:
+    def set(self, key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False) -> bool:
         """Store ``value`` (no condition, TTL in seconds or None); ``keepttl`` keeps the TTL
-        the key has (Redis's SET KEEPTTL)."""
+        the key has (Redis's SET KEEPTTL). False if the policy refused to admit a new key."""
         if type(key) is not str:  # before pickling: a bad key must not cost a huge dumps()
             key = exact_key(key)
         flags = 0
@@ -164,4 +164,4 @@ class Accessor:
         payload = self.encode(value, key)
         if self.prefix:
             key = self.prefix + key
-        self.engine.write(self.db, key, payload, ttl, flags)
+        return self.engine.write(self.db, key, payload, ttl, flags)

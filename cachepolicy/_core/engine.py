@@ -56,6 +56,7 @@ from .entry import (
     ENTRY_OVERHEAD,
     LFU_OVERHEAD,
     RELEASED,
+    SLOT_OVERHEAD,
     TTL_OVERHEAD,
     TTL_SLOT_OVERHEAD,
     Entry,
@@ -63,7 +64,7 @@ from .entry import (
 )
 from .events import EventBus, KeyspaceEvent
 from .keyspace import Keyspace
-from .ports import Access, Victims
+from .ports import Access, Removal, Victims
 from .ranking import lfu_init, lfu_touch
 from .stats import HitCounter, Stats
 
@@ -85,6 +86,16 @@ EXPIRED: Final = 1
 EVICTED: Final = 2
 #: Removed silently as part of a command (an overwrite whose old version the policy chose).
 REPLACED: Final = 3
+#: Its database was flushed (FLUSHDB of one database; FLUSHALL resets the policy instead).
+FLUSHED: Final = 4
+#: The cause as the policy's ``on_remove`` receives it, by the engine's int code.
+_CAUSES: Final = (
+    Removal.DELETED,
+    Removal.EXPIRED,
+    Removal.EVICTED,
+    Removal.REPLACED,
+    Removal.FLUSHED,
+)
 
 #: ``write()`` flags: Redis's SET NX / XX / KEEPTTL.
 NX: Final = 1
@@ -106,8 +117,18 @@ _MEASURE_EVERY: Final = 63
 _FIT_RETRIES: Final = 8
 _GIL_ENABLED: Final = bool(getattr(sys, "_is_gil_enabled", lambda: True)())
 _INF: Final = math.inf
+# A bound on the tables' bytes per key left after evictions, relative to their bytes per key
+# now: 2 for the shrink hysteresis (tables are rebuilt at half their high-water mark) times 2
+# for the power-of-two steps a dict's table grows in. Used to project what a lowered limit
+# leaves (Engine._refuse_unreachable).
+_TABLES_PER_KEY_BOUND: Final = 4
 # Ints below this convert to float exactly (and never overflow it).
 _EXACT_INT: Final = 2**53
+
+
+#: A key a write evicted (or replaced) while it may still be refused: the entry, its value
+#: (kept alive until the write commits) and the removal's cause.
+Taken = tuple[Entry, bytes, int]
 
 
 def _nobody() -> Any:
@@ -185,8 +206,9 @@ class Engine:
         )
         self.lazyfree_threshold: int = config.lazyfree_threshold
         # Sizes: the cost model plus what the policy's and strategy's own structures cost.
-        lfu = LFU_OVERHEAD if int(policy.access) == _LFU else 0
-        self.plain_overhead: int = ENTRY_OVERHEAD + lfu + policy.metadata_overhead
+        lfu = LFU_OVERHEAD if Access.LFU in (policy.read_access, policy.write_access) else 0
+        slot = SLOT_OVERHEAD if policy.uses_slot else 0
+        self.plain_overhead: int = ENTRY_OVERHEAD + lfu + slot + policy.metadata_overhead
         ttl_slot = 0 if index_volatile else TTL_SLOT_OVERHEAD
         self.volatile_overhead: int = (
             self.plain_overhead
@@ -197,13 +219,17 @@ class Engine:
         )
         # ---- the code path of every hook, chosen once from the declarations.
         fast = policy.fast_hooks
-        access = int(policy.access)
-        self._insert_path: int = access if "on_insert" in fast else _HOOK
-        self._access_path: int = access if "on_access" in fast else _HOOK
-        self._access_locked: bool = self._access_path == _HOOK and not (
-            _GIL_ENABLED and policy.lock_free_access
+        read = int(policy.read_access)
+        write = int(policy.write_access)
+        self._insert_path: int = write if "on_insert" in fast else _HOOK
+        self._read_path: int = read if "on_read" in fast else _HOOK
+        self._write_path: int = write if "on_write" in fast else _HOOK
+        self._read_locked: bool = self._read_path == _HOOK and not (
+            _GIL_ENABLED and not policy.on_read_needs_lock
         )
-        self._policy_on_delete: bool = "on_delete" not in fast
+        self._policy_on_miss: bool = "on_miss" not in fast
+        self._policy_on_remove: bool = "on_remove" not in fast
+        self._policy_admits: bool = "admit" not in fast
         self._policy_on_ttl: bool = "on_ttl_change" not in fast
         victims = int(policy.victims) if policy.evicts else _NONE
         self._victim_path: int = victims if "select_victim" in fast else _HOOK
@@ -375,12 +401,12 @@ class Engine:
                 if deadline is None or now <= deadline:
                     if payload is not RELEASED:
                         if touch:
-                            # Lock-free unless the policy's access hook needs the lock
-                            # (``_access_locked`` is only ever set for the hook path).
-                            if self._access_locked:
-                                self._access_locked_hook(entry, now)
+                            # Lock-free unless the policy's read hook needs the lock
+                            # (``_read_locked`` is only ever set for the hook path).
+                            if self._read_locked:
+                                self._read_under_lock(entry, now)
                             else:
-                                self._touched(entry, now)
+                                self._read(entry, now)
                         if ATOMIC_NATIVE_UPDATES:
                             self.hits.hit_count += 1
                         else:
@@ -392,25 +418,46 @@ class Engine:
             self.hits.miss_count += 1
         else:
             next(self._miss)
+        if self._policy_on_miss and touch:
+            self._missed(key, db)
         if "keymiss" in self.events.wanted:
             self.emit_keymiss(key, db)
         return None
 
-    def _access_locked_hook(self, entry: Entry, now: float) -> None:
-        """A read for a policy whose access hook runs under the lock (not lock-free)."""
+    def _missed(self, key: str, db: int) -> None:
+        """Tell a policy that counts demand (``on_miss``) of a read that found nothing."""
+        if self._read_locked:
+            with self.locked():
+                self.policy.on_miss(key, db)
+        else:
+            self.policy.on_miss(key, db)
+
+    def _read_under_lock(self, entry: Entry, now: float) -> None:
+        """A read for a policy whose read hook runs under the lock (not lock-free)."""
         with self.locked():
             if entry.pos >= 0:
-                self.policy.on_access(entry, now)
+                self.policy.on_read(entry, now)
 
-    def _touched(self, entry: Entry, now: float) -> None:
-        """Record an access for the policy as it declared (an overwrite or TOUCH: lock held)."""
-        path = self._access_path
+    def _read(self, entry: Entry, now: float) -> None:
+        """Record a read (a get hit, TOUCH) for the policy as it declared ``read_access``."""
+        path = self._read_path
         if path == _STAMP:
             stamp(entry, now)
         elif path == _LFU:
             lfu_touch(entry, now, self._lfu_log_factor, self._lfu_decay_time, self._policy_rng)
         elif path == _HOOK:
-            self.policy.on_access(entry, now)
+            self.policy.on_read(entry, now)
+
+    def _written(self, entry: Entry, now: float, old_size: int) -> None:
+        """Record a write of a live key (an overwrite, INCR/DECR: lock held) for the policy as
+        it declared ``write_access``."""
+        path = self._write_path
+        if path == _STAMP:
+            stamp(entry, now)
+        elif path == _LFU:
+            lfu_touch(entry, now, self._lfu_log_factor, self._lfu_decay_time, self._policy_rng)
+        elif path == _HOOK:
+            self.policy.on_write(entry, now, old_size)
 
     def peek(self, db: int, key: str) -> Entry | None:
         """The live entry without touching it or counting (Redis's NOTOUCH lookups)."""
@@ -515,7 +562,24 @@ class Engine:
             room = size
             if old is not None and deadline is not None and not self._evicts_any_key:
                 room += self._ttl_growth(keyspace, old.deadline, deadline)
-            old = self._make_room(keyspace, key, room, old, now, True)
+            first: Entry | None = None
+            limit = self.limit
+            if (
+                old is None
+                and self._policy_admits
+                and limit
+                and limit >= room
+                and self.used_memory + room > limit
+            ):
+                # Admission (the policy overrides ``admit``): asked once, about the first
+                # victim, before anything is evicted, so a refusal changes nothing.
+                first = self._select_victim(now)
+                if first is not None and not self.policy.admit(key, size, first, now):
+                    self.stats.rejected_admissions += 1
+                    if self.events.active:
+                        self._emit("refused", key, db)
+                    return False
+            old = self._make_room(keyspace, key, room, old, now, True, first)
             if old is None:
                 entry = self._insert(keyspace, key, payload, size, deadline, now)
                 self._fit(keyspace, now, entry, True)
@@ -628,6 +692,9 @@ class Engine:
         grown += self.sync_retained(False)
         limit = self.limit
         if limit and self.used_memory + grown > limit:
+            # A new key's write may still be refused here: what it evicts is kept restorable.
+            taken: list[Taken] | None = [] if new and written is not None else None
+            mark = len(self._pending)
             while self.policy.evicts and self.used_memory + grown > limit:
                 victim = self._select_victim(now)
                 # The key this command wrote goes only if the policy insists (an exact policy
@@ -638,27 +705,51 @@ class Engine:
                     retries -= 1
                 if victim is None:  # volatile-* with no TTL key left: nothing may go
                     break
+                if victim is written and new:
+                    # A new key is never evicted by its own write (that acknowledged a write
+                    # that stored nothing, announced as "evicted" before "new"): the write is
+                    # refused below instead.
+                    break
+                if taken is not None:
+                    taken.append((victim, victim.payload, EVICTED))
                 self.remove(victim, EVICTED)
             if self.used_memory + grown > limit and new and written is not None:
-                if written.alive:
-                    self._refuse(keyspace, written, grown, measured)
-                # The policy evicted the new key itself and then found nothing more to evict
-                # (volatile-*): what the tables grew by for it is given back as on a refusal.
-                self._take_back_growth(keyspace, written, measured)
+                self._refuse(keyspace, written, grown, measured, taken or [], mark, now)
         self.used_memory += grown
         if self.used_memory > self.stats.used_memory_peak:
             self.stats.used_memory_peak = self.used_memory
 
-    def _refuse(self, keyspace: Keyspace, written: Entry, grown: int, measured: bool) -> None:
-        """Nothing may be evicted for what the new key ``written`` made the tables grow by
-        (``grown``, held back from ``used_memory``): the write is taken back and refused, as
-        any write that does not fit. (Not when eviction took the written key itself: removing
-        it twice raised KeyError.) The re-measures below subtract the growth the ledger holds
-        before it is added back, so the visible ``used_memory`` never passes the limit."""
+    def _refuse(
+        self,
+        keyspace: Keyspace,
+        written: Entry,
+        grown: int,
+        measured: bool,
+        taken: list[Taken],
+        mark: int,
+        now: float,
+    ) -> None:
+        """Nothing (more) may be evicted for what the new key ``written`` made the tables grow
+        by (``grown``, held back from ``used_memory``): the write is taken back, the keys it
+        evicted (``taken``) are put back, and it is refused, as any write that does not fit.
+        The re-measures below subtract the growth the ledger holds before it is added back,
+        so the visible ``used_memory`` never passes the limit."""
         self.remove(written, REPLACED)
         self._take_back_growth(keyspace, written, measured)
         self.used_memory += grown
+        self._restore(taken, mark, now)
         self.stats.rejected_writes += 1
+        if not self.key_count:
+            # Nothing else is stored: no eviction or deletion can ever make room. The value
+            # fits alone, but not with the table growth its own insertion causes.
+            size = written.size + grown
+            raise ValueTooLargeError(
+                f"Cannot store key {short_repr(written.key)}: the entry needs {written.size} "
+                f"bytes and the tables it makes grow {grown} more, {size} in all, but "
+                f"maxmemory is {self.limit} bytes ({format_bytes(self.limit)}).",
+                key=written.key,
+                size=size,
+            )
         needed = max(1, self.used_memory - self.limit)
         raise OutOfMemoryError(
             self._oom_message(written.key, needed), key=written.key, needed=needed
@@ -693,6 +784,7 @@ class Engine:
         if used > self.stats.used_memory_peak:
             self.stats.used_memory_peak = used
         old_payload = entry.payload
+        old_size = entry.size
         if entry.deadline != deadline:
             # Resize first, under the old deadline, so the TTL bytes move with the entry.
             keyspace.resize(entry, size)
@@ -701,7 +793,7 @@ class Engine:
             keyspace.resize(entry, size)
         entry.payload = payload
         self._release(old_payload)
-        self._touched(entry, now)
+        self._written(entry, now, old_size)
 
     def _set_deadline(self, keyspace: Keyspace, entry: Entry, deadline: float | None) -> None:
         """Change a live entry's deadline and tell the policy and the strategy (lock held)."""
@@ -745,8 +837,10 @@ class Engine:
         size = entry.size
         self.used_memory -= size
         self.key_count -= 1
-        if self._policy_on_delete:
-            self.policy.on_delete(entry)
+        if self._policy_on_remove:
+            self.policy.on_remove(entry, _CAUSES[cause])
+            if self._policy_structures:  # a structure that shrinks as its keys go
+                self._measure_shared(shrink_only=True)
         if entry.deadline is not None:
             if self._expiry_on_delete:
                 self.expiry.on_delete(entry)
@@ -798,8 +892,10 @@ class Engine:
         old: Entry | None,
         now: float,
         reinserting: bool,
+        first: Entry | None = None,
     ) -> Entry | None:
-        """Evict until an entry of ``size`` bytes fits in place of ``old``.
+        """Evict until an entry of ``size`` bytes fits in place of ``old``; ``first`` is the
+        victim the policy already chose (and admitted the write against), evicted first.
 
         Everything that could make the write fail is decided before the first eviction, so a
         failed write leaves the cache unchanged. Returns ``old``, or None if the policy chose
@@ -829,22 +925,69 @@ class Engine:
                 if evictable < needed:
                     self.stats.rejected_writes += 1
                     raise OutOfMemoryError(self._oom_message(key, needed), key=key, needed=needed)
+            # Kept restorable until there is room, for a policy that chooses its own victims
+            # and runs out part-way (fewer candidates than its candidate_bytes declared): the
+            # write is refused and they come back. The sampler always finds the candidates
+            # counted above, so sampled policies pay nothing for this on their evicting writes.
+            taken: list[Taken] | None = [] if self._victim_path == _HOOK else None
+            mark = len(self._pending)
             while self.used_memory - old_size + size > limit:
-                victim = self._select_victim(now)
-                if victim is None:  # pragma: no cover - accounting guarantees a victim
-                    raise OutOfMemoryError(self._oom_message(key, needed), key=key)
+                if first is not None and first.pos >= 0:
+                    victim: Entry | None = first
+                    first = None
+                else:
+                    victim = self._select_victim(now)
+                if victim is None:
+                    if taken is None:  # pragma: no cover - the sampler finds what was counted
+                        raise OutOfMemoryError(self._oom_message(key, needed), key=key)
+                    self._restore(taken, mark, now)
+                    self.stats.rejected_writes += 1
+                    raise OutOfMemoryError(self._oom_message(key, needed), key=key, needed=needed)
                 if victim is old:
                     if not reinserting:
                         self.remove(old, EVICTED)
                         return None
+                    if taken is not None:
+                        taken.append((old, old.payload, REPLACED))
                     self.remove(old, REPLACED)
                     old = None
                     old_size = 0
                     continue
+                if taken is not None:
+                    taken.append((victim, victim.payload, EVICTED))
                 self.remove(victim, EVICTED)
         if old is None and self.max_entries >= 0 and self.key_count >= self.max_entries:
             self._cull(key, now)
         return old
+
+    def _restore(self, taken: list[Taken], mark: int, now: float) -> None:
+        """Undo the evictions of a write that is refused after all (lock held): each key goes
+        back with its value, size, deadline and ranking fields (recency stamp, LFU counter,
+        the policy's slot), as a new entry (one that left is never reinserted), newest first;
+        ``evicted_keys`` and ``evicted_bytes`` are taken back and the events queued since
+        ``mark`` dropped, so the keys, values, TTLs, counters and event stream are as before
+        the write, and ``used_memory`` no more than before. (An exact LRU list files a restored
+        key as most recent; a big value handed to the lazy-free thread is counted there, and
+        kept alive by ``taken``.)"""
+        for gone, payload, cause in reversed(taken):
+            keyspace = self.keyspaces[gone.db]
+            entry = self._insert(keyspace, gone.key, payload, gone.size, gone.deadline, now)
+            entry.atime = gone.atime
+            entry.aseq = gone.aseq
+            entry.lfu = gone.lfu
+            entry.ldt = gone.ldt
+            entry.slot = gone.slot
+            if cause == EVICTED:
+                self.stats.evicted_keys -= 1
+                self.stats.evicted_bytes -= gone.size
+        del self._pending[mark:]
+        index = self._index
+        if index is not None and any(gone.deadline is not None for gone, _, _ in taken):
+            # The removed versions' index records would stay behind as left-over records
+            # (counted): dropped now, so used_memory is no more than before the write.
+            index.compact()
+            self.sync_retained()
+            self._measure_shared(shrink_only=True)
 
     def _select_victim(self, now: float) -> Entry | None:
         path = self._victim_path
@@ -961,7 +1104,7 @@ class Engine:
                     elif deadline is None and entry.deadline is not None:
                         self._change_deadline(keyspace, entry, None)
                 if entry is not None:
-                    self._touched(entry, now)
+                    self._read(entry, now)  # TOUCH is a read (Redis: lookupKeyRead)
             self._fit(keyspace, now)
         finally:
             self.unlock()
@@ -1059,12 +1202,12 @@ class Engine:
             volatile = keyspace.volatile_count
             removed = keyspace.clear()
             self._refresh_populated()
-            policy_on_delete = self._policy_on_delete
+            policy_on_remove = self._policy_on_remove
             expiry_on_delete = self._expiry_on_delete
             payloads: list[bytes] = []
             for entry in removed:
-                if policy_on_delete:
-                    self.policy.on_delete(entry)
+                if policy_on_remove:
+                    self.policy.on_remove(entry, Removal.FLUSHED)
                 if expiry_on_delete and entry.deadline is not None:
                     self.expiry.on_delete(entry)
                 payloads.append(entry.payload)  # as in remove(): left-over records must not
@@ -1175,7 +1318,8 @@ class Engine:
         victims = {0: "none", 1: "pool", 2: "random", 3: "hook"}
         return {
             "insert": names[self._insert_path],
-            "access": names[self._access_path],
+            "read": names[self._read_path],
+            "write": names[self._write_path],
             "victims": victims[self._victim_path],
             "batch": victims[self._batch_path],
             "deadline_index": self._index is not None,
@@ -1222,13 +1366,18 @@ class Engine:
 
     def _refuse_unreachable(self, fresh: Engine) -> None:
         """Raise ConfigError if ``fresh``'s policy could not bring ``used_memory`` under its
-        limit (lock held; nothing changed yet). Entry sizes are projected with the new
-        policy's per-entry overheads; containers are assumed to stay as large as they are."""
+        limit (lock held; nothing changed yet), i.e. if evicting every candidate key would
+        still leave more than the limit. Entry sizes are projected with the new policy's
+        per-entry overheads. The tables shrink as keys go (a keyspace rebuilds its tables
+        once it holds under half its high-water mark), so what they would hold for the keys
+        left is bounded by :data:`_TABLES_PER_KEY_BOUND` times their present bytes per key
+        (they were projected unevictable, which refused reachable limits: issue 19)."""
         limit = fresh.limit
         if not limit or fresh._evicts_any_key:
             return  # a policy that may evict any key reaches any limit (>= one entry)
         used = self.used_memory
         evictable = 0
+        kept = 0
         policy = fresh.policy
         plain = fresh.plain_overhead - self.plain_overhead
         volatile = fresh.volatile_overhead - self.volatile_overhead
@@ -1238,16 +1387,22 @@ class Engine:
                 used += size - entry.size
                 if policy.is_candidate(entry):
                     evictable += size
+                else:
+                    kept += 1
+        tables = self.structure_memory
+        if self.key_count:
+            tables_left = min(tables, _TABLES_PER_KEY_BOUND * tables * kept // self.key_count)
+            used -= tables - tables_left
         needed = used - limit
         if needed > 0 and evictable < needed:
             from ..errors import ConfigError
 
             raise ConfigError(
                 f"Cannot set maxmemory to {limit} bytes ({format_bytes(limit)}) with policy "
-                f"{policy.describe()!r}: {format_bytes(used)} are in use and the policy may "
-                f"evict only {format_bytes(evictable)} of it, so the cache could not get under "
-                f"the limit. Delete or expire keys first, or choose a policy that may evict "
-                f"them (e.g. 'allkeys-lru').",
+                f"{policy.describe()!r}: {format_bytes(used - evictable)} would remain in use "
+                f"after evicting all {format_bytes(evictable)} it may evict, so the cache "
+                f"could not get under the limit. Delete or expire keys first, or choose a "
+                f"policy that may evict them (e.g. 'allkeys-lru').",
                 option="maxmemory",
             )
 

@@ -23,6 +23,7 @@ __all__ = [
     "DEAD_ENTRY_OVERHEAD",
     "ENTRY_OVERHEAD",
     "RELEASED",
+    "SLOT_OVERHEAD",
     "TTL_OVERHEAD",
     "TTL_SLOT_OVERHEAD",
     "Entry",
@@ -32,8 +33,8 @@ __all__ = [
 ]
 
 # Measured per build: see the cost model at the end of this module.
-ENTRY_OVERHEAD_COMPILED: Final = 121
-ENTRY_OVERHEAD_PURE: Final = 215
+ENTRY_OVERHEAD_COMPILED: Final = 129
+ENTRY_OVERHEAD_PURE: Final = 223
 
 #: True when this module is a mypyc extension (the compiled build), False for plain Python.
 COMPILED: Final = not __file__.endswith((".py", ".pyc"))
@@ -79,7 +80,8 @@ class Entry:
     time for ``idletime``, the access sequence for tie-free order); ``lfu``/``ldt`` are Redis's
     logarithmic counter and its last-decrement time in minutes. ``pos``/``vpos`` are the
     entry's indexes in its keyspace's sampling arrays. ``version`` changes whenever an exact
-    policy re-ranks the entry, so its heap can discard stale records lazily.
+    policy re-ranks the entry, so its heap can discard stale records lazily. ``slot`` is a
+    float the eviction policy owns (a priority, a timestamp; 0.0 until it writes one).
 
     :attr:`alive` is true while the entry is in the cache. An entry that left is never
     reinserted: a policy holding one (in a pool, a heap) sees ``alive`` false and skips it.
@@ -96,6 +98,7 @@ class Entry:
         "payload",
         "pos",
         "size",
+        "slot",
         "version",
         "vpos",
     )
@@ -115,6 +118,7 @@ class Entry:
         self.pos = -1
         self.vpos = -1
         self.version = 0
+        self.slot = 0.0
 
     @property
     def alive(self) -> bool:
@@ -163,6 +167,10 @@ TTL_OVERHEAD: Final = 24 if COMPILED else 24 + 28
 #: boxed ``aseq`` of the recency stamp, which LFU records too, is in ENTRY_OVERHEAD). A
 #: compiled entry stores both unboxed.
 LFU_OVERHEAD: Final = 0 if COMPILED else 28
+#: Extra bytes for an entry under a policy that stores floats in ``Entry.slot``
+#: (``uses_slot``): pure, the float object (24 B; 0.0 is one shared constant until then). A
+#: compiled entry stores it unboxed (its 8 B are in ENTRY_OVERHEAD).
+SLOT_OVERHEAD: Final = 0 if COMPILED else 24
 #: The part of TTL_OVERHEAD that only a store with a TTL sampling array pays (its ``vpos``).
 TTL_SLOT_OVERHEAD: Final = 0 if COMPILED else 28
 #: Bytes a removed entry still holds while an index record points at it, beyond its key: the

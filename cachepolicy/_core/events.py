@@ -1,7 +1,8 @@
 """Keyspace events (Redis's keyspace notifications), delivered to in-process subscribers.
 
 Event names are Redis's: ``new``, ``set``, ``del``, ``expire``, ``persist``, ``expired``,
-``evicted``, ``incrby``, ``keymiss``. Unlike Redis pub/sub, delivery is a direct callback, so
+``evicted``, ``incrby``, ``keymiss``; plus ``refused``, ours: a new key the policy's admission
+refused (nothing stored, nothing evicted). Unlike Redis pub/sub, delivery is a direct callback, so
 nothing is lost; callbacks run after the operation that caused them, outside the store lock, so a
 callback may use the cache. A callback that raises is logged and does not fail the operation.
 """
@@ -19,7 +20,18 @@ __all__ = ["EVENT_NAMES", "EventBus", "KeyspaceEvent", "Subscriber"]
 logger = logging.getLogger("cachepolicy.events")
 
 EVENT_NAMES = frozenset(
-    {"new", "set", "del", "expire", "persist", "expired", "evicted", "incrby", "keymiss"}
+    {
+        "new",
+        "set",
+        "del",
+        "expire",
+        "persist",
+        "expired",
+        "evicted",
+        "incrby",
+        "keymiss",
+        "refused",
+    }
 )
 
 

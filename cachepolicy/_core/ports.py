@@ -24,20 +24,47 @@ if TYPE_CHECKING:
     from .keyspace import Keyspace
     from .stats import Stats
 
-__all__ = ["Access", "Locked", "Ranking", "ReclaimContext", "Victims", "overridden_hooks"]
+__all__ = [
+    "Access",
+    "Locked",
+    "Ranking",
+    "ReclaimContext",
+    "Removal",
+    "Victims",
+    "overridden_hooks",
+]
 
 
 class Access(enum.IntEnum):
-    """What a policy records when a key is inserted or accessed."""
+    """What a policy records on a read (``read_access``) or on a write (``write_access``:
+    a new key, an overwrite, INCR/DECR). Redis's LRU and LFU record on both; LRM (least
+    recently *modified*, Redis 8.6) records on writes only."""
 
     #: Nothing (the engine calls no hook).
     NONE = 0
-    #: The recency stamp (:func:`~cachepolicy._core.entry.stamp`): LRU, random, TTL policies.
+    #: The recency stamp (:func:`~cachepolicy._core.entry.stamp`): LRU, LRM, random, TTL.
     STAMP = 1
     #: Redis's logarithmic LFU counter with decay (:func:`~cachepolicy._core.ranking.lfu_touch`).
     LFU = 2
-    #: Call the policy's ``on_insert`` / ``on_access`` (set automatically for overrides).
+    #: Call the policy's ``on_insert`` / ``on_read`` / ``on_write`` (set for overrides).
     HOOK = 3
+
+
+class Removal(enum.IntEnum):
+    """Why an entry left the cache: the ``cause`` a policy's ``on_remove`` receives (and, for
+    the first three, the event announced and the counter moved)."""
+
+    #: DEL, ``delete()``, a write with a TTL already in the past.
+    DELETED = 0
+    #: Its deadline passed (lazy or active expiry).
+    EXPIRED = 1
+    #: Chosen as an eviction victim (``maxmemory`` or ``max_entries``).
+    EVICTED = 2
+    #: Taken out as part of the command that wrote it: the policy chose the old version of a
+    #: key being overwritten as its victim, or a new key whose write was refused.
+    REPLACED = 3
+    #: ``flushdb()`` of one database (``flushall()`` calls ``reset()`` instead).
+    FLUSHED = 4
 
 
 class Ranking(enum.IntEnum):

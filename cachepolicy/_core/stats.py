@@ -58,6 +58,8 @@ class Stats:
         self.evicted_keys = 0
         self.evicted_bytes = 0
         self.rejected_writes = 0
+        #: New keys the policy's ``admit`` refused (nothing stored, nothing evicted).
+        self.rejected_admissions = 0
         self.expired_stale_perc = 0.0
         self.expired_time_cap_reached_count = 0
         self.expire_cycle_cpu_milliseconds = 0.0
@@ -75,6 +77,7 @@ class Stats:
         self.evicted_keys = 0
         self.evicted_bytes = 0
         self.rejected_writes = 0
+        self.rejected_admissions = 0
         self.expired_stale_perc = 0.0
         self.expired_time_cap_reached_count = 0
         self.expire_cycle_cpu_milliseconds = 0.0

@@ -1,13 +1,15 @@
-"""Eviction policies: Redis's eight maxmemory policies and the base classes for your own."""
+"""Eviction policies: Redis's ten maxmemory policies and the base classes for your own."""
 
-from .._core.ports import Access, Ranking, Victims
+from .._core.ports import Access, Ranking, Removal, Victims
 from .._core.ranking import LFU_INIT_VAL, lfu_decay, lfu_log_incr
 from .._core.sampler import EVPOOL_SIZE
 from .base import EvictionPolicy
 from .exact import (
     ExactAllKeysLFU,
+    ExactAllKeysLRM,
     ExactAllKeysLRU,
     ExactVolatileLFU,
+    ExactVolatileLRM,
     ExactVolatileLRU,
     ExactVolatileTTL,
 )
@@ -22,11 +24,13 @@ from .registry import (
 )
 from .sampled import (
     AllKeysLFU,
+    AllKeysLRM,
     AllKeysLRU,
     AllKeysRandom,
     NoEviction,
     SampledPolicy,
     VolatileLFU,
+    VolatileLRM,
     VolatileLRU,
     VolatileRandom,
     VolatileTTL,
@@ -39,20 +43,25 @@ __all__ = [
     "REDIS_POLICIES",
     "Access",
     "AllKeysLFU",
+    "AllKeysLRM",
     "AllKeysLRU",
     "AllKeysRandom",
     "EvictionPolicy",
     "ExactAllKeysLFU",
+    "ExactAllKeysLRM",
     "ExactAllKeysLRU",
     "ExactVolatileLFU",
+    "ExactVolatileLRM",
     "ExactVolatileLRU",
     "ExactVolatileTTL",
     "NoEviction",
     "PolicySpec",
     "Ranking",
+    "Removal",
     "SampledPolicy",
     "Victims",
     "VolatileLFU",
+    "VolatileLRM",
     "VolatileLRU",
     "VolatileRandom",
     "VolatileTTL",

@@ -8,23 +8,30 @@ asks the policy for one victim at a time until the incoming write fits.
 
 Declarations. A policy says what the engine may do for it without calling Python:
 
-* :attr:`EvictionPolicy.access`: what to record when a key is inserted or read (nothing, the
-  recency stamp, the LFU counter);
+* :attr:`EvictionPolicy.read_access` / :attr:`EvictionPolicy.write_access`: what to record when
+  a key is read (a get hit, TOUCH) and when it is written (a new key, an overwrite, INCR/DECR):
+  nothing, the recency stamp, or Redis's LFU counter. LRU and LFU record on both; LRM (least
+  recently *modified*) on writes only;
 * :attr:`EvictionPolicy.victims`: where victims come from (Redis's sampler and pool, a random
   key, or the policy's own :meth:`~EvictionPolicy.select_victim`), and for the pool the
-  :attr:`~EvictionPolicy.ranking` that scores candidates;
-* :attr:`EvictionPolicy.fast_hooks`: the hooks the engine may serve from those declarations.
-  A subclass that overrides one of them without re-declaring ``fast_hooks`` loses it here
-  (``__init_subclass__``), so its override is called: overriding a built-in's hook always works.
+  :attr:`~EvictionPolicy.ranking` that scores candidates.
 
-Hook contract:
+A subclass that overrides a hook is called for it: the base class's ``__init_subclass__`` takes
+the hook out of the set the engine serves from the declarations (``fast_hooks``, derived, never
+written by hand), so overriding a built-in's hook always works and ``super()`` still does the
+declared bookkeeping.
 
-* ``on_insert``/``on_delete``/``on_ttl_change``/``reset``/``select_victim`` run under the lock
-  and must never call the public cache API.
-* ``on_access`` runs on the read path. When :attr:`EvictionPolicy.lock_free_access` is true it
-  runs *without* the lock, so it may only perform operations that are atomic under CPython's GIL
-  (attribute stores, ``next()`` on an ``itertools.count``, one C-level container call). A policy
-  whose access hook mutates a shared structure in several steps sets it to False.
+Hook contract (the whole port; ``docs/custom-policies.md`` is its manual):
+
+* ``on_insert(entry, now)``, ``on_write(entry, now, old_size)``, ``on_remove(entry, cause)``,
+  ``on_ttl_change(entry, previous)``, ``admit(key, size, victim, now)``, ``reset()`` and
+  ``select_victim(keyspaces, now)`` run under the lock and must never call the public cache
+  API.
+* ``on_read(entry, now)`` and ``on_miss(key, db)`` run on the read path *without* the lock
+  unless :attr:`EvictionPolicy.on_read_needs_lock` is true, so by default they may only do
+  GIL-atomic steps (attribute stores, one C-level container call).
+* :attr:`Entry.slot <cachepolicy._core.entry.Entry.slot>` is a float the policy owns (a
+  priority, a timestamp); declare :attr:`EvictionPolicy.uses_slot` so its cost is counted.
 """
 
 from __future__ import annotations
@@ -35,7 +42,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from .._core.entry import Entry, stamp
 from .._core.keyspace import Keyspace
-from .._core.ports import Access, Ranking, Victims
+from .._core.ports import Access, Ranking, Removal, Victims
 from .._core.ranking import lfu_decay, lfu_init, lfu_touch
 from .._core.sampler import EVPOOL_SIZE, Sampler, ranked_score
 
@@ -44,12 +51,24 @@ if TYPE_CHECKING:
 
 __all__ = ["HOOKS", "EvictionPolicy"]
 
+#: Hooks and knobs of the first policy port, and what replaced them: defining one is an error
+#: that names the replacement, never a hook silently not called.
+_RENAMED = {
+    "on_access": "on_read(entry, now) and on_write(entry, now, old_size)",
+    "on_delete": "on_remove(entry, cause)",
+    "access": "read_access and write_access",
+    "lock_free_access": "on_read_needs_lock (inverted)",
+}
+
 #: Every hook the engine may call, i.e. every name ``fast_hooks`` may hold.
 HOOKS = (
     "on_insert",
-    "on_access",
-    "on_delete",
+    "on_read",
+    "on_write",
+    "on_miss",
+    "on_remove",
     "on_ttl_change",
+    "admit",
     "select_victim",
     "select_victims",
     "score",
@@ -72,17 +91,24 @@ class EvictionPolicy:
     volatile_only: ClassVar[bool] = False
     #: False only for ``noeviction``: writes that need room fail with OutOfMemoryError.
     evicts: ClassVar[bool] = True
-    #: What is recorded on insert and access (see the module docstring).
-    access: ClassVar[Access] = Access.NONE
+    #: What is recorded when a key is read: a get hit, TOUCH (see the module docstring).
+    read_access: ClassVar[Access] = Access.NONE
+    #: What is recorded when a key is written: inserted, overwritten, INCR/DECR.
+    write_access: ClassVar[Access] = Access.NONE
     #: Where victims come from: the policy's own ``select_victim`` unless declared otherwise.
     victims: ClassVar[Victims] = Victims.HOOK
     #: How the pool scores candidates when ``victims`` is ``Victims.POOL``.
     ranking: ClassVar[Ranking] = Ranking.SCORE
     #: The hooks the engine may serve from the declarations above instead of calling them.
+    #: Derived (``__init_subclass__`` removes every hook a class defines): never set by hand.
     #: The base class's are all no-ops or follow the declarations, so all are fast here.
     fast_hooks: ClassVar[frozenset[str]] = frozenset(HOOKS)
-    #: Whether :meth:`on_access` is safe to call without the lock (see module docstring).
-    lock_free_access: ClassVar[bool] = True
+    #: Whether :meth:`on_read` and :meth:`on_miss` must run under the cache lock (they run
+    #: lock-free by default; see the module docstring).
+    on_read_needs_lock: ClassVar[bool] = False
+    #: Whether the policy stores a priority in :attr:`Entry.slot`: in the pure build a float
+    #: stored there is an object of its own (``SLOT_OVERHEAD``), counted in ``used_memory``.
+    uses_slot: ClassVar[bool] = False
     #: Bytes per entry this policy's own structures cost (counted in ``used_memory``).
     metadata_overhead: ClassVar[int] = 0
     #: Extra bytes per entry *with a TTL* (for structures that index volatile keys only).
@@ -95,6 +121,12 @@ class EvictionPolicy:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        for old, new in _RENAMED.items():
+            if old in cls.__dict__:
+                raise TypeError(
+                    f"{cls.__qualname__} defines {old!r}, which the policy port no longer has: "
+                    f"use {new} (see docs/custom-policies.md)."
+                )
         if "fast_hooks" not in cls.__dict__:
             # An override the class did not declare fast is called by the engine.
             cls.fast_hooks = frozenset(name for name in cls.fast_hooks if name not in cls.__dict__)
@@ -119,22 +151,29 @@ class EvictionPolicy:
     # ------------------------------------------------------------------ hooks
 
     def on_insert(self, entry: Entry, now: float) -> None:
-        """A new key was added (its deadline, if any, is already set)."""
-        if self.access is Access.STAMP:
+        """A new key was added (its deadline, if any, is already set): the declared
+        ``write_access`` is recorded (a new LFU counter starts at ``LFU_INIT_VAL``)."""
+        access = self.write_access
+        if access is Access.STAMP:
             stamp(entry, now)
-        elif self.access is Access.LFU:
+        elif access is Access.LFU:
             lfu_init(entry, now)
 
-    def on_access(self, entry: Entry, now: float) -> None:
-        """A key was read, overwritten or touched (Redis touches the LRU/LFU field on all)."""
-        if self.access is Access.STAMP:
-            stamp(entry, now)
-        elif self.access is Access.LFU:
-            config = self.config
-            lfu_touch(entry, now, config.lfu_log_factor, config.lfu_decay_time, self.rng)
+    def on_read(self, entry: Entry, now: float) -> None:
+        """A key was read (a get hit that touches, TOUCH): the declared ``read_access``."""
+        _record_access(self, self.read_access, entry, now)
 
-    def on_delete(self, entry: Entry) -> None:
-        """A key left the cache (deleted, expired, evicted, or its database flushed)."""
+    def on_write(self, entry: Entry, now: float, old_size: int) -> None:
+        """A live key's value was replaced (an overwrite, INCR/DECR); ``entry.size`` is the
+        new size, ``old_size`` the previous one: the declared ``write_access``."""
+        _record_access(self, self.write_access, entry, now)
+
+    def on_miss(self, key: str, db: int) -> None:
+        """A read found no live ``key`` (admission policies count demand for absent keys)."""
+
+    def on_remove(self, entry: Entry, cause: Removal) -> None:
+        """A key left the cache, for ``cause`` (deleted, expired, evicted, replaced by the
+        command that wrote it, or its database flushed)."""
 
     def on_ttl_change(self, entry: Entry, previous: float | None) -> None:
         """``entry.deadline`` changed from ``previous`` (set, changed or cleared)."""
@@ -145,6 +184,13 @@ class EvictionPolicy:
             self.sampler.reset()
 
     # ------------------------------------------------------------------ victims
+
+    def admit(self, key: str, size: int, victim: Entry, now: float) -> bool:
+        """Whether a *new* key of ``size`` bytes may enter at the cost of ``victim``, the
+        first key its write would evict (lock held). False refuses the write before anything
+        is evicted: nothing changes, ``rejected_admissions`` counts it and a ``refused``
+        event is announced. Only asked when the write needs room; the default admits all."""
+        return True
 
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
         """Return a live entry to evict, or None if no key may be evicted (EVICT_FAIL).
@@ -238,7 +284,7 @@ class EvictionPolicy:
 
     def frequency(self, entry: Entry, now: float) -> int:
         """The decayed LFU counter (Redis's OBJECT FREQ); only for policies that keep it."""
-        if self.access is not Access.LFU:
+        if Access.LFU not in (self.read_access, self.write_access):
             raise TypeError(
                 "An LFU maxmemory-policy is not selected, access frequency not tracked."
             )
@@ -254,3 +300,13 @@ class EvictionPolicy:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()!r}>"
+
+
+def _record_access(policy: EvictionPolicy, access: Access, entry: Entry, now: float) -> None:
+    """What the base class's ``on_read`` / ``on_write`` record (a function, not a method, so
+    a subclass's own helper names cannot shadow it)."""
+    if access is Access.STAMP:
+        stamp(entry, now)
+    elif access is Access.LFU:
+        config = policy.config
+        lfu_touch(entry, now, config.lfu_log_factor, config.lfu_decay_time, policy.rng)

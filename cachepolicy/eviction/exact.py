@@ -1,9 +1,9 @@
 """Exact eviction (``eviction_mode="exact"``): ordered structures instead of sampling.
 
 Each exact policy declares ``victims = Victims.HOOK`` and keeps its structure up to date through
-ordinary hooks (``on_insert``, ``on_access``, ``on_delete``, ``on_ttl_change``), which the engine
-calls because they are overridden here. They cost memory per entry, counted in ``used_memory``
-through ``metadata_overhead``, and O(1) or O(log n) per access.
+ordinary hooks (``on_insert``, ``on_read``, ``on_write``, ``on_remove``, ``on_ttl_change``),
+which the engine calls because they are overridden here. They cost memory per entry, counted
+in ``used_memory`` through ``metadata_overhead``, and O(1) or O(log n) per access.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from .._core.entry import Entry
 from .._core.heaps import LazyHeap
 from .._core.keyspace import Keyspace
-from .._core.ports import Access, Victims
+from .._core.ports import Access, Removal, Victims
 from .base import EvictionPolicy
 
 if TYPE_CHECKING:
@@ -26,11 +26,15 @@ if TYPE_CHECKING:
 # sys.getsizeof of an OrderedDict covers its table and its linked-list nodes (checked against
 # tracemalloc at 3,700 and 20,000 keys, both builds): what an empty one reports is not the cache's.
 _EMPTY_ORDER = sys.getsizeof(OrderedDict())
+# Below this many entries a recency list is never rebuilt: its table is a few kB at most.
+_REBUILD_FLOOR = 64
 
 __all__ = [
     "ExactAllKeysLFU",
+    "ExactAllKeysLRM",
     "ExactAllKeysLRU",
     "ExactVolatileLFU",
+    "ExactVolatileLRM",
     "ExactVolatileLRU",
     "ExactVolatileTTL",
 ]
@@ -69,48 +73,65 @@ class _HeapRanked(_Tracked):
         return self.heap.check(self.tracked_count(keyspaces), self.heap_name)
 
 
-class ExactAllKeysLRU(_Tracked):
-    """Exact ``allkeys-lru``: a doubly linked recency list (an ``OrderedDict`` of entries).
-
-    Access moves the entry to the MRU end in O(1) (one C call, safe without the lock); the
-    victim is the LRU end in O(1). About 100 extra bytes per entry, counted in ``used_memory``.
-    """
-
-    name = "allkeys-lru"
-    access = Access.STAMP
-    # The recency list's table and nodes are measured (structure_bytes): its table grows and
-    # shrinks in steps, like the keyspace dicts.
+class _RecencyList(_Tracked):
+    """A doubly linked recency list (an ``OrderedDict`` of entries): a write moves the entry
+    to the MRU end in O(1), the victim is the LRU end in O(1). About 100 extra bytes per
+    entry, counted in ``used_memory`` (the list's table and nodes are measured through
+    ``structure_bytes``: its table grows and shrinks in steps, like the keyspace dicts)."""
 
     def __init__(self, config: CacheConfig, rng: Random) -> None:
         super().__init__(config, rng)
         self.order: OrderedDict[Entry, None] = OrderedDict()
+        #: The most entries the list held since it was last rebuilt (see ``on_remove``).
+        self.high_water = 0
 
     def on_insert(self, entry: Entry, now: float) -> None:
         super().on_insert(entry, now)
         if self.tracks(entry):
-            self.order[entry] = None
+            self._track(entry)
 
-    def on_access(self, entry: Entry, now: float) -> None:
-        super().on_access(entry, now)
+    def _track(self, entry: Entry) -> None:
+        order = self.order
+        order[entry] = None
+        if len(order) > self.high_water:
+            self.high_water = len(order)
+
+    def on_write(self, entry: Entry, now: float, old_size: int) -> None:
+        super().on_write(entry, now, old_size)
+        self._move_to_end(entry)
+
+    def _move_to_end(self, entry: Entry) -> None:
         try:  # noqa: SIM105 - try/except is cheaper than suppress() on the read path
             self.order.move_to_end(entry)
         except KeyError:
-            pass  # not tracked (no TTL under volatile-lru) or removed by a concurrent writer
+            pass  # not tracked (no TTL under volatile-*) or removed by a concurrent writer
 
-    def on_delete(self, entry: Entry) -> None:
-        self.order.pop(entry, None)
+    def on_remove(self, entry: Entry, cause: Removal) -> None:
+        self._untrack(entry)
+
+    def _untrack(self, entry: Entry) -> None:
+        order = self.order
+        order.pop(entry, None)
+        # An OrderedDict never gives its table back as keys go: lowering maxmemory evicted
+        # every key and still left the table of 10,000 counted above the new limit. Rebuilt
+        # (one C-level copy, sized to what is left) when it holds under a quarter of its
+        # high-water mark: O(1) amortised, and the engine re-measures it after each removal.
+        if len(order) * 4 < self.high_water and self.high_water > _REBUILD_FLOOR:
+            self.order = OrderedDict(order)
+            self.high_water = len(order)
 
     def on_ttl_change(self, entry: Entry, previous: float | None) -> None:
         if not self.volatile_only:
             return
         if entry.deadline is None:
-            self.order.pop(entry, None)
+            self._untrack(entry)
         elif previous is None:
-            self.order[entry] = None
+            self._track(entry)
 
     def reset(self) -> None:
         super().reset()
-        self.order.clear()
+        self.order = OrderedDict()
+        self.high_water = 0
 
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
         for entry in self.order:
@@ -123,10 +144,22 @@ class ExactAllKeysLRU(_Tracked):
     def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
         expected = self.tracked_count(keyspaces)
         if len(self.order) != expected:
-            return [f"exact LRU list tracks {len(self.order)} entries, expected {expected}"]
+            return [f"exact recency list tracks {len(self.order)} entries, expected {expected}"]
         # tuple() copies in one C call: lock-free readers move_to_end() concurrently.
         stale = [e for e in tuple(self.order) if not e.alive]
-        return [f"exact LRU list holds {len(stale)} removed entries"] if stale else []
+        return [f"exact recency list holds {len(stale)} removed entries"] if stale else []
+
+
+class ExactAllKeysLRU(_RecencyList):
+    """Exact ``allkeys-lru``: reads move the entry to the MRU end too (one C call, safe
+    without the lock)."""
+
+    name = "allkeys-lru"
+    read_access = write_access = Access.STAMP
+
+    def on_read(self, entry: Entry, now: float) -> None:
+        super().on_read(entry, now)
+        self._move_to_end(entry)
 
 
 class ExactVolatileLRU(ExactAllKeysLRU):
@@ -136,46 +169,32 @@ class ExactVolatileLRU(ExactAllKeysLRU):
     volatile_only = True
 
 
-class ExactAllKeysLFU(_HeapRanked):
-    """Exact ``allkeys-lfu``: a heap ordered by the decayed counter.
+class _RefiledHeap(_HeapRanked):
+    """A heap of the tracked entries by :meth:`rank`, for ranks that an access can only
+    raise and that move with the access sequence (``aseq``): reads and writes never touch the
+    heap; choosing a victim re-files a top entry whose ``aseq`` moved since it was filed and
+    looks again, until the top is current (:meth:`LazyHeap.top_refiled`): the same victim as
+    pushing on every access, at O(log n) per eviction for each key accessed since it was
+    filed. A key that starts being tracked later (it gains a TTL under ``volatile-*``) is
+    filed at its own rank, not as if just accessed."""
 
-    With linear decay of one point per ``D`` minutes, a key's counter at time ``t`` is
-    ``C - (t - ldt) / D``, so ranking by ``C * D + ldt`` orders keys exactly as their decayed
-    counters at *any* common time (ignoring Redis's rounding to whole periods). Ties go to the
-    least recently accessed key (the access sequence, ``aseq``).
-
-    Reads never touch the heap: an access (the declared LFU counter, lock-free) can only raise
-    a key's rank and its ``aseq`` (:func:`~cachepolicy._core.ranking.lfu_touch`), so every
-    entry's record is at or below where it belongs. Choosing a victim re-files a top entry
-    whose (rank, aseq) moved since it was filed and looks again, until the top is current:
-    the same victim as pushing on every read, at O(log n) per eviction for each key that was
-    read since it was filed, instead of a heap push under the lock on every read.
-    """
-
-    name = "allkeys-lfu"
-    access = Access.LFU
     # One heap record and its list slot (132 B: the 4-tuple, the rank float, the order int),
-    # plus the stale records that deleted keys (and, under volatile-lfu, removed TTLs) leave
+    # plus the stale records that deleted keys (and, under volatile-*, removed TTLs) leave
     # until they reach the top or the heap is rebuilt: 4 B per entry measured under eviction
     # churn (tests/core/test_memory_churn.py). The rebuild bounds them at an eighth of the live
-    # records plus HEAP_SLACK, so at most 13 B per entry and 8.4 kB go uncounted. (Reads pushed
-    # records too before they left the heap; 150 B was then this figure at that bound.)
+    # records plus HEAP_SLACK, so at most 13 B per entry and 8.4 kB go uncounted.
     metadata_overhead = 136
 
-    heap_name = "exact LFU"
-
     def rank(self, entry: Entry) -> float:
-        decay_time = self.config.lfu_decay_time
-        if decay_time <= 0:
-            return float(entry.lfu)
-        return float(entry.lfu * decay_time + entry.ldt)
+        """The heap's order, lowest evicted first."""
+        raise NotImplementedError
 
     def on_insert(self, entry: Entry, now: float) -> None:
         super().on_insert(entry, now)
         if self.tracks(entry):
             self.heap.push(self.rank(entry), entry, new=True, order=entry.aseq)
 
-    def on_delete(self, entry: Entry) -> None:
+    def on_remove(self, entry: Entry, cause: Removal) -> None:
         if self.tracks(entry):
             self.heap.discard(entry)
 
@@ -193,10 +212,55 @@ class ExactAllKeysLFU(_HeapRanked):
         return self.heap.top_refiled(self.rank)
 
 
+class ExactAllKeysLFU(_RefiledHeap):
+    """Exact ``allkeys-lfu``: a heap ordered by the decayed counter.
+
+    With linear decay of one point per ``D`` minutes, a key's counter at time ``t`` is
+    ``C - (t - ldt) / D``, so ranking by ``C * D + ldt`` orders keys exactly as their decayed
+    counters at *any* common time (ignoring Redis's rounding to whole periods). Ties go to the
+    least recently accessed key (the access sequence, ``aseq``). An access (the declared LFU
+    counter, lock-free) can only raise that rank and the ``aseq``
+    (:func:`~cachepolicy._core.ranking.lfu_touch`), so reads never touch the heap.
+    """
+
+    name = "allkeys-lfu"
+    read_access = write_access = Access.LFU
+    heap_name = "exact LFU"
+
+    def rank(self, entry: Entry) -> float:
+        decay_time = self.config.lfu_decay_time
+        if decay_time <= 0:
+            return float(entry.lfu)
+        return float(entry.lfu * decay_time + entry.ldt)
+
+
 class ExactVolatileLFU(ExactAllKeysLFU):
     """Exact ``volatile-lfu``: the heap ranks only keys that have a TTL."""
 
     name = "volatile-lfu"
+    volatile_only = True
+    metadata_overhead = 0
+    volatile_metadata_overhead = 150  # only keys with a TTL are in the heap
+
+
+class ExactAllKeysLRM(_RefiledHeap):
+    """Exact ``allkeys-lrm``: a heap by the access sequence of the last *write* (reads do not
+    stamp under LRM), so the least recently modified key is on top. Reads cost nothing; a key
+    that gains a TTL under ``volatile-lrm`` is ranked by its last write, not by the EXPIRE."""
+
+    name = "allkeys-lrm"
+    read_access = Access.NONE
+    write_access = Access.STAMP
+    heap_name = "exact LRM"
+
+    def rank(self, entry: Entry) -> float:
+        return float(entry.aseq)
+
+
+class ExactVolatileLRM(ExactAllKeysLRM):
+    """Exact ``volatile-lrm``: the heap ranks only keys that have a TTL."""
+
+    name = "volatile-lrm"
     volatile_only = True
     metadata_overhead = 0
     volatile_metadata_overhead = 150  # only keys with a TTL are in the heap
@@ -208,7 +272,7 @@ class ExactVolatileTTL(_HeapRanked):
 
     name = "volatile-ttl"
     volatile_only = True
-    access = Access.STAMP
+    read_access = write_access = Access.STAMP
     volatile_metadata_overhead = 150  # a heap record per TTL key, stale ones at the bound
 
     heap_name = "exact TTL"
@@ -218,7 +282,7 @@ class ExactVolatileTTL(_HeapRanked):
         if entry.deadline is not None:
             self.heap.push(entry.deadline, entry, new=True)
 
-    def on_delete(self, entry: Entry) -> None:
+    def on_remove(self, entry: Entry, cause: Removal) -> None:
         if entry.deadline is not None:
             self.heap.discard(entry)
 

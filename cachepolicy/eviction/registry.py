@@ -15,17 +15,21 @@ from ..errors import ConfigError, did_you_mean
 from .base import EvictionPolicy
 from .exact import (
     ExactAllKeysLFU,
+    ExactAllKeysLRM,
     ExactAllKeysLRU,
     ExactVolatileLFU,
+    ExactVolatileLRM,
     ExactVolatileLRU,
     ExactVolatileTTL,
 )
 from .sampled import (
     AllKeysLFU,
+    AllKeysLRM,
     AllKeysLRU,
     AllKeysRandom,
     NoEviction,
     VolatileLFU,
+    VolatileLRM,
     VolatileLRU,
     VolatileRandom,
     VolatileTTL,
@@ -159,7 +163,7 @@ def _import_policy(path: str) -> type[EvictionPolicy]:
     return target
 
 
-# Redis's eight policies as data: (name, sampled implementation, exact implementation). The
+# Redis's ten policies as data: (name, sampled implementation, exact implementation). The
 # sampled column is Redis's algorithm; the exact column the ordered structure of the same rank.
 _REDIS_TABLE: tuple[tuple[str, type[EvictionPolicy], type[EvictionPolicy] | None], ...] = (
     ("noeviction", NoEviction, None),
@@ -170,9 +174,12 @@ _REDIS_TABLE: tuple[tuple[str, type[EvictionPolicy], type[EvictionPolicy] | None
     ("allkeys-random", AllKeysRandom, None),
     ("volatile-random", VolatileRandom, None),
     ("volatile-ttl", VolatileTTL, ExactVolatileTTL),
+    # Redis 8.6: least recently *modified* (the stamp moves on writes only).
+    ("allkeys-lrm", AllKeysLRM, ExactAllKeysLRM),
+    ("volatile-lrm", VolatileLRM, ExactVolatileLRM),
 )
 for _name, _sampled, _exact in _REDIS_TABLE:
     _REGISTRY[_name] = PolicySpec(_name, _sampled, _exact)
 
-#: The eight maxmemory-policy names of redis.conf.
+#: The ten maxmemory-policy names of redis.conf (Redis 8.6 added the two LRM ones).
 REDIS_POLICIES = tuple(_REGISTRY)

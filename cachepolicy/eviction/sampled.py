@@ -2,9 +2,9 @@
 
 Each built-in is a declaration, not code: which keys may go (all, or only those with a TTL),
 how the sampler scores them (:class:`~cachepolicy._core.ports.Ranking`) and what is recorded on
-access. The engine samples ``maxmemory_samples`` candidates per database into Redis's 16-slot
-pool (:mod:`cachepolicy._core.sampler`) and scores them natively; subclass one and override
-``score`` (or any hook) to change it, and the engine calls your method instead.
+a read and on a write. The engine samples ``maxmemory_samples`` candidates per database into
+Redis's 16-slot pool (:mod:`cachepolicy._core.sampler`) and scores them natively; subclass one
+and override ``score`` (or any hook) to change it, and the engine calls your method instead.
 
 Cost per access: the recency stamp (one ``next()``, two stores) or the LFU counter update (one
 random draw). Cost per eviction: O(databases x samples) scores plus O(16) pool shifts.
@@ -20,11 +20,13 @@ from .base import EvictionPolicy
 
 __all__ = [
     "AllKeysLFU",
+    "AllKeysLRM",
     "AllKeysLRU",
     "AllKeysRandom",
     "NoEviction",
     "SampledPolicy",
     "VolatileLFU",
+    "VolatileLRM",
     "VolatileLRU",
     "VolatileRandom",
     "VolatileTTL",
@@ -36,7 +38,7 @@ class SampledPolicy(EvictionPolicy, abc.ABC):
     Redis's eviction pool. Subclass it and implement :meth:`score`."""
 
     victims = Victims.POOL
-    access = Access.STAMP
+    read_access = write_access = Access.STAMP
 
     @abc.abstractmethod
     def score(self, entry: Entry, now: float) -> float:
@@ -48,7 +50,7 @@ class AllKeysLRU(EvictionPolicy):
     Score ``-aseq`` (older access = higher), order-equivalent to Redis's idle time."""
 
     name = "allkeys-lru"
-    access = Access.STAMP
+    read_access = write_access = Access.STAMP
     victims = Victims.POOL
     ranking = Ranking.LRU
 
@@ -60,13 +62,33 @@ class VolatileLRU(AllKeysLRU):
     volatile_only = True
 
 
+class AllKeysLRM(EvictionPolicy):
+    """``allkeys-lrm`` (Redis 8.6): evict the least recently *modified* key, sampled into the
+    pool. LRU's ranking (``-aseq``) with the stamp recorded on writes only: a new key, an
+    overwrite, INCR/DECR refresh it; reads, TOUCH and EXPIRE/PERSIST (which change metadata,
+    not the value) do not. For caches of data that goes stale however often it is read."""
+
+    name = "allkeys-lrm"
+    read_access = Access.NONE
+    write_access = Access.STAMP
+    victims = Victims.POOL
+    ranking = Ranking.LRU
+
+
+class VolatileLRM(AllKeysLRM):
+    """``volatile-lrm``: like ``allkeys-lrm`` among keys that have a TTL only."""
+
+    name = "volatile-lrm"
+    volatile_only = True
+
+
 class AllKeysLFU(EvictionPolicy):
     """``allkeys-lfu``: evict the least frequently used key, sampled into the pool.
     Score ``255 - decayed counter`` plus an idle-time tie-break below 1, so equal counters go
     least recently used first (Redis breaks such ties arbitrarily, spec §12.6)."""
 
     name = "allkeys-lfu"
-    access = Access.LFU
+    read_access = write_access = Access.LFU
     victims = Victims.POOL
     ranking = Ranking.LFU
 
@@ -84,7 +106,7 @@ class VolatileTTL(EvictionPolicy):
 
     name = "volatile-ttl"
     volatile_only = True
-    access = Access.STAMP
+    read_access = write_access = Access.STAMP
     victims = Victims.POOL
     ranking = Ranking.TTL
 
@@ -94,7 +116,7 @@ class AllKeysRandom(EvictionPolicy):
     round-robin, one key from the next non-empty one per eviction; no pool. O(1)."""
 
     name = "allkeys-random"
-    access = Access.STAMP
+    read_access = write_access = Access.STAMP
     victims = Victims.RANDOM
 
 
@@ -110,5 +132,5 @@ class NoEviction(EvictionPolicy):
 
     name = "noeviction"
     evicts = False
-    access = Access.STAMP
+    read_access = write_access = Access.STAMP
     victims = Victims.NONE

@@ -111,7 +111,7 @@ class PolicyCache(BaseCache):
     #: The serializing half of a write: the pickler's errors only (ValueTooLargeError aside).
     _encode: Callable[[Any, str], bytes]
     #: The storing half: the store's errors only (OutOfMemoryError, ValueTooLargeError).
-    _write: Callable[[str, bytes, float | None], None]
+    _write: Callable[[str, bytes, float | None], bool | None]
     _add: Callable[[str, bytes, float | None], bool]
     #: TIMEOUT as the core's TTL, for the common ``set(key, value)`` (no call to convert it).
     _default_ttl: float | None
@@ -362,7 +362,8 @@ class PolicyCache(BaseCache):
                 failed.append(stored)
                 continue
             try:
-                write(stored, encoded, ttl)
+                if write(stored, encoded, ttl) is False:  # the policy refused to admit it
+                    failed.append(stored)
             except (OutOfMemoryError, ValueTooLargeError):
                 failed.append(stored)
         if failed:

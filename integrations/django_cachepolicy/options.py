@@ -24,6 +24,7 @@ OPTIONS (defaults are the core's; the first group shapes the store, so every ali
                           or an int; 0 = no byte bound. More memory, more hits.
 ``MAXMEMORY_POLICY``      which keys go when full: ``allkeys-lru`` (default), ``allkeys-lfu``
                           (keeps popular keys through scans), ``allkeys-random`` (cheapest),
+                          ``allkeys-lrm`` (least recently *written*: reads do not refresh),
                           ``volatile-*`` (only keys with a TIMEOUT), ``volatile-ttl``,
                           ``noeviction`` (writes fail instead); or a registered name/dotted path
 ``MAXMEMORY_SAMPLES``     keys sampled per eviction (1..64); 5 is Redis's, 10 is close to exact

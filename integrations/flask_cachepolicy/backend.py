@@ -326,13 +326,13 @@ class PolicyCache(BaseCache):
         try:
             if self._encode is not None:
                 value = self._encode(value, self.key_prefix + key)
-            self._core_set(key, value, ttl)
+            stored = self._core_set(key, value, ttl)
         except _REFUSED_WRITES as exc:
             logger.debug("cachepolicy refused set(%s): %s", short_repr(key), exc)
             # The caller is told the write failed; it must not keep reading the old value.
             self._view.delete(self.key_prefix + key)
             return False
-        return True
+        return stored is not False  # False: the policy refused to admit a new key
 
     def add(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool:
         """Store ``value`` only if ``key`` holds no live value; ``True`` if it was stored."""

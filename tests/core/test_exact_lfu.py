@@ -92,7 +92,7 @@ def test_reads_push_no_record_and_take_no_lock(make_cache: MakeCache) -> None:
     for i in range(100):
         cache.set(f"k{i}", i)
     engine = cache.store.engine
-    assert engine.describe_paths()["access"] == "lfu"  # the declared counter, no hook
+    assert engine.describe_paths()["read"] == "lfu"  # the declared counter, no hook
     records = len(_policy(cache).heap.records)
     frequency = cache.frequency("k1")
     done = threading.Event()

@@ -7,9 +7,13 @@ overrides run and with which entry, and that the subclass still ranks keys like 
 hook contract is the one documented in ``cachepolicy/eviction/base.py``:
 
 * ``on_insert(entry, now)``: a new key was added, its deadline already set;
-* ``on_access(entry, now)``: a key was read (a get hit that touches), overwritten or TOUCHed;
-* ``on_delete(entry)``: a key left the cache (delete, expiry, eviction, FLUSHDB of one
-  database), never on FLUSHALL, which calls ``reset()`` instead;
+* ``on_read(entry, now)``: a key was read (a get hit that touches) or TOUCHed;
+* ``on_write(entry, now, old_size)``: a live key was overwritten or INCR/DECRed;
+* ``on_miss(key, db)``: a touching read found nothing;
+* ``on_remove(entry, cause)``: a key left the cache (delete, expiry, eviction, FLUSHDB of one
+  database), with its :class:`~cachepolicy.eviction.Removal` cause; never on FLUSHALL, which
+  calls ``reset()`` instead;
+* ``admit(key, size, victim, now)``: a new key needs room (asked before anything is evicted);
 * ``on_ttl_change(entry, previous)``: ``entry.deadline`` changed from ``previous``;
 * ``select_victim`` once per victim when a write needs room under ``maxmemory``;
   ``select_victims`` (or ``select_victim``) for an entry-count cull.
@@ -37,6 +41,7 @@ from cachepolicy.eviction import (
     AllKeysLRU,
     ExactAllKeysLFU,
     ExactAllKeysLRU,
+    Removal,
     VolatileTTL,
 )
 from cachepolicy.eviction.base import EvictionPolicy
@@ -72,6 +77,13 @@ def recording(base: type[EvictionPolicy]) -> type[EvictionPolicy]:
             self.ttl_changes: list[tuple[str, float | None, float | None]] = []
             #: Keys yielded by select_victims.
             self.batch_victims: list[str] = []
+            #: ``(key, old_size, new size)`` for each on_write.
+            self.old_sizes: list[tuple[str, int, int]] = []
+            #: ``(key, db)`` for each on_miss; ``(key, cause)`` for each on_remove.
+            self.misses: list[tuple[str, int]] = []
+            self.causes: list[tuple[str, Removal]] = []
+            #: ``(new key, victim key)`` for each admit.
+            self.admissions: list[tuple[str, str]] = []
             super().__init__(config, rng)
 
         def _record(self, hook: str, entry: Any) -> None:
@@ -83,13 +95,27 @@ def recording(base: type[EvictionPolicy]) -> type[EvictionPolicy]:
             self.insert_deadlines[entry.key] = entry.deadline
             super().on_insert(entry, now)
 
-        def on_access(self, entry: Any, now: float) -> None:
-            self._record("on_access", entry)
-            super().on_access(entry, now)
+        def on_read(self, entry: Any, now: float) -> None:
+            self._record("on_read", entry)
+            super().on_read(entry, now)
 
-        def on_delete(self, entry: Any) -> None:
-            self._record("on_delete", entry)
-            super().on_delete(entry)
+        def on_write(self, entry: Any, now: float, old_size: int) -> None:
+            self._record("on_write", entry)
+            self.old_sizes.append((entry.key, old_size, entry.size))
+            super().on_write(entry, now, old_size)
+
+        def on_miss(self, key: str, db: int) -> None:
+            self.misses.append((key, db))
+            super().on_miss(key, db)
+
+        def on_remove(self, entry: Any, cause: Removal) -> None:
+            self._record("on_remove", entry)
+            self.causes.append((entry.key, cause))
+            super().on_remove(entry, cause)
+
+        def admit(self, key: str, size: int, victim: Any, now: float) -> bool:
+            self.admissions.append((key, victim.key))
+            return bool(super().admit(key, size, victim, now))
 
         def on_ttl_change(self, entry: Any, previous: float | None) -> None:
             self._record("on_ttl_change", entry)
@@ -191,64 +217,74 @@ class TestPolicyHooks:
         assert cache.add("k", 1) is True
         assert _take(cache) == [("on_insert", "k")]
 
-    def test_get_hit_calls_on_access(self, cache: Cache) -> None:
+    def test_get_hit_calls_on_read(self, cache: Cache) -> None:
         cache.set("k", 1)
         cache.set("t", 1, ttl=30)
         _take(cache)
         assert cache.get("k") == 1
-        assert _take(cache) == [("on_access", "k")]
+        assert _take(cache) == [("on_read", "k")]
         assert cache.get("t") == 1
         assert cache.get("t") == 1
-        assert _take(cache) == [("on_access", "t"), ("on_access", "t")]
+        assert _take(cache) == [("on_read", "t"), ("on_read", "t")]
         assert cache.get_many(["k", "t", "missing"]) == {"k": 1, "t": 1}
-        assert _take(cache) == [("on_access", "k"), ("on_access", "t")]
+        assert _take(cache) == [("on_read", "k"), ("on_read", "t")]
 
-    def test_get_miss_and_no_touch_reads_call_nothing(self, cache: Cache) -> None:
+    def test_get_miss_calls_on_miss_and_no_touch_reads_call_nothing(self, cache: Cache) -> None:
         cache.set("k", 1)
         _take(cache)
         assert cache.get("missing") is None
+        assert _policy(cache).misses == [("missing", 0)]
+        assert cache.select(1).get("other") is None
+        assert _policy(cache).misses == [("missing", 0), ("other", 1)]
         assert cache.no_touch().get("k") == 1
+        assert cache.no_touch().get("absent") is None  # NO-TOUCH: no demand counted either
         assert cache.has("k")
         assert _take(cache) == []
+        assert len(_policy(cache).misses) == 2
 
-    def test_overwrite_calls_on_access(self, cache: Cache) -> None:
+    def test_overwrite_calls_on_write(self, cache: Cache) -> None:
         cache.set("k", 1)
         cache.set("t", 1, ttl=30)
         _take(cache)
         cache.set("k", 2)
-        assert _take(cache) == [("on_access", "k")]
+        assert _take(cache) == [("on_write", "k")]
         cache.set("t", 2, keepttl=True)
-        assert _take(cache) == [("on_access", "t")]
+        assert _take(cache) == [("on_write", "t")]
         assert cache.replace("k", 3) is True
-        assert _take(cache) == [("on_access", "k")]
+        assert _take(cache) == [("on_write", "k")]
         assert cache.get("k") == 3
+        # on_write hears the size the value had before it was replaced.
+        old_sizes = _policy(cache).old_sizes
+        assert [key for key, _, _ in old_sizes] == ["k", "t", "k"]
+        assert all(old > 0 and new > 0 for _, old, new in old_sizes)
 
-    def test_incr_calls_on_insert_then_on_access(self, cache: Cache) -> None:
+    def test_incr_calls_on_insert_then_on_write(self, cache: Cache) -> None:
         assert cache.incr("n", default=0) == 1
         assert _take(cache) == [("on_insert", "n")]
         assert cache.incr("n") == 2
-        assert _take(cache) == [("on_access", "n")]
+        assert _take(cache) == [("on_write", "n")]
 
-    def test_touch_calls_on_access(self, cache: Cache) -> None:
+    def test_touch_calls_on_read(self, cache: Cache) -> None:
         cache.set("k", 1)
         _take(cache)
         assert cache.touch("k") is True
-        assert _take(cache) == [("on_access", "k")]
+        assert _take(cache) == [("on_read", "k")]
         assert cache.touch("missing") is False
         assert _take(cache) == []
 
     # ------------------------------------------------------------------ removal
 
-    def test_delete_calls_on_delete(self, cache: Cache) -> None:
+    def test_delete_calls_on_remove(self, cache: Cache) -> None:
         cache.set("k", 1)
         cache.set("t", 1, ttl=30)
         _take(cache)
         assert cache.delete("k") is True
-        assert _take(cache) == [("on_delete", "k")]
+        assert _take(cache) == [("on_remove", "k")]
         assert cache.delete("t") is True
-        assert _take(cache) == [("on_delete", "t")]
+        assert _take(cache) == [("on_remove", "t")]
         assert cache.delete("k") is False
         assert _take(cache) == []
+        assert _policy(cache).causes == [("k", Removal.DELETED), ("t", Removal.DELETED)]
 
     def test_hooks_receive_the_stored_entry(self, cache: Cache) -> None:
         cache.set("k", 1)
@@ -256,28 +292,29 @@ class TestPolicyHooks:
         cache.set("k", 2)
         cache.delete("k")
         hooks = _policy(cache).entries
-        assert [hook for hook, _ in hooks] == ["on_insert", "on_access", "on_access", "on_delete"]
+        assert [hook for hook, _ in hooks] == ["on_insert", "on_read", "on_write", "on_remove"]
         inserted = hooks[0][1]
         assert all(entry is inserted for _, entry in hooks)  # one entry, overwritten in place
         assert inserted.key == "k"
 
-    def test_expired_key_read_calls_on_delete(self, cache: Cache, clock: ManualClock) -> None:
+    def test_expired_key_read_calls_on_remove(self, cache: Cache, clock: ManualClock) -> None:
         cache.set("k", 1, ttl=5)
         _take(cache)
         clock.advance(6)
         assert cache.get("k") is None
-        assert _take(cache) == [("on_delete", "k")]
+        assert _take(cache) == [("on_remove", "k")]
+        assert _policy(cache).causes == [("k", Removal.EXPIRED)]
         assert cache.info()["expired_keys"] == 1
         assert len(cache) == 0
 
-    def test_expire_in_the_past_calls_on_delete(self, cache: Cache, clock: ManualClock) -> None:
+    def test_expire_in_the_past_calls_on_remove(self, cache: Cache, clock: ManualClock) -> None:
         cache.set("k", 1)
         _take(cache)
         assert cache.expireat("k", clock.time() - 1) is True
-        assert _take(cache) == [("on_delete", "k")]
+        assert _take(cache) == [("on_remove", "k")]
         assert not cache.has("k")
 
-    def test_flushall_calls_reset_and_no_on_delete(self, cache: Cache) -> None:
+    def test_flushall_calls_reset_and_no_on_remove(self, cache: Cache) -> None:
         cache.set("a", 1)
         cache.set("b", 1, ttl=30)
         cache.select(1).set("c", 1)
@@ -286,14 +323,15 @@ class TestPolicyHooks:
         assert _take(cache) == [("reset", None)]
         assert len(cache) == 0 and len(cache.select(1)) == 0
 
-    def test_flushdb_of_one_database_calls_on_delete_for_its_keys(self, cache: Cache) -> None:
+    def test_flushdb_of_one_database_calls_on_remove_for_its_keys(self, cache: Cache) -> None:
         other = cache.select(1)
         cache.set("a", 1)
         other.set("b", 1)
         other.set("c", 1, ttl=30)
         _take(cache)
         other.clear()
-        assert _take(cache) == [("on_delete", "b"), ("on_delete", "c")]
+        assert _take(cache) == [("on_remove", "b"), ("on_remove", "c")]
+        assert _policy(cache).causes == [("b", Removal.FLUSHED), ("c", Removal.FLUSHED)]
         assert cache.get("a") == 1
 
     # ------------------------------------------------------------------ deadlines
@@ -325,26 +363,26 @@ class TestPolicyHooks:
         _take(cache)
         now = clock.time()
         cache.set("k", 2, ttl=20)
-        assert _take(cache) == [("on_access", "k"), ("on_ttl_change", "k")]
+        assert _take(cache) == [("on_ttl_change", "k"), ("on_write", "k")]
         cache.set("k", 3, ttl=20)  # same clock, same deadline: nothing changed
-        assert _take(cache) == [("on_access", "k")]
+        assert _take(cache) == [("on_write", "k")]
         cache.set("k", 4)  # overwritten without a TTL: the deadline is cleared
-        assert _take(cache) == [("on_access", "k"), ("on_ttl_change", "k")]
+        assert _take(cache) == [("on_ttl_change", "k"), ("on_write", "k")]
         cache.set("k", 5, ttl=30)  # and given one again
-        assert _take(cache) == [("on_access", "k"), ("on_ttl_change", "k")]
+        assert _take(cache) == [("on_ttl_change", "k"), ("on_write", "k")]
         assert _policy(cache).ttl_changes == [
             ("k", now + 10, now + 20),
             ("k", now + 20, None),
             ("k", None, now + 30),
         ]
 
-    def test_touch_with_a_ttl_calls_on_access_and_on_ttl_change(
+    def test_touch_with_a_ttl_calls_on_read_and_on_ttl_change(
         self, cache: Cache, clock: ManualClock
     ) -> None:
         cache.set("k", 1)
         _take(cache)
         assert cache.touch("k", ttl=30) is True
-        assert _take(cache) == [("on_access", "k"), ("on_ttl_change", "k")]
+        assert _take(cache) == [("on_read", "k"), ("on_ttl_change", "k")]
         assert _policy(cache).ttl_changes == [("k", None, clock.time() + 30)]
 
     # ------------------------------------------------------------------ eviction
@@ -368,9 +406,15 @@ class TestPolicyHooks:
         calls = _policy(cache).calls
         assert ("select_victim", None) not in calls  # a victim every time it was asked
         chosen = sorted(key for hook, key in calls if hook == "select_victim")
-        deleted = sorted(key for hook, key in calls if hook == "on_delete")
+        deleted = sorted(key for hook, key in calls if hook == "on_remove")
         assert chosen == gone  # one select_victim call per victim, and the victim was evicted
-        assert deleted == gone  # each evicted key reached on_delete once
+        assert deleted == gone  # each evicted key reached on_remove once
+        causes = _policy(cache).causes
+        assert sorted(key for key, _ in causes) == gone
+        assert {cause for _, cause in causes} == {Removal.EVICTED}
+        # Each write that needed room asked admit() about its first victim, before evicting.
+        admissions = _policy(cache).admissions
+        assert admissions and {victim for _, victim in admissions} <= set(gone)
 
     def test_noeviction_subclass_refuses_the_write(self, build: Any, base: Any) -> None:
         if base.evicts:
@@ -380,7 +424,7 @@ class TestPolicyHooks:
             for i in range(60):
                 cache.set(f"k{i:02d}", VALUE)
         calls = _policy(cache).calls
-        assert not [call for call in calls if call[0] == "on_delete"]
+        assert not [call for call in calls if call[0] == "on_remove"]
         assert cache.info()["evicted_keys"] == 0
 
     def test_entry_count_cull_selects_victims(self, build: Any, base: type[EvictionPolicy]) -> None:
@@ -401,7 +445,7 @@ class TestPolicyHooks:
         assert cache.info()["evicted_keys"] == 3
         chosen = {key for hook, key in calls if hook == "select_victim" and key is not None}
         assert set(gone) <= chosen | set(policy.batch_victims)
-        assert sorted(key for hook, key in calls if hook == "on_delete") == gone
+        assert sorted(key for hook, key in calls if hook == "on_remove") == gone
 
 
 # ---------------------------------------------------------------------- the ranking still works

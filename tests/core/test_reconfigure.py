@@ -62,7 +62,7 @@ def test_switching_policy_keeps_every_key_and_restarts_ranking(
     now = clock.time()
     for entry in _entries(cache) if source != target else []:  # same policy: a no-op
         assert entry.atime == now  # stamps restart at now: nothing reads an old stamp
-        if cache.store.policy.access.name == "LFU":
+        if cache.store.policy.write_access.name == "LFU":
             assert entry.lfu == LFU_INIT_VAL  # never an LRU stamp read as a counter
     assert {key: cache.get(key) for key in cache.keys()}  # noqa: SIM118 == before
     assert {key: cache.ttl(key) for key in before} == ttls

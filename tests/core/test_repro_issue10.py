@@ -28,9 +28,9 @@ def test_override_of_a_builtin_policy_hook_is_called() -> None:
     class Mine(AllKeysLRU):
         name = "mine-lru"
 
-        def on_access(self, entry: Any, now: float) -> None:
+        def on_read(self, entry: Any, now: float) -> None:
             calls.append(entry.key)
-            super().on_access(entry, now)
+            super().on_read(entry, now)
 
         def on_insert(self, entry: Any, now: float) -> None:
             calls.append(entry.key)

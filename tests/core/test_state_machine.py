@@ -27,14 +27,42 @@ from hypothesis.stateful import (
     run_state_machine_as_test,
 )
 
-from cachepolicy import Cache, KeyspaceEvent, ManualClock, OutOfMemoryError, ValueTooLargeError
-from cachepolicy.eviction import REDIS_POLICIES
+from cachepolicy import (
+    Cache,
+    ConfigError,
+    Entry,
+    KeyspaceEvent,
+    ManualClock,
+    OutOfMemoryError,
+    ValueTooLargeError,
+)
+from cachepolicy.eviction import REDIS_POLICIES, AllKeysLRU, EvictionPolicy
 
 KEYS = st.sampled_from([f"k{i}" for i in range(12)])
 DBS = st.sampled_from([0, 1])
 VALUES = st.one_of(st.integers(), st.binary(max_size=400), st.text(max_size=50))
 TTLS = st.one_of(st.none(), st.floats(min_value=-1, max_value=30, allow_nan=False))
 LIMIT = 6_000
+#: config_set rule: the limits it moves between (down evicts, up gives room back).
+LIMITS = st.sampled_from([2_500, 4_000, LIMIT, 9_000])
+
+
+class RefuseOddKeys(AllKeysLRU):
+    """An admission policy for the machine: a new key whose name ends in an odd digit never
+    displaces another key (stored only while there is room)."""
+
+    name = "state-machine-refuse-odd"
+
+    def admit(self, key: str, size: int, victim: Entry, now: float) -> bool:
+        return int(key[-1]) % 2 == 0
+
+
+#: Every Redis policy, and the admission policy, by name or class.
+POLICIES: list[str | type[EvictionPolicy]] = [*REDIS_POLICIES, RefuseOddKeys]
+
+
+def _volatile(policy: str | type[EvictionPolicy]) -> bool:
+    return policy.volatile_only if isinstance(policy, type) else policy.startswith("volatile-")
 
 
 class CacheModel(RuleBasedStateMachine):
@@ -42,20 +70,26 @@ class CacheModel(RuleBasedStateMachine):
         super().__init__()
         self.clock = ManualClock()
         self.volatile_only = False
+        self.limit = LIMIT
         self.model: dict[tuple[int, str], tuple[Any, float | None]] = {}
         self.cache: Cache | None = None
 
     @initialize(
-        policy=st.sampled_from(REDIS_POLICIES),
+        policy=st.sampled_from(POLICIES),
         mode=st.sampled_from(["sampled", "exact"]),
         samples=st.integers(1, 10),
         expiry=st.sampled_from(["lazy", "active", "timed"]),
     )
-    def setup(self, policy: str, mode: str, samples: int, expiry: str) -> None:
+    def setup(
+        self, policy: str | type[EvictionPolicy], mode: str, samples: int, expiry: str
+    ) -> None:
         self.start(policy, mode, samples, expiry)
 
-    def start(self, policy: str, mode: str, samples: int, expiry: str) -> None:
-        self.volatile_only = policy.startswith("volatile-")
+    def start(
+        self, policy: str | type[EvictionPolicy], mode: str, samples: int, expiry: str
+    ) -> None:
+        self.volatile_only = _volatile(policy)
+        self.limit = LIMIT
         self.cache = Cache(
             maxmemory=LIMIT,
             maxmemory_policy=policy,
@@ -96,25 +130,32 @@ class CacheModel(RuleBasedStateMachine):
         previous = self.model.get((db, key))
         deadline = None if ttl is None else self.clock.monotonic() + ttl
         self.model[(db, key)] = (value, deadline)
+        refusals = self.c.info()["rejected_admissions"]
         try:
-            self.c.select(db).set(key, value, ttl=ttl)
+            stored = self.c.select(db).set(key, value, ttl=ttl)
         except (OutOfMemoryError, ValueTooLargeError):
+            stored = False
+        if not stored:
             if previous is None:
                 self.model.pop((db, key), None)
             else:
                 self.model[(db, key)] = previous
             return
+        assert self.c.info()["rejected_admissions"] == refusals
         if deadline is not None and deadline <= self.clock.monotonic():  # ttl <= 0, or rounds to 0
             self.model.pop((db, key), None)
 
     @rule(db=DBS, key=KEYS, value=VALUES)
     def add(self, db: int, key: str, value: Any) -> None:
         was_live = self._live((db, key))
+        refusals = self.c.info()["rejected_admissions"]
         try:
             stored = self.c.select(db).add(key, value)
         except (OutOfMemoryError, ValueTooLargeError):
             return
-        assert stored == (not was_live)
+        refused = self.c.info()["rejected_admissions"] - refusals
+        assert stored == (not was_live and not refused)
+        assert refused in (0, 1) and not (refused and was_live)
         if stored:
             self.model[(db, key)] = (value, None)
 
@@ -197,12 +238,42 @@ class CacheModel(RuleBasedStateMachine):
         for key in [k for k in self.model if k[0] == db]:
             del self.model[key]
 
+    @rule(limit=LIMITS)
+    def config_set_maxmemory(self, limit: int) -> None:
+        """CONFIG SET maxmemory, down (evicts at once, announced) or up; an unreachable one
+        (noeviction, volatile-* without enough TTL keys) is refused and changes nothing."""
+        before = {(e.db, e.key) for e in self.c.store.engine.iter_entries()}
+        try:
+            self.c.config_set("maxmemory", limit)
+        except ConfigError:
+            assert {(e.db, e.key) for e in self.c.store.engine.iter_entries()} == before
+            return
+        self.limit = limit
+
+    @rule(
+        policy=st.sampled_from(POLICIES),
+        mode=st.sampled_from(["sampled", "exact"]),
+    )
+    def config_set_policy(self, policy: str | type[EvictionPolicy], mode: str) -> None:
+        """CONFIG SET maxmemory-policy / eviction_mode: every key is re-admitted; the new
+        per-entry costs may evict (announced, so the model follows), or the switch is refused
+        and changes nothing (the invariants check both)."""
+        try:
+            self.c.config_set("eviction_mode", mode)
+        except ConfigError:
+            return
+        previous, self.volatile_only = self.volatile_only, _volatile(policy)
+        try:  # evictions the switch makes are announced under the new policy's rule
+            self.c.config_set("maxmemory_policy", policy)
+        except ConfigError:
+            self.volatile_only = previous
+
     @invariant()
     def accounting_is_exact_and_bounded(self) -> None:
         if self.cache is None:
             return
         assert self.c.check() == []
-        assert self.c.info()["used_memory"] <= LIMIT
+        assert self.c.info()["used_memory"] <= self.limit
 
     @invariant()
     def nothing_lost(self) -> None:
@@ -230,7 +301,7 @@ EXPIRIES = ["lazy", "active", "timed"]
 PRODUCT_EXAMPLES = int(os.environ.get("CACHEPOLICY_STATE_EXAMPLES", "4"))
 
 
-def _machine_for(policy: str, mode: str, expiry: str) -> type[CacheModel]:
+def _machine_for(policy: str | type[EvictionPolicy], mode: str, expiry: str) -> type[CacheModel]:
     """The machine with its configuration fixed, so that every combination is run."""
 
     class Fixed(CacheModel):
@@ -244,8 +315,10 @@ def _machine_for(policy: str, mode: str, expiry: str) -> type[CacheModel]:
 
 @pytest.mark.parametrize("expiry", EXPIRIES)
 @pytest.mark.parametrize("mode", ["sampled", "exact"])
-@pytest.mark.parametrize("policy", REDIS_POLICIES)
-def test_every_policy_mode_and_expiry(policy: str, mode: str, expiry: str) -> None:
+@pytest.mark.parametrize("policy", POLICIES)
+def test_every_policy_mode_and_expiry(
+    policy: str | type[EvictionPolicy], mode: str, expiry: str
+) -> None:
     """The product policy x mode x expiry, each with a few examples (the random machine above
     explores more steps per example across all of them)."""
     run_state_machine_as_test(

@@ -116,7 +116,10 @@ def test_expired_keys_curve_follows_redis(server: object) -> None:
     print(f"  redis reclaimed all {SHORT} at {redis_all} s")
     redis_bulk, our_bulk = _time_to(theirs, 0.9 * SHORT), _time_to(ours, 0.9 * SHORT)
     assert redis_bulk < DURATION, f"redis did not reach 90 %: {theirs}"
-    assert abs(our_bulk - redis_bulk) <= TOLERANCE, (our_bulk, redis_bulk, ours, theirs)
+    # Rounded to the curve's resolution: 0.55 - 0.3 is 0.25000000000000006 in floats, and a
+    # run on a loaded machine failed on that last bit, not on the behaviour.
+    gap = round(abs(our_bulk - redis_bulk), 3)
+    assert gap <= TOLERANCE, (our_bulk, redis_bulk, ours, theirs)
     # The tail: ours on time, and no later than Redis (the module doc says why one way only).
     our_all = _time_to(ours, SHORT)
     assert our_all < DURATION, ours
