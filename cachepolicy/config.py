@@ -22,14 +22,14 @@ import dataclasses
 import math
 import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigError, did_you_mean, short_repr
 from .eviction.base import EvictionPolicy
-from .eviction.registry import EVICTION_MODES, policy_names, resolve_policy
+from .eviction.registry import EVICTION_MODES, resolve_policy
 from .expiry.base import ExpiryStrategy
-from .expiry.registry import expiry_names, resolve_expiry
+from .expiry.registry import resolve_expiry
 from .options import DEFAULT_MAXMEMORY, DEFAULT_POLICY, MIN_MAXMEMORY, OPTION_BY_NAME
 from .serializers import Serializer, resolve_serializer
 from .sizing import parse_memory
@@ -131,11 +131,6 @@ class CacheConfig:
         if self.cull_frequency is not None:
             _check_int(self, "cull_frequency")
         _check_eviction_mode(self)
-        # The registries import a dotted path with importlib, which raises ValueError or
-        # TypeError (not ConfigError) for "." or ".."; such names are refused by shape first.
-        _check_name(self, "maxmemory_policy", "policy", policy_names(), "myapp.policies.MyLRU")
-        _check_name(self, "expiry", "strategy", expiry_names(), "myapp.expiry.MyStrategy")
-        _check_name(self, "serializer", "serializer", ["pickle"], "myapp.serializers.JSON")
         object.__setattr__(
             self, "policy_class", resolve_policy(self.maxmemory_policy, self.eviction_mode)
         )
@@ -238,24 +233,3 @@ def _check_eviction_mode(config: CacheConfig) -> None:
             option="eviction_mode",
         )
     object.__setattr__(config, "eviction_mode", normalized)
-
-
-def _check_name(
-    config: CacheConfig, name: str, kind: str, registered: Sequence[str], example: str
-) -> None:
-    """Refuse a string that is neither a registered name nor shaped like a dotted path.
-
-    A dotted path is identifiers joined by dots (``"myapp.policies.MyLRU"``); ``"."``,
-    ``".."``, ``".x"`` or ``"a..b"`` are not, and importlib would raise ValueError or TypeError
-    for them. Other types, and well-shaped paths, are left to the registry to resolve.
-    """
-    value = getattr(config, name)
-    if not isinstance(value, str) or value in registered or value.strip().lower() in registered:
-        return
-    if "." in value and not all(part.isidentifier() for part in value.split(".")):
-        raise ConfigError(
-            f"Option {name!r} = {short_repr(value)} is neither a registered {kind} name nor a "
-            f"dotted path such as {example!r} (names separated by single dots). Valid names: "
-            f"{', '.join(registered)}.{did_you_mean(value.strip().lower(), registered)}",
-            option=name,
-        )

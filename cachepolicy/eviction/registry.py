@@ -7,10 +7,10 @@ dotted path (``"myapp.policies.SizeAwareLRU"``) without registering it.
 
 from __future__ import annotations
 
-import importlib
 import threading
 from dataclasses import dataclass
 
+from ..dotted import import_dotted
 from ..errors import ConfigError, did_you_mean
 from .base import EvictionPolicy
 from .exact import (
@@ -142,15 +142,9 @@ def resolve_policy(spec: str | type[EvictionPolicy], mode: str = "sampled") -> t
 
 
 def _import_policy(path: str) -> type[EvictionPolicy]:
-    module_name, _, attribute = path.rpartition(".")
-    try:
-        target = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"Option 'maxmemory_policy' = {path!r} could not be imported: {exc}. Valid names: "
-            f"{', '.join(policy_names())}.{did_you_mean(path.lower(), policy_names())}",
-            option="maxmemory_policy",
-        ) from exc
+    target = import_dotted(
+        path, option="maxmemory_policy", accepted="a registered policy name", names=policy_names()
+    )
     if not (isinstance(target, type) and issubclass(target, EvictionPolicy)):
         raise ConfigError(
             f"Option 'maxmemory_policy' = {path!r} is {target!r}, not an EvictionPolicy subclass.",
