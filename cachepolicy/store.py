@@ -25,6 +25,7 @@ from .errors import ConfigError, did_you_mean, short_repr
 from .events import EventBus, Subscriber
 from .eviction.base import EvictionPolicy
 from .expiry.base import ExpiryStrategy
+from .lazyfree import LAZY_FREE
 from .serializers import Serializer
 
 __all__ = ["RUNTIME_OPTIONS", "CacheStore"]
@@ -98,7 +99,9 @@ class CacheStore:
         policy = config.policy_class(config, self.rng)
         self.expiry: ExpiryStrategy = config.expiry_class(config)
         self.events = EventBus()
-        self.engine = Engine(config, policy, self.expiry, self.clock, self.rng, self.events)
+        self.engine = Engine(
+            config, policy, self.expiry, self.clock, self.rng, self.events, lazy_free=LAZY_FREE
+        )
         self.engine.owner = weakref.ref(self)
         self._closed = False
         forksafety.track(self)
