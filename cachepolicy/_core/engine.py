@@ -276,12 +276,9 @@ class Engine:
         """The engine's time: the clock's ``monotonic()``, what deadlines are stored in."""
         return self._time()
 
-    def expire(self, entry: Entry) -> None:
+    def delete_expired(self, entry: Entry) -> None:
         """Delete an entry whose deadline passed (lock held): ``expired`` event, counter."""
         self.remove(entry, EXPIRED)
-
-    def volatile_count(self) -> int:
-        return sum([keyspace.volatile_count for keyspace in self.keyspaces])
 
     # ------------------------------------------------------------------ sizing
 

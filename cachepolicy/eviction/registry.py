@@ -47,16 +47,17 @@ EVICTION_MODES = ("sampled", "exact")
 
 @dataclass(frozen=True)
 class PolicySpec:
-    """A named policy: its sampled implementation and, optionally, an exact one."""
+    """A named policy: the class that runs by default (``eviction_mode="sampled"``) and,
+    optionally, the one that runs with ``eviction_mode="exact"``."""
 
     name: str
-    sampled: type[EvictionPolicy]
+    default: type[EvictionPolicy]
     exact: type[EvictionPolicy] | None = None
 
     def implementation(self, mode: str) -> type[EvictionPolicy]:
         if mode == "exact" and self.exact is not None:
             return self.exact
-        return self.sampled
+        return self.default
 
 
 _REGISTRY: dict[str, PolicySpec] = {}
@@ -65,23 +66,24 @@ _LOCK = threading.Lock()
 
 def register_policy(
     name: str,
-    sampled: type[EvictionPolicy],
+    default: type[EvictionPolicy],
     exact: type[EvictionPolicy] | None = None,
     *,
     replace: bool = False,
 ) -> PolicySpec:
     """Make a policy selectable as ``maxmemory_policy=name``.
 
-    ``exact`` is used when ``eviction_mode="exact"``; without it both modes use ``sampled``
-    (which may itself be exact: the name is historical). Registering a taken name raises unless
-    ``replace=True``, so two libraries cannot silently shadow each other's policy.
+    ``default`` runs with ``eviction_mode="sampled"`` (the default mode), ``exact`` with
+    ``eviction_mode="exact"``; without ``exact`` both modes run ``default``. Registering a
+    taken name raises unless ``replace=True``, so two libraries cannot silently shadow each
+    other's policy.
     """
-    for cls in (sampled, exact):
+    for cls in (default, exact):
         if cls is not None and not (isinstance(cls, type) and issubclass(cls, EvictionPolicy)):
             raise TypeError(
                 f"register_policy({name!r}) needs EvictionPolicy subclasses, got {cls!r}."
             )
-    spec = PolicySpec(name, sampled, exact)
+    spec = PolicySpec(name, default, exact)
     with _LOCK:
         if name in _REGISTRY and not replace:
             raise ConfigError(
@@ -153,8 +155,9 @@ def _import_policy(path: str) -> type[EvictionPolicy]:
     return target
 
 
-# Redis's eight policies as data: (name, sampled implementation, exact implementation). The
-# sampled column is Redis's algorithm; the exact column the ordered structure of the same rank.
+# Redis's eight policies as data: (name, default implementation, exact implementation). The
+# default column is Redis's sampled algorithm; the exact column the ordered structure of the
+# same rank.
 _REDIS_TABLE: tuple[tuple[str, type[EvictionPolicy], type[EvictionPolicy] | None], ...] = (
     ("noeviction", NoEviction, None),
     ("allkeys-lru", AllKeysLRU, ExactAllKeysLRU),
@@ -165,8 +168,8 @@ _REDIS_TABLE: tuple[tuple[str, type[EvictionPolicy], type[EvictionPolicy] | None
     ("volatile-random", VolatileRandom, None),
     ("volatile-ttl", VolatileTTL, ExactVolatileTTL),
 )
-for _name, _sampled, _exact in _REDIS_TABLE:
-    _REGISTRY[_name] = PolicySpec(_name, _sampled, _exact)
+for _name, _default, _exact in _REDIS_TABLE:
+    _REGISTRY[_name] = PolicySpec(_name, _default, _exact)
 
 #: The eight maxmemory-policy names of redis.conf.
 REDIS_POLICIES = tuple(_REGISTRY)
