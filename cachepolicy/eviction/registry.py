@@ -3,6 +3,13 @@
 Built-ins are registered under their redis.conf names, each with a sampled (Redis-faithful) and
 an exact implementation. Users add their own with :func:`register_policy`, or name a class by
 dotted path (``"myapp.policies.SizeAwareLRU"``) without registering it.
+
+``eviction_mode="exact"`` runs a name's exact class, and is refused for a name registered
+without one: running the default class instead would be a sampled policy reported as exact.
+``noeviction``, ``allkeys-random`` and ``volatile-random`` have one class for both modes: it is
+already what exact mode promises (nothing ranked: no eviction, or a uniformly random key), so
+each is registered as its own exact class. A class named directly (a dotted path or the class
+itself) runs as it is in either mode. ``info()["eviction_class"]`` names the class that runs.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ __all__ = [
     "REDIS_POLICIES",
     "PolicySpec",
     "policy_names",
+    "policy_spec",
     "register_policy",
     "resolve_policy",
     "unregister_policy",
@@ -47,17 +55,27 @@ EVICTION_MODES = ("sampled", "exact")
 
 @dataclass(frozen=True)
 class PolicySpec:
-    """A named policy: the class that runs by default (``eviction_mode="sampled"``) and,
-    optionally, the one that runs with ``eviction_mode="exact"``."""
+    """A named policy: the class that runs by default (``eviction_mode="sampled"``) and the
+    one that runs with ``eviction_mode="exact"`` (None: exact mode is refused)."""
 
     name: str
     default: type[EvictionPolicy]
     exact: type[EvictionPolicy] | None = None
 
     def implementation(self, mode: str) -> type[EvictionPolicy]:
-        if mode == "exact" and self.exact is not None:
-            return self.exact
-        return self.default
+        if mode != "exact":
+            return self.default
+        if self.exact is None:
+            raise ConfigError(
+                f"Option 'eviction_mode' = 'exact' cannot be used with the policy "
+                f"{self.name!r}: it was registered without an exact class, and running its "
+                f"default class {self.default.__name__} would not be exact. Register one with "
+                f"register_policy({self.name!r}, {self.default.__name__}, exact=..., "
+                f"replace=True) (the same class again if it is already exact), or use "
+                f"eviction_mode='sampled'.",
+                option="eviction_mode",
+            )
+        return self.exact
 
 
 _REGISTRY: dict[str, PolicySpec] = {}
@@ -74,7 +92,8 @@ def register_policy(
     """Make a policy selectable as ``maxmemory_policy=name``.
 
     ``default`` runs with ``eviction_mode="sampled"`` (the default mode), ``exact`` with
-    ``eviction_mode="exact"``; without ``exact`` both modes run ``default``. Registering a
+    ``eviction_mode="exact"``; without ``exact``, exact mode is refused with a ConfigError (pass
+    the same class as both if it is already exact). Registering a
     taken name raises unless ``replace=True``, so two libraries cannot silently shadow each
     other's policy.
     """
@@ -101,6 +120,18 @@ def unregister_policy(name: str) -> None:
         raise ConfigError(f"The built-in policy {name!r} cannot be unregistered.")
     with _LOCK:
         _REGISTRY.pop(name, None)
+
+
+def policy_spec(name: str) -> PolicySpec:
+    """What ``name`` is registered as (any case); a ConfigError with suggestions if nothing."""
+    spec = _REGISTRY.get(name) or _REGISTRY.get(name.strip().lower())
+    if spec is None:
+        raise ConfigError(
+            f"No eviction policy is registered as {name!r}. Registered: "
+            f"{', '.join(policy_names())}.{did_you_mean(name.strip().lower(), policy_names())}",
+            option="maxmemory_policy",
+        )
+    return spec
 
 
 def policy_names() -> list[str]:
@@ -157,15 +188,15 @@ def _import_policy(path: str) -> type[EvictionPolicy]:
 
 # Redis's eight policies as data: (name, default implementation, exact implementation). The
 # default column is Redis's sampled algorithm; the exact column the ordered structure of the
-# same rank.
-_REDIS_TABLE: tuple[tuple[str, type[EvictionPolicy], type[EvictionPolicy] | None], ...] = (
-    ("noeviction", NoEviction, None),
+# same rank, or the same class where that is already exact (see the module docstring).
+_REDIS_TABLE: tuple[tuple[str, type[EvictionPolicy], type[EvictionPolicy]], ...] = (
+    ("noeviction", NoEviction, NoEviction),
     ("allkeys-lru", AllKeysLRU, ExactAllKeysLRU),
     ("volatile-lru", VolatileLRU, ExactVolatileLRU),
     ("allkeys-lfu", AllKeysLFU, ExactAllKeysLFU),
     ("volatile-lfu", VolatileLFU, ExactVolatileLFU),
-    ("allkeys-random", AllKeysRandom, None),
-    ("volatile-random", VolatileRandom, None),
+    ("allkeys-random", AllKeysRandom, AllKeysRandom),
+    ("volatile-random", VolatileRandom, VolatileRandom),
     ("volatile-ttl", VolatileTTL, ExactVolatileTTL),
 )
 for _name, _default, _exact in _REDIS_TABLE:
