@@ -8,6 +8,12 @@ or with dashes (``"maxmemory-policy"``, ``"MAXMEMORY_POLICY"``), so Django ``OPT
 ``CACHE_*`` keys map directly. Unknown names are errors with a suggestion, never ignored.
 
 Defaults and integer bounds are read from the options table, :mod:`cachepolicy.options`.
+
+Names are resolved here, once: a configuration knows the policy class, the expiry strategy class
+and the serializer object its options name (:attr:`CacheConfig.policy_class`,
+:attr:`~CacheConfig.expiry_class`, :attr:`~CacheConfig.serializer_object`), and a store builds
+from those. So this module sits above the policies and strategies (which see ``CacheConfig`` as a
+type only) and below the store; the import contract in ``pyproject.toml`` keeps it that way.
 """
 
 from __future__ import annotations
@@ -16,12 +22,16 @@ import dataclasses
 import math
 import operator
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 from .errors import ConfigError, did_you_mean, short_repr
+from .eviction.base import EvictionPolicy
+from .eviction.registry import EVICTION_MODES, resolve_policy
+from .expiry.base import ExpiryStrategy
+from .expiry.registry import resolve_expiry
 from .options import DEFAULT_MAXMEMORY, DEFAULT_POLICY, MIN_MAXMEMORY, OPTION_BY_NAME
-from .serializers import Serializer
+from .serializers import Serializer, resolve_serializer
 from .sizing import parse_memory
 
 __all__ = [
@@ -84,6 +94,15 @@ class CacheConfig:
     #: "pickle", a dotted path, or a serializer object.
     serializer: str | Serializer = _DEFAULT["serializer"]
 
+    # Derived on construction from the options above (not options themselves: no argument, not
+    # compared, not listed by option_names()); what a store is built from.
+    #: The class ``maxmemory_policy`` names, for ``eviction_mode``.
+    policy_class: type[EvictionPolicy] = dataclasses.field(init=False, repr=False, compare=False)
+    #: The class ``expiry`` names.
+    expiry_class: type[ExpiryStrategy] = dataclasses.field(init=False, repr=False, compare=False)
+    #: The serializer ``serializer`` names (the object itself when one was given).
+    serializer_object: Serializer = dataclasses.field(init=False, repr=False, compare=False)
+
     def __post_init__(self) -> None:
         raw_maxmemory = self.maxmemory
         maxmemory = parse_memory(raw_maxmemory)
@@ -112,23 +131,15 @@ class CacheConfig:
         if self.cull_frequency is not None:
             _check_int(self, "cull_frequency")
         _check_eviction_mode(self)
-        # Imported here: the registries import config for type hints only.
-        from .eviction.registry import policy_names, resolve_policy
-        from .expiry.registry import expiry_names, resolve_expiry
-        from .serializers import resolve_serializer
-
-        # The registries import a dotted path with importlib, which raises ValueError or
-        # TypeError (not ConfigError) for "." or ".."; such names are refused by shape first.
-        _check_name(self, "maxmemory_policy", "policy", policy_names(), "myapp.policies.MyLRU")
-        _check_name(self, "expiry", "strategy", expiry_names(), "myapp.expiry.MyStrategy")
-        _check_name(self, "serializer", "serializer", ["pickle"], "myapp.serializers.JSON")
-        resolve_policy(self.maxmemory_policy, self.eviction_mode)
-        resolve_expiry(self.expiry)
-        resolve_serializer(self.serializer)
+        object.__setattr__(
+            self, "policy_class", resolve_policy(self.maxmemory_policy, self.eviction_mode)
+        )
+        object.__setattr__(self, "expiry_class", resolve_expiry(self.expiry))
+        object.__setattr__(self, "serializer_object", resolve_serializer(self.serializer))
 
     @classmethod
     def option_names(cls) -> list[str]:
-        return [field.name for field in dataclasses.fields(cls)]
+        return [field.name for field in dataclasses.fields(cls) if field.init]
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any] | None = None, **more: Any) -> CacheConfig:
@@ -212,8 +223,6 @@ def _check_int(config: CacheConfig, name: str) -> None:
 
 def _check_eviction_mode(config: CacheConfig) -> None:
     """Accept the mode in any case, as policy names are; suggest the closest one otherwise."""
-    from .eviction.registry import EVICTION_MODES
-
     mode = config.eviction_mode
     normalized = mode.strip().lower() if isinstance(mode, str) else None
     if normalized not in EVICTION_MODES:
@@ -224,24 +233,3 @@ def _check_eviction_mode(config: CacheConfig) -> None:
             option="eviction_mode",
         )
     object.__setattr__(config, "eviction_mode", normalized)
-
-
-def _check_name(
-    config: CacheConfig, name: str, kind: str, registered: Sequence[str], example: str
-) -> None:
-    """Refuse a string that is neither a registered name nor shaped like a dotted path.
-
-    A dotted path is identifiers joined by dots (``"myapp.policies.MyLRU"``); ``"."``,
-    ``".."``, ``".x"`` or ``"a..b"`` are not, and importlib would raise ValueError or TypeError
-    for them. Other types, and well-shaped paths, are left to the registry to resolve.
-    """
-    value = getattr(config, name)
-    if not isinstance(value, str) or value in registered or value.strip().lower() in registered:
-        return
-    if "." in value and not all(part.isidentifier() for part in value.split(".")):
-        raise ConfigError(
-            f"Option {name!r} = {short_repr(value)} is neither a registered {kind} name nor a "
-            f"dotted path such as {example!r} (names separated by single dots). Valid names: "
-            f"{', '.join(registered)}.{did_you_mean(value.strip().lower(), registered)}",
-            option=name,
-        )

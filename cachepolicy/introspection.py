@@ -38,6 +38,7 @@ _MEMORY_FIELDS = (
 _CONFIG_FIELDS = (
     "maxmemory_samples",
     "eviction_mode",
+    "eviction_class",
     "lfu_log_factor",
     "lfu_decay_time",
     "expiry",
@@ -73,6 +74,9 @@ def info(store: CacheStore) -> dict[str, Any]:
             "maxmemory_policy": store.policy.describe(),
             "maxmemory_samples": config.maxmemory_samples,
             "eviction_mode": config.eviction_mode,
+            # The class that runs (for a built-in without an exact variant, the same in both
+            # modes; for a class named by dotted path, that class).
+            "eviction_class": type(store.policy).__qualname__,
             "lfu_log_factor": config.lfu_log_factor,
             "lfu_decay_time": config.lfu_decay_time,
             "expiry": store.expiry.name or type(store.expiry).__qualname__,

@@ -40,6 +40,8 @@ if TYPE_CHECKING:
 
 __all__ = [
     "LAZYFREE_MIN_ENTRIES",
+    "LAZY_FREE",
+    "LazyFree",
     "LazyFreeWorker",
     "backlog_limit",
     "drain",
@@ -190,6 +192,21 @@ def release_lazily_all(engine: Engine, payloads: list[bytes]) -> None:
     for payload in payloads:
         if len(payload) >= threshold:
             release_lazily(engine, payload, 1)
+
+
+class LazyFree:
+    """The engine's lazy-free port (:class:`cachepolicy._core.release.Releaser`): what a store
+    gives its engine, so the engine never imports this module."""
+
+    def release(self, engine: Engine, payload: bytes) -> None:
+        release_lazily(engine, payload, 1)
+
+    def release_all(self, engine: Engine, payloads: list[bytes]) -> None:
+        release_lazily_all(engine, payloads)
+
+
+#: The one port every store gives its engine.
+LAZY_FREE = LazyFree()
 
 
 def drain(timeout: float = 5.0) -> bool:

@@ -6,11 +6,11 @@ an object after ``set`` changes neither the cached copy nor ``used_memory``.
 
 from __future__ import annotations
 
-import importlib
 import pickle
 from typing import Any, Protocol, runtime_checkable
 
 from ._core.budget import BudgetExceeded, dumps_within
+from .dotted import import_dotted
 from .errors import ConfigError
 
 __all__ = [
@@ -86,15 +86,7 @@ def resolve_serializer(spec: str | Serializer) -> Serializer:
         )
     if spec == "pickle":
         return PickleSerializer()
-    module_name, _, attribute = spec.rpartition(".")
-    try:
-        target = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError, ValueError) as exc:
-        raise ConfigError(
-            f"Option 'serializer' = {spec!r} is neither 'pickle' nor an importable dotted path "
-            f"({exc}).",
-            option="serializer",
-        ) from exc
+    target = import_dotted(spec, option="serializer", accepted="'pickle'", names=["pickle"])
     instance = target() if isinstance(target, type) else target
     if not isinstance(instance, Serializer):
         raise ConfigError(

@@ -24,10 +24,9 @@ from .config import CacheConfig, normalize_option_name
 from .errors import ConfigError, did_you_mean, short_repr
 from .events import EventBus, Subscriber
 from .eviction.base import EvictionPolicy
-from .eviction.registry import resolve_policy
 from .expiry.base import ExpiryStrategy
-from .expiry.registry import resolve_expiry
-from .serializers import Serializer, resolve_serializer
+from .lazyfree import LAZY_FREE
+from .serializers import Serializer
 
 __all__ = ["RUNTIME_OPTIONS", "CacheStore"]
 
@@ -95,11 +94,14 @@ class CacheStore:
         #: Converts between the engine's monotonic deadlines and epoch seconds (the API edge).
         self.wall = WallOffset(self.clock)
         self.rng = rng if rng is not None else Random(seed)
-        self.serializer: Serializer = resolve_serializer(config.serializer)
-        policy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(config, self.rng)
-        self.expiry: ExpiryStrategy = resolve_expiry(config.expiry)(config)
+        # The names were resolved once, by the configuration.
+        self.serializer: Serializer = config.serializer_object
+        policy = config.policy_class(config, self.rng)
+        self.expiry: ExpiryStrategy = config.expiry_class(config)
         self.events = EventBus()
-        self.engine = Engine(config, policy, self.expiry, self.clock, self.rng, self.events)
+        self.engine = Engine(
+            config, policy, self.expiry, self.clock, self.rng, self.events, lazy_free=LAZY_FREE
+        )
         self.engine.owner = weakref.ref(self)
         self._closed = False
         forksafety.track(self)
@@ -212,9 +214,7 @@ class CacheStore:
                 return current
             policy: EvictionPolicy | None = None
             if any(name in _POLICY_OPTIONS for name in current.differences(config)):
-                policy = resolve_policy(config.maxmemory_policy, config.eviction_mode)(
-                    config, self.rng
-                )
+                policy = config.policy_class(config, self.rng)
             self.engine.reconfigure(config, policy)
             return config
 

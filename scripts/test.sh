@@ -26,6 +26,8 @@ python3 -m ruff check "${lint_paths[@]}"
 python3 -m ruff format --check "${lint_paths[@]}"
 echo "== mypy --strict"
 python3 -m mypy
+echo "== import layers: lint-imports ([tool.importlinter] in pyproject.toml)"
+lint-imports --no-logo
 echo "== docs: mkdocs build --strict (the examples run in pytest: tests/docs)"
 docs_site="$(mktemp -d)"
 python3 -m mkdocs build --strict --quiet --site-dir "$docs_site"

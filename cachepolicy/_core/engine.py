@@ -66,6 +66,7 @@ from .events import EventBus, KeyspaceEvent
 from .keyspace import Keyspace
 from .ports import Access, Removal, Victims
 from .ranking import lfu_init, lfu_touch
+from .release import INLINE, Releaser
 from .stats import HitCounter, Stats
 
 if TYPE_CHECKING:
@@ -160,6 +161,7 @@ class Engine:
         clock: Clock,
         rng: Random,
         events: EventBus,
+        lazy_free: Releaser = INLINE,
     ) -> None:
         self.config = config
         self.policy = policy
@@ -167,6 +169,8 @@ class Engine:
         self.clock = clock
         self.rng = rng
         self.events = events
+        #: Takes over big removed values (the store gives the lazy-free thread's port).
+        self.lazy_free = lazy_free
         self.lock = threading.Lock()
         # Bound once (a method lookup per call otherwise); replaced with the lock after fork.
         self._lock_acquire: Callable[[], Any] = self.lock.acquire
@@ -298,12 +302,9 @@ class Engine:
         """The engine's time: the clock's ``monotonic()``, what deadlines are stored in."""
         return self._time()
 
-    def expire(self, entry: Entry) -> None:
+    def delete_expired(self, entry: Entry) -> None:
         """Delete an entry whose deadline passed (lock held): ``expired`` event, counter."""
         self.remove(entry, EXPIRED)
-
-    def volatile_count(self) -> int:
-        return sum([keyspace.volatile_count for keyspace in self.keyspaces])
 
     # ------------------------------------------------------------------ sizing
 
@@ -875,9 +876,7 @@ class Engine:
     def _release(self, payload: bytes) -> None:
         threshold = self.lazyfree_threshold
         if threshold and len(payload) >= threshold:
-            from ..lazyfree import release_lazily
-
-            release_lazily(self, payload, 1)
+            self.lazy_free.release(self, payload)
 
     def _refresh_populated(self) -> None:
         self.populated = [ks for ks in self.keyspaces if ks.data]
@@ -1253,9 +1252,7 @@ class Engine:
     def _release_all(self, payloads: list[bytes]) -> None:
         """A flushed database's values: big batches go to the lazy-free thread."""
         if self.lazyfree_threshold and payloads:
-            from ..lazyfree import release_lazily_all
-
-            release_lazily_all(self, payloads)
+            self.lazy_free.release_all(self, payloads)
 
     # ------------------------------------------------------------------ introspection
 
@@ -1458,6 +1455,7 @@ RUNTIME_STATE: Final = frozenset(
         "clock",
         "rng",
         "events",
+        "lazy_free",
         "lock",
         "_lock_acquire",
         "_lock_release",

@@ -123,8 +123,5 @@ class ReclaimContext(Protocol):
 
     def locked(self) -> Locked: ...
 
-    def expire(self, entry: Entry) -> None:
+    def delete_expired(self, entry: Entry) -> None:
         """Delete ``entry``, whose deadline passed (lock held): counted and announced."""
-
-    def volatile_count(self) -> int:
-        """Keys with a TTL in all databases."""

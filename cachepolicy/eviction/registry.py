@@ -3,14 +3,21 @@
 Built-ins are registered under their redis.conf names, each with a sampled (Redis-faithful) and
 an exact implementation. Users add their own with :func:`register_policy`, or name a class by
 dotted path (``"myapp.policies.SizeAwareLRU"``) without registering it.
+
+``eviction_mode="exact"`` runs a name's exact class, and is refused for a name registered
+without one: running the default class instead would be a sampled policy reported as exact.
+``noeviction``, ``allkeys-random`` and ``volatile-random`` have one class for both modes: it is
+already what exact mode promises (nothing ranked: no eviction, or a uniformly random key), so
+each is registered as its own exact class. A class named directly (a dotted path or the class
+itself) runs as it is in either mode. ``info()["eviction_class"]`` names the class that runs.
 """
 
 from __future__ import annotations
 
-import importlib
 import threading
 from dataclasses import dataclass
 
+from ..dotted import import_dotted
 from ..errors import ConfigError, did_you_mean
 from .base import EvictionPolicy
 from .exact import (
@@ -40,6 +47,7 @@ __all__ = [
     "REDIS_POLICIES",
     "PolicySpec",
     "policy_names",
+    "policy_spec",
     "register_policy",
     "resolve_policy",
     "unregister_policy",
@@ -51,16 +59,27 @@ EVICTION_MODES = ("sampled", "exact")
 
 @dataclass(frozen=True)
 class PolicySpec:
-    """A named policy: its sampled implementation and, optionally, an exact one."""
+    """A named policy: the class that runs by default (``eviction_mode="sampled"``) and the
+    one that runs with ``eviction_mode="exact"`` (None: exact mode is refused)."""
 
     name: str
-    sampled: type[EvictionPolicy]
+    default: type[EvictionPolicy]
     exact: type[EvictionPolicy] | None = None
 
     def implementation(self, mode: str) -> type[EvictionPolicy]:
-        if mode == "exact" and self.exact is not None:
-            return self.exact
-        return self.sampled
+        if mode != "exact":
+            return self.default
+        if self.exact is None:
+            raise ConfigError(
+                f"Option 'eviction_mode' = 'exact' cannot be used with the policy "
+                f"{self.name!r}: it was registered without an exact class, and running its "
+                f"default class {self.default.__name__} would not be exact. Register one with "
+                f"register_policy({self.name!r}, {self.default.__name__}, exact=..., "
+                f"replace=True) (the same class again if it is already exact), or use "
+                f"eviction_mode='sampled'.",
+                option="eviction_mode",
+            )
+        return self.exact
 
 
 _REGISTRY: dict[str, PolicySpec] = {}
@@ -69,23 +88,25 @@ _LOCK = threading.Lock()
 
 def register_policy(
     name: str,
-    sampled: type[EvictionPolicy],
+    default: type[EvictionPolicy],
     exact: type[EvictionPolicy] | None = None,
     *,
     replace: bool = False,
 ) -> PolicySpec:
     """Make a policy selectable as ``maxmemory_policy=name``.
 
-    ``exact`` is used when ``eviction_mode="exact"``; without it both modes use ``sampled``
-    (which may itself be exact: the name is historical). Registering a taken name raises unless
-    ``replace=True``, so two libraries cannot silently shadow each other's policy.
+    ``default`` runs with ``eviction_mode="sampled"`` (the default mode), ``exact`` with
+    ``eviction_mode="exact"``; without ``exact``, exact mode is refused with a ConfigError (pass
+    the same class as both if it is already exact). Registering a
+    taken name raises unless ``replace=True``, so two libraries cannot silently shadow each
+    other's policy.
     """
-    for cls in (sampled, exact):
+    for cls in (default, exact):
         if cls is not None and not (isinstance(cls, type) and issubclass(cls, EvictionPolicy)):
             raise TypeError(
                 f"register_policy({name!r}) needs EvictionPolicy subclasses, got {cls!r}."
             )
-    spec = PolicySpec(name, sampled, exact)
+    spec = PolicySpec(name, default, exact)
     with _LOCK:
         if name in _REGISTRY and not replace:
             raise ConfigError(
@@ -103,6 +124,18 @@ def unregister_policy(name: str) -> None:
         raise ConfigError(f"The built-in policy {name!r} cannot be unregistered.")
     with _LOCK:
         _REGISTRY.pop(name, None)
+
+
+def policy_spec(name: str) -> PolicySpec:
+    """What ``name`` is registered as (any case); a ConfigError with suggestions if nothing."""
+    spec = _REGISTRY.get(name) or _REGISTRY.get(name.strip().lower())
+    if spec is None:
+        raise ConfigError(
+            f"No eviction policy is registered as {name!r}. Registered: "
+            f"{', '.join(policy_names())}.{did_you_mean(name.strip().lower(), policy_names())}",
+            option="maxmemory_policy",
+        )
+    return spec
 
 
 def policy_names() -> list[str]:
@@ -146,15 +179,9 @@ def resolve_policy(spec: str | type[EvictionPolicy], mode: str = "sampled") -> t
 
 
 def _import_policy(path: str) -> type[EvictionPolicy]:
-    module_name, _, attribute = path.rpartition(".")
-    try:
-        target = getattr(importlib.import_module(module_name), attribute)
-    except (ImportError, AttributeError) as exc:
-        raise ConfigError(
-            f"Option 'maxmemory_policy' = {path!r} could not be imported: {exc}. Valid names: "
-            f"{', '.join(policy_names())}.{did_you_mean(path.lower(), policy_names())}",
-            option="maxmemory_policy",
-        ) from exc
+    target = import_dotted(
+        path, option="maxmemory_policy", accepted="a registered policy name", names=policy_names()
+    )
     if not (isinstance(target, type) and issubclass(target, EvictionPolicy)):
         raise ConfigError(
             f"Option 'maxmemory_policy' = {path!r} is {target!r}, not an EvictionPolicy subclass.",
@@ -163,23 +190,24 @@ def _import_policy(path: str) -> type[EvictionPolicy]:
     return target
 
 
-# Redis's ten policies as data: (name, sampled implementation, exact implementation). The
-# sampled column is Redis's algorithm; the exact column the ordered structure of the same rank.
-_REDIS_TABLE: tuple[tuple[str, type[EvictionPolicy], type[EvictionPolicy] | None], ...] = (
-    ("noeviction", NoEviction, None),
+# Redis's ten policies as data: (name, default implementation, exact implementation). The
+# default column is Redis's sampled algorithm; the exact column the ordered structure of the
+# same rank, or the same class where that is already exact (see the module docstring).
+_REDIS_TABLE: tuple[tuple[str, type[EvictionPolicy], type[EvictionPolicy]], ...] = (
+    ("noeviction", NoEviction, NoEviction),
     ("allkeys-lru", AllKeysLRU, ExactAllKeysLRU),
     ("volatile-lru", VolatileLRU, ExactVolatileLRU),
     ("allkeys-lfu", AllKeysLFU, ExactAllKeysLFU),
     ("volatile-lfu", VolatileLFU, ExactVolatileLFU),
-    ("allkeys-random", AllKeysRandom, None),
-    ("volatile-random", VolatileRandom, None),
+    ("allkeys-random", AllKeysRandom, AllKeysRandom),
+    ("volatile-random", VolatileRandom, VolatileRandom),
     ("volatile-ttl", VolatileTTL, ExactVolatileTTL),
     # Redis 8.6: least recently *modified* (the stamp moves on writes only).
     ("allkeys-lrm", AllKeysLRM, ExactAllKeysLRM),
     ("volatile-lrm", VolatileLRM, ExactVolatileLRM),
 )
-for _name, _sampled, _exact in _REDIS_TABLE:
-    _REGISTRY[_name] = PolicySpec(_name, _sampled, _exact)
+for _name, _default, _exact in _REDIS_TABLE:
+    _REGISTRY[_name] = PolicySpec(_name, _default, _exact)
 
 #: The ten maxmemory-policy names of redis.conf (Redis 8.6 added the two LRM ones).
 REDIS_POLICIES = tuple(_REGISTRY)

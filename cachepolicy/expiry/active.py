@@ -159,34 +159,6 @@ class ActiveExpiry(DrivenExpiry):
             when = min(when, self._last_fast_start + fast_spacing)
         self.driver.schedule(when)
 
-    def reclaim(self, now: float, budget: float) -> int:
-        """Scan every TTL key of every database once (or until ``budget`` seconds are spent),
-        deleting those expired at ``now``: an explicit full sweep, e.g. for a management command.
-        """
-        context = self.context
-        if context is None:
-            return 0
-        monotonic = context.clock.monotonic
-        stop_at = monotonic() + budget
-        before = self.reclaimed
-        for keyspace in context.keyspaces:
-            position = 0
-            while monotonic() < stop_at:
-                with context.locked():
-                    volatile = keyspace.volatile_entries()
-                    examined = 0
-                    while position < len(volatile) and examined < self.params.keys_per_loop:
-                        examined += 1
-                        entry = volatile[position]
-                        deadline = entry.deadline
-                        if deadline is not None and now > deadline:
-                            self._expire(context, entry, now, deadline)  # last key moves here
-                        else:
-                            position += 1
-                    if position >= len(volatile):
-                        break
-        return self.reclaimed - before
-
     # ------------------------------------------------------------------ the cycle
 
     def cycle(
@@ -292,7 +264,9 @@ class ActiveExpiry(DrivenExpiry):
                 deadline = entry.deadline
                 sampled += 1
                 if deadline is not None and now > deadline:
-                    self._expire(context, entry, now, deadline)  # the last key moves in here
+                    self._delete_expired(
+                        context, entry, now, deadline
+                    )  # the last key moves in here
                     expired += 1
                     top = 1 << max(len(volatile) - 1, 0).bit_length() >> 1
                     cursor &= (top << 1) - 1 if top else 0
@@ -312,13 +286,15 @@ class ActiveExpiry(DrivenExpiry):
         self._cursors[db] = cursor
         return sampled, expired, ttl_sum, samples, done
 
-    def _expire(self, context: ReclaimContext, entry: Any, now: float, deadline: float) -> None:
+    def _delete_expired(
+        self, context: ReclaimContext, entry: Any, now: float, deadline: float
+    ) -> None:
         lag = now - deadline
         self.lag_sum += lag
         if lag > self.lag_max:
             self.lag_max = lag
         self.reclaimed += 1
-        context.expire(entry)
+        context.delete_expired(entry)
 
     # ------------------------------------------------------------------ introspection
 

@@ -13,8 +13,9 @@ without re-declaring ``fast_hooks`` has it called. ``after_operation`` is in ``f
 the engine may skip the call until the strategy's :attr:`ExpiryStrategy.due_at`.
 
 Hooks ``on_ttl_set``/``on_ttl_cleared``/``on_delete``/``reset`` run under the lock and must not
-call the public cache API. ``reclaim`` and a strategy's thread take the lock themselves through
-the :class:`~cachepolicy._core.ports.ReclaimContext` (``context.locked()``), in short slices.
+call the public cache API. A strategy's own work (``after_operation``, its thread) takes the lock
+itself through the :class:`~cachepolicy._core.ports.ReclaimContext` (``context.locked()``), in
+short slices, and deletes what is due with ``context.delete_expired(entry)``.
 """
 
 from __future__ import annotations
@@ -112,10 +113,6 @@ class ExpiryStrategy:
     def after_operation(self, now: float) -> None:
         """Called after each write-like command, outside the lock: lets a strategy piggy-back
         its work (skipped before :attr:`due_at` unless overridden)."""
-
-    def reclaim(self, now: float, budget: float) -> int:
-        """Reclaim expired entries for at most ``budget`` seconds; returns how many."""
-        return 0
 
     def check(self) -> list[str]:
         return []

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import threading
 
+from ..dotted import import_dotted
 from ..errors import ConfigError, did_you_mean
 from .active import ActiveExpiry
 from .base import ExpiryStrategy, LazyExpiry
@@ -48,13 +48,9 @@ def resolve_expiry(spec: str | type[ExpiryStrategy]) -> type[ExpiryStrategy]:
     if found is not None:
         return found
     if "." in spec:
-        module_name, _, attribute = spec.rpartition(".")
-        try:
-            target = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError) as exc:
-            raise ConfigError(
-                f"Option 'expiry' = {spec!r} could not be imported: {exc}.", option="expiry"
-            ) from exc
+        target = import_dotted(
+            spec, option="expiry", accepted="a registered strategy name", names=expiry_names()
+        )
         if isinstance(target, type) and issubclass(target, ExpiryStrategy):
             return target
         raise ConfigError(

@@ -119,21 +119,11 @@ class TimedExpiry(DrivenExpiry):
                 due = math.nextafter(top, math.inf) if top is not None else math.inf
                 self.driver.schedule(max(due, earliest))
 
-    def reclaim(self, now: float, budget: float) -> int:
-        """Reclaim every key due at ``now`` (``now > deadline``) within ``budget`` seconds."""
-        context = self.context
-        if context is None:
-            return 0
-        before = self.reclaimed
-        self._reclaim(context, budget, None, now)
-        return self.reclaimed - before
-
     def _reclaim(
         self,
         context: ReclaimContext,
         budget: float,
         pause: Callable[[], None] | None,
-        now: float | None = None,
     ) -> bool:
         """Pop due records in lock slices until none is due or ``budget`` is spent.
         Returns True if due keys remain (the budget ran out)."""
@@ -146,7 +136,7 @@ class TimedExpiry(DrivenExpiry):
         backlog = False
         while True:
             with context.locked():
-                t = monotonic() if now is None else now
+                t = monotonic()
                 slice_start = monotonic()
                 slice_end = slice_start + min(self.slice_budget, budget - busy)
                 done = 0
@@ -160,7 +150,7 @@ class TimedExpiry(DrivenExpiry):
                     self.lag_sum += lag
                     if lag > self.lag_max:
                         self.lag_max = lag
-                    context.expire(entry)
+                    context.delete_expired(entry)
                     done += 1
                     if done >= batch or (done % _CHECK_EVERY == 0 and monotonic() >= slice_end):
                         break

@@ -26,12 +26,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import json
 import pickle
 import threading
 from typing import Any, Final
 
+from ..dotted import import_dotted
 from ..errors import CachePolicyError, ConfigError, short_repr
 from ..serializers import Serializer
 
@@ -156,19 +156,13 @@ class PayloadCodec:
 
 def resolve_redis_serializer(spec: Any, signing_keys: tuple[bytes, ...] = ()) -> Serializer:
     """``"pickle"``, ``"json"``, a dotted path, or an object; wrapped in HMAC when keyed."""
-    inner: Serializer
+    inner: object
     if isinstance(spec, str) and spec.strip().lower() in ("pickle", "json"):
         inner = PickleSerializer() if spec.strip().lower() == "pickle" else JSONSerializer()
     elif isinstance(spec, str):
-        module_name, _, attribute = spec.rpartition(".")
-        try:
-            target = getattr(importlib.import_module(module_name), attribute)
-        except (ImportError, AttributeError, ValueError) as exc:
-            raise ConfigError(
-                f"Option 'serializer' = {short_repr(spec)} is neither 'pickle', 'json' nor an "
-                f"importable dotted path ({exc}).",
-                option="serializer",
-            ) from exc
+        target = import_dotted(
+            spec, option="serializer", accepted="'pickle', 'json'", names=["pickle", "json"]
+        )
         inner = target() if isinstance(target, type) else target
     else:
         inner = spec

@@ -61,7 +61,6 @@ from cachepolicy.serializers import (
     PickleSerializer,
     Serializer,
     declared_pickle_protocol,
-    resolve_serializer,
 )
 
 from . import signals as _signals
@@ -110,7 +109,8 @@ class CoreSerializer(SimpleSerializer):
     """
 
     def __init__(self, core: Serializer) -> None:
-        #: The core serializer doing the work (``resolve_serializer`` of the store's option).
+        #: The core serializer doing the work (the store's ``serializer`` option, resolved by
+        #: its configuration).
         self.core = core
 
     def dumps(self, value: Any, protocol: int = pickle.HIGHEST_PROTOCOL) -> bytes | None:
@@ -202,7 +202,7 @@ class PolicyCache(BaseCache):
         self._serializer: BaseSerializer | None = None
         self._generic_lock = threading.Lock()
         self._view = _open_view(config, location, db, clock)
-        self._default_serializer = CoreSerializer(resolve_serializer(config.serializer))
+        self._default_serializer = CoreSerializer(config.serializer_object)
         self._bind_fast_paths()
 
         self._signal_events = _signal_events(signals)

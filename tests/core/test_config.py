@@ -7,6 +7,20 @@ from typing import Any
 import pytest
 
 from cachepolicy import Cache, CacheConfig, ConfigError, get_shared_store, release_shared_store
+from cachepolicy.eviction import AllKeysLRU, ExactAllKeysLRU
+from cachepolicy.expiry import TimedExpiry
+from cachepolicy.serializers import PickleSerializer
+
+#: Every lookup of ``CountedLRU`` in this module, by dotted path (see ``__getattr__``).
+_LOOKUPS: list[str] = []
+
+
+def __getattr__(name: str) -> Any:
+    """``tests.core.test_config.CountedLRU`` is AllKeysLRU, and each resolution is counted."""
+    if name == "CountedLRU":
+        _LOOKUPS.append(name)
+        return AllKeysLRU
+    raise AttributeError(name)
 
 
 @pytest.mark.parametrize(
@@ -92,3 +106,25 @@ def test_shared_store_conflicts_are_errors() -> None:
             get_shared_store("conflict-test", CacheConfig(maxmemory="2mb"))
     finally:
         release_shared_store("conflict-test")
+
+
+def test_names_are_resolved_once_by_the_configuration() -> None:
+    config = CacheConfig(eviction_mode="EXACT", expiry="timed")
+    assert config.policy_class is ExactAllKeysLRU
+    assert config.expiry_class is TimedExpiry
+    assert config.serializer_object == PickleSerializer()
+    # Derived values, not options: not listed, not compared, not arguments.
+    assert "policy_class" not in CacheConfig.option_names()
+    assert config == CacheConfig(eviction_mode="exact", expiry="timed")
+
+
+def test_a_store_builds_from_the_names_its_configuration_resolved() -> None:
+    """One resolution per configuration; the store does not look the name up again (it did:
+    CacheConfig validated by resolving, then CacheStore resolved the same name)."""
+    _LOOKUPS.clear()
+    config = CacheConfig(maxmemory_policy=f"{__name__}.CountedLRU")
+    cache = Cache(config=config)
+    assert _LOOKUPS == ["CountedLRU"]
+    assert type(cache.store.policy) is AllKeysLRU
+    cache.store.config_set("maxmemory-samples", 7)  # a new configuration: resolved once more
+    assert _LOOKUPS == ["CountedLRU", "CountedLRU"]

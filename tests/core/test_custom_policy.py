@@ -3,10 +3,29 @@ path, get the same machinery (pool, accounting, events) as the built-ins."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
-from cachepolicy import Cache, ConfigError, Entry, SampledPolicy, register_policy
-from cachepolicy.eviction import policy_names, unregister_policy
+from cachepolicy import (
+    REDIS_POLICIES,
+    Cache,
+    CacheConfig,
+    ConfigError,
+    Entry,
+    EvictionPolicy,
+    SampledPolicy,
+    register_policy,
+)
+from cachepolicy.eviction import (
+    EVICTION_MODES,
+    AllKeysRandom,
+    NoEviction,
+    VolatileRandom,
+    policy_names,
+    policy_spec,
+    unregister_policy,
+)
 from tests.conftest import MakeCache
 
 
@@ -59,3 +78,76 @@ def test_docs_example_runs() -> None:
     cache: Cache = build_cache()
     assert cache.info()["maxmemory_policy"] == "allkeys-gdsf"
     assert cache.check() == []
+
+
+@pytest.fixture
+def largest_first() -> Iterator[str]:
+    """``allkeys-largest`` registered without an exact class."""
+    register_policy("allkeys-largest", LargestFirst)
+    yield "allkeys-largest"
+    unregister_policy("allkeys-largest")
+
+
+def test_exact_mode_is_refused_without_an_exact_class(largest_first: str) -> None:
+    """Issue 23 item 13: it ran the sampled class while INFO said ``exact``."""
+    with pytest.raises(ConfigError, match=r"policy 'allkeys-largest'") as caught:
+        CacheConfig(maxmemory_policy=largest_first, eviction_mode="exact")
+    assert caught.value.option == "eviction_mode"
+    assert "register_policy('allkeys-largest', LargestFirst, exact=" in str(caught.value)
+    with pytest.raises(ConfigError, match="without an exact class"):
+        Cache(maxmemory_policy=largest_first, eviction_mode="EXACT")
+    assert CacheConfig(maxmemory_policy=largest_first).policy_class is LargestFirst
+
+
+def test_switching_to_exact_mode_is_refused_and_changes_nothing(
+    make_cache: MakeCache, largest_first: str
+) -> None:
+    cache = make_cache(maxmemory_policy=largest_first)
+    cache.set("a", 1)
+    policy = cache.store.policy
+    with pytest.raises(ConfigError, match="without an exact class"):
+        cache.store.config_set("eviction-mode", "exact")
+    assert cache.store.policy is policy and cache.store.config.eviction_mode == "sampled"
+    assert cache.info()["eviction_class"] == "LargestFirst" and cache.get("a") == 1
+
+
+def test_a_class_registered_as_its_own_exact_class_runs_in_exact_mode(
+    make_cache: MakeCache,
+) -> None:
+    register_policy("allkeys-largest", LargestFirst, exact=LargestFirst)
+    try:
+        cache = make_cache(maxmemory_policy="allkeys-largest", eviction_mode="exact")
+        assert type(cache.store.policy) is LargestFirst
+        assert cache.info()["eviction_mode"] == "exact"
+        assert cache.info()["eviction_class"] == "LargestFirst"
+    finally:
+        unregister_policy("allkeys-largest")
+
+
+@pytest.mark.parametrize(
+    ("name", "single"),
+    [
+        ("noeviction", NoEviction),
+        ("allkeys-random", AllKeysRandom),
+        ("volatile-random", VolatileRandom),
+    ],
+)
+def test_builtins_with_one_class_run_it_in_both_modes(
+    make_cache: MakeCache, name: str, single: type[EvictionPolicy]
+) -> None:
+    """Nothing to rank, so the one class is already exact; INFO names what runs."""
+    for mode in EVICTION_MODES:
+        cache = make_cache(maxmemory_policy=name, eviction_mode=mode)
+        assert type(cache.store.policy) is single
+        assert cache.info()["eviction_class"] == single.__qualname__
+    assert policy_spec(name).exact is single
+
+
+@pytest.mark.parametrize(
+    "name", [n for n in REDIS_POLICIES if n.endswith(("-lru", "-lfu", "-ttl"))]
+)
+def test_info_names_the_exact_class_of_a_ranked_builtin(make_cache: MakeCache, name: str) -> None:
+    exact = make_cache(maxmemory_policy=name, eviction_mode="exact")
+    sampled = make_cache(maxmemory_policy=name)
+    assert exact.info()["eviction_class"].startswith("Exact")
+    assert not sampled.info()["eviction_class"].startswith("Exact")

@@ -117,3 +117,30 @@ def test_backlog_is_bounded_while_the_free_thread_lags(make_cache: MakeCache) ->
     assert lazyfree.drain(10)
     info = cache.info()
     assert info["lazyfree_pending_bytes"] == 0 and info["lazyfree_pending_objects"] == 0
+
+
+def test_the_engine_releases_through_the_port_it_is_given(make_cache: MakeCache) -> None:
+    """The engine imports nothing above ``_core``: the store hands it the lazy-free port, and
+    whatever port it holds gets the big values (here one that records them)."""
+    cache = make_cache(lazyfree_threshold=1000)
+    engine = cache.store.engine
+    assert engine.lazy_free is lazyfree.LAZY_FREE
+    released: list[tuple[str, int]] = []
+
+    class Recorder:
+        def release(self, engine: object, payload: bytes) -> None:
+            released.append(("one", len(payload)))
+
+        def release_all(self, engine: object, payloads: list[bytes]) -> None:
+            released.append(("all", len(payloads)))
+
+    engine.lazy_free = Recorder()
+    cache.set("big", BIG)
+    cache.set("small", "x")
+    cache.delete("small")
+    cache.delete("big")
+    cache.set("a", 1)
+    cache.clear()
+    assert [kind for kind, _ in released] == ["one", "all"]
+    assert released[0][1] > 1000
+    assert _counts(cache) == (0, 0)

@@ -179,3 +179,24 @@ def test_max_entries_under_noeviction_is_w002() -> None:
     assert "ON_OUT_OF_MEMORY" in warning.hint
     assert _run(default={"OPTIONS": {"MAX_ENTRIES": 100}}) == []
     assert _run(default={"OPTIONS": {"MAXMEMORY_POLICY": "noeviction"}}) == []
+
+
+def test_exact_mode_of_a_policy_without_an_exact_class_is_a_check_error() -> None:
+    """Issue 23 item 13: a policy registered without an exact class, in exact mode."""
+    from cachepolicy import SampledPolicy, register_policy
+    from cachepolicy.eviction import unregister_policy
+
+    class Biggest(SampledPolicy):
+        name = "allkeys-biggest"
+
+    register_policy("allkeys-biggest", Biggest)
+    try:
+        options = {"MAXMEMORY_POLICY": "allkeys-biggest", "EVICTION_MODE": "exact"}
+        error = _only(_run(default={"OPTIONS": options}))
+        assert isinstance(error, Error)
+        assert error.id.startswith("django_cachepolicy.E")
+        assert "OPTIONS['EVICTION_MODE']" in error.msg and "'allkeys-biggest'" in error.msg
+        assert "register_policy('allkeys-biggest', Biggest, exact=" in error.msg
+        assert _run(default={"OPTIONS": {"MAXMEMORY_POLICY": "allkeys-biggest"}}) == []
+    finally:
+        unregister_policy("allkeys-biggest")

@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from cachepolicy import REDIS_POLICIES, policy_names, register_policy, release_shared_store
-from cachepolicy.eviction.registry import resolve_policy, unregister_policy
+from cachepolicy.eviction.registry import policy_spec, unregister_policy
 from cachepolicy.shared import shared_store_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -68,11 +68,7 @@ def fresh_stores() -> Iterator[None]:
     out for the page, which registers its own, and put back afterwards.
     """
     before = set(shared_store_names())
-    saved = {
-        name: (resolve_policy(name, "sampled"), resolve_policy(name, "exact"))
-        for name in policy_names()
-        if name not in REDIS_POLICIES
-    }
+    saved = {name: policy_spec(name) for name in policy_names() if name not in REDIS_POLICIES}
     for name in saved:
         unregister_policy(name)
     yield
@@ -81,8 +77,8 @@ def fresh_stores() -> Iterator[None]:
     for name in policy_names():
         if name not in REDIS_POLICIES:
             unregister_policy(name)
-    for name, (sampled, exact) in saved.items():
-        register_policy(name, sampled, exact)
+    for name, spec in saved.items():
+        register_policy(name, spec.default, spec.exact)
 
 
 def _private_redis() -> Any:

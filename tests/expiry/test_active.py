@@ -240,12 +240,16 @@ def test_avg_ttl_estimate(make_cache: MakeCache, clock: ManualClock) -> None:
     assert strategy.avg_ttl_ms(1) == 0
 
 
-def test_explicit_reclaim_sweeps_everything(make_cache: MakeCache, clock: ManualClock) -> None:
+def test_a_slow_cycle_sweeps_a_mostly_expired_database(
+    make_cache: MakeCache, clock: ManualClock
+) -> None:
     cache = make_cache(expiry="active")
     for i in range(300):
         cache.set(f"k{i}", i, ttl=1 if i % 3 else 100)
     clock.advance(2)
-    assert cache.store.expiry.reclaim(clock.time(), budget=10.0) == 200
+    strategy = _active(cache)
+    strategy.cycle(cache.store.engine, fast=False, pause=None)
+    assert strategy.reclaimed == 200
     assert len(cache) == 100
 
 

@@ -32,7 +32,7 @@ from cachepolicy.expiry.base import ExpiryStrategy
 from cachepolicy.expiry.registry import resolve_expiry
 from tests.conftest import MakeCache
 
-from .helpers import TIMEOUT, is_threaded, settle
+from .helpers import TIMEOUT, settle
 
 Call = tuple[str, Any]
 
@@ -282,7 +282,7 @@ class TestExpiryHooks:
 
     # ------------------------------------------------------------------ reclaiming still works
 
-    def test_reclaim_still_removes_expired_keys(
+    def test_reads_still_remove_expired_keys(
         self, cache: Cache, clock: ManualClock, name: str
     ) -> None:
         for i in range(5):
@@ -290,13 +290,8 @@ class TestExpiryHooks:
         cache.set("keep", 1)
         _take(cache)
         clock.advance(20)
-        strategy = _strategy(cache)
-        reclaimed = strategy.reclaim(clock.time(), 1.0)
-        if name == "lazy":
-            assert reclaimed == 0 and len(cache) == 6  # only reads reclaim
-            assert all(cache.get(f"k{i}") is None for i in range(5))
-        elif not is_threaded(cache):
-            assert reclaimed == 5  # (a thread may have taken some first)
+        # Lazy expiry, whatever the strategy (a thread may have taken some first).
+        assert all(cache.get(f"k{i}") is None for i in range(5))
         assert len(cache) == 1 and cache.get("keep") == 1
         assert cache.info()["expired_keys"] == 5
         assert _take(cache) == [("on_delete", f"k{i}") for i in range(5)]

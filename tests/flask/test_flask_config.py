@@ -122,3 +122,26 @@ def test_conflicting_shared_configs_name_the_location(make_app: MakeApp, locatio
     make_app(CACHE_CACHEPOLICY_LOCATION=location, CACHE_MAXMEMORY="1mb")
     with pytest.raises(ConfigError, match=r"CACHE_CACHEPOLICY_LOCATION.*maxmemory"):
         make_app(CACHE_CACHEPOLICY_LOCATION=location, CACHE_MAXMEMORY="2mb")
+
+
+def test_exact_mode_of_a_policy_without_an_exact_class_fails_at_startup() -> None:
+    """Issue 23 item 13: a policy registered without an exact class, in exact mode."""
+    from cachepolicy import SampledPolicy, register_policy
+    from cachepolicy.eviction import unregister_policy
+
+    class Biggest(SampledPolicy):
+        name = "allkeys-biggest"
+
+    register_policy("allkeys-biggest", Biggest)
+    try:
+        app = Flask(__name__)
+        app.config.update(
+            CACHE_TYPE="flask_cachepolicy.PolicyCache",
+            CACHE_MAXMEMORY_POLICY="allkeys-biggest",
+            CACHE_EVICTION_MODE="exact",
+        )
+        with pytest.raises(ConfigError, match=r"'allkeys-biggest'.*without an exact class") as e:
+            Cache(app)
+        assert "register_policy('allkeys-biggest', Biggest, exact=" in str(e.value)
+    finally:
+        unregister_policy("allkeys-biggest")
