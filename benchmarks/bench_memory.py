@@ -210,6 +210,8 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(policy="allkeys-lfu"),
     Scenario(mode="exact"),
     Scenario(policy="allkeys-lfu", mode="exact"),
+    Scenario(policy="allkeys-lrm"),
+    Scenario(policy="allkeys-lrm", mode="exact"),
 )
 
 

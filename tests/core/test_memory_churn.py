@@ -98,6 +98,7 @@ def test_heap_tracks_used_memory_under_churn_with_mixed_short_ttls(expiry: str) 
         Scenario(policy="allkeys-lfu"),
         Scenario(mode="exact"),
         Scenario(policy="allkeys-lfu", mode="exact"),
+        Scenario(policy="allkeys-lrm", mode="exact"),  # the heap by last write
     ],
     ids=lambda s: s.name.replace(" ", "-"),
 )
