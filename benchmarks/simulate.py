@@ -100,7 +100,10 @@ class RedisClockLRU(SampledPolicy):
     def on_insert(self, entry: Entry, now: float) -> None:
         entry.atime = float(int(now))
 
-    on_access = on_insert
+    on_read = on_insert
+
+    def on_write(self, entry: Entry, now: float, old_size: int) -> None:
+        self.on_insert(entry, now)
 
     def score(self, entry: Entry, now: float) -> float:
         return float(int(now)) - entry.atime
@@ -121,7 +124,10 @@ class NoPoolLRU(SampledPolicy):
         self._sequence += 1
         entry.aseq = self._sequence
 
-    on_access = on_insert
+    on_read = on_insert
+
+    def on_write(self, entry: Entry, now: float, old_size: int) -> None:
+        self.on_insert(entry, now)
 
     def score(self, entry: Entry, now: float) -> float:
         return -entry.aseq

@@ -27,6 +27,7 @@ from typing import Any
 
 from .errors import ConfigError, did_you_mean, short_repr
 from .eviction.base import EvictionPolicy
+from .eviction.admission import check_admission, with_admission
 from .eviction.registry import EVICTION_MODES, resolve_policy
 from .expiry.base import ExpiryStrategy
 from .expiry.registry import resolve_expiry
@@ -65,12 +66,14 @@ class CacheConfig:
 
     #: Byte budget; 0 means unlimited (then nothing is ever evicted for memory).
     maxmemory: int = _DEFAULT["maxmemory"]
-    #: One of the eight redis.conf names, a registered custom name, or a dotted path.
+    #: One of the ten redis.conf names, a registered custom name, or a dotted path.
     maxmemory_policy: str = _DEFAULT["maxmemory_policy"]
     #: Keys sampled per database per eviction round (Redis: 5; 10 is close to true LRU).
     maxmemory_samples: int = _DEFAULT["maxmemory_samples"]
     #: "sampled" (Redis's pool approximation) or "exact" (ordered structures, more memory).
     eviction_mode: str = _DEFAULT["eviction_mode"]
+    #: "none" or "tinylfu": a frequency sketch refuses new keys rarer than their victim.
+    admission: str = _DEFAULT["admission"]
     #: LFU counter growth: higher = more hits needed per increment (Redis default 10).
     lfu_log_factor: int = _DEFAULT["lfu_log_factor"]
     #: Minutes of idleness per LFU counter decrement; 0 = never decay (Redis default 1).
@@ -131,8 +134,13 @@ class CacheConfig:
         if self.cull_frequency is not None:
             _check_int(self, "cull_frequency")
         _check_eviction_mode(self)
+        object.__setattr__(self, "admission", check_admission(self.admission))
         object.__setattr__(
-            self, "policy_class", resolve_policy(self.maxmemory_policy, self.eviction_mode)
+            self,
+            "policy_class",
+            with_admission(
+                resolve_policy(self.maxmemory_policy, self.eviction_mode), self.admission
+            ),
         )
         object.__setattr__(self, "expiry_class", resolve_expiry(self.expiry))
         object.__setattr__(self, "serializer_object", resolve_serializer(self.serializer))

@@ -253,6 +253,18 @@ OPTIONS: Final[tuple[Option, ...]] = (
         applies_to=_BOTH,
     ),
     _row(
+        "admission",
+        "store",
+        type="str",
+        default="none",
+        choices=("none", "tinylfu"),
+        meaning="Whether a new key must earn its place: tinylfu admits it into a full cache only "
+        "if a frequency sketch of recent requests rates it above the key it would evict "
+        "(scan and loop resistance, in front of any evicting policy); none admits every key.",
+        accepts="Use 'none' (admit every new key, Redis's behaviour) or 'tinylfu'.",
+        applies_to=_BOTH,
+    ),
+    _row(
         "lfu_log_factor",
         "store",
         type="int",

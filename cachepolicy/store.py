@@ -38,6 +38,7 @@ RUNTIME_OPTIONS = (
     "maxmemory_policy",
     "maxmemory_samples",
     "eviction_mode",
+    "admission",
     "lfu_log_factor",
     "lfu_decay_time",
 )

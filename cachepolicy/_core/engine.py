@@ -24,7 +24,8 @@ moves ``used_memory``, ``key_count`` and the peak; keyspaces keep their own per-
 
 Declared fast paths. Policies and expiry strategies are interpreted Python that users subclass.
 They declare how the engine may serve them (:mod:`~cachepolicy._core.ports`): what a policy
-records on access (``access``), where victims come from (``victims``, ``ranking``), whether an
+records on a read and on a write (``read_access``, ``write_access``), where victims come from
+(``victims``, ``ranking``), whether an
 expiry strategy owns a deadline index the engine may file TTLs into, and which of their hooks
 the engine may serve from those declarations (``fast_hooks``). A hook a subclass overrides is
 removed from ``fast_hooks`` automatically, so the engine calls it. The code path for each hook
@@ -33,8 +34,8 @@ is chosen once, here, from those declarations; the engine never looks at a class
 Concurrency. The lock guards every mutation (writes, evictions, expiry, flushes). Read hits take
 no lock: under the GIL a ``dict.get`` and attribute reads are atomic, the entry found is either
 the current one or one a concurrent writer just replaced (a read that raced a write), and the
-declared access bookkeeping (stamp, LFU counter) is GIL-atomic steps. An access hook runs under
-the lock unless the policy says it is safe without (``lock_free_access``). Only a read that
+declared access bookkeeping (stamp, LFU counter) is GIL-atomic steps. A read hook runs without
+the lock unless the policy says it needs it (``on_read_needs_lock``). Only a read that
 finds an expired entry takes the lock, to delete it. Without a GIL, reads take the lock too.
 
 Events are queued while the lock is held and delivered after it is released.
@@ -564,14 +565,7 @@ class Engine:
             if old is not None and deadline is not None and not self._evicts_any_key:
                 room += self._ttl_growth(keyspace, old.deadline, deadline)
             first: Entry | None = None
-            limit = self.limit
-            if (
-                old is None
-                and self._policy_admits
-                and limit
-                and limit >= room
-                and self.used_memory + room > limit
-            ):
+            if old is None and self._policy_admits and self._needs_room(room):
                 # Admission (the policy overrides ``admit``): asked once, about the first
                 # victim, before anything is evicted, so a refusal changes nothing.
                 first = self._select_victim(now)
@@ -956,8 +950,16 @@ class Engine:
                     taken.append((victim, victim.payload, EVICTED))
                 self.remove(victim, EVICTED)
         if old is None and self.max_entries >= 0 and self.key_count >= self.max_entries:
-            self._cull(key, now)
+            self._cull(key, now, first if first is not None and first.pos >= 0 else None)
         return old
+
+    def _needs_room(self, size: int) -> bool:
+        """Whether a new key of ``size`` bytes needs an eviction first (by bytes, or by the
+        entry-count bound), and one could make room (it fits ``maxmemory`` at all)."""
+        limit = self.limit
+        if limit and limit >= size and self.used_memory + size > limit:
+            return True
+        return self.max_entries >= 0 and self.key_count >= self.max_entries
 
     def _restore(self, taken: list[Taken], mark: int, now: float) -> None:
         """Undo the evictions of a write that is refused after all (lock held): each key goes
@@ -1015,7 +1017,7 @@ class Engine:
                 return
             yield victim
 
-    def _cull(self, key: str, now: float) -> None:
+    def _cull(self, key: str, now: float, first: Entry | None = None) -> None:
         """Entry-count bound reached: evict one key, or a batch (Django's CULL_FREQUENCY:
         0 empties the cache, N evicts a 1/N share)."""
         policy = self.policy
@@ -1039,8 +1041,9 @@ class Engine:
         if count == 1:
             # One at a time (cull_frequency=None, Redis's way): through the eviction pool, as
             # a byte-budget eviction. A batch of one would rank a single round of samples
-            # without the pool's memory of earlier rounds (Redis 2.8's accuracy).
-            victim = self._select_victim(now)
+            # without the pool's memory of earlier rounds (Redis 2.8's accuracy). ``first``:
+            # the victim the policy already chose and admitted this write against.
+            victim = first if first is not None else self._select_victim(now)
             if victim is not None:
                 self.remove(victim, EVICTED)
             return

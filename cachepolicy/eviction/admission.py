@@ -1,0 +1,136 @@
+"""Admission as its own axis: TinyLFU in front of any evicting policy (``admission="tinylfu"``).
+
+A policy decides *which* key leaves; admission decides whether the *new* key is worth that key
+at all. TinyLFU (Einziger, Friedman, Manes, ACM ToS 2017) keeps a small frequency sketch of
+recent requests, hits and misses alike (:class:`~cachepolicy._core.sketch.FrequencySketch`),
+and refuses a new key whose estimated frequency is not above its victim's: one-off keys of a
+scan, or a long loop larger than the cache, then never push out the keys that are asked for
+again and again. Caffeine's simulator composes an admittor with a sampled policy the same way.
+
+Composition, not a new policy: :func:`with_admission` returns a subclass of the chosen policy
+class with :class:`TinyLFUAdmission` in front of it in the MRO. Its hooks count the access
+and then defer to the policy (``super()``), and ``admit`` asks the sketch, so Redis's sampled
+LRU/LFU/random, the exact structures and user policies all get the same admission through the
+public port (``on_read``, ``on_miss``, ``on_insert``, ``on_write``, ``admit``).
+
+What a refusal means for callers is the port's: nothing is stored or evicted, ``set`` returns
+False, ``info()["rejected_admissions"]`` counts it and a ``refused`` event is announced.
+
+Cost: one sketch increment (compiled: a few hundred ns, GIL-atomic, no lock) per read, miss and
+write, which moves reads from the declared native path to a Python hook; the sketch's bytes
+(4 x width, width the power of two at or above the expected number of keys) are counted in
+``used_memory``. The expected number of keys is ``max_entries`` when set, else ``maxmemory``
+over :data:`BYTES_PER_KEY_GUESS`.
+"""
+
+from __future__ import annotations
+
+from random import Random
+from typing import TYPE_CHECKING
+
+from .._core.entry import Entry
+from .._core.sketch import FrequencySketch
+from ..errors import ConfigError, did_you_mean, short_repr
+from .base import EvictionPolicy
+
+if TYPE_CHECKING:
+    from ..config import CacheConfig
+
+__all__ = ["ADMISSIONS", "TinyLFUAdmission", "check_admission", "with_admission"]
+
+#: The admission option's values: no admission (every new key enters), or TinyLFU.
+ADMISSIONS = ("none", "tinylfu")
+#: A guess of the bytes one key costs, to size the sketch under a byte budget (a small web
+#: cache value plus the entry's overhead); more keys than guessed only share counters more.
+BYTES_PER_KEY_GUESS = 512
+#: The sketch's size when nothing bounds the key count (no maxmemory, no max_entries).
+UNBOUNDED_KEYS_GUESS = 65_536
+#: The largest sketch: 4 x 4 Mi one-byte counters (16 MiB), for budgets of 2 GiB and more.
+MAX_EXPECTED_KEYS = 1 << 22
+
+
+def check_admission(value: object) -> str:
+    """The admission option's value, or a ConfigError naming it."""
+    if isinstance(value, str) and value.strip().lower() in ADMISSIONS:
+        return value.strip().lower()
+    raise ConfigError(
+        f"Option 'admission' must be one of {', '.join(map(repr, ADMISSIONS))}, got "
+        f"{short_repr(value)}.{did_you_mean(str(value).lower(), ADMISSIONS)}",
+        option="admission",
+    )
+
+
+def expected_keys(config: CacheConfig) -> int:
+    """How many keys the sketch is sized for (see the module docstring)."""
+    if config.max_entries is not None:
+        keys = config.max_entries
+    elif config.maxmemory:
+        keys = config.maxmemory // BYTES_PER_KEY_GUESS
+    else:
+        keys = UNBOUNDED_KEYS_GUESS
+    return min(max(keys, 1), MAX_EXPECTED_KEYS)
+
+
+class TinyLFUAdmission(EvictionPolicy):
+    """Put in front of a policy class by :func:`with_admission`; never used alone."""
+
+    def __init__(self, config: CacheConfig, rng: Random) -> None:
+        super().__init__(config, rng)
+        self.sketch = FrequencySketch(expected_keys(config))
+
+    def on_insert(self, entry: Entry, now: float) -> None:
+        self.sketch.increment(hash(entry.key))
+        super().on_insert(entry, now)
+
+    def on_read(self, entry: Entry, now: float) -> None:
+        self.sketch.increment(hash(entry.key))
+        super().on_read(entry, now)
+
+    def on_write(self, entry: Entry, now: float, old_size: int) -> None:
+        self.sketch.increment(hash(entry.key))
+        super().on_write(entry, now, old_size)
+
+    def on_miss(self, key: str, db: int) -> None:
+        self.sketch.increment(hash(key))
+        super().on_miss(key, db)
+
+    def admit(self, key: str, size: int, victim: Entry, now: float) -> bool:
+        sketch = self.sketch
+        if sketch.frequency(hash(key)) <= sketch.frequency(hash(victim.key)):
+            return False
+        return super().admit(key, size, victim, now)
+
+    def reset(self) -> None:
+        super().reset()
+        self.sketch.clear()
+
+    def structure_bytes(self) -> int:
+        return self.sketch.memory() + super().structure_bytes()
+
+    def describe(self) -> str:
+        return f"{super().describe()} + tinylfu admission"
+
+
+_COMPOSED: dict[type[EvictionPolicy], type[EvictionPolicy]] = {}
+
+
+def with_admission(policy: type[EvictionPolicy], admission: str) -> type[EvictionPolicy]:
+    """``policy`` with ``admission`` in front of it (the class itself for ``"none"``, and for
+    ``noeviction``, which evicts nothing and so never asks). One class per policy class."""
+    if admission == "none" or not policy.evicts:
+        return policy
+    composed = _COMPOSED.get(policy)
+    if composed is None:
+        composed = type(
+            f"TinyLFU{policy.__name__}",
+            (TinyLFUAdmission, policy),
+            {
+                "__module__": __name__,
+                "__doc__": f"{policy.__name__} behind TinyLFU admission.",
+                # What both classes let the engine serve natively (each removed what it
+                # overrides): the composition is called for every hook either overrides.
+                "fast_hooks": TinyLFUAdmission.fast_hooks & policy.fast_hooks,
+            },
+        )
+        _COMPOSED[policy] = composed
+    return composed
