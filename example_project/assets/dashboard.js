@@ -120,6 +120,7 @@
       " (" + percent.toFixed(1) + "%), peak " + bytes(state.used_memory_peak));
     text("stat-policy", state.maxmemory_policy);
     text("stat-expiry", state.expiry + (state.eviction_mode ? " · " + state.eviction_mode : ""));
+    text("stat-build", state.build || "n/a");
     text("stat-hit-ratio", state.hit_ratio === null ? "n/a" : (100 * state.hit_ratio).toFixed(1) + "%");
     text("stat-hits", number(state.keyspace_hits));
     text("stat-misses", number(state.keyspace_misses));
