@@ -15,7 +15,7 @@ from .sizing import format_bytes
 if TYPE_CHECKING:
     from .store import CacheStore
 
-__all__ = ["build", "check", "info", "info_text"]
+__all__ = ["BUILD_NOTES", "build", "check", "info", "info_text"]
 
 # Above this many TTL keys, info() estimates avg_ttl from a random sample instead of a full scan,
 # so INFO stays O(1) on big caches (Redis keeps a running estimate for the same reason).
@@ -45,6 +45,17 @@ _CONFIG_FIELDS = (
     "active_expire_effort",
     "build",
 )
+
+
+#: What each build means to a user (``python -m cachepolicy``, the example's banner). The
+#: factor: compiled vs pure writes in benchmarks/results (3-4x on the machines measured).
+BUILD_NOTES = {
+    "compiled": "the mypyc-compiled engine",
+    "pure": (
+        "the pure Python engine: editable installs and CACHEPOLICY_PURE=1 are never compiled; "
+        "a regular `pip install .` builds the compiled one, 3-4x faster writes"
+    ),
+}
 
 
 def build() -> str:

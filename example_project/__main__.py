@@ -99,18 +99,12 @@ def _parser() -> argparse.ArgumentParser:
 def build_line() -> str:
     """Which cachepolicy runs: version, build (compiled or pure) and where it was imported from."""
     import cachepolicy
-    from cachepolicy.introspection import build
+    from cachepolicy.introspection import BUILD_NOTES, build
 
-    line = (
+    return (
         f"cachepolicy {cachepolicy.__version__}, {build()} build, from "
-        f"{Path(cachepolicy.__file__ or '').parent}"
+        f"{Path(cachepolicy.__file__ or '').parent}\n  ({BUILD_NOTES[build()]})"
     )
-    if build() == "pure":
-        line += (
-            "\n  (the pure Python engine: editable installs are never compiled; "
-            "`pip install .` builds the compiled one, 3-4x faster writes)"
-        )
-    return line
 
 
 def _banner(title: str, port: int, pages: Sequence[tuple[str, str]], cached: str) -> None:

@@ -67,14 +67,17 @@ def test_the_banner_says_which_build_runs_and_from_where(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import cachepolicy
-    from cachepolicy.introspection import build
+    from cachepolicy.introspection import BUILD_NOTES, build
     from example_project.__main__ import _banner
 
     _banner("Django site", 8123, [("/", "home")], cached="/")
     out = capsys.readouterr().out
     assert f"cachepolicy {cachepolicy.__version__}, {build()} build, from " in out
     assert str(Path(cachepolicy.__file__).parent) in out
-    assert ("editable installs are never compiled" in out) == (build() == "pure")
+    assert BUILD_NOTES[build()] in out
+    assert ("editable installs and CACHEPOLICY_PURE=1 are never compiled" in out) == (
+        build() == "pure"
+    )
 
 
 def test_an_installed_cachepolicy_wins_over_the_checkout(tmp_path: Path) -> None:
