@@ -280,6 +280,9 @@ def test_flask_page_is_self_contained(client: FlaskClient) -> None:
     for text in ('id="load-button"', 'id="policy-select"', 'id="memory-chart"', "/dashboard.js"):
         assert text in page, text
     assert '<option value="allkeys-lru" selected>' in page
+    # Issue 23, item 15: a time axis under each chart, and no favicon request (no 404).
+    for text in ('id="memory-time-start"', 'id="rate-time-end"', '<link rel="icon" href="data:,">'):
+        assert text in page, text
     script = client.get("/dashboard.js")
     assert script.status_code == 200 and script.mimetype == "text/javascript"
     assert "http" not in script.get_data(as_text=True).split("\n", 3)[-1]  # nothing external
