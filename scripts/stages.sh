@@ -41,6 +41,28 @@ skip() {
     echo "skipped 0 $2 $3" >"$run_dir/status/$1"
 }
 
+# run_lanes FUNCTION... -- ARGUMENT...: runs every `FUNCTION ARGUMENT...` at once, each in a
+# process group of its own, and waits for all of them. INT or TERM (Ctrl+C, a CI timeout)
+# ends every lane with all it started, instead of leaving a lane's pytest running.
+run_lanes() {
+    local functions=() pids=()
+    while [[ $# -gt 0 && "$1" != -- ]]; do
+        functions+=("$1")
+        shift
+    done
+    shift # --
+    set -m # job control: a background job gets its own process group
+    for function in "${functions[@]}"; do
+        "$function" "$@" &
+        pids+=("$!")
+    done
+    set +m
+    # shellcheck disable=SC2064  # the pids are known now
+    trap "kill -TERM -- ${pids[*]/#/-} 2>/dev/null; exit 143" INT TERM
+    wait "${pids[@]}"
+    trap - INT TERM
+}
+
 # summarize STAGE...: the end of the log of every stage that failed (or never ran), then one
 # line per stage in the order given (lane, status, wall time). Returns 1 when any failed.
 summarize() {

@@ -20,7 +20,7 @@ SCRIPTS = Path(__file__).resolve().parent.parent / "scripts"
 pytestmark = pytest.mark.skipif(shutil.which("bash") is None, reason="needs bash")
 
 
-def _run(body: str, tmp_path: Path) -> subprocess.CompletedProcess[str]:
+def _run(body: str, tmp_path: Path, timeout: float = 60) -> subprocess.CompletedProcess[str]:
     script = f"""
 set -uo pipefail
 source "{SCRIPTS}/venv_lib.sh"
@@ -32,7 +32,7 @@ start_stages ci-stages-test KEEP_NOTHING
         ["bash", "-c", script],
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=timeout,
         env={"PATH": "/usr/bin:/bin", "TMPDIR": str(tmp_path)},
         check=False,
     )
@@ -93,3 +93,21 @@ def test_other_tests_stay_traced() -> None:
     if os.environ.get("COVERAGE_RUN") != "true":
         pytest.skip("not under `coverage run` (scripts/test.sh's pure stage runs this)")
     assert sys.gettrace() is not None
+
+
+def test_stopping_the_run_ends_every_lane_and_what_it_started(tmp_path: Path) -> None:
+    """A CI timeout or Ctrl+C must not leave a lane's pytest running on a shared machine."""
+    marker = tmp_path / "still-running"
+    body = f"""
+lane() {{ sleep 3; touch "{marker}-$1"; }}
+run_lanes lane lane -- x &
+runner=$!
+sleep 1
+kill -TERM "$runner"
+wait "$runner"
+echo "runner exit $?"
+sleep 4  # past the lanes' sleep: had they survived, they would have left their marker
+"""
+    result = _run(body, tmp_path)
+    assert "runner exit 143" in result.stdout, result.stdout + result.stderr
+    assert not list(tmp_path.glob("still-running*"))
