@@ -35,6 +35,9 @@ source scripts/venv_lib.sh # run_pytest
 source scripts/stages.sh   # start_stages, stage, skip, run_lanes, summarize
 
 start_stages cachepolicy-ci KEEP_CI_DIR # sets run_dir
+echo "scripts/test.sh installs: this checkout editable with '.[dev]' into $(command -v python3);" \
+    "Debian's chromium and chromium-driver with apt-get when run as root (browser test);" \
+    "throw-away virtualenvs under $run_dir; Django 4.2's under .venv/ (cached)."
 mkdir -p "$run_dir/dist"
 
 # The order of the summary.
