@@ -157,19 +157,19 @@ class CacheConfig:
         for raw_name, value in {**(options or {}), **more}.items():
             name = normalize_option_name(str(raw_name))
             if name not in valid:
-                raise ConfigError(
-                    f"Unknown cache option {short_repr(raw_name)}. Valid options: "
-                    f"{', '.join(valid)}."
-                    f"{did_you_mean(name, valid)}",
-                    option=str(raw_name),
-                )
+                raise _unknown_option(raw_name, name, valid)
             if name in merged:
                 raise ConfigError(f"Cache option {name!r} is given twice.", option=name)
             merged[name] = value
         return cls(**merged)
 
     def replace(self, **changes: Any) -> CacheConfig:
-        """A copy with some options changed (validated again)."""
+        """A copy with some options changed (validated again); names as the fields spell
+        them. An unknown name is a ConfigError with a did-you-mean, as in :meth:`from_options`."""
+        valid = self.option_names()
+        for name in changes:
+            if name not in valid:
+                raise _unknown_option(name, normalize_option_name(name), valid)
         return dataclasses.replace(self, **changes)
 
     def differences(self, other: CacheConfig) -> dict[str, tuple[Any, Any]]:
@@ -179,6 +179,15 @@ class CacheConfig:
             for name in self.option_names()
             if getattr(self, name) != getattr(other, name)
         }
+
+
+def _unknown_option(raw_name: object, name: str, valid: Sequence[str]) -> ConfigError:
+    """The error for an option name that is none of ``valid`` (``name``: it normalized)."""
+    return ConfigError(
+        f"Unknown cache option {short_repr(raw_name)}. Valid options: {', '.join(valid)}."
+        f"{did_you_mean(name, valid)}",
+        option=str(raw_name),
+    )
 
 
 def _check_int(config: CacheConfig, name: str) -> None:

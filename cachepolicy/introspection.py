@@ -15,7 +15,7 @@ from .sizing import format_bytes
 if TYPE_CHECKING:
     from .store import CacheStore
 
-__all__ = ["check", "info", "info_text"]
+__all__ = ["BUILD_NOTES", "build", "check", "info", "info_text"]
 
 # Above this many TTL keys, info() estimates avg_ttl from a random sample instead of a full scan,
 # so INFO stays O(1) on big caches (Redis keeps a running estimate for the same reason).
@@ -48,10 +48,28 @@ _CONFIG_FIELDS = (
 )
 
 
-def info(store: CacheStore) -> dict[str, Any]:
-    """Redis INFO fields (memory, stats, keyspace) as a dict."""
+#: What each build means to a user (``python -m cachepolicy``, the example's banner). The
+#: factor: compiled vs pure writes in benchmarks/results (3-4x on the machines measured).
+BUILD_NOTES = {
+    "compiled": "the mypyc-compiled engine",
+    "pure": (
+        "the pure Python engine: editable installs and CACHEPOLICY_PURE=1 are never compiled; "
+        "a regular `pip install .` builds the compiled one, 3-4x faster writes"
+    ),
+}
+
+
+def build() -> str:
+    """Which build of the engine (``cachepolicy._core``) runs: ``"compiled"`` (mypyc; what a
+    regular ``pip install`` builds) or ``"pure"`` (its Python sources: an editable install,
+    ``CACHEPOLICY_PURE=1``, or no C compiler at install time). INFO's ``build`` field."""
     from ._core import COMPILED
 
+    return "compiled" if COMPILED else "pure"
+
+
+def info(store: CacheStore) -> dict[str, Any]:
+    """Redis INFO fields (memory, stats, keyspace) as a dict."""
     engine = store.engine
     hits, misses = engine.hits.totals()
     now = engine.time()
@@ -82,7 +100,7 @@ def info(store: CacheStore) -> dict[str, Any]:
             "expiry": store.expiry.name or type(store.expiry).__qualname__,
             "hz": config.hz,
             "active_expire_effort": config.active_expire_effort,
-            "build": "compiled" if COMPILED else "pure",
+            "build": build(),
             "keyspace_hits": hits,
             "keyspace_misses": misses,
             "expired_keys": stats.expired_keys,

@@ -57,11 +57,15 @@ def release_shared_store(name: str) -> None:
 
 
 def release_if_configured_otherwise(name: str, config: CacheConfig) -> bool:
-    """Close and forget the store registered as ``name`` if its configuration differs from
-    ``config`` (a framework's settings changed under it); True if one was released."""
+    """Close and forget the store registered as ``name`` if it was built with a configuration
+    other than ``config`` (a framework's settings changed under it); True if one was released.
+
+    Settings are compared with the settings the store was built from (``base_config``), not
+    with the configuration in force: a runtime ``config_set`` is no change of the settings,
+    and must not cost the store its data when an unrelated setting changes."""
     with _LOCK:
         store = _STORES.get(name)
-        if store is None or not store.config.differences(config):
+        if store is None or not store.base_config.differences(config):
             return False
         del _STORES[name]
     store.close()

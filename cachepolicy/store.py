@@ -221,6 +221,18 @@ class CacheStore:
 
     def config_set(self, name: str, value: Any) -> CacheConfig:
         """``CONFIG SET name value`` (``config_set("maxmemory-policy", "allkeys-lfu")``)."""
+        given: object = name  # typed str, but callers' values reach here unchecked
+        if not isinstance(given, str):
+            hint = ""
+            if isinstance(given, bytes | bytearray):
+                text = normalize_option_name(bytes(given[:100]).decode("utf-8", "replace"))
+                hint = did_you_mean(text, RUNTIME_OPTIONS)
+            raise ConfigError(
+                f"config_set() needs an option name (a str), got {type(given).__name__} "
+                f"{short_repr(given)}. Options that can be changed at runtime: "
+                f"{', '.join(RUNTIME_OPTIONS)}.{hint}",
+                option=short_repr(given),
+            )
         return self.reconfigure(**{name: value})
 
     def config_get(self, name: str) -> Any:

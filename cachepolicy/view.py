@@ -267,12 +267,16 @@ class Cache:
         """Store only if ``key`` is absent (Redis's SET NX). True if stored."""
         if type(key) is not str:
             key = exact_key(key)
+        if ttl is not None:  # a bad TTL is an error even when NX would skip the write
+            self._engine.deadline_for(ttl, 0.0)
         return self._engine.write(self.db, key, self._access.encode(value, key), ttl, NX)
 
     def replace(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` exists (Redis's SET XX). True if stored."""
         if type(key) is not str:
             key = exact_key(key)
+        if ttl is not None:  # a bad TTL is an error even when XX would skip the write
+            self._engine.deadline_for(ttl, 0.0)
         return self._engine.write(self.db, key, self._access.encode(value, key), ttl, XX)
 
     def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> list[str]:
@@ -286,6 +290,12 @@ class Cache:
         with too few keys carrying a TTL) or too large for ``maxmemory`` at all is skipped and
         its key returned, while the items that fit, before and after it, are stored; under an
         evicting policy a later item may evict an earlier one of the same call."""
+        if not isinstance(mapping, Mapping):
+            raise TypeError(
+                f"set_many() takes a mapping of keys to values (a dict), got "
+                f"{type(mapping).__name__} {short_repr(mapping)}; for (key, value) pairs pass "
+                "dict(pairs)."
+            )
         encode = self._access.encode
         payloads: list[tuple[str, bytes | None]] = []
         for key, value in mapping.items():
@@ -345,7 +355,7 @@ class Cache:
             key = exact_key(key)
         deadline = self._deadline(ttl)
         if deadline is None:
-            raise ValueError(f"expire() needs a finite TTL in seconds, got {ttl!r}.")
+            raise ValueError(f"expire() needs a finite TTL in seconds, got {short_repr(ttl)}.")
         return self._engine.expire_at(self.db, key, deadline, nx, xx, gt, lt)
 
     def expireat(
@@ -363,9 +373,13 @@ class Cache:
             key = exact_key(key)
         if isinstance(when, bool) or not isinstance(when, (int, float)):
             raise TypeError(f"expireat() needs a time in epoch seconds, got {short_repr(when)}.")
-        if not math.isfinite(when):
-            raise ValueError(f"expireat() needs a finite time, got {when!r}.")
-        deadline = self.store.wall.from_wall(float(when))
+        try:
+            seconds = float(when)
+        except OverflowError:  # an int beyond float range
+            seconds = math.inf
+        if not math.isfinite(seconds):
+            raise ValueError(f"expireat() needs a finite time, got {short_repr(when)}.")
+        deadline = self.store.wall.from_wall(seconds)
         return self._engine.expire_at(self.db, key, deadline, nx, xx, gt, lt)
 
     def persist(self, key: str) -> bool:
@@ -380,6 +394,11 @@ class Cache:
             key = exact_key(key)
         if isinstance(delta, bool) or not isinstance(delta, int):
             raise TypeError(f"incr() needs an int delta, got {delta!r}.")
+        if default is not None and (isinstance(default, bool) or not isinstance(default, int)):
+            raise TypeError(
+                f"incr() needs an int default (the value of a missing key), got "
+                f"{type(default).__name__} {short_repr(default)}."
+            )
         result: list[int] = []
         loads, dumps = self._loads, self._dumps
 

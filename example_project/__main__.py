@@ -17,13 +17,17 @@ production.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from example_project.dashboard import DEFAULT_MAXMEMORY
+# Nothing here imports cachepolicy (nor example_project.dashboard, which does) at module level:
+# `python -m example_project` first lets an installed cachepolicy win over the checkout's
+# sources (prefer_installed_cachepolicy).
 
-__all__ = ["main"]
+__all__ = ["main", "prefer_installed_cachepolicy"]
 
 HOST = "127.0.0.1"
 SETTINGS = "example_project.djangosite.settings"
@@ -53,6 +57,8 @@ def _memory_options(parser: argparse.ArgumentParser, maxmemory: str | None) -> N
     The Django site reads its budget from ``EXAMPLE_MAXMEMORY``/``EXAMPLE_MAXMEMORY_POLICY``
     (4mb, allkeys-lru when unset); only options actually given override the environment.
     """
+    from example_project.dashboard import DEFAULT_MAXMEMORY
+
     parser.add_argument(
         "--maxmemory",
         default=maxmemory,
@@ -90,10 +96,22 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_line() -> str:
+    """Which cachepolicy runs: version, build (compiled or pure) and where it was imported from."""
+    import cachepolicy
+    from cachepolicy.introspection import BUILD_NOTES, build
+
+    return (
+        f"cachepolicy {cachepolicy.__version__}, {build()} build, from "
+        f"{Path(cachepolicy.__file__ or '').parent}\n  ({BUILD_NOTES[build()]})"
+    )
+
+
 def _banner(title: str, port: int, pages: Sequence[tuple[str, str]], cached: str) -> None:
     """Print the URLs to visit before the server's own start-up lines."""
     base = f"http://{HOST}:{port}"
     print(f"cachepolicy example: {title} on {base}/", flush=True)
+    print(build_line(), flush=True)
     width = max(len(path) for path, _ in pages) + len(base)
     for path, what in pages:
         print(f"  {base + path:<{width}}  {what}", flush=True)
@@ -147,6 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.insert(0, "django")
     options = _parser().parse_args(args)
     if options.command == "flask":
+        from example_project.dashboard import DEFAULT_MAXMEMORY
+
         return serve_flask(
             options.port, options.maxmemory or DEFAULT_MAXMEMORY, options.policy or "allkeys-lru"
         )
@@ -165,5 +185,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     return serve_django(options.port)
 
 
+def prefer_installed_cachepolicy(
+    path: list[str], checkout: Path, installed: Path | None, cwd: Path
+) -> list[str]:
+    """``path`` (a ``sys.path``) with the checkout moved last when cachepolicy is installed
+    elsewhere (``installed``: the installed package's directory, or None).
+
+    Why: ``python -m example_project``, run from the checkout as the README says, puts the
+    checkout first on ``sys.path``, so ``import cachepolicy`` would find the checkout's pure
+    sources before the compiled package ``pip install .`` put in site-packages. The example
+    itself is only in the checkout, so it is still found last. An editable install (whose
+    package *is* the checkout) leaves ``path`` as it is."""
+    if installed is None or installed.resolve().parent == checkout:
+        return path
+    at_checkout = [entry for entry in path if (cwd / entry).resolve() == checkout]
+    return [entry for entry in path if entry not in at_checkout] + at_checkout
+
+
+def _installed_package() -> Path | None:
+    """The directory of a regularly installed cachepolicy, or None (editable, or none)."""
+    try:
+        located = Path(str(importlib.metadata.distribution("cachepolicy").locate_file("")))
+    except importlib.metadata.PackageNotFoundError:
+        return None
+    package = located / "cachepolicy"
+    return package if (package / "__init__.py").is_file() else None
+
+
 if __name__ == "__main__":
+    sys.path[:] = prefer_installed_cachepolicy(
+        sys.path, Path(__file__).resolve().parent.parent, _installed_package(), Path.cwd()
+    )
     sys.exit(main())

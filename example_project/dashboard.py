@@ -426,6 +426,8 @@ class Dashboard:
             "maxmemory_policy": info["maxmemory_policy"],
             "eviction_mode": info.get("eviction_mode", ""),
             "expiry": info.get("expiry", ""),
+            # compiled or pure (INFO's build): an editable install runs the slower pure engine.
+            "build": info.get("build", ""),
             "keyspace_hits": hits,
             "keyspace_misses": misses,
             "hit_ratio": round(hits / lookups, 4) if lookups else None,

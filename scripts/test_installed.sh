@@ -3,7 +3,9 @@
 #
 # 1. `python -m build`: the sdist, then the wheel built from that sdist (so the sdist is proven
 #    complete). CACHEPOLICY_REQUIRE_COMPILED=1: a failed mypyc or C compile fails the build here
-#    instead of quietly producing the pure fallback.
+#    instead of quietly producing the pure fallback. CACHEPOLICY_WHEEL=/path/to/the.whl skips
+#    the build and tests that wheel (scripts/test.sh builds it with scripts/build_wheel.sh,
+#    during the pure run); either way the wheel must hold every compiled module.
 # 2. A plain install of the wheel (no extras) in a fresh virtualenv must import: that catches a
 #    runtime dependency missing from [project].dependencies, which '.[dev]' would hide.
 # 3. A fresh virtualenv with "<wheel>[dev]", and pytest run there with
@@ -14,49 +16,21 @@
 # this script shares with scripts/test_extras.sh).
 #
 # Everything lives in one temporary directory, removed at the end (KEEP_INSTALLED_TEST_DIR=1
-# keeps it). Extra arguments go to pytest. scripts/test.sh calls this after the pure run.
+# keeps it). Extra arguments go to pytest. scripts/test.sh runs this alongside the pure run.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/venv_lib.sh"
 
 make_work_dir installed KEEP_INSTALLED_TEST_DIR
 
-echo "== build: sdist, and the compiled wheel from it"
-build_dist -u CACHEPOLICY_PURE CACHEPOLICY_REQUIRE_COMPILED=1
-echo "built $(basename "$wheel")"
-# CACHEPOLICY_DIST_OUT=<dir>: keep a copy of the sdist and wheel there (scripts/test.sh hands the
-# wheel on to scripts/test_extras.sh, so it is built, and compiled, once).
-if [[ -n "${CACHEPOLICY_DIST_OUT:-}" ]]; then
-    mkdir -p "$CACHEPOLICY_DIST_OUT"
-    cp "$work"/dist/* "$CACHEPOLICY_DIST_OUT"/
-fi
-# The modules setup.py compiles: cachepolicy/_core/*.py but __init__.py.
-compiled_sources=()
-for source in "$repo"/cachepolicy/_core/*.py; do
-    if [[ -f "$source" && "$(basename "$source")" != __init__.py ]]; then
-        compiled_sources+=("$source")
-    fi
-done
-if [[ ${#compiled_sources[@]} -gt 0 ]]; then
-    "$python" - "$wheel" "${compiled_sources[@]}" <<'EOF'
-import sys
-import zipfile
-from pathlib import Path
-
-wheel, sources = sys.argv[1], [Path(s) for s in sys.argv[2:]]
-names = zipfile.ZipFile(wheel).namelist()
-missing = [
-    f"cachepolicy/_core/{source.stem}.*.so"
-    for source in sources
-    if not any(n.startswith(f"cachepolicy/_core/{source.stem}.") and n.endswith(".so") for n in names)
-]
-if not any(n.startswith("cachepolicy/_core__mypyc.") for n in names):
-    missing.append("cachepolicy/_core__mypyc.*.so")
-if missing or Path(wheel).name.endswith("-none-any.whl"):
-    sys.exit(f"{Path(wheel).name} is not the compiled build; missing: {missing}")
-print(f"compiled: {', '.join(s.stem for s in sources)} (+ the shared library)")
-EOF
+wheel="${CACHEPOLICY_WHEEL:-}"
+if [[ -z "$wheel" ]]; then
+    build_compiled_wheel
+elif [[ ! -f "$wheel" ]]; then
+    echo "CACHEPOLICY_WHEEL=$wheel is not a file." >&2
+    exit 1
 else
-    echo "no cachepolicy/_core modules to compile: the wheel is pure Python"
+    echo "wheel: $(basename "$wheel") (built by scripts/build_wheel.sh)"
+    check_compiled_wheel "$wheel"
 fi
 
 echo "== plain install of the wheel (no extras) imports"

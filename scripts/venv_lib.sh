@@ -40,6 +40,49 @@ build_dist() {
     wheel="${wheels[0]}"
 }
 
+# build_compiled_wheel: build_dist with the compile required (CACHEPOLICY_REQUIRE_COMPILED=1: a
+# failed mypyc or C compile fails here instead of quietly producing the pure fallback), then
+# check_compiled_wheel. Sets `wheel`.
+build_compiled_wheel() {
+    echo "== build: sdist, and the compiled wheel from it"
+    build_dist -u CACHEPOLICY_PURE CACHEPOLICY_REQUIRE_COMPILED=1
+    echo "built $(basename "$wheel")"
+    check_compiled_wheel "$wheel"
+}
+
+# check_compiled_wheel WHEEL: exits unless WHEEL holds a compiled module for every source
+# setup.py compiles (cachepolicy/_core/*.py but __init__.py) and mypyc's shared library.
+check_compiled_wheel() {
+    local sources=() source
+    for source in "$repo"/cachepolicy/_core/*.py; do
+        if [[ -f "$source" && "$(basename "$source")" != __init__.py ]]; then
+            sources+=("$source")
+        fi
+    done
+    if [[ ${#sources[@]} -eq 0 ]]; then
+        echo "no cachepolicy/_core modules to compile: the wheel is pure Python"
+        return 0
+    fi
+    "$python" - "$1" "${sources[@]}" <<'EOF' || exit 1
+import sys
+import zipfile
+from pathlib import Path
+
+wheel, sources = sys.argv[1], [Path(s) for s in sys.argv[2:]]
+names = zipfile.ZipFile(wheel).namelist()
+missing = [
+    f"cachepolicy/_core/{source.stem}.*.so"
+    for source in sources
+    if not any(n.startswith(f"cachepolicy/_core/{source.stem}.") and n.endswith(".so") for n in names)
+]
+if not any(n.startswith("cachepolicy/_core__mypyc.") for n in names):
+    missing.append("cachepolicy/_core__mypyc.*.so")
+if missing or Path(wheel).name.endswith("-none-any.whl"):
+    sys.exit(f"{Path(wheel).name} is not the compiled build; missing: {missing}")
+print(f"compiled: {', '.join(s.stem for s in sources)} (+ the shared library)")
+EOF
+}
+
 # copy_tests: sets `src` to $work/src, a copy of the checkout without cachepolicy/ and
 # integrations/ (nor build output and caches). tests/ is a package with a rootdir conftest, so
 # pytest puts the directory holding tests/ first on sys.path: from the checkout that would

@@ -37,3 +37,32 @@ def make_cache(clock: ManualClock) -> Iterator[MakeCache]:
     for cache in created:
         cache.close()
     assert all(not p for p in problems.values()), problems
+
+
+@pytest.fixture(autouse=True)
+def _untraced(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Tests marked ``untraced`` run with the coverage tracer paused.
+
+    Why: the memory-churn scenarios (tests/core/test_memory_churn.py) run under tracemalloc, and
+    the coverage tracer on top made them the pure run's slowest 400 s (issue 23, item 16). They
+    measure memory, not lines: the lines they run are covered by the rest of the suite. Outside
+    ``coverage run`` (the compiled run, a developer's pytest) there is nothing to pause.
+    """
+    tracer = _running_coverage() if request.node.get_closest_marker("untraced") else None
+    if tracer is None:
+        yield
+        return
+    tracer.stop()
+    try:
+        yield
+    finally:
+        tracer.start()
+
+
+def _running_coverage() -> Any:
+    """The ``coverage run`` measuring this process, or None."""
+    try:
+        import coverage
+    except ImportError:  # the [extra] venvs have no coverage; nothing measures them
+        return None
+    return coverage.Coverage.current()

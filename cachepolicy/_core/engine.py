@@ -505,7 +505,11 @@ class Engine:
     # ------------------------------------------------------------------ writes
 
     def deadline_for(self, ttl: Any, now: float) -> float | None:
-        """Absolute deadline for a relative TTL in seconds (None = no expiry)."""
+        """Absolute deadline for a relative TTL in seconds (None = no expiry).
+
+        A TTL is a finite number of seconds, the rule the Django and Flask adapters share
+        (issue 23): NaN, infinity and ints beyond float range are a ValueError, as Redis
+        refuses an invalid expire time; "never expires" is None."""
         if ttl is None:
             return None
         if isinstance(ttl, bool) or not isinstance(ttl, (int, float)):
@@ -513,11 +517,14 @@ class Engine:
         try:
             seconds = float(ttl)
         except OverflowError:
-            seconds = _INF if ttl > 0 else -_INF
+            seconds = _INF
         if math.isnan(seconds):
             raise ValueError("A TTL must be a number of seconds, got NaN.")
         if math.isinf(seconds):
-            return None if seconds > 0 else now
+            raise ValueError(
+                f"A TTL must be a finite number of seconds, got {short_repr(ttl)}; use None "
+                "for a key that never expires."
+            )
         return now + seconds
 
     def write(

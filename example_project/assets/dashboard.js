@@ -12,6 +12,8 @@
     config: root.dataset.configUrl
   };
   var csrfToken = root.dataset.csrfToken || "";
+  var lastState = null;  // the last state rendered
+  var startedRun = null;  // the run this page started and still announces, or null
   // One second: fast enough to watch eviction start, slow enough to cost the server nothing.
   var POLL_MS = 1000;
   var CHART_WIDTH = 600;
@@ -51,6 +53,12 @@
     }).join(" ");
   }
 
+  // The time axis under a chart: its left end (how long ago the first sample was) and "now".
+  function timeAxis(prefix, t0, t1) {
+    text(prefix + "-time-start", "-" + Math.round(t1 - t0) + " s");
+    text(prefix + "-time-end", "now");
+  }
+
   function drawMemory(history) {
     var chart = $("memory-chart");
     chart.setAttribute("data-samples", String(history.length));
@@ -64,7 +72,9 @@
     $("used-line").setAttribute("d", used);
     $("used-area").setAttribute("d", used ? used + " L" + CHART_WIDTH + " 165 L0 165 Z" : "");
     $("max-line").setAttribute("d", path(history, "maxmemory", t0, t1, top, 150, 165, true));
-    text("memory-axis", "max " + bytes(Math.round(top)) + " · last " + Math.round(t1 - t0) + " s");
+    // The scale of the y axis, worded so it cannot be read as a second maxmemory.
+    text("memory-axis", "chart top " + bytes(Math.round(top)));
+    timeAxis("memory", t0, t1);
   }
 
   function drawRates(history) {
@@ -78,7 +88,8 @@
     top *= 1.1;
     $("evicted-line").setAttribute("d", path(history, "evicted_per_sec", t0, t1, top, 110, 125));
     $("expired-line").setAttribute("d", path(history, "expired_per_sec", t0, t1, top, 110, 125));
-    text("rate-axis", "max " + number(Math.round(top)) + " keys/s");
+    text("rate-axis", "chart top " + number(Math.round(top)) + " keys/s");
+    timeAxis("rate", t0, t1);
   }
 
   function drawKeyspace(rows) {
@@ -102,6 +113,12 @@
     var button = $("load-button");
     button.disabled = !!load.running;
     if (!load.run) { status.textContent = "no load yet"; return; }
+    if (startedRun !== null && !load.running && load.run >= startedRun) {
+      // The "Load started" message would otherwise stay after the run ended.
+      message("Load run " + load.run + " finished" + (load.error ? ": " + load.error : "."),
+        !!load.error);
+      startedRun = null;
+    }
     var ops = load.ops || {};
     // In the order the phases run (Flask's JSON sorts the keys).
     var parts = ["zipf", "scan", "burst"].filter(function (phase) { return phase in ops; })
@@ -112,7 +129,14 @@
       (load.error ? " · " + load.error : "");
   }
 
+  // The selectors show what the store runs: after a refused CONFIG SET they go back to it.
+  function showConfig(state) {
+    $("policy-select").value = state.maxmemory_policy;
+    $("maxmemory-select").value = "";
+  }
+
   function render(state) {
+    lastState = state;
     var percent = state.maxmemory ? Math.min(100, 100 * state.used_memory / state.maxmemory) : 0;
     $("memory-fill").style.width = percent.toFixed(1) + "%";
     $("memory-gauge").className = "gauge" + (percent > 80 ? " high" : "");
@@ -120,6 +144,7 @@
       " (" + percent.toFixed(1) + "%), peak " + bytes(state.used_memory_peak));
     text("stat-policy", state.maxmemory_policy);
     text("stat-expiry", state.expiry + (state.eviction_mode ? " · " + state.eviction_mode : ""));
+    text("stat-build", state.build || "n/a");
     text("stat-hit-ratio", state.hit_ratio === null ? "n/a" : (100 * state.hit_ratio).toFixed(1) + "%");
     text("stat-hits", number(state.keyspace_hits));
     text("stat-misses", number(state.keyspace_misses));
@@ -158,6 +183,7 @@
       var seconds = reply.data.seconds ? " for about " + Math.round(reply.data.seconds) + " s" : "";
       message(reply.data.started ? "Load started" + seconds + "." : "A load run is already going.",
         false);
+      if (reply.data.started) { startedRun = reply.data.load.run; }
     }).catch(function (error) { message("Load failed to start: " + error, true); });
   });
 
@@ -173,6 +199,7 @@
         render(reply.data.state);
       } else {
         message(reply.data.error, true);
+        if (lastState) { showConfig(lastState); }
       }
     }).catch(function (error) { message("CONFIG SET failed: " + error, true); });
   });

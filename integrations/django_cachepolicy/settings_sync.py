@@ -19,6 +19,10 @@ after the first alias with those options. A project's own settings never reach t
 ``CACHES`` is checked at start-up, where the same combination is the error
 ``django_cachepolicy.E005``, and building such a backend outside a settings change is still
 refused.
+
+The listener is connected on import, by whichever comes first: the app's ``ready()`` or the
+backend module. Without the app in ``INSTALLED_APPS``, a change made before the backend was
+first imported is not seen: import ``django_cachepolicy.backend`` before the first override.
 """
 
 from __future__ import annotations

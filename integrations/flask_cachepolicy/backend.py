@@ -192,6 +192,7 @@ class PolicyCache(BaseCache):
             )
         options["max_entries"] = _threshold_to_max_entries(threshold)
         config = CacheConfig.from_options(options)
+        _check_clock(clock)
 
         self.key_prefix = key_prefix
         # (default_timeout, its TTL): set() translates the default once, and again only if
@@ -646,6 +647,19 @@ def _threshold_to_max_entries(threshold: Any) -> int | None:
     return threshold
 
 
+def _check_clock(clock: object) -> None:
+    """``CACHE_CACHEPOLICY_CLOCK`` is None or a clock object (``cachepolicy.ManualClock()``)."""
+    if clock is not None and not (
+        callable(getattr(clock, "time", None)) and callable(getattr(clock, "monotonic", None))
+    ):
+        raise ConfigError(
+            "CACHE_CACHEPOLICY_CLOCK must be a clock object with time() and monotonic(), such "
+            f"as cachepolicy.ManualClock(), or None for the system clock; got "
+            f"{type(clock).__name__} {short_repr(clock)}.",
+            option="clock",
+        )
+
+
 def _signal_events(signals: str | Iterable[str] | None) -> tuple[str, ...]:
     """Validate ``CACHE_CACHEPOLICY_SIGNALS`` into a tuple of Redis event names."""
     if signals is None:
@@ -654,6 +668,13 @@ def _signal_events(signals: str | Iterable[str] | None) -> tuple[str, ...]:
         if signals == "all":
             return _signals.EVENT_NAMES
         signals = [signals]
+    if not isinstance(signals, Iterable):
+        raise ConfigError(
+            f"CACHE_CACHEPOLICY_SIGNALS must be 'all', an event name or a list of event names "
+            f"({', '.join(_signals.EVENT_NAMES)}), or None for no signals; got "
+            f"{type(signals).__name__} {short_repr(signals)}.",
+            option="signals",
+        )
     events = tuple(signals)
     for name in events:
         if name not in _signals.EVENT_NAMES:

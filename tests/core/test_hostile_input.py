@@ -69,14 +69,15 @@ def test_a_bad_ttl_is_a_named_error_and_changes_nothing(
     assert cache.check() == []
 
 
-@pytest.mark.parametrize("ttl", [float("inf"), pytest.param(10**400, id="10**400"), 1e308])
-def test_ttls_beyond_any_deadline_mean_never_for_set(cache: Cache, ttl: Any) -> None:
-    cache.set("k", 1, ttl=ttl)
+def test_the_largest_finite_ttl_is_a_deadline(cache: Cache) -> None:
+    """Infinite TTLs and ints beyond float range are refused (tests/core/test_api_edges.py:
+    one rule with the adapters, issue 23); the largest finite one is just far away."""
+    cache.set("k", 1, ttl=1e308)
     assert cache.get("k") == 1
     assert cache.check() == []
 
 
-@pytest.mark.parametrize("ttl", [float("-inf"), pytest.param(-(10**400), id="-10**400"), -0.0, 0])
+@pytest.mark.parametrize("ttl", [-1e308, -0.0, 0])
 def test_ttls_at_or_below_zero_delete_at_once(cache: Cache, ttl: Any) -> None:
     cache.set("k", 1)
     cache.set("k", 2, ttl=ttl)

@@ -36,6 +36,10 @@ from benchmarks.bench_memory import (
     violations,
 )
 
+# tracemalloc measurements, not line coverage: the coverage tracer on top made them the pure
+# run's slowest 400 s (tests/conftest.py, _untraced).
+pytestmark = pytest.mark.untraced
+
 
 def _assert_targets(result: Result, churn: float) -> None:
     # The workload really churned (otherwise the test is vacuous): the full cache held every key

@@ -46,3 +46,13 @@ def test_config_set_refuses_bad_input_naming_the_option(location: str) -> None:
     with pytest.raises(ConfigError, match="cannot be changed on a live cache"):
         cache.config_set("DATABASES", 4)
     assert cache.info()["maxmemory_policy"] == "allkeys-lru"
+
+
+@pytest.mark.parametrize("name", [None, 5, b"maxmemory"])
+def test_config_set_with_a_name_that_is_not_a_str_is_a_config_error(
+    location: str, name: object
+) -> None:
+    cache = PolicyCache(location, {"OPTIONS": {"MAXMEMORY": "1mb"}})
+    with pytest.raises(ConfigError, match="option name"):
+        cache.config_set(name, "2mb")  # type: ignore[arg-type]
+    assert cache.info()["maxmemory"] == 1024 * 1024

@@ -100,3 +100,20 @@ def test_outside_a_settings_change_a_conflict_is_still_refused(location: str) ->
             PolicyCache(location, {"OPTIONS": {"MAXMEMORY": "2mb"}}).get("k")
     finally:
         release_shared_store(first.location)
+
+
+def test_a_settings_change_after_config_set_keeps_the_store_and_its_data(location: str) -> None:
+    """Issue 23, item 7: the settings are compared with the settings, not with the runtime
+    configuration that ``config_set`` changed (Redis's CONFIG SET outlives no restart either,
+    but an unrelated alias added by ``override_settings`` is no restart)."""
+    with override_settings(CACHES=_caches(location, default={})):
+        cache = caches["default"]
+        cache.set("k", 1)
+        cache.config_set("maxmemory", "32mb")
+        store = cache.view.store
+        with override_settings(CACHES=_caches(location, default={}, other={"KEY_PREFIX": "p"})):
+            assert caches["default"].view.store is store
+            assert not store.closed
+            assert caches["default"].get("k") == 1
+            assert store.config.maxmemory == 32 * 1024 * 1024  # the runtime change stays
+        assert caches["default"].get("k") == 1

@@ -17,6 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from cachepolicy import Cache, ManualClock
+from cachepolicy.introspection import build
 from example_project import dashboard as live
 from example_project.flaskapp import create_app
 from tests.conftest import MakeCache
@@ -200,6 +201,7 @@ def test_state_reports_what_the_page_shows(make_cache: MakeCache, clock: ManualC
     for name in ("used_memory", "maxmemory", "keyspace_hits", "evicted_keys", "expired_keys"):
         assert state[name] == cache.store.info()[name], name
     assert state["maxmemory_policy"] == "allkeys-lru" and state["expiry"] == "timed"
+    assert state["build"] == build() and state["build"] in ("compiled", "pure")  # issue 23
     assert 0 < state["hit_ratio"] < 1
     assert state["keyspace"][0] == {
         "db": 0,
@@ -247,6 +249,7 @@ def test_page_body_escapes_and_preselects() -> None:
     assert '<script src="/d.js"></script>' in body
     assert "$" not in body.replace("$state_url", "")  # every placeholder was filled
     assert "http" not in body  # no CDN, no external asset
+    assert 'id="stat-build"' in body  # the engine's build has a tile (issue 23, item 11)
 
 
 # ---------------------------------------------------------------------------------- Flask
@@ -277,6 +280,9 @@ def test_flask_page_is_self_contained(client: FlaskClient) -> None:
     for text in ('id="load-button"', 'id="policy-select"', 'id="memory-chart"', "/dashboard.js"):
         assert text in page, text
     assert '<option value="allkeys-lru" selected>' in page
+    # Issue 23, item 15: a time axis under each chart, and no favicon request (no 404).
+    for text in ('id="memory-time-start"', 'id="rate-time-end"', '<link rel="icon" href="data:,">'):
+        assert text in page, text
     script = client.get("/dashboard.js")
     assert script.status_code == 200 and script.mimetype == "text/javascript"
     assert "http" not in script.get_data(as_text=True).split("\n", 3)[-1]  # nothing external

@@ -16,6 +16,7 @@ Selenium. Where they are still missing the test skips, saying what is missing, e
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 from collections.abc import Callable, Iterator
@@ -83,6 +84,8 @@ def driver() -> Iterator[Any]:
         f"--user-data-dir={profile}",
     ):
         options.add_argument(flag)
+    # The page's console (a failed request, such as a favicon's 404, is logged there).
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     # The driver's path is given, so Selenium Manager never tries to download one.
     browser = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
     browser.set_page_load_timeout(DEADLINE)
@@ -159,6 +162,33 @@ def test_dashboard_fills_evicts_and_switches_policy(
         _wait(driver, "the rate chart", lambda d: element("expired-line").get_attribute("d"))
         rows = driver.find_elements(By.CSS_SELECTOR, "#keyspace tbody tr")
         assert rows, "keys per database are listed"
+
+        # Issue 23, item 15: the chart labels, the end of the load, a refused CONFIG SET.
+        assert element("memory-axis").text.startswith("chart top ")  # not a second "max"
+        for chart in ("memory", "rate"):
+            assert element(f"{chart}-time-end").text == "now"
+            assert re.fullmatch(r"-\d+ s", element(f"{chart}-time-start").text), chart
+        _wait(driver, "the load to end", lambda d: element("load-button").is_enabled())
+        _wait(
+            driver,
+            "the end of the load to be announced",
+            lambda d: element("message").text.startswith("Load run 1 finished"),
+        )
+        # No favicon 404, no script error on this page (before the 400 below; the log may
+        # still hold the previous test's page, whose server is gone: only this server counts).
+        log = driver.get_log("browser")
+        errors = [e["message"] for e in log if e["level"] == "SEVERE" and base in e["message"]]
+        assert not errors, errors
+        Select(element("policy-select")).select_by_value("noeviction")
+        Select(element("maxmemory-select")).select_by_value("1mb")
+        element("config-apply").click()
+        _wait(driver, "the refusal", lambda d: element("message").get_attribute("class") == "error")
+        assert "noeviction" in element("message").text
+        # The selectors went back to what the store kept.
+        assert element("policy-select").get_attribute("value") == "allkeys-lfu"
+        assert element("maxmemory-select").get_attribute("value") == ""
+        assert element("stat-policy").text == "allkeys-lfu"
+        assert element("stat-build").text in ("compiled", "pure")
 
         ARTIFACTS.mkdir(exist_ok=True)
         shot = ARTIFACTS / f"dashboard-{framework}.png"

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 
-from example_project.__main__ import main
+from example_project.__main__ import main, prefer_installed_cachepolicy
 from example_project.report import build_report, format_summary
 from tests.conftest import MakeCache
 from tests.example.helpers import run_example
@@ -57,3 +58,42 @@ def test_report_from_a_core_cache(make_cache: MakeCache) -> None:
     assert "used_memory:" in summary and "hit ratio 50.0%" in summary
     data = report.as_dict()
     assert data["keyspace"]["db3"]["keys"] == 1 and "info_text" not in data
+
+
+# ---------------------------------------------------------------- which build runs (issue 23)
+
+
+def test_the_banner_says_which_build_runs_and_from_where(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import cachepolicy
+    from cachepolicy.introspection import BUILD_NOTES, build
+    from example_project.__main__ import _banner
+
+    _banner("Django site", 8123, [("/", "home")], cached="/")
+    out = capsys.readouterr().out
+    assert f"cachepolicy {cachepolicy.__version__}, {build()} build, from " in out
+    assert str(Path(cachepolicy.__file__).parent) in out
+    assert BUILD_NOTES[build()] in out
+    assert ("editable installs and CACHEPOLICY_PURE=1 are never compiled" in out) == (
+        build() == "pure"
+    )
+
+
+def test_an_installed_cachepolicy_wins_over_the_checkout(tmp_path: Path) -> None:
+    """``pip install .`` then ``python -m example_project`` from the checkout: the checkout's
+    entry on sys.path goes last, so the installed (compiled) package is imported."""
+    checkout, site = tmp_path / "repo", tmp_path / "site-packages"
+    (checkout / "cachepolicy").mkdir(parents=True)
+    (site / "cachepolicy").mkdir(parents=True)
+    path = [str(checkout), "/usr/lib/python3.11", str(site)]
+    moved = prefer_installed_cachepolicy(path, checkout, site / "cachepolicy", checkout)
+    assert moved == ["/usr/lib/python3.11", str(site), str(checkout)]
+    # "" (the current directory) counts as the checkout when run from there.
+    assert (
+        prefer_installed_cachepolicy(["", str(site)], checkout, site / "cachepolicy", checkout)[-1]
+        == ""
+    )
+    # An editable install (the package is the checkout's) or none: nothing moves.
+    assert prefer_installed_cachepolicy(path, checkout, checkout / "cachepolicy", checkout) == path
+    assert prefer_installed_cachepolicy(path, checkout, None, checkout) == path

@@ -40,3 +40,13 @@ def test_config_set_refuses_bad_values(make_app: MakeApp) -> None:
     with app.app_context(), pytest.raises(ConfigError) as error:
         cache.cache.config_set("maxmemory_samples", 100)
     assert error.value.option == "maxmemory_samples"
+
+
+@pytest.mark.parametrize("name", [None, 5, b"maxmemory"])
+def test_config_set_with_a_name_that_is_not_a_str_is_a_config_error(
+    make_app: MakeApp, name: object
+) -> None:
+    app, cache = make_app(CACHE_MAXMEMORY="1mb")
+    with app.app_context(), pytest.raises(ConfigError, match="option name"):
+        cache.cache.config_set(name, "2mb")  # type: ignore[arg-type]
+    assert cache.cache.info()["maxmemory"] == 1024 * 1024

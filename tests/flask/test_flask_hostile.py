@@ -177,3 +177,24 @@ def test_assigning_a_serializer_and_none_restores_the_default(make_backend: Make
     cache.serializer = default
     cache.set("k", [1])
     assert cache.core.get(cache.make_key("k")) == [1] and cache.get("k") == [1]
+
+
+# ---------------------------------------------------------------- issue 23, item 8
+
+
+@pytest.mark.parametrize(
+    ("config", "key"),
+    [
+        ({"CACHE_CACHEPOLICY_SIGNALS": 5}, "CACHE_CACHEPOLICY_SIGNALS"),
+        ({"CACHE_CACHEPOLICY_SIGNALS": object()}, "CACHE_CACHEPOLICY_SIGNALS"),
+        ({"CACHE_CACHEPOLICY_CLOCK": "manual"}, "CACHE_CACHEPOLICY_CLOCK"),
+        ({"CACHE_CACHEPOLICY_CLOCK": 5}, "CACHE_CACHEPOLICY_CLOCK"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_signals_and_clock_of_the_wrong_type_are_config_errors_naming_the_key(
+    config: dict[str, Any], key: str
+) -> None:
+    error = _startup_error(**config)
+    assert key in str(error)
+    assert error.option == key
