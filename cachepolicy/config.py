@@ -22,12 +22,12 @@ import dataclasses
 import math
 import operator
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import ConfigError, did_you_mean, short_repr
-from .eviction.base import EvictionPolicy
 from .eviction.admission import check_admission, with_admission
+from .eviction.base import EvictionPolicy
 from .eviction.registry import EVICTION_MODES, resolve_policy
 from .expiry.base import ExpiryStrategy
 from .expiry.registry import resolve_expiry
