@@ -1,6 +1,6 @@
 """cachepolicy: Redis-grade memory management for in-process Python caches.
 
-A byte budget (``maxmemory``), Redis's eight eviction policies (sampled with the 16-slot pool,
+A byte budget (``maxmemory``), Redis's ten eviction policies (sampled with the 16-slot pool,
 or exact), the logarithmic LFU counter with decay, lazy and active expiry, INFO statistics and
 keyspace events. No Django or Flask import here: the adapters live in ``django_cachepolicy``
 and ``flask_cachepolicy``.

@@ -8,7 +8,7 @@ compose (none knows the others' internals):
 
 * the **keyspace** (:mod:`cachepolicy._core.keyspace`) stores serialized values per database with
   O(1) uniform sampling of all keys and of keys that have a TTL;
-* an **eviction policy** (:mod:`cachepolicy.eviction`) ranks keys: Redis's eight
+* an **eviction policy** (:mod:`cachepolicy.eviction`) ranks keys: Redis's ten
   ``maxmemory-policy`` values, each sampled with Redis's 16-slot pool or exact, or your own;
 * an **expiry strategy** (:mod:`cachepolicy.expiry`) reclaims expired keys nobody reads.
 

@@ -1,8 +1,8 @@
 """The eviction policy interface.
 
-Redis's eight ``maxmemory-policy`` values are two axes, not eight algorithms: *which keys may be
+Redis's ten ``maxmemory-policy`` values are two axes, not ten algorithms: *which keys may be
 evicted* (all keys, or only keys with a TTL: ``volatile``) times *how candidates are ranked*
-(LRU, LFU, TTL, random), plus ``noeviction``. A policy holds the ranking state; the engine
+(LRU, LFU, LRM, TTL, random), plus ``noeviction``. A policy holds the ranking state; the engine
 (:class:`cachepolicy._core.engine.Engine`) owns the keyspaces, the lock and the accounting, and
 asks the policy for one victim at a time until the incoming write fits.
 

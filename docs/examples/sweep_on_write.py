@@ -56,7 +56,7 @@ class SweepOnWrite(ExpiryStrategy):
                 self.cursors[keyspace.db] = start + len(seen)
                 for entry in seen:
                     if entry.deadline is not None and now > entry.deadline:
-                        context.expire(entry)  # counted in expired_keys, "expired" event
+                        context.delete_expired(entry)  # counted in expired_keys, "expired" event
                         removed += 1
         self.reclaimed += removed
         return removed

@@ -30,6 +30,8 @@ OPTIONS (defaults are the core's; the first group shapes the store, so every ali
 ``MAXMEMORY_SAMPLES``     keys sampled per eviction (1..64); 5 is Redis's, 10 is close to exact
 ``EVICTION_MODE``         ``sampled`` (Redis's approximation, O(samples) per eviction) or
                           ``exact`` (ordered structures: exact ranking, more memory per key)
+``ADMISSION``             ``none`` (every new key enters) or ``tinylfu`` (a frequency sketch
+                          refuses new keys rarer than the key they would evict)
 ``EXPIRY``                how expired keys nobody reads are reclaimed: ``lazy`` (only on access),
                           ``active`` / ``timed`` / ``background`` (CPU traded for memory)
 ``HZ``                    active expiry cycles per second (1..500)

@@ -21,6 +21,7 @@ it by ``tests/flask/test_flask_options_table.py``):
 ``CACHE_MAXMEMORY_POLICY``     one of the ten redis.conf policies (``allkeys-lru``, ...)
 ``CACHE_MAXMEMORY_SAMPLES``    keys sampled per eviction (1..64); more = closer to exact
 ``CACHE_EVICTION_MODE``        ``"sampled"`` (Redis) or ``"exact"``
+``CACHE_ADMISSION``            ``"none"`` or ``"tinylfu"`` (refuse new keys rarer than victims)
 ``CACHE_LFU_LOG_FACTOR``       LFU counter growth (redis.conf ``lfu-log-factor``)
 ``CACHE_LFU_DECAY_TIME``       LFU decay period in minutes (``lfu-decay-time``)
 ``CACHE_EXPIRY``               ``"lazy"``, ``"active"``, ``"timed"`` or ``"background"``

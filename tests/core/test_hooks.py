@@ -52,7 +52,7 @@ Call = tuple[str, Any]
 
 
 def _builtin_classes() -> list[type[EvictionPolicy]]:
-    """Every implementation class behind the eight names and two modes, each once."""
+    """Every implementation class behind the ten names and two modes, each once."""
     found: dict[type[EvictionPolicy], None] = {}
     for name in REDIS_POLICIES:
         for mode in EVICTION_MODES:
