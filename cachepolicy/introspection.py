@@ -38,6 +38,7 @@ _MEMORY_FIELDS = (
 _CONFIG_FIELDS = (
     "maxmemory_samples",
     "eviction_mode",
+    "admission",
     "eviction_class",
     "lfu_log_factor",
     "lfu_decay_time",
@@ -92,6 +93,7 @@ def info(store: CacheStore) -> dict[str, Any]:
             "maxmemory_policy": store.policy.describe(),
             "maxmemory_samples": config.maxmemory_samples,
             "eviction_mode": config.eviction_mode,
+            "admission": config.admission,
             # The class that runs (for a built-in without an exact variant, the same in both
             # modes; for a class named by dotted path, that class).
             "eviction_class": type(store.policy).__qualname__,

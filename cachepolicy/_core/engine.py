@@ -1114,11 +1114,20 @@ class Engine:
                         self._change_deadline(keyspace, entry, None)
                 if entry is not None:
                     self._read(entry, now)  # TOUCH is a read (Redis: lookupKeyRead)
-            self._fit(keyspace, now)
+            done = self._fit_keeping(keyspace, now, entry, done)
         finally:
             self.unlock()
         self.after_write(now)
         return done
+
+    def _fit_keeping(self, keyspace: Keyspace, now: float, entry: Entry | None, done: bool) -> bool:
+        """:meth:`_fit` after a command that changed ``entry``'s TTL or stamp (TOUCH, EXPIRE,
+        PERSIST): the key it acted on is the last the policy is asked to give up for the
+        tables that command grew. Returns ``done``, false if the policy evicted the key
+        anyway (an exact policy whose best victim it is): the key no longer exists, and the
+        command does not report a change that nothing can observe."""
+        self._fit(keyspace, now, entry, False)
+        return done and (entry is None or entry.pos >= 0)
 
     def _room_for_ttl(self, keyspace: Keyspace, entry: Entry, deadline: float, now: float) -> bool:
         """Gaining a TTL, or an earlier one, costs entry and index bytes: make room for them
@@ -1176,7 +1185,9 @@ class Engine:
                 else:
                     self._change_deadline(keyspace, entry, deadline)
                     done = True
-            self._fit(keyspace, now)
+            if entry is not None and entry.pos < 0:
+                entry = None  # deleted above (a deadline already past): nothing to keep
+            done = self._fit_keeping(keyspace, now, entry, done)
         finally:
             self.unlock()
         self.after_write(now)
@@ -1192,7 +1203,7 @@ class Engine:
             done = entry is not None and entry.deadline is not None
             if entry is not None and done:
                 self._change_deadline(keyspace, entry, None)
-            self._fit(keyspace, now)
+            done = self._fit_keeping(keyspace, now, entry, done)
         finally:
             self.unlock()
         self.after_write(now)

@@ -107,9 +107,6 @@ class TinyLFUAdmission(EvictionPolicy):
     def structure_bytes(self) -> int:
         return self.sketch.memory() + super().structure_bytes()
 
-    def describe(self) -> str:
-        return f"{super().describe()} + tinylfu admission"
-
 
 _COMPOSED: dict[type[EvictionPolicy], type[EvictionPolicy]] = {}
 

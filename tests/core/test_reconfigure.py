@@ -263,6 +263,7 @@ def test_every_runtime_option_changes_and_reports(
         "maxmemory_policy": "volatile-lfu",
         "maxmemory_samples": 10,
         "eviction_mode": "exact",
+        "admission": "tinylfu",
         "lfu_log_factor": 5,
         "lfu_decay_time": 3,
     }
