@@ -126,8 +126,9 @@ def test_paused_server_past_the_bound_flushes_and_recovers(
     poll_within_bound(
         lambda: near.info()["near_cache_fresh"], lambda fresh: not fresh, paused_at, STALENESS
     )
-    poll_until(lambda: near.info()["near_cache_stale_flushes"] >= 1, timeout=5)
-    assert len(near.core.l1) == 0
+    poll_until(
+        lambda: near.info()["near_cache_stale_flushes"] >= 1 and len(near.core.l1) == 0, timeout=5
+    )
     assert near.wait_fresh(timeout=10)
     assert near.get("f:p") == b"1"
     admin.close()
