@@ -191,9 +191,9 @@ class NearRedisClient(RedisClient):
         with _writing(self._key, writer, (key,)):
             return super()._write(key, payload, px, condition)
 
-    def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
+    def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> list[str]:
         with _writing(self._key, self._writer(), items):
-            super()._write_many(items, px)
+            return super()._write_many(items, px)
 
     def _remove(self, keys: list[str]) -> int:
         try:
@@ -319,9 +319,9 @@ class AsyncNearRedisClient(AsyncRedisClient):
         with _writing(self._key, writer, (key,)):
             return await super()._write(key, payload, px, condition)  # batched
 
-    async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
+    async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> list[str]:
         with _writing(self._key, self._writer(), items):
-            await super()._write_many(items, px)
+            return await super()._write_many(items, px)
 
     async def _remove(self, keys: list[str]) -> int:
         try:

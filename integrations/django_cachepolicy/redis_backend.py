@@ -178,6 +178,8 @@ class RedisPolicyCache(BaseCache):
                 server_config.apply_server_config(servers, settings)
                 for _name, server in servers:
                     server_config.enable_notify_flags(server, settings.events)
+            # After CONFIG SET: the limit the server runs with (the async client shares it).
+            self._client.learn_payload_limit(servers)
             return not any(
                 server_config.missing_notify_flags(server, settings.events)
                 for _name, server in servers
@@ -230,9 +232,6 @@ class RedisPolicyCache(BaseCache):
     def _keys(self, keys: Iterable[Any], version: int | None) -> dict[str, Any]:
         """Made key -> the caller's key, in order (duplicates once)."""
         return {self._key(key, version): key for key in keys}
-
-    def _items(self, data: Mapping[Any, Any], version: int | None) -> dict[str, Any]:
-        return {self._key(key, version): value for key, value in data.items()}
 
     @staticmethod
     @contextlib.contextmanager
@@ -299,11 +298,12 @@ class RedisPolicyCache(BaseCache):
     def set_many(
         self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> list[Any]:
-        if data:
-            payload, ttl = self._items(data, version), self._ttl(timeout)
-            with self._dumps_guard():
-                self._client.set_many(payload, ttl)
-        return []
+        if not data:
+            return []
+        made, ttl = self._keys(data, version), self._ttl(timeout)
+        with self._dumps_guard():
+            refused = self._client.set_many({k: data[made[k]] for k in made}, ttl)
+        return [made[k] for k in refused]  # too large, or the server out of memory
 
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         made = list(self._keys(keys, version))
@@ -362,11 +362,12 @@ class RedisPolicyCache(BaseCache):
     async def aset_many(
         self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> list[Any]:
-        if data:
-            payload, ttl = self._items(data, version), self._ttl(timeout)
-            with self._dumps_guard():
-                await self._async.set_many(payload, ttl)
-        return []
+        if not data:
+            return []
+        made, ttl = self._keys(data, version), self._ttl(timeout)
+        with self._dumps_guard():
+            refused = await self._async.set_many({k: data[made[k]] for k in made}, ttl)
+        return [made[k] for k in refused]
 
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         made = list(self._keys(keys, version))

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from cachelib.serializers import BaseSerializer, SimpleSerializer
 from flask_caching.backends.base import BaseCache
 
-from cachepolicy import ConfigError
+from cachepolicy import ConfigError, OutOfMemoryError, ValueTooLargeError
 from cachepolicy.errors import short_repr
 from cachepolicy.redis import server_config
 from cachepolicy.redis.client import RedisClient
@@ -64,6 +64,8 @@ logger = logging.getLogger("flask_cachepolicy")
 # backend_kwargs_from_flask() results that are the in-process store's, with no Redis meaning
 # beyond what parse_redis_settings() decides (it refuses expiry/cull_frequency by name).
 _NOT_SERVER_OPTIONS = ("default_timeout", "ignore_delete_many_errors", "key_prefix", "threshold")
+# Writes refused for lack of memory: False (cachelib's convention), as the in-process backend.
+_REFUSED_WRITES = (OutOfMemoryError, ValueTooLargeError)
 
 
 class _CachelibSerializer:
@@ -172,6 +174,7 @@ class RedisPolicyCache(BaseCache):
                     "change the server's configuration.",
                     mismatch.sentence(),
                 )
+        self._client.learn_payload_limit(servers)  # after CONFIG SET: what the server runs
         missing = {
             name: flags
             for name, server in servers
@@ -275,15 +278,25 @@ class RedisPolicyCache(BaseCache):
         return self._client.get(self.key_prefix + key)
 
     def set(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool | None:
+        stored = self.key_prefix + key
         try:
-            self._client.set(self.key_prefix + key, value, self._ttl(timeout))
+            self._client.set(stored, value, self._ttl(timeout))
         except pickle.PicklingError as exc:
             logger.warning("RedisPolicyCache could not serialize %s: %s", short_repr(key), exc)
+            return False
+        except _REFUSED_WRITES as exc:
+            logger.debug("RedisPolicyCache refused set(%s): %s", short_repr(key), exc)
+            # The caller is told the write failed; it must not keep reading the old value.
+            self._client.delete(stored)
             return False
         return True
 
     def add(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool:
-        return self._client.add(self.key_prefix + key, value, self._ttl(timeout))
+        try:
+            return self._client.add(self.key_prefix + key, value, self._ttl(timeout))
+        except _REFUSED_WRITES as exc:
+            logger.debug("RedisPolicyCache refused add(%s): %s", short_repr(key), exc)
+            return False
 
     def delete(self, key: str) -> bool:
         return self._client.delete(self.key_prefix + key)
@@ -300,8 +313,10 @@ class RedisPolicyCache(BaseCache):
         self, mapping: Mapping[str, Any], timeout: FlaskTimeout | None = None
     ) -> list[Any]:
         prefix = self.key_prefix
-        self._client.set_many({prefix + k: v for k, v in mapping.items()}, self._ttl(timeout))
-        return list(mapping)
+        refused = set(
+            self._client.set_many({prefix + k: v for k, v in mapping.items()}, self._ttl(timeout))
+        )
+        return [key for key in mapping if prefix + key not in refused]  # cachelib: those stored
 
     def delete_many(self, *keys: str) -> list[Any]:
         self._client.delete_many([self.key_prefix + key for key in keys])
