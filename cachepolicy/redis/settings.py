@@ -28,7 +28,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
@@ -42,6 +42,7 @@ __all__ = [
     "SERVER_PARAMETERS",
     "TOPOLOGIES",
     "RedisSettings",
+    "location_database",
     "parse_locations",
     "parse_redis_settings",
 ]
@@ -163,6 +164,42 @@ def parse_locations(location: Any, option: str = "LOCATION") -> tuple[str, ...]:
     return tuple(urls)
 
 
+def _database_number(text: str, where: str, option: str) -> int:
+    if not text.isdigit():
+        raise ConfigError(
+            f"{option} {where} {short_repr(text)} is not a database number: a Redis URL names "
+            "its database as a path such as '/0' or a query such as '?db=0'.",
+            option=option,
+        )
+    return int(text)
+
+
+def location_database(urls: Sequence[str], option: str = "LOCATION") -> int | None:
+    """The database the URLs name (a path ``/3`` or a query ``?db=3``), or None if none does.
+
+    Every place that names one must agree: a path and a query that differ, or two URLs that
+    differ, are a :class:`ConfigError` naming both (``/abc`` is refused, never read as 0).
+    """
+    found: dict[int, str] = {}
+    for url in urls:
+        parts = urlsplit(url)
+        named: list[tuple[int, str]] = []
+        path = parts.path.strip("/")
+        if parts.scheme != "unix" and path:  # a unix:// URL's path is the socket's
+            named.append((_database_number(path, f"path of {url!r},", option), f"{url!r}"))
+        for value in parse_qs(parts.query, keep_blank_values=True).get("db", []):
+            named.append((_database_number(value, f"query db= of {url!r},", option), f"{url!r}"))
+        for number, source in named:
+            found.setdefault(number, source)
+    if len(found) > 1:
+        given = " and ".join(f"{number} (in {source})" for number, source in found.items())
+        raise ConfigError(
+            f"{option} names two databases: {given}. Name one.",
+            option=option,
+        )
+    return next(iter(found), None)
+
+
 def _flag(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
@@ -221,9 +258,19 @@ def _events(value: Any) -> tuple[str, ...]:
 
 
 def parse_redis_settings(
-    location: Any, options: Mapping[str, Any] | None = None, *, db: Any = 0
+    location: Any,
+    options: Mapping[str, Any] | None = None,
+    *,
+    db: Any = None,
+    location_option: str = "LOCATION",
+    db_option: str = "DATABASE",
 ) -> RedisSettings:
     """Validate ``location`` and ``options`` (any case, dashes or underscores) into settings.
+
+    The database has one source of truth, ``settings.db``: the URL's (path ``/3`` or query
+    ``?db=3``), else ``db`` (the framework's DATABASE / CACHE_REDIS_DB setting; None: not
+    given), else 0. Both given and different is an error naming both (``location_option``,
+    ``db_option``: the settings' names in messages).
 
     :raises ConfigError: naming the option, for any unknown name or invalid value.
     """
@@ -292,7 +339,17 @@ def parse_redis_settings(
             wanted[parameter] = "yes" if _flag(spelled[name], given[name]) else "no"
             option_for[parameter] = spelled[name]
 
-    urls = parse_locations(location)
+    urls = parse_locations(location, location_option)
+    url_db = location_database(urls, location_option)
+    if db is None:
+        db = 0 if url_db is None else url_db
+    elif url_db is not None and (isinstance(db, bool) or db != url_db):
+        raise ConfigError(
+            f"The database is given twice with different values: {db_option} = "
+            f"{short_repr(db)} and {location_option} names database {url_db}. Give it in one "
+            "place.",
+            option=db_option,
+        )
     topology = given.get("topology", _DEFAULT["topology"])
     if not isinstance(topology, str) or topology.strip().lower() not in TOPOLOGIES:
         raise ConfigError(
@@ -314,15 +371,15 @@ def parse_redis_settings(
         )
     if isinstance(db, bool) or not isinstance(db, int) or not 0 <= db < config.databases:
         raise ConfigError(
-            f"The database number must be an integer from 0 to {config.databases - 1}, got "
-            f"{short_repr(db)}.",
-            option="database",
+            f"The database number ({db_option if url_db is None else location_option}) must be "
+            f"an integer from 0 to {config.databases - 1}, got {short_repr(db)}.",
+            option=db_option if url_db is None else location_option,
         )
     if topology == "cluster" and db != 0:
         raise ConfigError(
             f"Redis Cluster has only database 0, so the database number {db} cannot be used "
             "with the 'cluster' topology.",
-            option="database",
+            option=db_option if url_db is None else location_option,
         )
     client_options = given.get("client_options") or {}
     if not isinstance(client_options, Mapping):

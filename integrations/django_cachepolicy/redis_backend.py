@@ -81,7 +81,8 @@ def redis_settings_for(location: Any, params: Mapping[str, Any]) -> RedisSetting
                 option=str(name),
             )
     rest = {k: v for k, v in options.items() if k not in _ALIAS_OPTIONS}
-    return parse_redis_settings(location, rest, db=options.get("DATABASE", 0))
+    # The database: LOCATION's (/3 or ?db=3) or DATABASE's; both and different is an error.
+    return parse_redis_settings(location, rest, db=options.get("DATABASE"))
 
 
 class _Misconfigured:

@@ -120,7 +120,7 @@ class RedisPolicyCache(BaseCache):
         ignore_delete_many_errors: bool = False,
         *,
         key_prefix: str = "",
-        db: int = 0,
+        db: int | None = None,
         app: Flask | None = None,
         **options: Any,
     ) -> None:
@@ -138,7 +138,15 @@ class RedisPolicyCache(BaseCache):
         # cachelib's flag; a key that does not exist counts as deleted, so nothing can fail.
         self.ignore_delete_many_errors = bool(ignore_delete_many_errors)
         self.key_prefix = key_prefix
-        self.settings: RedisSettings = parse_redis_settings(location, options, db=db)
+        # The database: the URL's (/3 or ?db=3) or CACHE_REDIS_DB's; both and different is an
+        # error naming both.
+        self.settings: RedisSettings = parse_redis_settings(
+            location,
+            options,
+            db=db,
+            location_option="CACHE_REDIS_URL",
+            db_option="CACHE_REDIS_DB",
+        )
         self._client: RedisClient = (
             RedisClient(self.settings)
             if self.settings.near is None
@@ -230,6 +238,7 @@ class RedisPolicyCache(BaseCache):
         location = config.get("CACHE_REDIS_URL") or backend_kwargs.pop("location", None)
         backend_kwargs.pop("location", None)
         origins.setdefault("location", "CACHE_REDIS_URL")
+        origins.setdefault("db", "CACHE_REDIS_DB")
         if not location:
             raise ConfigError(
                 "Set CACHE_REDIS_URL to the Redis server's URL (e.g. 'redis://127.0.0.1:6379/0'; "
@@ -238,7 +247,7 @@ class RedisPolicyCache(BaseCache):
             )
         db = backend_kwargs.pop("db", None)
         if db is None:
-            db = config.get("CACHE_REDIS_DB") or 0
+            db = config.get("CACHE_REDIS_DB")  # None: not given (the URL's, else 0)
         for name in ("threshold", "signals", "clock"):
             backend_kwargs.pop(name, None)
         try:
