@@ -152,6 +152,12 @@ def _cluster_kwargs(settings: RedisSettings) -> dict[str, Any]:
         nodes.append((parts.hostname or "127.0.0.1", parts.port or 6379))
     first = urlsplit(settings.urls[0])
     kwargs: dict[str, Any] = dict(settings.client_options)
+    # The first URL's query options (?socket_timeout=1...), as redis-py parses them for one
+    # server; the nodes come from every URL, the database is always 0.
+    parsed: dict[str, Any] = redis.connection.parse_url(settings.urls[0])  # type: ignore[no-untyped-call]
+    for name, value in parsed.items():
+        if name not in ("host", "port", "path", "db", "connection_class", "username", "password"):
+            kwargs.setdefault(name, value)
     if first.username:
         kwargs.setdefault("username", unquote(first.username))
     if first.password:

@@ -34,6 +34,7 @@ from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
 from ..eviction import REDIS_POLICIES
 from ..options import OPTION_BY_NAME, options_for
+from .connection_options import check_client_options, check_url
 from .near import NEAR_OPTIONS, NearCacheConfig
 
 __all__ = [
@@ -154,13 +155,14 @@ def parse_locations(location: Any, option: str = "LOCATION") -> tuple[str, ...]:
             option=option,
         )
     for url in urls:
-        scheme = urlsplit(url).scheme
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
         if scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(
                 f"{option} entry {short_repr(url)} is not a Redis URL: it must start with "
                 "redis://, rediss:// or unix://.",
                 option=option,
             )
+        check_url(url, option)  # host, port, query options
     return tuple(urls)
 
 
@@ -388,6 +390,11 @@ def parse_redis_settings(
             f"{short_repr(client_options)}.",
             option=spelled.get("client_options", "client_options"),
         )
+    check_client_options(
+        client_options,
+        cluster=topology == "cluster",
+        option=spelled.get("client_options", "client_options"),
+    )
     serializer = given.get("serializer", _DEFAULT["serializer"])
     from .serializers import resolve_redis_serializer
 
