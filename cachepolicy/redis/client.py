@@ -95,7 +95,9 @@ from .settings import RedisSettings
 
 __all__ = [
     "AsyncRedisClient",
+    "RedisAuthenticationError",
     "RedisClient",
+    "RedisTopologyError",
     "RedisUnavailableError",
     "aclose_loop",
     "close_with_loop",
@@ -130,6 +132,15 @@ _GLOB_SPECIAL: Final = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 class RedisUnavailableError(CachePolicyError, ConnectionError):
     """The Redis server (or cluster) could not be reached; the operation did not happen."""
+
+
+class RedisAuthenticationError(RedisUnavailableError):
+    """The server refused the credentials (a wrong or missing password or user name)."""
+
+
+class RedisTopologyError(RedisUnavailableError):
+    """``TOPOLOGY`` does not match the server: ``cluster`` against a standalone server, or
+    ``standalone`` against a Redis Cluster node (it answers ``MOVED``)."""
 
 
 def ttl_to_px(ttl: float | None) -> int | None:
@@ -174,13 +185,63 @@ def _settings_key(settings: RedisSettings) -> str:
     return repr((settings.urls, settings.topology, settings.db, options))
 
 
+def redacted(url: str) -> str:
+    """``url`` with its password replaced by ``***`` (for messages and logs)."""
+    parts = urlsplit(url)
+    if not parts.password:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    name = user.partition(":")[0]
+    return parts._replace(netloc=f"{name}:***@{host}").geturl()
+
+
+# How redis-py (and the server) say the credentials were refused or missing; a cluster client
+# wraps them in a RedisClusterException's text.
+_AUTH_MARKERS: Final = (
+    "invalid username-password",
+    "WRONGPASS",
+    "NOAUTH",
+    "Authentication required",
+    "must be called with the client already authenticated",
+    "invalid password",
+)
+# How a server without cluster mode answers a cluster client.
+_NOT_CLUSTER_MARKERS: Final = ("Cluster mode is not enabled", "cluster support disabled")
+
+
 def _unavailable(settings: RedisSettings, exc: Exception) -> RedisUnavailableError:
-    error = RedisUnavailableError(
+    """The library's error for a failed round trip, saying what is wrong: the credentials, a
+    TOPOLOGY that does not match the server, or a server that cannot be reached."""
+    where = (
         f"The Redis {'cluster' if settings.cluster else 'server'} at "
-        f"{', '.join(settings.urls)} cannot be reached ({type(exc).__name__}: "
-        f"{short_repr(str(exc), 200)}); the cache operation did not happen. The client "
-        "reconnects on the next call."
+        f"{', '.join(redacted(url) for url in settings.urls)}"
     )
+    detail = f"{type(exc).__name__}: {short_repr(str(exc), 200)}"
+    text = str(exc)
+    error: RedisUnavailableError
+    if isinstance(exc, redis.AuthenticationError) or any(m in text for m in _AUTH_MARKERS):
+        error = RedisAuthenticationError(
+            f"{where} refused the credentials ({detail}): check the user name and password "
+            "in LOCATION (redis://user:password@host:port) or CLIENT_OPTIONS. The cache "
+            "operation did not happen."
+        )
+    elif isinstance(exc, redis.exceptions.MovedError | redis.exceptions.AskError):
+        error = RedisTopologyError(
+            f"{where} is a Redis Cluster node (it answered {detail}) but TOPOLOGY is "
+            "'standalone': set TOPOLOGY to 'cluster' (or leave it 'auto' and list the "
+            "cluster's nodes in LOCATION). The cache operation did not happen."
+        )
+    elif any(marker in text for marker in _NOT_CLUSTER_MARKERS):
+        error = RedisTopologyError(
+            f"{where} is not a Redis Cluster ({detail}) but TOPOLOGY is 'cluster': set "
+            "TOPOLOGY to 'standalone' (or 'auto' with one URL). The cache operation did not "
+            "happen."
+        )
+    else:
+        error = RedisUnavailableError(
+            f"{where} cannot be reached ({detail}); the cache operation did not happen. The "
+            "client reconnects on the next call."
+        )
     error.__cause__ = exc
     return error
 
@@ -234,13 +295,16 @@ def _incr_error(key: str, exc: redis.ResponseError) -> Exception:
 
 
 # What "the server cannot serve this now" looks like through redis-py: a refused or dropped
-# connection, a timeout, a cluster whose slots are not all served (CLUSTERDOWN, a primary gone)
-# or whose topology cannot be learnt.
+# connection (refused credentials included), a timeout, a cluster whose slots are not all
+# served (CLUSTERDOWN, a primary gone) or whose topology cannot be learnt, and a cluster node
+# met by a standalone client (MOVED/ASK). _unavailable() says which.
 _CONNECTION_ERRORS = (
     redis.ConnectionError,
     redis.TimeoutError,
     redis.exceptions.ClusterError,
     redis.RedisClusterException,
+    redis.exceptions.MovedError,
+    redis.exceptions.AskError,
 )
 
 

@@ -46,7 +46,12 @@ from django.core.exceptions import ImproperlyConfigured
 from cachepolicy import ConfigError
 from cachepolicy.errors import short_repr
 from cachepolicy.options import options_for
-from cachepolicy.redis.client import AsyncRedisClient, RedisClient
+from cachepolicy.redis.client import (
+    AsyncRedisClient,
+    RedisAuthenticationError,
+    RedisClient,
+    RedisTopologyError,
+)
 from cachepolicy.redis.info import redis_info, redis_info_text
 from cachepolicy.redis.settings import RedisSettings, parse_redis_settings
 from cachepolicy.redis.two_tier import AsyncNearRedisClient, NearRedisClient
@@ -415,6 +420,8 @@ class RedisPolicyCache(BaseCache):
 # ---------------------------------------------------------------------- system checks
 
 E_INVALID = "django_cachepolicy.E201"
+E_CREDENTIALS = "django_cachepolicy.E202"
+E_TOPOLOGY = "django_cachepolicy.E203"
 W_MISMATCH = "django_cachepolicy.W201"
 W_NO_NOTIFICATIONS = "django_cachepolicy.W202"
 W_UNREACHABLE = "django_cachepolicy.W203"
@@ -457,6 +464,8 @@ def check_redis_caches(caches: Mapping[str, Any]) -> list[Any]:
 
     ======================  =============================================================
     django_cachepolicy.E201  invalid RedisPolicyCache OPTIONS / LOCATION / TIMEOUT
+    django_cachepolicy.E202  the server refused the credentials (password, user name)
+    django_cachepolicy.E203  TOPOLOGY does not match the server (cluster vs standalone)
     django_cachepolicy.W201  the server's memory configuration differs from OPTIONS
     django_cachepolicy.W202  the server does not publish the keyspace events EVENTS needs
     django_cachepolicy.W203  the server could not be reached to check its configuration
@@ -499,6 +508,28 @@ def check_redis_caches(caches: Mapping[str, Any]) -> list[Any]:
 
         try:
             mismatches, missing = client.on_primaries(read_back)
+        except RedisAuthenticationError as exc:
+            messages.append(
+                Error(
+                    f"Cache alias {alias!r}: {exc}",
+                    hint="Fix the password (and user name) in LOCATION "
+                    "(redis://user:password@host:port) or OPTIONS['CLIENT_OPTIONS'].",
+                    obj=obj,
+                    id=E_CREDENTIALS,
+                )
+            )
+            continue
+        except RedisTopologyError as exc:
+            messages.append(
+                Error(
+                    f"Cache alias {alias!r}: {exc}",
+                    hint="Set OPTIONS['TOPOLOGY'] to what the server runs, or leave it "
+                    "'auto' (several URLs in LOCATION mean a cluster, one URL a server).",
+                    obj=obj,
+                    id=E_TOPOLOGY,
+                )
+            )
+            continue
         except ConnectionError as exc:
             messages.append(
                 Warning(
