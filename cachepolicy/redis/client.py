@@ -77,6 +77,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
@@ -90,7 +91,12 @@ import redis.cluster
 
 from ..errors import CachePolicyError, OutOfMemoryError, ValueTooLargeError, short_repr
 from ..sizing import format_bytes
-from .serializers import PayloadCodec, resolve_redis_serializer
+from .serializers import (
+    PayloadCodec,
+    RejectionCounter,
+    UntrustedPayloadError,
+    resolve_redis_serializer,
+)
 from .settings import RedisSettings
 
 __all__ = [
@@ -126,6 +132,8 @@ end
 return 0
 """
 T = TypeVar("T")
+
+logger = logging.getLogger("cachepolicy.redis")
 
 _GLOB_SPECIAL: Final = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
@@ -246,6 +254,7 @@ def _unavailable(settings: RedisSettings, exc: Exception) -> RedisUnavailableErr
     return error
 
 
+_SYNC_LOCK = threading.Lock()
 # settings key -> the largest key + payload the server(s) can take (see the module docstring).
 _PAYLOAD_LIMITS: dict[str, int] = {}
 # A SET needs about this many times its payload while it runs: the request buffer and the value.
@@ -311,20 +320,39 @@ _CONNECTION_ERRORS = (
 class _Common:
     """What both clients share: settings, codec, TTL translation."""
 
-    def __init__(self, settings: RedisSettings) -> None:
+    def __init__(
+        self, settings: RedisSettings, *, rejections: RejectionCounter | None = None
+    ) -> None:
+        """``rejections``: the count of refused payloads to share (a backend's sync and async
+        clients pass one, so ``rejected_payloads`` counts both paths); a new one if None."""
         self.settings = settings
-        self.codec = PayloadCodec(
-            resolve_redis_serializer(settings.serializer, settings.signing_keys)
-        )
         self._key = _settings_key(settings)
+        self.codec = PayloadCodec(
+            resolve_redis_serializer(settings.serializer, settings.signing_keys), rejections
+        )
         configured = int(settings.server_config.get("maxmemory", 0))
         if configured > 0:
             _PAYLOAD_LIMITS.setdefault(self._key, configured // _WRITE_FOOTPRINT)
 
     @property
     def rejected_payloads(self) -> int:
-        """Payloads refused by the signed serializer (tampered or foreign) since start-up."""
+        """Payloads refused (tampered, unsigned or foreign) since start-up, on every path."""
         return self.codec.rejected
+
+    def _decode_found(self, keys: list[str], payloads: Iterable[bytes | None]) -> dict[str, Any]:
+        """``get_many``'s values: what decodes. A refused payload (tampered, foreign) is left
+        out as a miss, counted and logged: one bad value does not fail the batch (Django's
+        contract is to return what is found); ``get`` of that key raises."""
+        loads = self.codec.loads
+        found: dict[str, Any] = {}
+        for key, payload in zip(keys, payloads, strict=True):
+            if payload is None:
+                continue
+            try:
+                found[key] = loads(payload)
+            except UntrustedPayloadError as exc:
+                logger.warning("Left %s out of get_many: %s", short_repr(key), exc)
+        return found
 
     @property
     def payload_limit(self) -> int | None:
@@ -376,7 +404,6 @@ class _Common:
 
 
 _SYNC_REMOTES: dict[str, Any] = {}
-_SYNC_LOCK = threading.Lock()
 
 
 def _make_sync_remote(settings: RedisSettings) -> Any:
@@ -517,12 +544,7 @@ class RedisClient(_Common):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
-        loads = self.codec.loads
-        return {
-            key: loads(payload)
-            for key, payload in zip(wanted, self._fetch_many(wanted), strict=True)
-            if payload is not None
-        }
+        return self._decode_found(wanted, self._fetch_many(wanted))
 
     def set(self, key: str, value: Any, ttl: float | None) -> None:
         payload = self._encode(key, value)  # encode first: a bad value changes nothing
@@ -965,13 +987,7 @@ class AsyncRedisClient(_Common):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
-        loads = self.codec.loads
-        payloads = await self._fetch_many(wanted)
-        return {
-            key: loads(payload)
-            for key, payload in zip(wanted, payloads, strict=True)
-            if payload is not None
-        }
+        return self._decode_found(wanted, await self._fetch_many(wanted))
 
     async def set(self, key: str, value: Any, ttl: float | None) -> None:
         payload = self._encode(key, value)

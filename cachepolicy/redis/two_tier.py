@@ -51,6 +51,7 @@ from .client import (
     close_with_loop,
 )
 from .near import AsyncNearCache, AsyncRedisRemote, Coherence, NearCache, RedisRemote
+from .serializers import RejectionCounter
 from .settings import RedisSettings
 
 __all__ = ["AsyncNearRedisClient", "NearRedisClient", "close_near_caches", "settle_near_caches"]
@@ -125,10 +126,16 @@ class NearRedisClient(RedisClient):
     subscribes to it in ``bcast`` mode, so a key outside it must not be read through here.
     """
 
-    def __init__(self, settings: RedisSettings, *, prefix: str) -> None:
+    def __init__(
+        self,
+        settings: RedisSettings,
+        *,
+        prefix: str,
+        rejections: RejectionCounter | None = None,
+    ) -> None:
         if settings.near is None:
             raise ValueError("NearRedisClient needs settings with a near cache (NEAR_CACHE).")
-        super().__init__(settings)
+        super().__init__(settings, rejections=rejections)
         self.prefix = prefix
         self._near_key = _near_key(settings, self._key, prefix)
         self._near: NearCache | None = None
@@ -240,10 +247,16 @@ class NearRedisClient(RedisClient):
 class AsyncNearRedisClient(AsyncRedisClient):
     """:class:`AsyncRedisClient` with the running loop's near cache for ``prefix`` in front."""
 
-    def __init__(self, settings: RedisSettings, *, prefix: str) -> None:
+    def __init__(
+        self,
+        settings: RedisSettings,
+        *,
+        prefix: str,
+        rejections: RejectionCounter | None = None,
+    ) -> None:
         if settings.near is None:
             raise ValueError("AsyncNearRedisClient needs settings with a near cache (NEAR_CACHE).")
-        super().__init__(settings)
+        super().__init__(settings, rejections=rejections)
         self.prefix = prefix
         self._near_key = _near_key(settings, self._key, prefix)
 

@@ -53,6 +53,7 @@ from cachepolicy.redis.client import (
     RedisTopologyError,
 )
 from cachepolicy.redis.info import redis_info, redis_info_text
+from cachepolicy.redis.serializers import RejectionCounter
 from cachepolicy.redis.settings import RedisSettings, parse_redis_settings
 from cachepolicy.redis.two_tier import AsyncNearRedisClient, NearRedisClient
 
@@ -145,12 +146,17 @@ class RedisPolicyCache(BaseCache):
     def _make_clients(self, settings: RedisSettings) -> tuple[RedisClient, AsyncRedisClient]:
         """Plain clients, or (``NEAR_CACHE``) the two-tier ones: the process's near cache for
         this server, L1 settings and key prefix in front of Redis."""
+        # One count of refused payloads for both: rejected_payloads counts the async path too.
+        rejections = RejectionCounter()
         if settings.near is None:
-            return RedisClient(settings), AsyncRedisClient(settings)
+            return (
+                RedisClient(settings, rejections=rejections),
+                AsyncRedisClient(settings, rejections=rejections),
+            )
         prefix = self.key_pattern_prefix
         return (
-            NearRedisClient(settings, prefix=prefix),
-            AsyncNearRedisClient(settings, prefix=prefix),
+            NearRedisClient(settings, prefix=prefix, rejections=rejections),
+            AsyncNearRedisClient(settings, prefix=prefix, rejections=rejections),
         )
 
     # ------------------------------------------------------------------ start-up

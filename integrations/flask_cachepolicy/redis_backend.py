@@ -272,10 +272,13 @@ class RedisPolicyCache(BaseCache):
         self._serializer = None if value is self._default_serializer else value
         if self._serializer is None:
             codec = PayloadCodec(
-                resolve_redis_serializer(self.settings.serializer, self.settings.signing_keys)
+                resolve_redis_serializer(self.settings.serializer, self.settings.signing_keys),
+                self._client.codec.rejections,
             )
         else:
-            codec = PayloadCodec(_CachelibSerializer(self._serializer))
+            codec = PayloadCodec(
+                _CachelibSerializer(self._serializer), self._client.codec.rejections
+            )
         self._client.codec = codec
 
     # -- the cachelib API ------------------------------------------------------------------------
