@@ -91,6 +91,7 @@ import redis.cluster
 
 from ..errors import CachePolicyError, OutOfMemoryError, ValueTooLargeError, short_repr
 from ..sizing import format_bytes
+from .connection_options import redacted
 from .serializers import (
     PayloadCodec,
     RejectionCounter,
@@ -191,16 +192,6 @@ def _settings_key(settings: RedisSettings) -> str:
     # client_options may hold unhashable values; their repr identifies them well enough.
     options = sorted(settings.client_options.items(), key=lambda item: str(item[0]))
     return repr((settings.urls, settings.topology, settings.db, options))
-
-
-def redacted(url: str) -> str:
-    """``url`` with its password replaced by ``***`` (for messages and logs)."""
-    parts = urlsplit(url)
-    if not parts.password:
-        return url
-    user, _, host = parts.netloc.rpartition("@")
-    name = user.partition(":")[0]
-    return parts._replace(netloc=f"{name}:***@{host}").geturl()
 
 
 # How redis-py (and the server) say the credentials were refused or missing; a cluster client

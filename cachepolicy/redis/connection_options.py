@@ -23,13 +23,24 @@ from __future__ import annotations
 import functools
 import inspect
 import math
+import re
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 from urllib.parse import parse_qs, urlsplit
 
 from ..errors import ConfigError, did_you_mean, short_repr
 
-__all__ = ["check_client_options", "check_url"]
+__all__ = ["check_client_options", "check_url", "redacted"]
+
+# user:password@ in a URL (matched as text: it must work on a URL too malformed to parse).
+_PASSWORD = re.compile(r"(://[^:/@]*):[^@/]*@")
+
+
+def redacted(location: Any) -> str:
+    """``location`` (a URL, a comma list, or a list of them) with every password shown as
+    ``***``: for messages and logs, which must never carry a secret."""
+    text = location if isinstance(location, str) else ", ".join(map(str, location))
+    return _PASSWORD.sub(r"\1:***@", text)
 
 
 def _number(minimum: float, *, none: bool, strict: bool) -> Callable[[Any], str | None]:
@@ -160,26 +171,25 @@ def _check_value(name: str, value: Any, where: str, option: str) -> None:
 
 def check_url(url: str, option: str = "LOCATION") -> None:
     """Refuse a URL whose host, port or query options redis-py would refuse (or ignore)."""
+    entry = f"{option} entry {short_repr(redacted(url))}"
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError as exc:  # an unclosed IPv6 bracket, a port that is not a number
-        raise ConfigError(
-            f"{option} entry {short_repr(url)} is not a valid URL: {exc}.", option=option
-        ) from exc
+        raise ConfigError(f"{entry} is not a valid URL: {exc}.", option=option) from exc
     if parts.scheme != "unix":
         if port is not None and not 1 <= port <= 65535:
             raise ConfigError(
-                f"{option} entry {short_repr(url)} has port {port}: a port is 1 to 65535.",
+                f"{entry} has port {port}: a port is 1 to 65535.",
                 option=option,
             )
         if parts.netloc and not parts.hostname:
-            raise ConfigError(f"{option} entry {short_repr(url)} has no host name.", option=option)
+            raise ConfigError(f"{entry} has no host name.", option=option)
     from redis.connection import URL_QUERY_ARGUMENT_PARSERS
 
     known = _connection_names()
     for name, values in parse_qs(parts.query, keep_blank_values=True).items():
-        where = f"{option} entry {short_repr(url)}, query option {name!r}"
+        where = f"{entry}, query option {name!r}"
         if name not in known and name not in URL_QUERY_ARGUMENT_PARSERS:
             raise ConfigError(
                 f"{where} is not a redis-py connection option.{did_you_mean(name, known)}",

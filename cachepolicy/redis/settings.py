@@ -34,7 +34,7 @@ from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
 from ..eviction import REDIS_POLICIES
 from ..options import OPTION_BY_NAME, options_for
-from .connection_options import check_client_options, check_url
+from .connection_options import check_client_options, check_url, redacted
 from .near import NEAR_OPTIONS, NearCacheConfig
 
 __all__ = [
@@ -158,8 +158,8 @@ def parse_locations(location: Any, option: str = "LOCATION") -> tuple[str, ...]:
         scheme = url.partition("://")[0].lower() if "://" in url else ""
         if scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(
-                f"{option} entry {short_repr(url)} is not a Redis URL: it must start with "
-                "redis://, rediss:// or unix://.",
+                f"{option} entry {short_repr(redacted(url))} is not a Redis URL: it must "
+                "start with redis://, rediss:// or unix://.",
                 option=option,
             )
         check_url(url, option)  # host, port, query options
@@ -185,12 +185,13 @@ def location_database(urls: Sequence[str], option: str = "LOCATION") -> int | No
     found: dict[int, str] = {}
     for url in urls:
         parts = urlsplit(url)
+        shown = redacted(url)
         named: list[tuple[int, str]] = []
         path = parts.path.strip("/")
         if parts.scheme != "unix" and path:  # a unix:// URL's path is the socket's
-            named.append((_database_number(path, f"path of {url!r},", option), f"{url!r}"))
+            named.append((_database_number(path, f"path of {shown!r},", option), repr(shown)))
         for value in parse_qs(parts.query, keep_blank_values=True).get("db", []):
-            named.append((_database_number(value, f"query db= of {url!r},", option), f"{url!r}"))
+            named.append((_database_number(value, f"query db= of {shown!r},", option), repr(shown)))
         for number, source in named:
             found.setdefault(number, source)
     if len(found) > 1:

@@ -52,6 +52,7 @@ from cachepolicy.redis.client import (
     RedisClient,
     RedisTopologyError,
 )
+from cachepolicy.redis.connection_options import redacted
 from cachepolicy.redis.info import redis_info, redis_info_text
 from cachepolicy.redis.serializers import RejectionCounter
 from cachepolicy.redis.settings import RedisSettings, parse_redis_settings
@@ -125,11 +126,12 @@ class RedisPolicyCache(BaseCache):
         if made is None:
             try:
                 # Django's own TIMEOUT rules, with BaseCache's silent fallback to 300 refused.
-                timeout = parse_timeout(f"The cache at {short_repr(location)}", params)
+                timeout = parse_timeout(f"The cache at {short_repr(redacted(location))}", params)
                 settings = redis_settings_for(location, params)
             except (ConfigError, ImproperlyConfigured) as exc:
                 message = (
-                    f"Invalid RedisPolicyCache settings (LOCATION {short_repr(location)}): {exc}"
+                    f"Invalid RedisPolicyCache settings (LOCATION "
+                    f"{short_repr(redacted(location))}): {exc}"
                 )
                 if not (apps.apps_ready and apps.is_installed("django_cachepolicy")):
                     raise ImproperlyConfigured(message) from exc
@@ -204,7 +206,9 @@ class RedisPolicyCache(BaseCache):
         except ConnectionError as exc:
             # The server may come back; every operation will raise until it does, and the
             # system check (W203) says so at start-up.
-            logger.warning("RedisPolicyCache %s: start-up skipped: %s", self.location, exc)
+            logger.warning(
+                "RedisPolicyCache %s: start-up skipped: %s", redacted(self.location), exc
+            )
             with _STARTED_LOCK:
                 _STARTED.discard(marker)
 

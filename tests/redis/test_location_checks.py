@@ -117,3 +117,18 @@ def test_flask_raises_a_config_error_naming_the_key(config: dict[str, Any], key:
     with pytest.raises(ConfigError) as caught:
         FlaskCache(app)
     assert key in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "location",
+    [
+        "redis://:hunter2secret@127.0.0.1:99999",
+        "redis://user:hunter2secret@127.0.0.1:6379/abc",
+        "redis://:hunter2secret@[::1",
+        "redis://:hunter2secret@127.0.0.1:6379?bogus=1",
+    ],
+)
+def test_configuration_errors_never_show_the_password(location: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_redis_settings(location)
+    assert "hunter2secret" not in str(caught.value) and "***" in str(caught.value)
