@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from cachepolicy import OutOfMemoryError, ValueTooLargeError
+from cachepolicy.redis.two_tier import close_near_caches
 from tests.redis.servers import RedisProcess, require_redis_server
 
 BIG = b"y" * (6 * 1024 * 1024)  # larger than the 4 MB maxmemory
@@ -70,6 +71,15 @@ def test_django_refuses_a_value_larger_than_maxmemory_before_sending_it(
     server: RedisProcess, near: bool
 ) -> None:
     cache = _django(server, **({"NEAR_CACHE": True} if near else {}))
+    try:
+        _refuses_before_sending(cache)
+    finally:
+        # The near cache is process-wide: its tracker must not outlive this test's server
+        # (settle_near_caches() of later tests would wait for it).
+        close_near_caches(cache.client._key)
+
+
+def _refuses_before_sending(cache: Any) -> None:
     keys = [f"k{i}" for i in range(50)]
     cache.set_many(dict.fromkeys(keys, SMALL), timeout=None)
     with pytest.raises(ValueTooLargeError, match="maxmemory") as caught:
