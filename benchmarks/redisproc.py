@@ -24,6 +24,7 @@ __all__ = [
     "RedisClusterProcess",
     "RedisProcess",
     "free_port",
+    "node_state",
     "redis_server",
     "wait_until",
 ]
@@ -68,11 +69,19 @@ def wait_until(predicate: Any, timeout: float, what: str, interval: float = 0.02
 class RedisProcess:
     """One private ``redis-server`` process on a loopback port; ``restart()`` keeps the port."""
 
-    def __init__(self, binary: str, *, cluster: bool = False, extra: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        binary: str,
+        *,
+        cluster: bool = False,
+        full_coverage: bool = False,
+        extra: tuple[str, ...] = (),
+    ):
         self.binary = binary
         self.host = "127.0.0.1"
         self.port = free_port()
         self.cluster = cluster
+        self.full_coverage = full_coverage
         self.extra = extra
         self.dir = tempfile.mkdtemp(prefix=f"cachepolicy-redis-{self.port}-")
         self.process: subprocess.Popen[bytes] | None = None
@@ -98,6 +107,12 @@ class RedisProcess:
                 "--cluster-config-file", f"nodes-{self.port}.conf",
                 # A killed primary is declared failed quickly, so the fault tests stay short.
                 "--cluster-node-timeout", "2000",
+                # Survivors keep serving their own slots once a primary is declared failed, as
+                # a cache cluster is usually run. With Redis's default ("yes") every node
+                # refuses every command from then on (CLUSTERDOWN), and whether a command
+                # lands before or after that moment is chance: tests that want that state ask
+                # for it (``RedisClusterProcess(full_coverage=True)``) and wait for it.
+                "--cluster-require-full-coverage", "yes" if self.full_coverage else "no",
             ]  # fmt: skip
         return args + list(self.extra)
 
@@ -132,11 +147,33 @@ class RedisProcess:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-class RedisClusterProcess:
-    """Three private cluster-enabled ``redis-server`` primaries joined into one cluster."""
+def node_state(node: RedisProcess) -> str:
+    """The ``cluster_state`` a cluster node reports (``ok`` or ``fail``)."""
+    client = node.client(socket_timeout=1)
+    try:
+        info = client.execute_command("CLUSTER INFO")
+    finally:
+        client.close()
+    # redis-py parses CLUSTER INFO into a dict; older versions return the text.
+    if isinstance(info, dict):
+        state = info.get("cluster_state")
+        return state.decode() if isinstance(state, bytes) else str(state)
+    text = info.decode() if isinstance(info, bytes) else str(info)
+    return text.split("cluster_state:", 1)[1].split()[0] if "cluster_state:" in text else ""
 
-    def __init__(self, binary: str, primaries: int = 3):
-        self.nodes = [RedisProcess(binary, cluster=True) for _ in range(primaries)]
+
+class RedisClusterProcess:
+    """Three private cluster-enabled ``redis-server`` primaries joined into one cluster.
+
+    ``full_coverage``: Redis's ``cluster-require-full-coverage``; off by default, so the
+    survivors of a killed primary go on serving their slots (see :meth:`RedisProcess.argv`).
+    """
+
+    def __init__(self, binary: str, primaries: int = 3, *, full_coverage: bool = False):
+        self.nodes = [
+            RedisProcess(binary, cluster=True, full_coverage=full_coverage)
+            for _ in range(primaries)
+        ]
         try:
             subprocess.run(
                 [
@@ -161,27 +198,16 @@ class RedisClusterProcess:
         return ",".join(self.urls)
 
     def wait_ok(self, timeout: float = CLUSTER_TIMEOUT) -> None:
-        def all_ok() -> bool:
-            for node in self.nodes:
-                if node.process is None:
-                    continue
-                client = node.client(socket_timeout=1)
-                try:
-                    info = client.execute_command("CLUSTER INFO")
-                finally:
-                    client.close()
-                # redis-py parses CLUSTER INFO into a dict; older versions return the text.
-                if isinstance(info, dict):
-                    state = info.get("cluster_state")
-                    ok = state in ("ok", b"ok")
-                else:
-                    text = info.decode() if isinstance(info, bytes) else str(info)
-                    ok = "cluster_state:ok" in text
-                if not ok:
-                    return False
-            return True
+        """Wait until every live node reports ``cluster_state:ok``."""
+        self.wait_state("ok", timeout)
 
-        wait_until(all_ok, timeout, "cluster_state:ok on every node", interval=0.1)
+    def wait_state(self, state: str, timeout: float = CLUSTER_TIMEOUT) -> None:
+        """Wait until every live node reports ``cluster_state:<state>`` (``ok`` or ``fail``)."""
+
+        def all_in_state() -> bool:
+            return all(node_state(node) == state for node in self.nodes if node.process is not None)
+
+        wait_until(all_in_state, timeout, f"cluster_state:{state} on every node", interval=0.1)
 
     def client(self, **kwargs: Any) -> Any:
         from redis.cluster import ClusterNode, RedisCluster

@@ -18,7 +18,14 @@ Framework-free (the Django and Flask backends are thin adapters over it):
 Importing this package needs ``redis`` (``pip install cachepolicy[redis]``).
 """
 
-from .client import AsyncRedisClient, RedisClient, RedisUnavailableError, aclose_loop
+from .client import (
+    AsyncRedisClient,
+    RedisAuthenticationError,
+    RedisClient,
+    RedisTopologyError,
+    RedisUnavailableError,
+    aclose_loop,
+)
 from .serializers import UntrustedPayloadError
 from .server_config import Mismatch
 from .settings import RedisSettings, parse_redis_settings
@@ -26,8 +33,10 @@ from .settings import RedisSettings, parse_redis_settings
 __all__ = [
     "AsyncRedisClient",
     "Mismatch",
+    "RedisAuthenticationError",
     "RedisClient",
     "RedisSettings",
+    "RedisTopologyError",
     "RedisUnavailableError",
     "UntrustedPayloadError",
     "aclose_loop",

@@ -39,6 +39,18 @@ naming the server, after redis-py's own retries; nothing is answered from a stal
 call reconnects by itself. Values that fail their signature raise
 :class:`~cachepolicy.redis.serializers.UntrustedPayloadError`.
 
+A payload that cannot fit the server's ``maxmemory`` is refused *before it is sent*, with the
+in-process tier's :class:`~cachepolicy.ValueTooLargeError`: Redis counts the request itself as
+used memory, so sending it would first evict every other key and then fail anyway. While it is
+written a value takes about twice its size (the request buffer holds a copy: measured on Redis
+7.0, a 1 MB SET raised ``used_memory`` by 2.1 MB), so the limit is half of ``maxmemory`` minus
+what the empty server uses (``used_memory_startup``), read from every primary at start-up
+(:meth:`_Common.learn_payload_limit`), or half the configured ``maxmemory`` until then. A
+payload just under the limit may still meet the server's refusal when other data fills it.
+The server's own ``-OOM`` reply (``noeviction``, too few volatile keys) is the library's
+:class:`~cachepolicy.OutOfMemoryError`. ``set_many`` stores what fits and returns the keys
+refused (deleted, so no earlier value of theirs is served).
+
 The near-cache seam
 ===================
 Every Redis round trip of the client goes through one of these methods, and nothing else talks
@@ -65,6 +77,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import threading
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
@@ -76,13 +89,22 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
 
-from ..errors import CachePolicyError, short_repr
-from .serializers import PayloadCodec, resolve_redis_serializer
+from ..errors import CachePolicyError, OutOfMemoryError, ValueTooLargeError, short_repr
+from ..sizing import format_bytes
+from .connection_options import redacted
+from .serializers import (
+    PayloadCodec,
+    RejectionCounter,
+    UntrustedPayloadError,
+    resolve_redis_serializer,
+)
 from .settings import RedisSettings
 
 __all__ = [
     "AsyncRedisClient",
+    "RedisAuthenticationError",
     "RedisClient",
+    "RedisTopologyError",
     "RedisUnavailableError",
     "aclose_loop",
     "close_with_loop",
@@ -112,11 +134,22 @@ return 0
 """
 T = TypeVar("T")
 
+logger = logging.getLogger("cachepolicy.redis")
+
 _GLOB_SPECIAL: Final = str.maketrans({c: "\\" + c for c in "*?[]\\"})
 
 
 class RedisUnavailableError(CachePolicyError, ConnectionError):
     """The Redis server (or cluster) could not be reached; the operation did not happen."""
+
+
+class RedisAuthenticationError(RedisUnavailableError):
+    """The server refused the credentials (a wrong or missing password or user name)."""
+
+
+class RedisTopologyError(RedisUnavailableError):
+    """``TOPOLOGY`` does not match the server: ``cluster`` against a standalone server, or
+    ``standalone`` against a Redis Cluster node (it answers ``MOVED``)."""
 
 
 def ttl_to_px(ttl: float | None) -> int | None:
@@ -139,6 +172,12 @@ def _cluster_kwargs(settings: RedisSettings) -> dict[str, Any]:
         nodes.append((parts.hostname or "127.0.0.1", parts.port or 6379))
     first = urlsplit(settings.urls[0])
     kwargs: dict[str, Any] = dict(settings.client_options)
+    # The first URL's query options (?socket_timeout=1...), as redis-py parses them for one
+    # server; the nodes come from every URL, the database is always 0.
+    parsed: dict[str, Any] = redis.connection.parse_url(settings.urls[0])  # type: ignore[no-untyped-call]
+    for name, value in parsed.items():
+        if name not in ("host", "port", "path", "db", "connection_class", "username", "password"):
+            kwargs.setdefault(name, value)
     if first.username:
         kwargs.setdefault("username", unquote(first.username))
     if first.password:
@@ -155,18 +194,100 @@ def _settings_key(settings: RedisSettings) -> str:
     return repr((settings.urls, settings.topology, settings.db, options))
 
 
+# How redis-py (and the server) say the credentials were refused or missing; a cluster client
+# wraps them in a RedisClusterException's text.
+_AUTH_MARKERS: Final = (
+    "invalid username-password",
+    "WRONGPASS",
+    "NOAUTH",
+    "Authentication required",
+    "must be called with the client already authenticated",
+    "invalid password",
+)
+# How a server without cluster mode answers a cluster client.
+_NOT_CLUSTER_MARKERS: Final = ("Cluster mode is not enabled", "cluster support disabled")
+
+
 def _unavailable(settings: RedisSettings, exc: Exception) -> RedisUnavailableError:
-    error = RedisUnavailableError(
+    """The library's error for a failed round trip, saying what is wrong: the credentials, a
+    TOPOLOGY that does not match the server, or a server that cannot be reached."""
+    where = (
         f"The Redis {'cluster' if settings.cluster else 'server'} at "
-        f"{', '.join(settings.urls)} cannot be reached ({type(exc).__name__}: "
-        f"{short_repr(str(exc), 200)}); the cache operation did not happen. The client "
-        "reconnects on the next call."
+        f"{', '.join(redacted(url) for url in settings.urls)}"
+    )
+    detail = f"{type(exc).__name__}: {short_repr(str(exc), 200)}"
+    text = str(exc)
+    error: RedisUnavailableError
+    if isinstance(exc, redis.AuthenticationError) or any(m in text for m in _AUTH_MARKERS):
+        error = RedisAuthenticationError(
+            f"{where} refused the credentials ({detail}): check the user name and password "
+            "in LOCATION (redis://user:password@host:port) or CLIENT_OPTIONS. The cache "
+            "operation did not happen."
+        )
+    elif isinstance(exc, redis.exceptions.MovedError | redis.exceptions.AskError):
+        error = RedisTopologyError(
+            f"{where} is a Redis Cluster node (it answered {detail}) but TOPOLOGY is "
+            "'standalone': set TOPOLOGY to 'cluster' (or leave it 'auto' and list the "
+            "cluster's nodes in LOCATION). The cache operation did not happen."
+        )
+    elif any(marker in text for marker in _NOT_CLUSTER_MARKERS):
+        error = RedisTopologyError(
+            f"{where} is not a Redis Cluster ({detail}) but TOPOLOGY is 'cluster': set "
+            "TOPOLOGY to 'standalone' (or 'auto' with one URL). The cache operation did not "
+            "happen."
+        )
+    else:
+        error = RedisUnavailableError(
+            f"{where} cannot be reached ({detail}); the cache operation did not happen. The "
+            "client reconnects on the next call."
+        )
+    error.__cause__ = exc
+    return error
+
+
+_SYNC_LOCK = threading.Lock()
+# settings key -> the largest key + payload the server(s) can take (see the module docstring).
+_PAYLOAD_LIMITS: dict[str, int] = {}
+# A SET needs about this many times its payload while it runs: the request buffer and the value.
+_WRITE_FOOTPRINT = 2
+
+
+def _too_large(key: str, size: int, limit: int) -> ValueTooLargeError:
+    return ValueTooLargeError(
+        f"Cannot store key {short_repr(key)}: its payload is {size} bytes but the Redis "
+        f"server can take at most {limit} bytes ({format_bytes(limit)}: a write needs about "
+        "twice its size, out of maxmemory minus what the empty server uses); no eviction can "
+        "make it fit, so it was not sent (sending it would evict every other key first).",
+        key=key,
+        size=size,
+    )
+
+
+def _out_of_memory(exc: Exception) -> OutOfMemoryError:
+    error = OutOfMemoryError(
+        f"The Redis server refused the write: it is out of memory ({exc}). Under "
+        "'noeviction', or a 'volatile-*' policy with too few keys carrying a TTL, nothing can "
+        "be evicted to make room."
     )
     error.__cause__ = exc
     return error
 
 
+def _refused_writes(keys: Iterable[str], results: list[Any]) -> list[str]:
+    """The keys of a SET pipeline whose SET the server refused for lack of memory; any other
+    error is raised."""
+    refused = []
+    for key, result in zip(keys, results, strict=True):
+        if isinstance(result, redis.exceptions.OutOfMemoryError):
+            refused.append(key)
+        elif isinstance(result, Exception):
+            raise result
+    return refused
+
+
 def _incr_error(key: str, exc: redis.ResponseError) -> Exception:
+    if isinstance(exc, redis.exceptions.OutOfMemoryError):
+        return _out_of_memory(exc)
     text = str(exc)
     if "overflow" in text:
         return OverflowError(f"Incrementing key {short_repr(key)} would overflow: {text}.")
@@ -174,30 +295,97 @@ def _incr_error(key: str, exc: redis.ResponseError) -> Exception:
 
 
 # What "the server cannot serve this now" looks like through redis-py: a refused or dropped
-# connection, a timeout, a cluster whose slots are not all served (CLUSTERDOWN, a primary gone)
-# or whose topology cannot be learnt.
+# connection (refused credentials included), a timeout, a cluster whose slots are not all
+# served (CLUSTERDOWN, a primary gone) or whose topology cannot be learnt, and a cluster node
+# met by a standalone client (MOVED/ASK). _unavailable() says which.
 _CONNECTION_ERRORS = (
     redis.ConnectionError,
     redis.TimeoutError,
     redis.exceptions.ClusterError,
     redis.RedisClusterException,
+    redis.exceptions.MovedError,
+    redis.exceptions.AskError,
 )
 
 
 class _Common:
     """What both clients share: settings, codec, TTL translation."""
 
-    def __init__(self, settings: RedisSettings) -> None:
+    def __init__(
+        self, settings: RedisSettings, *, rejections: RejectionCounter | None = None
+    ) -> None:
+        """``rejections``: the count of refused payloads to share (a backend's sync and async
+        clients pass one, so ``rejected_payloads`` counts both paths); a new one if None."""
         self.settings = settings
-        self.codec = PayloadCodec(
-            resolve_redis_serializer(settings.serializer, settings.signing_keys)
-        )
         self._key = _settings_key(settings)
+        self.codec = PayloadCodec(
+            resolve_redis_serializer(settings.serializer, settings.signing_keys), rejections
+        )
+        configured = int(settings.server_config.get("maxmemory", 0))
+        if configured > 0:
+            _PAYLOAD_LIMITS.setdefault(self._key, configured // _WRITE_FOOTPRINT)
 
     @property
     def rejected_payloads(self) -> int:
-        """Payloads refused by the signed serializer (tampered or foreign) since start-up."""
+        """Payloads refused (tampered, unsigned or foreign) since start-up, on every path."""
         return self.codec.rejected
+
+    def _decode_found(self, keys: list[str], payloads: Iterable[bytes | None]) -> dict[str, Any]:
+        """``get_many``'s values: what decodes. A refused payload (tampered, foreign) is left
+        out as a miss, counted and logged: one bad value does not fail the batch (Django's
+        contract is to return what is found); ``get`` of that key raises."""
+        loads = self.codec.loads
+        found: dict[str, Any] = {}
+        for key, payload in zip(keys, payloads, strict=True):
+            if payload is None:
+                continue
+            try:
+                found[key] = loads(payload)
+            except UntrustedPayloadError as exc:
+                logger.warning("Left %s out of get_many: %s", short_repr(key), exc)
+        return found
+
+    @property
+    def payload_limit(self) -> int | None:
+        """The largest key + payload the server(s) can take; None: no ``maxmemory``."""
+        return _PAYLOAD_LIMITS.get(self._key)
+
+    def learn_payload_limit(self, servers: list[tuple[str, Any]]) -> None:
+        """Read ``maxmemory`` and ``used_memory_startup`` from every primary (sync redis-py
+        clients); the smallest room left is the limit. A server that refuses ``CONFIG GET``
+        (managed services may) leaves the configured ``maxmemory`` as the limit."""
+        rooms = []
+        for _name, server in servers:
+            try:
+                maxmemory = int(server.config_get("maxmemory").get("maxmemory", 0))
+                startup = int(server.info("memory").get("used_memory_startup", 0))
+            except redis.ResponseError:
+                return
+            if maxmemory > 0:
+                rooms.append(max(0, maxmemory - startup) // _WRITE_FOOTPRINT)
+        if rooms:
+            _PAYLOAD_LIMITS[self._key] = min(rooms)
+        else:
+            _PAYLOAD_LIMITS.pop(self._key, None)
+
+    def _encode(self, key: str, value: Any) -> bytes | int:
+        """``value``'s payload; :class:`ValueTooLargeError` when it cannot fit (not sent)."""
+        payload: bytes | int = self.codec.dumps(value)
+        limit = _PAYLOAD_LIMITS.get(self._key)
+        if limit is not None and isinstance(payload, bytes) and len(payload) + len(key) > limit:
+            raise _too_large(key, len(payload), limit)
+        return payload
+
+    def _encode_many(self, items: Mapping[str, Any]) -> tuple[dict[str, bytes | int], list[str]]:
+        """(the payloads that fit, the keys whose payload cannot): every value encoded first."""
+        encoded: dict[str, bytes | int] = {}
+        refused: list[str] = []
+        for key, value in items.items():
+            try:
+                encoded[key] = self._encode(key, value)
+            except ValueTooLargeError:
+                refused.append(key)
+        return encoded, refused
 
     def _decode(self, payload: bytes | None, default: Any) -> Any:
         return default if payload is None else self.codec.loads(payload)
@@ -207,7 +395,6 @@ class _Common:
 
 
 _SYNC_REMOTES: dict[str, Any] = {}
-_SYNC_LOCK = threading.Lock()
 
 
 def _make_sync_remote(settings: RedisSettings) -> Any:
@@ -252,6 +439,8 @@ class RedisClient(_Common):
             yield
         except _CONNECTION_ERRORS as exc:
             raise _unavailable(self.settings, exc) from exc
+        except redis.exceptions.OutOfMemoryError as exc:
+            raise _out_of_memory(exc) from exc
 
     # -- the seam (see the module docstring) ------------------------------------------------
 
@@ -286,12 +475,15 @@ class RedisClient(_Common):
             done = self.remote.set(key, payload, px=px, nx=condition == "nx", xx=condition == "xx")
         return bool(done)
 
-    def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
+    def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> list[str]:
+        """SET every item (one pipeline); the keys the server refused for lack of memory."""
+        if not items:
+            return []
         with self._errors():
             pipe = self.remote.pipeline(transaction=False)
             for key, payload in items.items():
                 pipe.set(key, payload, px=px)
-            pipe.execute()
+            return _refused_writes(items, pipe.execute(raise_on_error=False))
 
     def _remove(self, keys: list[str]) -> int:
         if not keys:
@@ -343,15 +535,10 @@ class RedisClient(_Common):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
-        loads = self.codec.loads
-        return {
-            key: loads(payload)
-            for key, payload in zip(wanted, self._fetch_many(wanted), strict=True)
-            if payload is not None
-        }
+        return self._decode_found(wanted, self._fetch_many(wanted))
 
     def set(self, key: str, value: Any, ttl: float | None) -> None:
-        payload = self.codec.dumps(value)  # encode first: a bad value changes nothing
+        payload = self._encode(key, value)  # encode first: a bad value changes nothing
         if ttl is not None and ttl <= 0:
             self._remove([key])
             return
@@ -359,7 +546,7 @@ class RedisClient(_Common):
 
     def add(self, key: str, value: Any, ttl: float | None) -> bool:
         """Store only if ``key`` is absent; ``True`` if stored (atomic ``SET NX``)."""
-        payload = self.codec.dumps(value)
+        payload = self._encode(key, value)
         if ttl is not None and ttl <= 0:
             # Django's RedisCache: report whether the key was absent, keep nothing.
             if self._write(key, payload, 1, "nx"):
@@ -368,14 +555,19 @@ class RedisClient(_Common):
             return False
         return self._write(key, payload, ttl_to_px(ttl), "nx")
 
-    def set_many(self, items: Mapping[str, Any], ttl: float | None) -> None:
+    def set_many(self, items: Mapping[str, Any], ttl: float | None) -> list[str]:
+        """Store what fits; the keys refused for lack of memory (deleted: no earlier value
+        of theirs is served)."""
         if not items:
-            return
-        encoded = {key: self.codec.dumps(value) for key, value in items.items()}
+            return []
+        encoded, refused = self._encode_many(items)
         if ttl is not None and ttl <= 0:
-            self._remove(list(encoded))
-            return
-        self._write_many(encoded, ttl_to_px(ttl))
+            self._remove(list(items))
+            return []
+        refused += self._write_many(encoded, ttl_to_px(ttl))
+        if refused:
+            self._remove(refused)
+        return refused
 
     def delete(self, key: str) -> bool:
         return self._remove([key]) > 0
@@ -607,6 +799,8 @@ class _Batcher:
                     results = await pipe.execute(raise_on_error=False)
             except _CONNECTION_ERRORS as exc:
                 _fail(futures, _unavailable(settings, exc))
+            except redis.exceptions.OutOfMemoryError as exc:
+                _fail(futures, _out_of_memory(exc))
             except BaseException as exc:  # deliver whatever went wrong to every caller
                 _fail(futures, exc)
             else:
@@ -614,9 +808,11 @@ class _Batcher:
                     if future.done():
                         continue
                     if isinstance(result, Exception):
-                        failure = result
+                        failure: BaseException = result
                         if isinstance(result, _CONNECTION_ERRORS):
                             failure = _unavailable(settings, result)
+                        elif isinstance(result, redis.exceptions.OutOfMemoryError):
+                            failure = _out_of_memory(result)
                         future.set_exception(failure)
                     else:
                         future.set_result(result)
@@ -684,6 +880,8 @@ class AsyncRedisClient(_Common):
             yield
         except _CONNECTION_ERRORS as exc:
             raise _unavailable(self.settings, exc) from exc
+        except redis.exceptions.OutOfMemoryError as exc:
+            raise _out_of_memory(exc) from exc
 
     # -- the seam ---------------------------------------------------------------------------
 
@@ -722,12 +920,14 @@ class AsyncRedisClient(_Common):
             batcher = clients["batch:" + self._key] = _Batcher(self, remote)
         return cast(_Batcher, batcher)
 
-    async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
+    async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> list[str]:
+        if not items:
+            return []
         async with self._errors():
             pipe = self.remote.pipeline(transaction=False)
             for key, payload in items.items():
                 pipe.set(key, payload, px=px)
-            await pipe.execute()
+            return _refused_writes(items, await pipe.execute(raise_on_error=False))
 
     async def _remove(self, keys: list[str]) -> int:
         if not keys:
@@ -778,23 +978,17 @@ class AsyncRedisClient(_Common):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
-        loads = self.codec.loads
-        payloads = await self._fetch_many(wanted)
-        return {
-            key: loads(payload)
-            for key, payload in zip(wanted, payloads, strict=True)
-            if payload is not None
-        }
+        return self._decode_found(wanted, await self._fetch_many(wanted))
 
     async def set(self, key: str, value: Any, ttl: float | None) -> None:
-        payload = self.codec.dumps(value)
+        payload = self._encode(key, value)
         if ttl is not None and ttl <= 0:
             await self._remove([key])
             return
         await self._write(key, payload, ttl_to_px(ttl))
 
     async def add(self, key: str, value: Any, ttl: float | None) -> bool:
-        payload = self.codec.dumps(value)
+        payload = self._encode(key, value)
         if ttl is not None and ttl <= 0:
             if await self._write(key, payload, 1, "nx"):
                 await self._remove([key])
@@ -802,14 +996,18 @@ class AsyncRedisClient(_Common):
             return False
         return await self._write(key, payload, ttl_to_px(ttl), "nx")
 
-    async def set_many(self, items: Mapping[str, Any], ttl: float | None) -> None:
+    async def set_many(self, items: Mapping[str, Any], ttl: float | None) -> list[str]:
+        """Store what fits; the keys refused (see :meth:`RedisClient.set_many`)."""
         if not items:
-            return
-        encoded = {key: self.codec.dumps(value) for key, value in items.items()}
+            return []
+        encoded, refused = self._encode_many(items)
         if ttl is not None and ttl <= 0:
-            await self._remove(list(encoded))
-            return
-        await self._write_many(encoded, ttl_to_px(ttl))
+            await self._remove(list(items))
+            return []
+        refused += await self._write_many(encoded, ttl_to_px(ttl))
+        if refused:
+            await self._remove(refused)
+        return refused
 
     async def delete(self, key: str) -> bool:
         return await self._remove([key]) > 0

@@ -54,7 +54,7 @@ from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
 from ..options import OPTION_BY_NAME, options_for
 from ..view import Cache
-from .tracking import AsyncTracker, Tracker
+from .tracking import CLUSTER_NODE, AsyncTracker, Tracker
 
 __all__ = [
     "DEFAULT_NEAR_MAXMEMORY",
@@ -258,7 +258,8 @@ class NearRemote(Protocol):
     def clear(self) -> None: ...
 
     def tracking_endpoints(self) -> list[dict[str, Any]]:
-        """redis-py ``Connection`` keyword arguments, one mapping per primary."""
+        """redis-py ``Connection`` keyword arguments, one mapping per primary (a cluster's
+        marked ``CLUSTER_NODE: True``: their heartbeat checks the cluster state)."""
 
 
 @runtime_checkable
@@ -398,7 +399,7 @@ def _endpoints_of(client: Any) -> list[dict[str, Any]]:
     for node in primaries():
         pool = getattr(node.redis_connection, "connection_pool", None)
         common = _endpoint(pool) if pool is not None else {}
-        endpoints.append({**common, "host": node.host, "port": node.port})
+        endpoints.append({**common, "host": node.host, "port": node.port, CLUSTER_NODE: True})
     return endpoints
 
 
@@ -438,7 +439,10 @@ class AsyncRedisRemote:
         await self.client.initialize()  # a no-op once the cluster's slots are known
         # Refreshed for a tracker whose primary stopped answering (a failover moves its slots).
         await self.client.nodes_manager.initialize()
-        return [{**_endpoint(node), "host": node.host, "port": node.port} for node in primaries()]
+        return [
+            {**_endpoint(node), "host": node.host, "port": node.port, CLUSTER_NODE: True}
+            for node in primaries()
+        ]
 
 
 # ---------------------------------------------------------------------- the coherence core

@@ -12,7 +12,9 @@ need no signature. Every other value goes through the configured serializer:
 ``json``
     Values other processes or languages write: ``None``, ``bool``, numbers, ``str``, lists and
     dicts with string keys. Reading it runs no code; a value JSON cannot encode raises
-    ``TypeError`` on write (never a silent ``str()``). Tuples come back as lists.
+    ``TypeError`` on write (never a silent ``str()``). Tuples come back as lists. A stored
+    payload that is not UTF-8 JSON (another serializer's, another application's) raises
+    :class:`UntrustedPayloadError` and is counted, like a signature failure.
 signed (``signing_key`` given)
     Wraps either serializer: every payload carries an HMAC-SHA256 tag made with the key from
     settings, checked with a constant-time comparison *before* the payload is decoded. A
@@ -39,6 +41,7 @@ __all__ = [
     "JSONSerializer",
     "PayloadCodec",
     "PickleSerializer",
+    "RejectionCounter",
     "SignedSerializer",
     "UntrustedPayloadError",
     "resolve_redis_serializer",
@@ -84,7 +87,13 @@ class JSONSerializer:
             ) from exc
 
     def loads(self, payload: bytes) -> Any:
-        return json.loads(payload)
+        try:
+            return json.loads(payload)
+        except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+            raise UntrustedPayloadError(
+                f"Refused a cached value of {len(payload)} bytes: it is not UTF-8 JSON (written "
+                f"by another serializer or application: {exc})."
+            ) from exc
 
 
 class SignedSerializer:
@@ -124,14 +133,32 @@ class SignedSerializer:
         )
 
 
+class RejectionCounter:
+    """Payloads refused (:class:`UntrustedPayloadError`) by every codec of one cache: its sync
+    and async clients share one, so ``rejected_payloads`` counts both paths."""
+
+    __slots__ = ("_lock", "count")
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def add(self) -> None:
+        with self._lock:
+            self.count += 1
+
+
 class PayloadCodec:
-    """The bytes<->value step of the client: integers as text, the rest via a serializer."""
+    """The bytes<->value step of the client: integers as text, the rest via a serializer.
 
-    __slots__ = ("serializer", "signed")
+    Every payload the serializer refuses is counted in ``rejections`` (shared by the clients
+    of one cache; a private counter when none is given)."""
 
-    def __init__(self, serializer: Serializer) -> None:
+    __slots__ = ("rejections", "serializer")
+
+    def __init__(self, serializer: Serializer, rejections: RejectionCounter | None = None) -> None:
         self.serializer = serializer
-        self.signed = serializer if isinstance(serializer, SignedSerializer) else None
+        self.rejections = rejections if rejections is not None else RejectionCounter()
 
     def dumps(self, value: Any) -> bytes | int:
         # exact int only: bool is an int subclass, and True must come back as True.
@@ -147,11 +174,15 @@ class PayloadCodec:
                 return int(payload)
             except ValueError:
                 pass
-        return self.serializer.loads(payload)
+        try:
+            return self.serializer.loads(payload)
+        except UntrustedPayloadError:
+            self.rejections.add()
+            raise
 
     @property
     def rejected(self) -> int:
-        return self.signed.rejected if self.signed is not None else 0
+        return self.rejections.count
 
 
 def resolve_redis_serializer(spec: Any, signing_keys: tuple[bytes, ...] = ()) -> Serializer:

@@ -28,12 +28,13 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
 from ..eviction import REDIS_POLICIES
 from ..options import OPTION_BY_NAME, options_for
+from .connection_options import check_client_options, check_url, redacted
 from .near import NEAR_OPTIONS, NearCacheConfig
 
 __all__ = [
@@ -42,6 +43,7 @@ __all__ = [
     "SERVER_PARAMETERS",
     "TOPOLOGIES",
     "RedisSettings",
+    "location_database",
     "parse_locations",
     "parse_redis_settings",
 ]
@@ -153,14 +155,52 @@ def parse_locations(location: Any, option: str = "LOCATION") -> tuple[str, ...]:
             option=option,
         )
     for url in urls:
-        scheme = urlsplit(url).scheme
+        scheme = url.partition("://")[0].lower() if "://" in url else ""
         if scheme not in ("redis", "rediss", "unix"):
             raise ConfigError(
-                f"{option} entry {short_repr(url)} is not a Redis URL: it must start with "
-                "redis://, rediss:// or unix://.",
+                f"{option} entry {short_repr(redacted(url))} is not a Redis URL: it must "
+                "start with redis://, rediss:// or unix://.",
                 option=option,
             )
+        check_url(url, option)  # host, port, query options
     return tuple(urls)
+
+
+def _database_number(text: str, where: str, option: str) -> int:
+    if not text.isdigit():
+        raise ConfigError(
+            f"{option} {where} {short_repr(text)} is not a database number: a Redis URL names "
+            "its database as a path such as '/0' or a query such as '?db=0'.",
+            option=option,
+        )
+    return int(text)
+
+
+def location_database(urls: Sequence[str], option: str = "LOCATION") -> int | None:
+    """The database the URLs name (a path ``/3`` or a query ``?db=3``), or None if none does.
+
+    Every place that names one must agree: a path and a query that differ, or two URLs that
+    differ, are a :class:`ConfigError` naming both (``/abc`` is refused, never read as 0).
+    """
+    found: dict[int, str] = {}
+    for url in urls:
+        parts = urlsplit(url)
+        shown = redacted(url)
+        named: list[tuple[int, str]] = []
+        path = parts.path.strip("/")
+        if parts.scheme != "unix" and path:  # a unix:// URL's path is the socket's
+            named.append((_database_number(path, f"path of {shown!r},", option), repr(shown)))
+        for value in parse_qs(parts.query, keep_blank_values=True).get("db", []):
+            named.append((_database_number(value, f"query db= of {shown!r},", option), repr(shown)))
+        for number, source in named:
+            found.setdefault(number, source)
+    if len(found) > 1:
+        given = " and ".join(f"{number} (in {source})" for number, source in found.items())
+        raise ConfigError(
+            f"{option} names two databases: {given}. Name one.",
+            option=option,
+        )
+    return next(iter(found), None)
 
 
 def _flag(name: str, value: Any) -> bool:
@@ -221,9 +261,19 @@ def _events(value: Any) -> tuple[str, ...]:
 
 
 def parse_redis_settings(
-    location: Any, options: Mapping[str, Any] | None = None, *, db: Any = 0
+    location: Any,
+    options: Mapping[str, Any] | None = None,
+    *,
+    db: Any = None,
+    location_option: str = "LOCATION",
+    db_option: str = "DATABASE",
 ) -> RedisSettings:
     """Validate ``location`` and ``options`` (any case, dashes or underscores) into settings.
+
+    The database has one source of truth, ``settings.db``: the URL's (path ``/3`` or query
+    ``?db=3``), else ``db`` (the framework's DATABASE / CACHE_REDIS_DB setting; None: not
+    given), else 0. Both given and different is an error naming both (``location_option``,
+    ``db_option``: the settings' names in messages).
 
     :raises ConfigError: naming the option, for any unknown name or invalid value.
     """
@@ -292,7 +342,17 @@ def parse_redis_settings(
             wanted[parameter] = "yes" if _flag(spelled[name], given[name]) else "no"
             option_for[parameter] = spelled[name]
 
-    urls = parse_locations(location)
+    urls = parse_locations(location, location_option)
+    url_db = location_database(urls, location_option)
+    if db is None:
+        db = 0 if url_db is None else url_db
+    elif url_db is not None and (isinstance(db, bool) or db != url_db):
+        raise ConfigError(
+            f"The database is given twice with different values: {db_option} = "
+            f"{short_repr(db)} and {location_option} names database {url_db}. Give it in one "
+            "place.",
+            option=db_option,
+        )
     topology = given.get("topology", _DEFAULT["topology"])
     if not isinstance(topology, str) or topology.strip().lower() not in TOPOLOGIES:
         raise ConfigError(
@@ -314,15 +374,15 @@ def parse_redis_settings(
         )
     if isinstance(db, bool) or not isinstance(db, int) or not 0 <= db < config.databases:
         raise ConfigError(
-            f"The database number must be an integer from 0 to {config.databases - 1}, got "
-            f"{short_repr(db)}.",
-            option="database",
+            f"The database number ({db_option if url_db is None else location_option}) must be "
+            f"an integer from 0 to {config.databases - 1}, got {short_repr(db)}.",
+            option=db_option if url_db is None else location_option,
         )
     if topology == "cluster" and db != 0:
         raise ConfigError(
             f"Redis Cluster has only database 0, so the database number {db} cannot be used "
             "with the 'cluster' topology.",
-            option="database",
+            option=db_option if url_db is None else location_option,
         )
     client_options = given.get("client_options") or {}
     if not isinstance(client_options, Mapping):
@@ -331,6 +391,11 @@ def parse_redis_settings(
             f"{short_repr(client_options)}.",
             option=spelled.get("client_options", "client_options"),
         )
+    check_client_options(
+        client_options,
+        cluster=topology == "cluster",
+        option=spelled.get("client_options", "client_options"),
+    )
     serializer = given.get("serializer", _DEFAULT["serializer"])
     from .serializers import resolve_redis_serializer
 

@@ -16,6 +16,13 @@ a hit only while ``monotonic() <= fresh_until`` = (oldest such confirmed send ti
 primaries) + staleness: a write acknowledged at time *w* is never read from any L1 after
 *w + staleness*, whatever happened to the network.
 
+On a Redis Cluster the heartbeat is ``CLUSTER INFO`` instead of ``PING``: a node that reports
+``cluster_state:fail`` (it refuses every keyed command, ``CLUSTERDOWN``: a primary is gone and
+full coverage is required, or this node is cut off from the majority, where a replica may be
+taking over its slots) still answers ``PING``, but its reply confirms nothing. So in a
+cluster-down state hits stop within the bound, the L1 is flushed, and reads go to Redis, which
+raises its ``ClusterDownError``: nothing is served that the cluster itself would refuse.
+
 The :class:`InvalidationSink` (the near cache's coherence core) receives the keys, the flushes
 and the connection-state changes; a (re)connected tracker always makes it flush, since pushes
 may have been lost while no connection was subscribed.
@@ -36,6 +43,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 __all__ = [
+    "CLUSTER_NODE",
     "AsyncTracker",
     "InvalidationSink",
     "Tracker",
@@ -58,6 +66,9 @@ _BACKOFF_MAX = 1.0
 # A connection whose oldest unanswered PING is older than this many staleness bounds is dropped
 # and reconnected: it is no longer merely slow. The L1 was bypassed long before (after one bound).
 _DEAD_AFTER_BOUNDS = 2.0
+#: An endpoint mapping's marker (not a connection argument) for a Redis Cluster primary: its
+#: heartbeat is ``CLUSTER INFO``, confirming freshness only while the node's state is ``ok``.
+CLUSTER_NODE = "cluster_node"
 
 
 # After this many failed sessions in a row a tracker asks the remote for the current primaries:
@@ -194,6 +205,7 @@ class _TrackerBase(abc.ABC):
     def _connection(self, node: int, default_class: Any) -> Any:
         """A new (unconnected) RESP3 connection to ``node``, registered as its current one."""
         kwargs = dict(self.endpoints[node])
+        kwargs.pop(CLUSTER_NODE, None)
         # redis-py's connection classes are untyped; TLS/Unix-socket pools pass their own.
         connection_class: Any = kwargs.pop("connection_class", None) or default_class
         kwargs["protocol"] = 3
@@ -246,13 +258,16 @@ class _TrackerBase(abc.ABC):
         if self.freshness.confirmed[node] + self.staleness < now:
             self.sink.invalidate_all("stale")
 
-    def _heartbeat(self, now: float) -> list[tuple[tuple[Any, ...], _Expected]]:
+    def _heartbeat(self, node: int, now: float) -> list[tuple[tuple[Any, ...], _Expected]]:
         """The commands of one heartbeat and what each reply proves (see :func:`_answer`)."""
         beat: list[tuple[tuple[Any, ...], _Expected]] = []
         ids = self.watched() if self.watched is not None else []
         if ids:
             beat.append((("CLIENT", "LIST", "ID", *ids), ("list", now, ids)))
-        beat.append((("PING",), ("pong", now, [])))
+        if self.endpoints[node].get(CLUSTER_NODE):
+            beat.append((("CLUSTER", "INFO"), ("state", now, [])))
+        else:
+            beat.append((("PING",), ("pong", now, [])))
         return beat
 
 
@@ -364,7 +379,7 @@ class Tracker(_TrackerBase):
         while not self._stop.is_set():
             now = self.clock()
             if now >= next_ping:
-                for command, expectation in self._heartbeat(now):
+                for command, expectation in self._heartbeat(node, now):
                     connection.send_command(*command)
                     expected.append(expectation)
                 next_ping = now + self.heartbeat
@@ -381,9 +396,11 @@ class Tracker(_TrackerBase):
 
 
 # What a heartbeat reply proves: ("pong", sent, []) confirms freshness up to ``sent``;
-# ("list", sent, ids) checks that the watched data connections still exist.
+# ("state", sent, []) too, if the cluster node says ``cluster_state:ok``; ("list", sent, ids)
+# checks that the watched data connections still exist.
 _Expected = tuple[str, float, list[int]]
 _CLIENT_ID = re.compile(rb"(?:^|\s)id=(\d+)")
+_CLUSTER_OK = b"cluster_state:ok"
 
 
 def _answer(
@@ -394,6 +411,11 @@ def _answer(
         freshness.set(node, sent)
         return
     text = reply.encode() if isinstance(reply, str) else bytes(reply or b"")
+    if kind == "state":
+        # Not ok: no confirmation, so the L1 goes stale within the bound and is flushed.
+        if _CLUSTER_OK in text:
+            freshness.set(node, sent)
+        return
     alive = {int(match) for match in _CLIENT_ID.findall(text)}
     if not alive.issuperset(ids):
         # A data connection that tracked keys for us is gone, and Redis dropped its tracking
@@ -521,7 +543,7 @@ class AsyncTracker(_TrackerBase):
                 await connection.disconnect()  # ends the reader's read with an error
                 return
             self._check_stale(node, now)
-            for command, expectation in self._heartbeat(now):
+            for command, expectation in self._heartbeat(node, now):
                 expected.append(expectation)
                 await connection.send_command(*command)
             await asyncio.sleep(self.heartbeat)

@@ -51,6 +51,7 @@ from .client import (
     close_with_loop,
 )
 from .near import AsyncNearCache, AsyncRedisRemote, Coherence, NearCache, RedisRemote
+from .serializers import RejectionCounter
 from .settings import RedisSettings
 
 __all__ = ["AsyncNearRedisClient", "NearRedisClient", "close_near_caches", "settle_near_caches"]
@@ -125,10 +126,16 @@ class NearRedisClient(RedisClient):
     subscribes to it in ``bcast`` mode, so a key outside it must not be read through here.
     """
 
-    def __init__(self, settings: RedisSettings, *, prefix: str) -> None:
+    def __init__(
+        self,
+        settings: RedisSettings,
+        *,
+        prefix: str,
+        rejections: RejectionCounter | None = None,
+    ) -> None:
         if settings.near is None:
             raise ValueError("NearRedisClient needs settings with a near cache (NEAR_CACHE).")
-        super().__init__(settings)
+        super().__init__(settings, rejections=rejections)
         self.prefix = prefix
         self._near_key = _near_key(settings, self._key, prefix)
         self._near: NearCache | None = None
@@ -191,9 +198,9 @@ class NearRedisClient(RedisClient):
         with _writing(self._key, writer, (key,)):
             return super()._write(key, payload, px, condition)
 
-    def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
+    def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> list[str]:
         with _writing(self._key, self._writer(), items):
-            super()._write_many(items, px)
+            return super()._write_many(items, px)
 
     def _remove(self, keys: list[str]) -> int:
         try:
@@ -240,10 +247,16 @@ class NearRedisClient(RedisClient):
 class AsyncNearRedisClient(AsyncRedisClient):
     """:class:`AsyncRedisClient` with the running loop's near cache for ``prefix`` in front."""
 
-    def __init__(self, settings: RedisSettings, *, prefix: str) -> None:
+    def __init__(
+        self,
+        settings: RedisSettings,
+        *,
+        prefix: str,
+        rejections: RejectionCounter | None = None,
+    ) -> None:
         if settings.near is None:
             raise ValueError("AsyncNearRedisClient needs settings with a near cache (NEAR_CACHE).")
-        super().__init__(settings)
+        super().__init__(settings, rejections=rejections)
         self.prefix = prefix
         self._near_key = _near_key(settings, self._key, prefix)
 
@@ -319,9 +332,9 @@ class AsyncNearRedisClient(AsyncRedisClient):
         with _writing(self._key, writer, (key,)):
             return await super()._write(key, payload, px, condition)  # batched
 
-    async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> None:
+    async def _write_many(self, items: Mapping[str, bytes | int], px: int | None) -> list[str]:
         with _writing(self._key, self._writer(), items):
-            await super()._write_many(items, px)
+            return await super()._write_many(items, px)
 
     async def _remove(self, keys: list[str]) -> int:
         try:

@@ -20,6 +20,8 @@ django_cachepolicy.E009    the alias could not be validated at all (a bug: pleas
 django_cachepolicy.W001    ``CULL_FREQUENCY`` without ``MAX_ENTRIES`` (it has no effect)
 django_cachepolicy.W002    ``MAX_ENTRIES`` under ``noeviction``: a full cache refuses writes
 django_cachepolicy.E201    invalid ``RedisPolicyCache`` settings
+django_cachepolicy.E202    the Redis server refused the credentials (password, user name)
+django_cachepolicy.E203    ``TOPOLOGY`` does not match the Redis server (cluster or not)
 django_cachepolicy.W201    the Redis server's memory configuration differs from ``OPTIONS``
 django_cachepolicy.W202    the Redis server does not publish the keyspace events needed
 django_cachepolicy.W203    the Redis server could not be reached to check it

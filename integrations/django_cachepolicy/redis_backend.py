@@ -46,8 +46,15 @@ from django.core.exceptions import ImproperlyConfigured
 from cachepolicy import ConfigError
 from cachepolicy.errors import short_repr
 from cachepolicy.options import options_for
-from cachepolicy.redis.client import AsyncRedisClient, RedisClient
+from cachepolicy.redis.client import (
+    AsyncRedisClient,
+    RedisAuthenticationError,
+    RedisClient,
+    RedisTopologyError,
+)
+from cachepolicy.redis.connection_options import redacted
 from cachepolicy.redis.info import redis_info, redis_info_text
+from cachepolicy.redis.serializers import RejectionCounter
 from cachepolicy.redis.settings import RedisSettings, parse_redis_settings
 from cachepolicy.redis.two_tier import AsyncNearRedisClient, NearRedisClient
 
@@ -81,7 +88,8 @@ def redis_settings_for(location: Any, params: Mapping[str, Any]) -> RedisSetting
                 option=str(name),
             )
     rest = {k: v for k, v in options.items() if k not in _ALIAS_OPTIONS}
-    return parse_redis_settings(location, rest, db=options.get("DATABASE", 0))
+    # The database: LOCATION's (/3 or ?db=3) or DATABASE's; both and different is an error.
+    return parse_redis_settings(location, rest, db=options.get("DATABASE"))
 
 
 class _Misconfigured:
@@ -118,11 +126,12 @@ class RedisPolicyCache(BaseCache):
         if made is None:
             try:
                 # Django's own TIMEOUT rules, with BaseCache's silent fallback to 300 refused.
-                timeout = parse_timeout(f"The cache at {short_repr(location)}", params)
+                timeout = parse_timeout(f"The cache at {short_repr(redacted(location))}", params)
                 settings = redis_settings_for(location, params)
             except (ConfigError, ImproperlyConfigured) as exc:
                 message = (
-                    f"Invalid RedisPolicyCache settings (LOCATION {short_repr(location)}): {exc}"
+                    f"Invalid RedisPolicyCache settings (LOCATION "
+                    f"{short_repr(redacted(location))}): {exc}"
                 )
                 if not (apps.apps_ready and apps.is_installed("django_cachepolicy")):
                     raise ImproperlyConfigured(message) from exc
@@ -139,12 +148,17 @@ class RedisPolicyCache(BaseCache):
     def _make_clients(self, settings: RedisSettings) -> tuple[RedisClient, AsyncRedisClient]:
         """Plain clients, or (``NEAR_CACHE``) the two-tier ones: the process's near cache for
         this server, L1 settings and key prefix in front of Redis."""
+        # One count of refused payloads for both: rejected_payloads counts the async path too.
+        rejections = RejectionCounter()
         if settings.near is None:
-            return RedisClient(settings), AsyncRedisClient(settings)
+            return (
+                RedisClient(settings, rejections=rejections),
+                AsyncRedisClient(settings, rejections=rejections),
+            )
         prefix = self.key_pattern_prefix
         return (
-            NearRedisClient(settings, prefix=prefix),
-            AsyncNearRedisClient(settings, prefix=prefix),
+            NearRedisClient(settings, prefix=prefix, rejections=rejections),
+            AsyncNearRedisClient(settings, prefix=prefix, rejections=rejections),
         )
 
     # ------------------------------------------------------------------ start-up
@@ -178,6 +192,8 @@ class RedisPolicyCache(BaseCache):
                 server_config.apply_server_config(servers, settings)
                 for _name, server in servers:
                     server_config.enable_notify_flags(server, settings.events)
+            # After CONFIG SET: the limit the server runs with (the async client shares it).
+            self._client.learn_payload_limit(servers)
             return not any(
                 server_config.missing_notify_flags(server, settings.events)
                 for _name, server in servers
@@ -190,7 +206,9 @@ class RedisPolicyCache(BaseCache):
         except ConnectionError as exc:
             # The server may come back; every operation will raise until it does, and the
             # system check (W203) says so at start-up.
-            logger.warning("RedisPolicyCache %s: start-up skipped: %s", self.location, exc)
+            logger.warning(
+                "RedisPolicyCache %s: start-up skipped: %s", redacted(self.location), exc
+            )
             with _STARTED_LOCK:
                 _STARTED.discard(marker)
 
@@ -230,9 +248,6 @@ class RedisPolicyCache(BaseCache):
     def _keys(self, keys: Iterable[Any], version: int | None) -> dict[str, Any]:
         """Made key -> the caller's key, in order (duplicates once)."""
         return {self._key(key, version): key for key in keys}
-
-    def _items(self, data: Mapping[Any, Any], version: int | None) -> dict[str, Any]:
-        return {self._key(key, version): value for key, value in data.items()}
 
     @staticmethod
     @contextlib.contextmanager
@@ -299,11 +314,12 @@ class RedisPolicyCache(BaseCache):
     def set_many(
         self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> list[Any]:
-        if data:
-            payload, ttl = self._items(data, version), self._ttl(timeout)
-            with self._dumps_guard():
-                self._client.set_many(payload, ttl)
-        return []
+        if not data:
+            return []
+        made, ttl = self._keys(data, version), self._ttl(timeout)
+        with self._dumps_guard():
+            refused = self._client.set_many({k: data[made[k]] for k in made}, ttl)
+        return [made[k] for k in refused]  # too large, or the server out of memory
 
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         made = list(self._keys(keys, version))
@@ -362,11 +378,12 @@ class RedisPolicyCache(BaseCache):
     async def aset_many(
         self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
     ) -> list[Any]:
-        if data:
-            payload, ttl = self._items(data, version), self._ttl(timeout)
-            with self._dumps_guard():
-                await self._async.set_many(payload, ttl)
-        return []
+        if not data:
+            return []
+        made, ttl = self._keys(data, version), self._ttl(timeout)
+        with self._dumps_guard():
+            refused = await self._async.set_many({k: data[made[k]] for k in made}, ttl)
+        return [made[k] for k in refused]
 
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
         made = list(self._keys(keys, version))
@@ -413,6 +430,8 @@ class RedisPolicyCache(BaseCache):
 # ---------------------------------------------------------------------- system checks
 
 E_INVALID = "django_cachepolicy.E201"
+E_CREDENTIALS = "django_cachepolicy.E202"
+E_TOPOLOGY = "django_cachepolicy.E203"
 W_MISMATCH = "django_cachepolicy.W201"
 W_NO_NOTIFICATIONS = "django_cachepolicy.W202"
 W_UNREACHABLE = "django_cachepolicy.W203"
@@ -455,6 +474,8 @@ def check_redis_caches(caches: Mapping[str, Any]) -> list[Any]:
 
     ======================  =============================================================
     django_cachepolicy.E201  invalid RedisPolicyCache OPTIONS / LOCATION / TIMEOUT
+    django_cachepolicy.E202  the server refused the credentials (password, user name)
+    django_cachepolicy.E203  TOPOLOGY does not match the server (cluster vs standalone)
     django_cachepolicy.W201  the server's memory configuration differs from OPTIONS
     django_cachepolicy.W202  the server does not publish the keyspace events EVENTS needs
     django_cachepolicy.W203  the server could not be reached to check its configuration
@@ -497,6 +518,28 @@ def check_redis_caches(caches: Mapping[str, Any]) -> list[Any]:
 
         try:
             mismatches, missing = client.on_primaries(read_back)
+        except RedisAuthenticationError as exc:
+            messages.append(
+                Error(
+                    f"Cache alias {alias!r}: {exc}",
+                    hint="Fix the password (and user name) in LOCATION "
+                    "(redis://user:password@host:port) or OPTIONS['CLIENT_OPTIONS'].",
+                    obj=obj,
+                    id=E_CREDENTIALS,
+                )
+            )
+            continue
+        except RedisTopologyError as exc:
+            messages.append(
+                Error(
+                    f"Cache alias {alias!r}: {exc}",
+                    hint="Set OPTIONS['TOPOLOGY'] to what the server runs, or leave it "
+                    "'auto' (several URLs in LOCATION mean a cluster, one URL a server).",
+                    obj=obj,
+                    id=E_TOPOLOGY,
+                )
+            )
+            continue
         except ConnectionError as exc:
             messages.append(
                 Warning(

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any
 from cachelib.serializers import BaseSerializer, SimpleSerializer
 from flask_caching.backends.base import BaseCache
 
-from cachepolicy import ConfigError
+from cachepolicy import ConfigError, OutOfMemoryError, ValueTooLargeError
 from cachepolicy.errors import short_repr
 from cachepolicy.redis import server_config
 from cachepolicy.redis.client import RedisClient
@@ -64,6 +64,8 @@ logger = logging.getLogger("flask_cachepolicy")
 # backend_kwargs_from_flask() results that are the in-process store's, with no Redis meaning
 # beyond what parse_redis_settings() decides (it refuses expiry/cull_frequency by name).
 _NOT_SERVER_OPTIONS = ("default_timeout", "ignore_delete_many_errors", "key_prefix", "threshold")
+# Writes refused for lack of memory: False (cachelib's convention), as the in-process backend.
+_REFUSED_WRITES = (OutOfMemoryError, ValueTooLargeError)
 
 
 class _CachelibSerializer:
@@ -118,7 +120,7 @@ class RedisPolicyCache(BaseCache):
         ignore_delete_many_errors: bool = False,
         *,
         key_prefix: str = "",
-        db: int = 0,
+        db: int | None = None,
         app: Flask | None = None,
         **options: Any,
     ) -> None:
@@ -136,7 +138,15 @@ class RedisPolicyCache(BaseCache):
         # cachelib's flag; a key that does not exist counts as deleted, so nothing can fail.
         self.ignore_delete_many_errors = bool(ignore_delete_many_errors)
         self.key_prefix = key_prefix
-        self.settings: RedisSettings = parse_redis_settings(location, options, db=db)
+        # The database: the URL's (/3 or ?db=3) or CACHE_REDIS_DB's; both and different is an
+        # error naming both.
+        self.settings: RedisSettings = parse_redis_settings(
+            location,
+            options,
+            db=db,
+            location_option="CACHE_REDIS_URL",
+            db_option="CACHE_REDIS_DB",
+        )
         self._client: RedisClient = (
             RedisClient(self.settings)
             if self.settings.near is None
@@ -172,6 +182,7 @@ class RedisPolicyCache(BaseCache):
                     "change the server's configuration.",
                     mismatch.sentence(),
                 )
+        self._client.learn_payload_limit(servers)  # after CONFIG SET: what the server runs
         missing = {
             name: flags
             for name, server in servers
@@ -227,6 +238,7 @@ class RedisPolicyCache(BaseCache):
         location = config.get("CACHE_REDIS_URL") or backend_kwargs.pop("location", None)
         backend_kwargs.pop("location", None)
         origins.setdefault("location", "CACHE_REDIS_URL")
+        origins.setdefault("db", "CACHE_REDIS_DB")
         if not location:
             raise ConfigError(
                 "Set CACHE_REDIS_URL to the Redis server's URL (e.g. 'redis://127.0.0.1:6379/0'; "
@@ -235,7 +247,7 @@ class RedisPolicyCache(BaseCache):
             )
         db = backend_kwargs.pop("db", None)
         if db is None:
-            db = config.get("CACHE_REDIS_DB") or 0
+            db = config.get("CACHE_REDIS_DB")  # None: not given (the URL's, else 0)
         for name in ("threshold", "signals", "clock"):
             backend_kwargs.pop(name, None)
         try:
@@ -260,10 +272,13 @@ class RedisPolicyCache(BaseCache):
         self._serializer = None if value is self._default_serializer else value
         if self._serializer is None:
             codec = PayloadCodec(
-                resolve_redis_serializer(self.settings.serializer, self.settings.signing_keys)
+                resolve_redis_serializer(self.settings.serializer, self.settings.signing_keys),
+                self._client.codec.rejections,
             )
         else:
-            codec = PayloadCodec(_CachelibSerializer(self._serializer))
+            codec = PayloadCodec(
+                _CachelibSerializer(self._serializer), self._client.codec.rejections
+            )
         self._client.codec = codec
 
     # -- the cachelib API ------------------------------------------------------------------------
@@ -275,15 +290,25 @@ class RedisPolicyCache(BaseCache):
         return self._client.get(self.key_prefix + key)
 
     def set(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool | None:
+        stored = self.key_prefix + key
         try:
-            self._client.set(self.key_prefix + key, value, self._ttl(timeout))
+            self._client.set(stored, value, self._ttl(timeout))
         except pickle.PicklingError as exc:
             logger.warning("RedisPolicyCache could not serialize %s: %s", short_repr(key), exc)
+            return False
+        except _REFUSED_WRITES as exc:
+            logger.debug("RedisPolicyCache refused set(%s): %s", short_repr(key), exc)
+            # The caller is told the write failed; it must not keep reading the old value.
+            self._client.delete(stored)
             return False
         return True
 
     def add(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool:
-        return self._client.add(self.key_prefix + key, value, self._ttl(timeout))
+        try:
+            return self._client.add(self.key_prefix + key, value, self._ttl(timeout))
+        except _REFUSED_WRITES as exc:
+            logger.debug("RedisPolicyCache refused add(%s): %s", short_repr(key), exc)
+            return False
 
     def delete(self, key: str) -> bool:
         return self._client.delete(self.key_prefix + key)
@@ -300,8 +325,10 @@ class RedisPolicyCache(BaseCache):
         self, mapping: Mapping[str, Any], timeout: FlaskTimeout | None = None
     ) -> list[Any]:
         prefix = self.key_prefix
-        self._client.set_many({prefix + k: v for k, v in mapping.items()}, self._ttl(timeout))
-        return list(mapping)
+        refused = set(
+            self._client.set_many({prefix + k: v for k, v in mapping.items()}, self._ttl(timeout))
+        )
+        return [key for key in mapping if prefix + key not in refused]  # cachelib: those stored
 
     def delete_many(self, *keys: str) -> list[Any]:
         self._client.delete_many([self.key_prefix + key for key in keys])

@@ -44,23 +44,29 @@ def reader_process(conn: Connection, port: int, prefix: str, key: str) -> None:
             return
         conn.send(("ready",))
         last: bytes | None = b"0"
+        last_began = time.monotonic()  # when the newest read that returned ``last`` began
         while True:
             if conn.poll() and conn.recv() == "stop":
                 break
+            began = time.monotonic()
             payload = near.get(key)
             if payload != last:
                 seen = time.monotonic()
                 if payload is not None and last is not None and int(payload) < int(last):
                     conn.send(("back", int(last), int(payload)))
-                conn.send(("seen", payload, seen))
+                conn.send(("seen", payload, seen, last_began))
                 last = payload
+            last_began = began
         conn.send(("info", near.info()))
     finally:
         near.close()
         client.close()
 
 
-def _expect_seen(conn: Connection, value: bytes | None, timeout: float = 10.0) -> float:
+def _expect_seen(
+    conn: Connection, value: bytes | None, timeout: float = 10.0
+) -> tuple[float, float]:
+    """(when the reader first saw ``value``, when its last read of the previous value began)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if not conn.poll(max(0.0, deadline - time.monotonic())):
@@ -69,8 +75,7 @@ def _expect_seen(conn: Connection, value: bytes | None, timeout: float = 10.0) -
         if message[0] == "back":
             raise AssertionError(f"the reader went back from {message[1]} to {message[2]}")
         if message[0] == "seen" and message[1] == value:
-            seen: float = message[2]
-            return seen
+            return message[2], message[3]
     raise AssertionError(f"the reader did not see {value!r} within {timeout}s")
 
 
@@ -84,6 +89,10 @@ def test_two_processes_writes_and_deletes_reach_the_other_l1(shared_redis: Any) 
     child.start()
     writer = NearCache(RedisRemote(shared_redis), prefix=prefix)
     delays: list[float] = []
+    # How long after each acknowledgement the reader's last read of the old value *began*:
+    # the staleness bound caps it by construction, whatever the load (a slow reader makes
+    # the measured delay longer, not this).
+    stale_reads: list[float] = []
     try:
         assert writer.wait_fresh()
         assert parent_end.poll(30), "the reader process did not start"
@@ -93,10 +102,14 @@ def test_two_processes_writes_and_deletes_reach_the_other_l1(shared_redis: Any) 
             writer.set(key, payload)
             acknowledged = time.monotonic()
             assert writer.get(key) == payload  # the writer reads its own write at once
-            delays.append(max(0.0, _expect_seen(parent_end, payload) - acknowledged))
+            seen, old_began = _expect_seen(parent_end, payload)
+            delays.append(max(0.0, seen - acknowledged))
+            stale_reads.append(old_began - acknowledged)
         writer.delete(key)
         acknowledged = time.monotonic()
-        delays.append(max(0.0, _expect_seen(parent_end, None) - acknowledged))
+        seen, old_began = _expect_seen(parent_end, None)
+        delays.append(max(0.0, seen - acknowledged))
+        stale_reads.append(old_began - acknowledged)
         parent_end.send("stop")
         assert parent_end.poll(10)
         message = parent_end.recv()
@@ -120,5 +133,6 @@ def test_two_processes_writes_and_deletes_reach_the_other_l1(shared_redis: Any) 
         f"\ninvalidation delay across processes over {len(ordered)} writes: "
         f"p50 {p50 * 1e3:.3f} ms, p99 {p99 * 1e3:.3f} ms, max {ordered[-1] * 1e3:.3f} ms"
     )
-    # The staleness bound caps the delay by construction (hits stop, the L1 is bypassed).
-    assert ordered[-1] <= STALENESS + 0.25
+    # The staleness bound caps it by construction (hits stop, the L1 is bypassed): no read
+    # that began after the bound returned the old value.
+    assert max(stale_reads) <= STALENESS

@@ -46,6 +46,36 @@ def poll_until(condition: Callable[[], Any], timeout: float = 5.0, interval: flo
         time.sleep(interval)
 
 
+def poll_within_bound(
+    read: Callable[[], Any],
+    settled: Callable[[Any], bool],
+    since: float,
+    bound: float,
+    timeout: float = 5.0,
+) -> Any:
+    """Call ``read()`` until ``settled(result)`` (returned); fail if a read that *began* more
+    than ``bound`` seconds after ``since`` (a ``time.monotonic()``) was not settled.
+
+    Each read is judged by its own start time, so a slow or descheduled test thread only makes
+    fewer reads, never a false failure: a bound checked this way fails on a real violation
+    only, however loaded the machine. (``timeout`` only ends a wait that never settles.)
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        began = time.monotonic()
+        result = read()
+        if settled(result):
+            return result
+        late = began - since
+        if late > bound:
+            raise AssertionError(
+                f"{result!r} from a read begun {late:.3f}s after the event (bound {bound}s)"
+            )
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not settled within {timeout}s: {read}")
+        time.sleep(0.001)
+
+
 @pytest.fixture
 def shared_redis() -> Iterator[Any]:
     client = redis.Redis(host=SHARED_HOST, port=SHARED_PORT)

@@ -77,8 +77,9 @@ def test_tampering_on_the_server_is_refused_through_the_client(location: str, pr
     remote.set(prefix + "foreign", pickle.dumps("planted"))
     with pytest.raises(UntrustedPayloadError):
         client.get(prefix + "safe")
-    with pytest.raises(UntrustedPayloadError):
-        client.get_many([prefix + "foreign"])
+    # get_many leaves a refused value out as a miss, counted (issue 23: one bad value does not
+    # fail the batch; get of that key raises).
+    assert client.get_many([prefix + "foreign"]) == {}
     assert client.rejected_payloads == 2
     client.set(prefix + "n", 1, None)
     assert client.incr(prefix + "n", 2) == 3  # counters stay plain integers under signing

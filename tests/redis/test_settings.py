@@ -88,7 +88,7 @@ def test_topology_follows_the_urls() -> None:
     with pytest.raises(ConfigError, match="standalone"):
         parse_redis_settings(f"{URL},redis://127.0.0.1:2", {"TOPOLOGY": "standalone"})
     with pytest.raises(ConfigError, match="only database 0"):
-        parse_redis_settings(URL, {"TOPOLOGY": "cluster"}, db=3)
+        parse_redis_settings("redis://127.0.0.1:1", {"TOPOLOGY": "cluster"}, db=3)
     with pytest.raises(ConfigError, match="not a Redis URL"):
         parse_redis_settings("http://example.com")
 

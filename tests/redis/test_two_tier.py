@@ -17,6 +17,7 @@ import io
 import json
 import os
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -50,6 +51,11 @@ def _django(location: str, prefix: str, **options: Any) -> Any:
 
     params = {"KEY_PREFIX": prefix, "OPTIONS": {"EVENTS": (), **_NEAR, **options}}
     return RedisPolicyCache(location, params)
+
+
+# A TTL short enough to wait out, and how often a read starved past it is tried again.
+_BRIEF = 0.3
+_BRIEF_TRIES = 10
 
 
 def _raw(location: str) -> Any:
@@ -153,10 +159,15 @@ def test_the_l1_copy_never_outlives_the_ttl(location: str, prefix: str) -> None:
     raw = _raw(location)
     key = cache.make_and_validate_key("brief")
     _pushes_ignored(near.core)  # the expiry push must not be what removes it
-    cache.set("brief", "x", timeout=0.3)
-    assert cache.get("brief") == "x" and _held(
-        near, key
-    )  # the expiry push must not be what removes it
+    for _attempt in range(_BRIEF_TRIES):
+        began = time.monotonic()
+        cache.set("brief", "x", timeout=_BRIEF)
+        if cache.get("brief") == "x" and _held(near, key):
+            break
+        # Missing only because this thread was starved past the TTL: try again.
+        assert time.monotonic() - began >= _BRIEF
+    else:
+        pytest.fail(f"no read within a {_BRIEF}s TTL in {_BRIEF_TRIES} tries")
     poll_until(lambda: raw.pttl(key) == -2, timeout=5.0)
     assert cache.get("brief") is None
     raw.close()
@@ -318,9 +329,17 @@ def test_async_ttl_is_respected(location: str, prefix: str) -> None:
         assert await near.wait_fresh(5.0)
         key = cache.make_and_validate_key("brief")
         _pushes_ignored(near.core)
-        await cache.aset("brief", "x", timeout=0.3)
-        assert await cache.aget("brief") == "x" and _held(near, key)
+        for _attempt in range(_BRIEF_TRIES):
+            began = time.monotonic()
+            await cache.aset("brief", "x", timeout=_BRIEF)
+            if await cache.aget("brief") == "x" and _held(near, key):
+                break
+            assert time.monotonic() - began >= _BRIEF  # starved past the TTL: try again
+        else:
+            pytest.fail(f"no read within a {_BRIEF}s TTL in {_BRIEF_TRIES} tries")
+        deadline = time.monotonic() + 5.0
         while raw.pttl(key) != -2:
+            assert time.monotonic() < deadline, "the key did not expire"
             await asyncio.sleep(0.005)
         assert await cache.aget("brief") is None
         await cache.async_client.aclose()
