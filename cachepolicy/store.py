@@ -27,6 +27,7 @@ from .eviction.base import EvictionPolicy
 from .eviction.registry import resolve_policy
 from .expiry.base import ExpiryStrategy
 from .expiry.registry import resolve_expiry
+from .recorder import Recorder
 from .serializers import Serializer, resolve_serializer
 
 __all__ = ["RUNTIME_OPTIONS", "CacheStore"]
@@ -101,6 +102,11 @@ class CacheStore:
         self.events = EventBus()
         self.engine = Engine(config, policy, self.expiry, self.clock, self.rng, self.events)
         self.engine.owner = weakref.ref(self)
+        #: The access recorder (the ``record`` option), or None: views bind recording paths
+        #: only when there is one.
+        self.recorder: Recorder | None = (
+            Recorder(config, self.clock) if config.record is not None else None
+        )
         self._closed = False
         forksafety.track(self)
         self.expiry.attach(_engine_of(self.engine.owner))
@@ -155,8 +161,12 @@ class CacheStore:
         return self.events.subscribe(callback, events)
 
     def info(self) -> dict[str, Any]:
-        """Redis INFO fields (memory, stats, keyspace) as a dict."""
-        return introspection.info(self)
+        """Redis INFO fields (memory, stats, keyspace) as a dict; the recorder's when it
+        records."""
+        info = introspection.info(self)
+        if self.recorder is not None:
+            info.update(self.recorder.info())
+        return info
 
     def info_text(self) -> str:
         """The same report as Redis-INFO-style text."""
@@ -241,6 +251,8 @@ class CacheStore:
         if not self._closed:
             self._closed = True
             self.expiry.stop()
+            if self.recorder is not None:
+                self.recorder.close()
 
     @property
     def closed(self) -> bool:
@@ -254,6 +266,8 @@ class CacheStore:
         """After fork(): the parent releases; the child starts with a fresh lock."""
         if child:
             self.engine.after_fork_in_child()
+            if self.recorder is not None:
+                self.recorder.after_fork_in_child()
         elif held:
             self.engine.lock.release()
 

@@ -11,6 +11,8 @@ Formats (``--format``, or detected from the file name and its first bytes):
 * ``text``: one key per line, any text (a URL, a cache key); blank lines skipped;
 * ``csv``: ``key,size[,op[,timestamp]]`` per line (a header line naming ``key`` is skipped);
   ``op`` is ``get``, ``set`` or ``delete`` (default ``get``), ``timestamp`` seconds;
+* ``recording``: a file of the cache's own recorder (the ``record`` option,
+  :mod:`cachepolicy.recorder`): keyed hashes, sizes, operations, TTLs, times, sampling rate;
 
 Compression follows the extension: ``.gz``, ``.xz``, ``.bz2`` (standard library) and ``.zst``
 (the ``zstandard`` package, in the ``cachepolicy[sim]`` extra).
@@ -25,6 +27,7 @@ import bz2
 import gzip
 import io
 import lzma
+import math
 import os
 import sys
 from array import array
@@ -46,11 +49,12 @@ __all__ = [
     "read_trace",
 ]
 
-#: Operation codes of :attr:`Trace.ops`.
-GET, SET, DELETE = 0, 1, 2
+#: Operation codes of :attr:`Trace.ops`: a get (counted), a write, a delete, a touch
+#: (refreshes recency; with a TTL also sets it) and an expire (sets or removes the TTL only).
+GET, SET, DELETE, TOUCH, EXPIRE = 0, 1, 2, 3, 4
 OP_NAMES = {"get": GET, "set": SET, "delete": DELETE}
 
-FORMATS = ("arc", "lirs", "int32", "int64", "text", "csv")
+FORMATS = ("arc", "lirs", "int32", "int64", "text", "csv", "recording")
 
 # Bytes decompressed per read() for the binary formats: big enough to amortize the call,
 # small enough that a large trace is never held twice in memory.
@@ -78,8 +82,11 @@ class Trace:
 
     ``keys[i]`` is request ``i``'s key (interned to an int). The optional columns have one
     value per request: ``sizes`` (value bytes: the trace is replayed in byte mode), ``ops``
-    (:data:`GET` / :data:`SET` / :data:`DELETE`; without it every request is a get, and a
-    miss is filled), ``ttls`` (seconds, 0 = none; sets only) and ``times`` (seconds).
+    (:data:`GET` / :data:`SET` / :data:`DELETE` / :data:`TOUCH` / :data:`EXPIRE`; without it
+    every request is a get, and a miss is filled), ``ttls`` (seconds; ``inf`` = none, ``nan``
+    = keep the key's) and ``times`` (seconds). A sampled recording has ``sample_rate`` < 1:
+    its caches are simulated at that fraction of each size (SHARDS), and ``key_lengths``
+    (per key) lets the stand-in keys cost what the recorded keys did.
     """
 
     name: str
@@ -91,6 +98,8 @@ class Trace:
     times: array[float] | None = None
     #: How many keys were interned (keys are 0 .. distinct-1).
     distinct: int = 0
+    sample_rate: float = 1.0
+    key_lengths: array[int] | None = None
     #: Per get: fill the cache on a miss (the app would); computed by :meth:`fills`.
     _fills: bytes | None = field(default=None, repr=False)
 
@@ -113,7 +122,7 @@ class Trace:
 
     @property
     def has_ttls(self) -> bool:
-        return self.ttls is not None and any(self.ttls)
+        return self.ttls is not None and any(math.isfinite(ttl) for ttl in self.ttls)
 
     def fills(self) -> bytes:
         """Per request, 1 when a get that misses is to be filled by the simulator.
@@ -131,10 +140,11 @@ class Trace:
                 next_op: dict[int, int] = {}
                 keys, ops = self.keys, self.ops
                 for index in range(len(keys) - 1, -1, -1):
-                    key = keys[index]
-                    if ops[index] == GET:
+                    key, op = keys[index], ops[index]
+                    if op == GET:
                         fills[index] = next_op.get(key) != SET
-                    next_op[key] = ops[index]
+                    if op <= DELETE:  # touches and expires neither read nor fill
+                        next_op[key] = op
                 self._fills = bytes(fills)
         return self._fills
 
@@ -244,6 +254,8 @@ def detect_format(path: Path) -> str:
         return "csv"
     if lower.endswith(".lis"):
         return "arc"
+    if lower.endswith(".cprec") or ".cprec." in lower:
+        return "recording"
     with open_decompressed(path) as stream:
         try:
             head = stream.read(_SNIFF)
@@ -474,3 +486,64 @@ _READERS: dict[str, Callable[[IO[bytes], Path, int | None], Trace]] = {
     "text": _read_text,
     "csv": _read_csv,
 }
+
+
+def _read_recording(stream: IO[bytes], path: Path, limit: int | None) -> Trace:
+    """A recorder's file (:data:`cachepolicy.recorder.HEADER`, then
+    :data:`cachepolicy.recorder.RECORD`s)."""
+    from .. import recorder
+
+    head = stream.read(recorder.HEADER.size)
+    if len(head) < recorder.HEADER.size or not head.startswith(recorder.MAGIC[:6]):
+        raise TraceError(f"{path} is not a cachepolicy recording (no header).")
+    magic, rate, _start, _fingerprint, _pid = recorder.HEADER.unpack(head)
+    if magic != recorder.MAGIC:
+        raise TraceError(
+            f"{path} is a recording of format version {magic[-1]}; this simulator reads "
+            f"version {recorder.MAGIC[-1]}."
+        )
+    data = stream.read() if limit is None else stream.read(limit * recorder.RECORD.size)
+    stray = len(data) % recorder.RECORD.size
+    if stray:
+        raise TraceError(
+            f"{path}: the recording is truncated: {stray} stray bytes after "
+            f"{len(data) // recorder.RECORD.size:,} whole records."
+        )
+    ops_of = {
+        recorder.GET_HIT: GET,
+        recorder.GET_MISS: GET,
+        recorder.SET: SET,
+        recorder.DELETE: DELETE,
+        recorder.TOUCH: TOUCH,
+        recorder.EXPIRE: EXPIRE,
+    }
+    intern = _Interner()
+    keys, sizes, lengths = array("q"), array("q"), array("q")
+    ttls, times = array("d"), array("d")
+    ops = bytearray()
+    for hashed, length, size, op, ttl, when in recorder.RECORD.iter_unpack(data):
+        mapped = ops_of.get(op)
+        if mapped is None:
+            raise TraceError(f"{path}: record {len(keys):,} has the unknown operation {op}.")
+        key = intern(hashed)
+        if key == len(lengths):
+            lengths.append(length)
+        keys.append(key)
+        sizes.append(size)
+        ops.append(mapped)
+        ttls.append(ttl)
+        times.append(when)
+    return Trace(
+        _stem(path),
+        "recording",
+        keys,
+        sizes=sizes,
+        ops=bytes(ops),
+        ttls=ttls,
+        times=times,
+        sample_rate=rate,
+        key_lengths=lengths,
+    )
+
+
+_READERS["recording"] = _read_recording

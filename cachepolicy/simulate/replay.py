@@ -15,11 +15,13 @@ recommends is the number to write in the settings. The engine charges each entry
 bytes plus the key and a fixed per-entry overhead (:mod:`cachepolicy._core.entry`); the
 references charge the same per entry (:func:`entry_costs`) but not the few bytes of growth of
 the engine's hash tables, so the engine holds slightly fewer keys than exact LRU at one size.
+The references ignore TTLs (the engine honours them); a touch refreshes exact LRU's recency.
 """
 
 from __future__ import annotations
 
 import heapq
+import math
 from array import array
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
@@ -29,7 +31,7 @@ from typing import Any
 from ..clock import ManualClock
 from ..errors import OutOfMemoryError, ValueTooLargeError
 from ..view import Cache
-from .readers import DELETE, GET, Trace
+from .readers import DELETE, EXPIRE, GET, SET, TOUCH, Trace
 
 __all__ = [
     "Counts",
@@ -99,8 +101,13 @@ class RawBytes:
 
 
 def key_names(trace: Trace) -> list[str]:
-    """The engine's key string of every interned key (``"0"``, ``"1"``, ...)."""
-    return [str(key) for key in range(trace.distinct)]
+    """The engine's key string of every interned key (``"0"``, ``"1"``, ...), zero-padded to
+    the recorded key's length when the trace knows it (a recording), so that each stand-in
+    costs the engine what the key did (for ASCII keys, exactly)."""
+    lengths = trace.key_lengths
+    if lengths is None:
+        return [str(key) for key in range(trace.distinct)]
+    return [str(key).zfill(lengths[key]) for key in range(trace.distinct)]
 
 
 def entry_costs(trace: Trace, names: Sequence[str]) -> array[int]:
@@ -211,6 +218,7 @@ def _replay_operations(
 ) -> Counts:
     """Any trace: operations, TTLs and timestamps as recorded."""
     get, put, delete, move = cache.get, cache.set, cache.delete, clock.move_to
+    touch, expire, persist = cache.touch, cache.expire, cache.persist
     tick = 1.0 / rate
     hits = hit_bytes = refused = requests = request_bytes = 0
     payloads = _payloads(trace, by_bytes)
@@ -220,8 +228,18 @@ def _replay_operations(
         move(times[index] if times is not None else _START + index * tick)
         name = names[key]
         op = ops[index] if ops is not None else GET
+        ttl = ttls[index] if ttls is not None else math.inf
         if op == DELETE:
             delete(name)
+            continue
+        if op == TOUCH:
+            try:
+                touch(name) if math.isnan(ttl) else touch(name, _ttl(ttl))
+            except (OutOfMemoryError, ValueTooLargeError):
+                refused += 1
+            continue
+        if op == EXPIRE:
+            persist(name) if math.isinf(ttl) else expire(name, ttl)
             continue
         size = sizes[index] if sizes is not None else 0
         if op == GET:
@@ -233,14 +251,22 @@ def _replay_operations(
                 continue
             if not fills[index]:
                 continue
-        ttl = ttls[index] if ttls is not None else 0.0
+        payload = payloads[size] if payloads else b""
         try:
-            put(name, payloads[size] if payloads else b"", ttl if ttl > 0 else None)
+            if op == SET and math.isnan(ttl):
+                put(name, payload, keepttl=True)
+            else:
+                put(name, payload, _ttl(ttl))
         except (OutOfMemoryError, ValueTooLargeError):
             refused += 1
     if not by_bytes:
         hit_bytes = request_bytes = 0
     return Counts(hits, requests, hit_bytes, request_bytes, refused)
+
+
+def _ttl(ttl: float) -> float | None:
+    """A trace's TTL as the cache takes it (``inf``: none)."""
+    return None if math.isinf(ttl) else ttl
 
 
 # ---------------------------------------------------------------------------------- references
@@ -258,6 +284,10 @@ def replay_lru(trace: Trace, size: int, costs: Sequence[int] | None = None) -> C
         op = ops[index] if ops is not None else GET
         if op == DELETE:
             used -= cache.pop(key, 0)
+            continue
+        if op in (TOUCH, EXPIRE):  # a touch refreshes recency; TTLs are ignored
+            if op == TOUCH and key in cache:
+                move(key)
             continue
         if op == GET:
             requests += 1
@@ -292,7 +322,11 @@ def _next_uses(trace: Trace) -> array[int]:
     for index in range(never - 1, -1, -1):
         key = keys[index]
         next_use[index] = last.get(key, never)
-        last[key] = index if ops is None or ops[index] == GET else never
+        op = GET if ops is None else ops[index]
+        if op == GET:
+            last[key] = index
+        elif op in (SET, DELETE):
+            last[key] = never
     return next_use
 
 
@@ -320,6 +354,8 @@ def replay_opt(trace: Trace, size: int, costs: Sequence[int] | None = None) -> C
         if op == DELETE:
             if cached.pop(key, None) is not None:
                 used -= cost_of.pop(key)
+            continue
+        if op in (TOUCH, EXPIRE):
             continue
         if op == GET:
             requests += 1

@@ -218,14 +218,22 @@ def check_options(options: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def working_set(trace: Trace, by_bytes: bool, costs: Sequence[int] | None = None) -> int:
-    """Distinct keys, or the bytes of every distinct key at its last cost."""
+    """Distinct keys, or the bytes of every distinct key at its last cost; of the whole
+    traffic, for a sampled recording (the sample's divided by its rate)."""
     if not by_bytes:
-        return trace.distinct
+        return round(trace.distinct / trace.sample_rate)
     assert costs is not None
     last: dict[int, int] = {}
     for key, cost in zip(trace.keys, costs, strict=True):
         last[key] = cost
-    return sum(last.values())
+    return round(sum(last.values()) / trace.sample_rate)
+
+
+def scaled(size: int, rate: float) -> int:
+    """The size simulated on a sample taken at ``rate`` to stand for ``size`` (SHARDS: a
+    cache ``rate`` times as large sees the sample's reuse distances as the full one sees the
+    full trace's)."""
+    return size if rate >= 1 else max(1, round(size * rate))
 
 
 def auto_sizes(working: int, points: int = 8, low: float = 0.01) -> list[int]:
@@ -286,6 +294,7 @@ def _run(job: Job) -> tuple[int, str, int, Counts, float]:
     index, row, size, seed, rate, options = job
     trace, names, costs = _TRACES[index]
     started = time.perf_counter()
+    size = scaled(size, trace.sample_rate)
     if row.kind == "lru":
         counts = replay_lru(trace, size, costs)
     elif row.kind == "opt":
