@@ -227,14 +227,15 @@ class Recorder:
         self.rate = config.record_rate
         self.max_bytes = config.record_max_bytes
         self._secret = _secret(config, self._directory)
-        self._seed = zlib.crc32(self._secret)
-        self._threshold = min(_FULL, int(self.rate * _FULL))
+        #: The sample: keys whose CRC-32 seeded with ``seed`` is below ``threshold``.
+        self.seed = zlib.crc32(self._secret)
+        self.threshold = min(_FULL, int(self.rate * _FULL))
         self._time = clock.time
         self._capacity = buffer_records
         self._interval = flush_interval
-        #: The request path's method: no sampling test at all when every key is recorded.
+        #: Note one access (the sample tested here); views call it outside the hot paths.
         self.note: Callable[[str, int, int, float], None] = (
-            self._note_every if self._threshold >= _FULL else self._note_sampled
+            self.enqueue if self.threshold >= _FULL else self._note_sampled
         )
         self._fresh_process()
         _live.add(self)
@@ -257,11 +258,12 @@ class Recorder:
     # ------------------------------------------------------------------ the request path
 
     def _note_sampled(self, key: str, op: int, size: int, ttl: float) -> None:
-        if zlib.crc32(key.encode("utf-8", "surrogatepass"), self._seed) >= self._threshold:
+        if zlib.crc32(key.encode("utf-8", "surrogatepass"), self.seed) >= self.threshold:
             return
-        self._note_every(key, op, size, ttl)
+        self.enqueue(key, op, size, ttl)
 
-    def _note_every(self, key: str, op: int, size: int, ttl: float) -> None:
+    def enqueue(self, key: str, op: int, size: int, ttl: float) -> None:
+        """Queue one record of a sampled key (or count it dropped); never blocks."""
         queue = self._queue
         if len(queue) >= self._capacity:
             with self._lock:
@@ -386,55 +388,90 @@ atexit.register(_close_all)
 
 class RecordingAccessor:
     """A view's read and write paths with each access noted: bound in place of the engine's
-    :class:`~cachepolicy._core.accessor.Accessor` (same methods) when the store records."""
+    :class:`~cachepolicy._core.accessor.Accessor` (same methods) when the store records.
+
+    Each method is a closure over what it needs, and tests the sample inline: one interpreted
+    frame and a CRC-32 per call beyond the engine's own work; only a sampled key goes on to
+    the recorder's queue.
+    """
 
     def __init__(self, inner: Accessor, recorder: Recorder) -> None:
         self._inner = inner
-        self._note = recorder.note
         self.prefix: str = inner.prefix
         self.encode = inner.encode
-        self._get_payload = inner.get_payload
-        self._loads = inner.loads
+        prefix = self.prefix
+        seed, threshold, enqueue = recorder.seed, recorder.threshold, recorder.enqueue
+        crc32 = zlib.crc32
+        read, read_value = inner.get_payload, inner.get
+        peek, db = inner.engine.peek, inner.db
+        write, add, set_keeping = inner.set_payload, inner.add_payload, inner.set
+        encode = inner.encode
+
+        def get_payload(key: Any) -> bytes | None:
+            payload = read(key)
+            stored = (prefix + key if prefix else key) if type(key) is str else _stored(prefix, key)
+            if crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
+                if payload is None:
+                    enqueue(stored, GET_MISS, 0, NO_TTL)
+                else:
+                    enqueue(stored, GET_HIT, len(payload), NO_TTL)
+            return payload
+
+        def get(key: Any, default: Any = None) -> Any:
+            # The engine's own get (one call, as without recording); the payload's size is
+            # looked up, without touching or counting, only for a sampled hit.
+            value = read_value(key, _MISS)
+            stored = (prefix + key if prefix else key) if type(key) is str else _stored(prefix, key)
+            if crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
+                if value is _MISS:
+                    enqueue(stored, GET_MISS, 0, NO_TTL)
+                else:
+                    entry = peek(db, stored)
+                    enqueue(stored, GET_HIT, 0 if entry is None else len(entry.payload), NO_TTL)
+            return default if value is _MISS else value
+
+        def set_payload(key: Any, payload: bytes, ttl: Any) -> None:
+            write(key, payload, ttl)
+            stored = (prefix + key if prefix else key) if type(key) is str else _stored(prefix, key)
+            if crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
+                enqueue(stored, SET, len(payload), NO_TTL if ttl is None else float(ttl))
+
+        def add_payload(key: Any, payload: bytes, ttl: Any) -> bool:
+            added: bool = add(key, payload, ttl)
+            stored = (prefix + key if prefix else key) if type(key) is str else _stored(prefix, key)
+            if added and crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
+                enqueue(stored, SET, len(payload), NO_TTL if ttl is None else float(ttl))
+            return added
+
+        def set_value(key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False) -> None:
+            if type(key) is not str:  # before serializing, as the accessor checks
+                key = exact_key(key)
+            if keepttl:
+                set_keeping(key, value, ttl, keepttl=True)
+                size, field = 0, KEEP_TTL  # the size is not known here: the simulator infers it
+            else:
+                payload = encode(value, key)
+                write(key, payload, ttl)
+                size, field = len(payload), NO_TTL if ttl is None else float(ttl)
+            stored = prefix + key if prefix else key
+            if crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
+                enqueue(stored, SET, size, field)
+
+        self.get_payload = get_payload
+        self.get = get
+        self.set_payload = set_payload
+        self.add_payload = add_payload
+        self.set = set_value
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
-    def _stored(self, key: Any) -> str:
-        """The store's key for ``key`` (a bad key raises as the accessor would)."""
-        stored: str = key if type(key) is str else exact_key(key)
-        return self.prefix + stored if self.prefix else stored
 
-    def get_payload(self, key: Any) -> bytes | None:
-        payload = self._get_payload(key)
-        if payload is None:
-            self._note(self._stored(key), GET_MISS, 0, NO_TTL)
-        else:
-            self._note(self._stored(key), GET_HIT, len(payload), NO_TTL)
-        return payload
+#: What the engine's get returns on a miss, to tell a miss from a stored None.
+_MISS: Final = object()
 
-    def get(self, key: Any, default: Any = None) -> Any:
-        payload = self.get_payload(key)
-        return default if payload is None else self._loads(payload)
 
-    def set_payload(self, key: Any, payload: bytes, ttl: Any) -> None:
-        stored = self._stored(key)
-        self._inner.set_payload(key, payload, ttl)
-        self._note(stored, SET, len(payload), NO_TTL if ttl is None else float(ttl))
-
-    def add_payload(self, key: Any, payload: bytes, ttl: Any) -> bool:
-        stored = self._stored(key)
-        added = self._inner.add_payload(key, payload, ttl)
-        if added:
-            self._note(stored, SET, len(payload), NO_TTL if ttl is None else float(ttl))
-        return added
-
-    def set(self, key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False) -> None:
-        if type(key) is not str:  # before serializing, as the accessor checks
-            key = exact_key(key)
-        if keepttl:
-            self._inner.set(key, value, ttl, keepttl=True)
-            self._note(self.prefix + key, SET, 0, KEEP_TTL)  # size unknown: inferred later
-            return
-        payload = self.encode(value, key)
-        self._inner.set_payload(key, payload, ttl)
-        self._note(self.prefix + key, SET, len(payload), NO_TTL if ttl is None else float(ttl))
+def _stored(prefix: str, key: Any) -> str:
+    """The store's key for a non-``str`` key that the accessor accepted (a str subclass)."""
+    plain: str = exact_key(key)
+    return prefix + plain if prefix else plain

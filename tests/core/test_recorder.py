@@ -18,6 +18,7 @@ from cachepolicy._core.accessor import Accessor
 from cachepolicy.recorder import HEADER, RECORD, Recorder, RecordingAccessor, key_hash
 from cachepolicy.simulate import read_trace, replay_engine
 from cachepolicy.simulate.cli import main as simulate_main
+from cachepolicy.simulate.readers import GET, SET
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "a deployment secret of some length"
@@ -236,12 +237,17 @@ def test_without_recording_the_engines_methods_are_bound() -> None:
 def test_with_recording_every_view_binds_the_recording_paths(tmp_path: Path) -> None:
     cache, _ = _recorded(tmp_path)
     for view in (cache, cache.no_touch()):
-        assert type(view.__dict__["get"].__self__) is RecordingAccessor
+        assert isinstance(view._access, RecordingAccessor)
+        assert view.__dict__["get"] is view._access.get
     getter: Callable[[str], Any] = cache.prefixed_getter("p:")
     getter("x")
+    cache.set("none", None)
+    assert cache.get("none", "default") is None  # a stored None is a hit, not the default
     cache.close()
     trace = read_trace(_only_recording(tmp_path))
-    assert trace.key_lengths is not None and list(trace.key_lengths) == [3]
+    assert trace.key_lengths is not None and list(trace.key_lengths) == [3, 4]
+    assert trace.ops is not None and list(trace.ops) == [GET, SET, GET]
+    assert trace.sizes is not None and trace.sizes[2] == trace.sizes[1] > 0
 
 
 @pytest.mark.parametrize(
