@@ -60,8 +60,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
 from ._core.accessor import Accessor, exact_key
+from .curve import ShardsCurve
 from .errors import ConfigError, short_repr
-from .sizing import parse_memory
+from .sizing import format_bytes, parse_memory
 
 if TYPE_CHECKING:
     from .clock import Clock
@@ -105,6 +106,8 @@ FLUSH_INTERVAL: Final = 1.0
 #: Seconds close() waits for the writer before giving up on the queued records.
 _CLOSE_TIMEOUT: Final = 5.0
 _FULL: Final = 1 << 32
+#: Where ``info()`` reads the live curve: these multiples of ``maxmemory``.
+CURVE_POINTS: Final = (0.25, 0.5, 1.0, 2.0, 4.0)
 _MIN_SECRET: Final = 16
 
 
@@ -219,6 +222,7 @@ class Recorder:
         *,
         buffer_records: int = BUFFER_RECORDS,
         flush_interval: float = FLUSH_INTERVAL,
+        entry_overhead: int = 0,
     ) -> None:
         assert config.record is not None
         target = Path(config.record)
@@ -237,6 +241,9 @@ class Recorder:
         self.note: Callable[[str, int, int, float], None] = (
             self.enqueue if self.threshold >= _FULL else self._note_sampled
         )
+        #: Bytes the engine charges an entry beyond its key's characters and value's bytes: what
+        #: the live curve weighs each key with.
+        self.entry_overhead = entry_overhead
         self._fresh_process()
         _live.add(self)
 
@@ -254,6 +261,8 @@ class Recorder:
         #: Records written to files, and records dropped because the queue was full.
         self.recorded = 0
         self.dropped = 0
+        #: The live LRU curve of this process's traffic, fed by the writer from the sample.
+        self.curve = ShardsCurve(threshold=self.threshold)
 
     # ------------------------------------------------------------------ the request path
 
@@ -300,10 +309,18 @@ class Recorder:
         if not count:
             return
         secret, pack = self._secret, RECORD.pack
+        curve, seed, overhead = self.curve, self.seed, self.entry_overhead
         records = []
         for _ in range(count):
             key, op, size, ttl, when = queue.popleft()
             records.append(pack(key_hash(key, secret), min(len(key), 0xFFFF), size, op, ttl, when))
+            if op <= SET:  # reads feed the curve, writes give it sizes
+                hashed = zlib.crc32(key.encode("utf-8", "surrogatepass"), seed)
+                cost = overhead + len(key) + size
+                if op == SET:
+                    curve.resize(hashed, cost)
+                else:
+                    curve.access(hashed, cost)
         self._write(records)
         self.recorded += count
 
@@ -362,15 +379,27 @@ class Recorder:
         self._fresh_process()
         self._closing = closing
 
-    def info(self) -> dict[str, Any]:
-        """The fields ``info()`` shows."""
-        return {
+    def info(self, maxmemory: int = 0, reads: int | None = None) -> dict[str, Any]:
+        """The fields ``info()`` shows; with ``maxmemory`` (the budget in force, or the memory
+        used when there is none), the live curve at :data:`CURVE_POINTS` times it. ``reads``
+        (every get the store counted) corrects the sample's count (SHARDS_adj)."""
+        report: dict[str, Any] = {
             "record_file": str(self.path),
             "record_rate": self.rate,
             "record_recorded": self.recorded,
             "record_queued": len(self._queue),
             "record_dropped": self.dropped,
+            "lru_curve_rate": round(self.curve.rate, 6),
+            "lru_curve_references": round(self.curve.references),
         }
+        if maxmemory > 0 and self.curve.references:
+            report["lru_curve"] = {
+                format_bytes(round(maxmemory * factor)): round(
+                    self.curve.hit_ratio_at(maxmemory * factor, reads), 4
+                )
+                for factor in CURVE_POINTS
+            }
+        return report
 
 
 # Recorders still open at exit write what they queued (a daemon thread would be cut off).

@@ -105,7 +105,9 @@ class CacheStore:
         #: The access recorder (the ``record`` option), or None: views bind recording paths
         #: only when there is one.
         self.recorder: Recorder | None = (
-            Recorder(config, self.clock) if config.record is not None else None
+            Recorder(config, self.clock, entry_overhead=self.engine.entry_size("", b"", False))
+            if config.record is not None
+            else None
         )
         self._closed = False
         forksafety.track(self)
@@ -165,7 +167,8 @@ class CacheStore:
         records."""
         info = introspection.info(self)
         if self.recorder is not None:
-            info.update(self.recorder.info())
+            reads = info["keyspace_hits"] + info["keyspace_misses"]
+            info.update(self.recorder.info(self.config.maxmemory or self.used_memory, reads))
         return info
 
     def info_text(self) -> str:
@@ -177,8 +180,10 @@ class CacheStore:
         return introspection.check(self)
 
     def reset_stats(self) -> None:
-        """Redis's CONFIG RESETSTAT."""
+        """Redis's CONFIG RESETSTAT (the live curve starts over with the counts it corrects)."""
         self.engine.reset_stats()
+        if self.recorder is not None:
+            self.recorder.curve.reset()
 
     # ------------------------------------------------------------------ reconfiguration
 
