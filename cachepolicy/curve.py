@@ -26,10 +26,10 @@ from __future__ import annotations
 import heapq
 import math
 import threading
-from collections.abc import Sequence
-from typing import Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
 
-__all__ = ["MAX_KEYS", "ShardsCurve"]
+__all__ = ["MAX_KEYS", "ShardsCurve", "curve_text"]
 
 #: Sampled keys tracked at most. SHARDS reports mean absolute errors near 0.01 with 8K samples
 #: on its traces (FAST 2015, section 5).
@@ -196,3 +196,29 @@ class ShardsCurve:
             fresh = ShardsCurve(self.max_keys, self._initial)
             state = {k: v for k, v in vars(fresh).items() if k != "_lock"}
             vars(self).update(state)
+
+
+def curve_text(info: Mapping[str, Any]) -> str:
+    """The live curve of an ``info()`` report as lines for the ``--curve`` commands
+    (``manage.py cacheinfo --curve``, ``flask cachepolicy info --curve``)."""
+    curve = info.get("lru_curve")
+    if "lru_curve_rate" not in info:
+        return (
+            "# LRU curve\nnone: this cache does not record its traffic (set the record option: "
+            "Django OPTIONS['RECORD'], Flask CACHE_RECORD).\n"
+        )
+    if not curve:
+        return "# LRU curve\nnot yet: no sampled read reached the recorder's writer.\n"
+    lines = [
+        "# LRU curve",
+        f"(estimated hit ratio of LRU at other sizes; fixed-size SHARDS over "
+        f"{info['lru_curve_references']:,} sampled reads at rate {info['lru_curve_rate']:g})",
+    ]
+    points = list(curve.items())
+    for factor, (size, ratio) in zip((0.25, 0.5, 1.0, 2.0, 4.0), points, strict=False):
+        mark = "  <- maxmemory now" if factor == 1.0 else ""
+        lines.append(f"maxmemory {size:>9}: {100 * ratio:5.1f} %{mark}")
+    if len(points) >= 4:
+        gain = 100 * (points[3][1] - points[2][1])
+        lines.append(f"at 2x maxmemory: {gain:+.1f} points")
+    return "\n".join(lines) + "\n"

@@ -257,6 +257,7 @@ class Recorder:
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._lock = threading.Lock()  # the drop counter and starting the thread
+        self._flushing = threading.Lock()  # one flush at a time
         self._closing = False
         #: Records written to files, and records dropped because the queue was full.
         self.recorded = 0
@@ -303,7 +304,12 @@ class Recorder:
         self.flush()
 
     def flush(self) -> None:
-        """Write every queued record (the writer thread's work; close() calls it last)."""
+        """Write every queued record (the writer thread's work; close() calls it last, and
+        anyone may call it: one flush runs at a time)."""
+        with self._flushing:
+            self._flush()
+
+    def _flush(self) -> None:
         queue = self._queue
         count = len(queue)
         if not count:
