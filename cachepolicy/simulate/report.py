@@ -55,12 +55,19 @@ def _cell(values: Sequence[float]) -> str:
     return f"{mean:.2f}"
 
 
+def shown(row: Row, simulation: Simulation) -> str:
+    """A row's name as the reports show it: OPT says which OPT it is."""
+    if row.kind == "opt" and simulation.by_bytes:
+        return "OPT (size-aware Belady)"
+    return row.label
+
+
 def table(simulation: Simulation, metric: str = "hit_ratio") -> str:
     """A fixed-width table: one line per row, one column per size, percentages."""
     header = ["policy", *(size_text(s, simulation.by_bytes) for s in simulation.sizes)]
     lines = [header]
     for row in simulation.rows:
-        cells = [row.label]
+        cells = [shown(row, simulation)]
         for size in simulation.sizes:
             point = simulation.point(row, size)
             values = point.hit_ratios() if metric == "hit_ratio" else point.byte_hit_ratios()
@@ -285,7 +292,7 @@ def plot_png(
                 style.update(linestyle=":", color="gray", marker=None)
             elif row == current:
                 style.update(linewidth=2.5)
-            axis.plot(simulation.sizes, curve, label=row.label, **style)
+            axis.plot(simulation.sizes, curve, label=shown(row, simulation), **style)
             if row.seeded and simulation.seeds > 1:
                 points = [simulation.point(row, size) for size in simulation.sizes]
                 values = [
@@ -347,7 +354,7 @@ def html_page(
             body += [f"<th>{size_text(s, simulation.by_bytes)}</th>" for s in simulation.sizes]
             body.append("</tr>")
             for row in simulation.rows:
-                body.append(f"<tr><td>{html.escape(row.label)}</td>")
+                body.append(f"<tr><td>{html.escape(shown(row, simulation))}</td>")
                 for size in simulation.sizes:
                     point = simulation.point(row, size)
                     values = (

@@ -13,7 +13,7 @@ from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..config import CacheConfig
+from ..config import MIN_MAXMEMORY, CacheConfig
 from ..errors import ConfigError, did_you_mean
 from ..eviction.registry import EVICTION_MODES, policy_names, resolve_policy
 from ..sizing import parse_memory
@@ -294,7 +294,10 @@ def _run(job: Job) -> tuple[int, str, int, Counts, float]:
     index, row, size, seed, rate, options = job
     trace, names, costs = _TRACES[index]
     started = time.perf_counter()
+    reported = size  # the full traffic's size; a sample is simulated at its share of it
     size = scaled(size, trace.sample_rate)
+    if costs is not None:  # a sampled byte budget below one entry is one entry's budget
+        size = max(size, MIN_MAXMEMORY)
     if row.kind == "lru":
         counts = replay_lru(trace, size, costs)
     elif row.kind == "opt":
@@ -311,7 +314,7 @@ def _run(job: Job) -> tuple[int, str, int, Counts, float]:
             options=options,
             names=names,
         )
-    return index, row.label, size, counts, time.perf_counter() - started
+    return index, row.label, reported, counts, time.perf_counter() - started
 
 
 def simulate(

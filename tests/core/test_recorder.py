@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import subprocess
@@ -284,3 +285,21 @@ def test_the_simulator_reads_a_recording_and_refuses_a_truncated_one(
     assert simulate_main([str(cut), *argv[1:]]) == 2
     err = capsys.readouterr().err
     assert "truncated" in err and "Traceback" not in err
+
+
+def test_a_sampled_recording_is_simulated_at_full_scale_sizes(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cache, clock = _recorded(tmp_path, maxmemory=200_000, record_rate=0.25)
+    _workload(cache, clock, seed=7, sized=True)
+    cache.close()
+    path = _only_recording(tmp_path)
+    out = tmp_path / "result.json"
+    argv = [str(path), "--no-plot", "--progress", "no", "-j", "1", "--seeds", "1"]
+    argv += ["--policies", "allkeys-lru", "--points", "3", "--current-size", "200kb"]
+    assert simulate_main([*argv, "--json", str(out)]) == 0
+    [result] = json.loads(out.read_text())["traces"]
+    # Sizes are the full traffic's (the sample runs at a quarter of each), the current one and
+    # its double among them.
+    assert {200 * 1024, 400 * 1024} <= set(result["sizes"])
+    assert result["working_set"] > 4 * 20_000
