@@ -9,7 +9,6 @@ import json
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from ..options import OPTION_BY_NAME
@@ -368,12 +367,3 @@ def html_page(
         body.append(f"{html.escape(advice.flask)}</pre>")
     body.append("</body></html>")
     return "\n".join(body)
-
-
-def write_outputs(directory: Path, name: str, png: bytes | None) -> Path | None:
-    if png is None:
-        return None
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{name}.png"
-    path.write_bytes(png)
-    return path
