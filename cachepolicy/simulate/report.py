@@ -211,8 +211,13 @@ def recommend(
                 if opt is not None
                 else ""
             )
-            + f"); the curve flattens at {show(bend)} (less than "
-            f"{_KNEE_POINTS_PER_DOUBLING:g} points per doubling beyond it)."
+            + (
+                f"); the curve is still rising at the largest size, {show(bend)}: more memory "
+                f"keeps paying."
+                if bend == sizes[-1]
+                else f"); the curve flattens at {show(bend)} (less than "
+                f"{_KNEE_POINTS_PER_DOUBLING:g} points per doubling beyond it)."
+            )
         )
     if current_size is not None and current_size in sizes and current_size * 2 in sizes:
         now = simulation.point(current, current_size).hit_ratio

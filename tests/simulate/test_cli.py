@@ -216,3 +216,19 @@ def test_the_module_runs_and_imports_no_optional_dependency(tmp_path: Path) -> N
         [sys.executable, "-c", probe], capture_output=True, text=True, cwd=ROOT, check=True
     )
     assert out.stdout.strip() == "[]"
+
+
+def test_the_recommendation_names_the_knee_or_a_rising_curve() -> None:
+    from cachepolicy.simulate import Trace, policy_rows, recommend, simulate
+
+    rows = policy_rows(["allkeys-lru"], ["exact"])
+    # A loop over 50 keys: nothing hits below 50 entries, everything at 50: still rising.
+    loop = Trace.from_keys([i % 50 for i in range(2000)])
+    [result] = simulate([loop], rows=rows, sizes=["10", "25", "50"])
+    assert "still rising at the largest size, 50" in recommend(result, rows[0], 0.99).text
+    # A hot set of 10 keys among keys read once: once the hot set fits, more is useless.
+    rng = random.Random(3)
+    mixed = Trace.from_keys([i % 10 if rng.random() < 0.8 else 100 + i for i in range(3000)])
+    [result] = simulate([mixed], rows=rows, sizes=["40", "160", "640"])
+    advice = recommend(result, rows[0])
+    assert advice.knee == 40 and "flattens at 40" in advice.text
