@@ -212,8 +212,10 @@ def recommend(
                 else ""
             )
             + (
-                f"); the curve is still rising at the largest size, {show(bend)}: more memory "
-                f"keeps paying."
+                f"); the curve rises all the way to the whole working set, {show(bend)}."
+                if bend == sizes[-1] and bend >= simulation.working_set
+                else f"); the curve is still rising at the largest size, {show(bend)}: more "
+                f"memory keeps paying."
                 if bend == sizes[-1]
                 else f"); the curve flattens at {show(bend)} (less than "
                 f"{_KNEE_POINTS_PER_DOUBLING:g} points per doubling beyond it)."

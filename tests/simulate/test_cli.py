@@ -222,9 +222,14 @@ def test_the_recommendation_names_the_knee_or_a_rising_curve() -> None:
     from cachepolicy.simulate import Trace, policy_rows, recommend, simulate
 
     rows = policy_rows(["allkeys-lru"], ["exact"])
-    # A loop over 50 keys: nothing hits below 50 entries, everything at 50: still rising.
+    # A loop over 50 keys: nothing hits below 50 entries, everything at 50.
     loop = Trace.from_keys([i % 50 for i in range(2000)])
     [result] = simulate([loop], rows=rows, sizes=["10", "25", "50"])
+    assert "all the way to the whole working set, 50" in recommend(result, rows[0], 0.99).text
+    # Uniform over 100 keys: the hit ratio grows with the size, up to the working set.
+    rng = random.Random(2)
+    uniform = Trace.from_keys([rng.randrange(100) for _ in range(4000)])
+    [result] = simulate([uniform], rows=rows, sizes=["10", "25", "50"])
     assert "still rising at the largest size, 50" in recommend(result, rows[0], 0.99).text
     # A hot set of 10 keys among keys read once: once the hot set fits, more is useless.
     rng = random.Random(3)
