@@ -85,9 +85,11 @@ __all__ = [
 ]
 
 #: The first bytes of a recording; the last one is the format version.
-MAGIC: Final = b"CPREC\x00\x00\x01"
-#: magic, sampling rate, start time (epoch s), fingerprint of the secret, pid.
-HEADER: Final = struct.Struct("<8sdd8sI")
+MAGIC: Final = b"CPREC\x00\x00\x02"
+#: magic, sampling rate, start time (epoch s), fingerprint of the secret, pid, and the store's
+#: reads (gets of every key, sampled or not) when the file was started and when it was closed
+#: (NaN until then): what the simulator corrects a sample's count with (SHARDS_adj).
+HEADER: Final = struct.Struct("<8sdd8sIdd")
 #: key hash, key length, value size (bytes), operation, TTL (s; inf = none, nan = kept), time.
 RECORD: Final = struct.Struct("<QHIBdd")
 #: Operations.
@@ -223,6 +225,7 @@ class Recorder:
         buffer_records: int = BUFFER_RECORDS,
         flush_interval: float = FLUSH_INTERVAL,
         entry_overhead: int = 0,
+        reads: Callable[[], int] | None = None,
     ) -> None:
         assert config.record is not None
         target = Path(config.record)
@@ -244,6 +247,10 @@ class Recorder:
         #: Bytes the engine charges an entry beyond its key's characters and value's bytes: what
         #: the live curve weighs each key with.
         self.entry_overhead = entry_overhead
+        #: The store's count of reads (for the headers), and what survives a reset of it.
+        self._reads = reads
+        self._reads_seen = 0
+        self._reads_offset = 0
         self._fresh_process()
         _live.add(self)
 
@@ -254,6 +261,9 @@ class Recorder:
         self._queue: deque[tuple[str, int, int, float, float]] = deque()
         self._file: BinaryIO | None = None
         self._written = 0  # bytes in the current file
+        self._started = 0.0
+        #: The store's reads when the records not yet in a file began: the next file's start.
+        self._reads_at_start = self._reads_now()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
         self._lock = threading.Lock()  # the drop counter and starting the thread
@@ -347,16 +357,43 @@ class Recorder:
             self._written += len(chunk)
             start += room
 
+    def _reads_now(self) -> float:
+        """The store's reads so far, counting through resets of its statistics (NaN when the
+        recorder was not given them)."""
+        if self._reads is None:
+            return math.nan
+        now = self._reads()
+        if now < self._reads_seen:  # CONFIG RESETSTAT: carry what was counted before it
+            self._reads_offset += self._reads_seen
+        self._reads_seen = now
+        return float(self._reads_offset + now)
+
+    def _header(self, reads_at_end: float) -> bytes:
+        secret = fingerprint(self._secret)
+        return HEADER.pack(
+            MAGIC, self.rate, self._started, secret, self.pid, self._reads_at_start, reads_at_end
+        )
+
     def _open(self) -> None:
         self._file = open(self.path, "wb", buffering=0)  # noqa: SIM115 (kept open)
-        header = HEADER.pack(MAGIC, self.rate, self._time(), fingerprint(self._secret), self.pid)
+        self._started = self._time()
+        header = self._header(math.nan)
         self._file.write(header)
         self._written = len(header)
 
-    def _rotate(self) -> None:
+    def _finish_file(self) -> None:
+        """Close the current file, its header completed with the reads counted until now."""
         if self._file is not None:
+            reads = self._reads_now()
+            with contextlib.suppress(OSError):
+                self._file.seek(0)
+                self._file.write(self._header(reads))
             self._file.close()
             self._file = None
+            self._reads_at_start = reads
+
+    def _rotate(self) -> None:
+        self._finish_file()
         os.replace(self.path, self.path.with_name(self.path.name + ".1"))
 
     # ------------------------------------------------------------------ lifecycle
@@ -371,10 +408,9 @@ class Recorder:
             thread.join(_CLOSE_TIMEOUT)
             if thread.is_alive():  # a stalled disk: give up rather than hang the caller
                 return
-        self.flush()
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+        with self._flushing:
+            self._flush()
+            self._finish_file()
 
     def after_fork_in_child(self) -> None:
         """In a forked child: a file of its own, an empty queue, no writer yet."""

@@ -58,6 +58,16 @@ def _engine_of(owner: Callable[[], Any]) -> Callable[[], Engine | None]:
     return engine
 
 
+def _reads_of(engine: Engine) -> Callable[[], int]:
+    """The store's gets so far (hits and misses), for the recorder's file headers."""
+
+    def reads() -> int:
+        hits, misses = engine.hits.totals()
+        return int(hits + misses)
+
+    return reads
+
+
 class CacheStore:
     """All databases of one cache under one memory budget."""
 
@@ -105,7 +115,12 @@ class CacheStore:
         #: The access recorder (the ``record`` option), or None: views bind recording paths
         #: only when there is one.
         self.recorder: Recorder | None = (
-            Recorder(config, self.clock, entry_overhead=self.engine.entry_size("", b"", False))
+            Recorder(
+                config,
+                self.clock,
+                entry_overhead=self.engine.entry_size("", b"", False),
+                reads=_reads_of(self.engine),
+            )
             if config.record is not None
             else None
         )

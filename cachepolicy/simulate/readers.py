@@ -100,6 +100,8 @@ class Trace:
     distinct: int = 0
     sample_rate: float = 1.0
     key_lengths: array[int] | None = None
+    #: Reads of every key (sampled or not) while a sampled recording was made, when known.
+    total_reads: int | None = None
     #: Per get: fill the cache on a miss (the app would); computed by :meth:`fills`.
     _fills: bytes | None = field(default=None, repr=False)
 
@@ -496,7 +498,7 @@ def _read_recording(stream: IO[bytes], path: Path, limit: int | None) -> Trace:
     head = stream.read(recorder.HEADER.size)
     if len(head) < recorder.HEADER.size or not head.startswith(recorder.MAGIC[:6]):
         raise TraceError(f"{path} is not a cachepolicy recording (no header).")
-    magic, rate, _start, _fingerprint, _pid = recorder.HEADER.unpack(head)
+    magic, rate, _start, _fingerprint, _pid, reads_start, reads_end = recorder.HEADER.unpack(head)
     if magic != recorder.MAGIC:
         raise TraceError(
             f"{path} is a recording of format version {magic[-1]}; this simulator reads "
@@ -543,6 +545,11 @@ def _read_recording(stream: IO[bytes], path: Path, limit: int | None) -> Trace:
         times=times,
         sample_rate=rate,
         key_lengths=lengths,
+        total_reads=(
+            round(reads_end - reads_start)
+            if limit is None and math.isfinite(reads_start) and math.isfinite(reads_end)
+            else None
+        ),
     )
 
 

@@ -61,9 +61,15 @@ class Counts:
     hit_bytes: int = 0
     request_bytes: int = 0
     refused: int = 0
+    #: Gets a sample was expected to hold (the traffic's reads x the rate), when known: the
+    #: hit ratio then takes the difference from ``requests`` as hits (SHARDS_adj).
+    expected: float = 0.0
 
     @property
     def hit_ratio(self) -> float:
+        if self.expected > 0:
+            adjusted = (self.hits + self.expected - self.requests) / self.expected
+            return min(1.0, max(0.0, adjusted))
         return self.hits / self.requests if self.requests else 0.0
 
     @property

@@ -17,7 +17,7 @@ import pytest
 from cachepolicy import Cache, CacheConfig, ConfigError, ManualClock
 from cachepolicy._core.accessor import Accessor
 from cachepolicy.recorder import HEADER, RECORD, Recorder, RecordingAccessor, key_hash
-from cachepolicy.simulate import read_trace, replay_engine
+from cachepolicy.simulate import policy_rows, read_trace, replay_engine, simulate
 from cachepolicy.simulate.cli import main as simulate_main
 from cachepolicy.simulate.readers import GET, SET
 
@@ -303,3 +303,29 @@ def test_a_sampled_recording_is_simulated_at_full_scale_sizes(
     # its double among them.
     assert {200 * 1024, 400 * 1024} <= set(result["sizes"])
     assert result["working_set"] > 4 * 20_000
+
+
+def test_a_sampled_recording_knows_the_traffics_reads(tmp_path: Path) -> None:
+    """The header counts every get of the store, so the simulator corrects the sample's count
+    (SHARDS_adj): its hit ratio at the cache's own size is the cache's own, within a point."""
+    cache = Cache(
+        maxmemory="200kb", record=str(tmp_path), record_rate=0.25, record_key=SECRET, seed=1
+    )
+    rng = random.Random(8)
+    for _ in range(30_000):
+        key = f"item:{int(rng.paretovariate(0.7)) % 20_000}"
+        if cache.get(key) is None:
+            cache.set(key, "v" * rng.choice((50, 500, 2000)))
+    cache.close()
+    info = cache.info()
+    own = info["keyspace_hits"] / 30_000
+    trace = read_trace(_only_recording(tmp_path))
+    assert trace.total_reads == 30_000 and trace.requests < 30_000
+    [result] = simulate(
+        [trace], rows=policy_rows(["allkeys-lru"], ["sampled"]), sizes=["200kb"], seeds=1
+    )
+    point = result.points["allkeys-lru sampled", 200 * 1024]
+    [counts] = point.counts
+    raw = counts.hits / counts.requests  # this sample holds fewer hot-key reads than its share
+    assert abs(point.hit_ratio - own) < 0.01 < abs(raw - own)
+    assert abs(info["lru_curve"]["200.00K"] - own) < 0.02  # the live curve agrees
