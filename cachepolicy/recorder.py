@@ -15,7 +15,8 @@ secret kept in the recording directory, ``.cachepolicy-record-key``, created onc
 the hash: the key's length (the simulator gives its stand-in key the same length, so byte
 budgets are charged alike), the value's serialized size, the operation, the TTL and the time
 (:data:`RECORD`). A file starts with :data:`HEADER` (sampling rate, start time, a fingerprint
-of the secret, pid).
+of the secret, pid, and the store's count of gets when the file began and ended: the simulator
+corrects a sample's count with it).
 
 Sampling (SHARDS)
 =================
