@@ -7,9 +7,9 @@ Rows:
 
 * ``allkeys-lru`` / ``allkeys-lfu`` sampled (16-slot pool, ``maxmemory-samples`` 5 and 10) and
   exact; ``allkeys-random``;
-* references written here: exact LRU (an ``OrderedDict``), Belady's OPT (evicts the key used
-  furthest in the future, and may decline to cache a key never used again: an upper bound),
-  ``cachetools.LFUCache``;
+* references: exact LRU (an ``OrderedDict``) and Belady's OPT (evicts the key used furthest in
+  the future, and may decline to cache a key never used again: an upper bound), both the
+  shipped simulator's; ``cachetools.LFUCache``;
 * ``redis-1s-clock lru``: the core's own sampler and pool with Redis's score, idle time in whole
   seconds (spec §5), at a nominal request rate. Only the score differs from our sampled LRU, so
   the gap between the two rows is the price of Redis's 1-second LRU clock;
@@ -22,20 +22,21 @@ The traces carry no timestamps: the cache's clock advances ``1/rate`` seconds pe
 The second part ports the scenario of Redis's ``utils/lru/test-lru.rb`` as the spec (§11)
 describes it, and reports its error metric for our sampled LRU at samples 3/5/10/64.
 
-Results go to stdout and ``benchmarks/results/hit_ratio.md``.
+The replays are the shipped simulator's (:mod:`cachepolicy.simulate`, ``python -m
+cachepolicy.simulate`` for any trace); this script adds the benchmark-only rows. Results go to
+stdout, and to ``benchmarks/results/hit_ratio.md`` with ``--output benchmarks/results/hit_ratio.md``
+(nothing is written into the tree unless told).
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime
-import heapq
 import os
 import platform
 import shutil
 import sys
 import time
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
 from benchmarks.redisproc import redis_server
 from benchmarks.traces import TRACES, load_keys
 from cachepolicy import Cache, Entry, SampledPolicy, register_policy
+from cachepolicy.simulate import Trace, replay_engine, replay_lru, replay_opt
 
 __all__ = ["RedisClockLRU", "Row", "TraceClock", "main", "run_test_lru"]
 
@@ -150,85 +152,28 @@ def simulate_cache(
     rate: float = 1000.0,
     seed: int = 1,
 ) -> int:
-    """Hits of the real ``cachepolicy.Cache`` over ``keys`` (get, then set on a miss)."""
-    clock = TraceClock()
-    cache = Cache(
-        maxmemory=0,
-        maxmemory_policy=policy,
+    """Hits of the real ``cachepolicy.Cache`` over ``keys`` (get, then set on a miss): the
+    shipped simulator's engine replay (:func:`cachepolicy.simulate.replay_engine`)."""
+    return replay_engine(
+        Trace.from_keys(keys),
+        capacity,
+        policy=policy,
         eviction_mode=mode,
-        maxmemory_samples=samples,
-        max_entries=capacity,
-        cull_frequency=None,
-        databases=1,
-        clock=clock,
         seed=seed,
-    )
-    get, put = cache.get, cache.set
-    tick = 1.0 / rate
-    start = clock.now
-    hits = 0
-    for index, key in enumerate(keys):
-        clock.now = start + index * tick
-        if get(key) is None:
-            put(key, 1)
-        else:
-            hits += 1
-    problems = cache.check()
-    if problems:
-        raise AssertionError(f"cache invariants broken after simulation: {problems}")
-    cache.close()
-    return hits
+        rate=rate,
+        options={"maxmemory_samples": samples},
+    ).hits
 
 
 def simulate_lru(keys: Sequence[int], capacity: int) -> int:
-    """Exact LRU with an OrderedDict (most recent at the end)."""
-    cache: OrderedDict[int, None] = OrderedDict()
-    hits = 0
-    move, pop = cache.move_to_end, cache.popitem
-    for key in keys:
-        if key in cache:
-            hits += 1
-            move(key)
-        else:
-            if len(cache) >= capacity:
-                pop(last=False)
-            cache[key] = None
-    return hits
+    """Exact LRU: the shipped simulator's reference (:func:`cachepolicy.simulate.replay_lru`)."""
+    return replay_lru(Trace.from_keys(keys), capacity).hits
 
 
 def simulate_opt(keys: Sequence[int], capacity: int) -> int:
-    """Belady's OPT: evict the key whose next use is furthest away (or skip caching the
-    incoming key if its own next use is the furthest). An upper bound for any online policy."""
-    never = len(keys)
-    next_use = [never] * len(keys)
-    last: dict[int, int] = {}
-    for index in range(len(keys) - 1, -1, -1):
-        key = keys[index]
-        next_use[index] = last.get(key, never)
-        last[key] = index
-    cached: dict[int, int] = {}  # key -> its next use
-    heap: list[tuple[int, int]] = []  # (-next use, key), stale records skipped lazily
-    hits = 0
-    for index, key in enumerate(keys):
-        upcoming = next_use[index]
-        if key in cached:
-            hits += 1
-        elif len(cached) >= capacity:
-            while True:  # the furthest current record
-                far, victim = heap[0]
-                if cached.get(victim) == -far:
-                    break
-                heapq.heappop(heap)
-            if -far <= upcoming:
-                continue  # the incoming key is needed last: do not cache it
-            heapq.heappop(heap)
-            del cached[victim]
-        cached[key] = upcoming
-        heapq.heappush(heap, (-upcoming, key))
-        if len(heap) > 4 * capacity + 64:
-            heap = [(-n, k) for k, n in cached.items()]
-            heapq.heapify(heap)
-    return hits
+    """Belady's OPT (:func:`cachepolicy.simulate.replay_opt`): evict the key whose next use is
+    furthest away, or skip caching the incoming key if its own next use is the furthest."""
+    return replay_opt(Trace.from_keys(keys), capacity).hits
 
 
 def simulate_cachetools_lfu(keys: Sequence[int], capacity: int) -> int:
@@ -652,7 +597,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="worker processes")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--output", type=Path, default=RESULTS / "hit_ratio.md")
+    parser.add_argument(
+        "--output", type=Path, help=f"write the report there too (e.g. {RESULTS / 'hit_ratio.md'})"
+    )
     args = parser.parse_args(argv)
 
     started = time.perf_counter()
@@ -716,9 +663,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     print()
     print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(report + "\n")
-    print(f"written to {args.output}")
+    if args.output is not None:
+        args.output.parent.mkdir(parents=True, exist_ok=True)
+        args.output.write_text(report + "\n")
+        print(f"written to {args.output}")
     return 0
 
 

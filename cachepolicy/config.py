@@ -96,6 +96,14 @@ class CacheConfig:
     lazyfree_threshold: int = _DEFAULT["lazyfree_threshold"]
     #: "pickle", a dotted path, or a serializer object.
     serializer: str | Serializer = _DEFAULT["serializer"]
+    #: Record accesses (cachepolicy.recorder): a directory or a ``.cprec`` path; None = off.
+    record: str | None = _DEFAULT["record"]
+    #: Share of keys recorded (spatial sampling by key hash), 0 < rate <= 1.
+    record_rate: float = _DEFAULT["record_rate"]
+    #: Bytes at which a recording file is rotated.
+    record_max_bytes: int = _DEFAULT["record_max_bytes"]
+    #: Secret of the recordings' keyed hash (kept out of repr); None = a generated one.
+    record_key: str | bytes | None = dataclasses.field(default=_DEFAULT["record_key"], repr=False)
 
     # Derived on construction from the options above (not options themselves: no argument, not
     # compared, not listed by option_names()); what a store is built from.
@@ -134,6 +142,9 @@ class CacheConfig:
         if self.cull_frequency is not None:
             _check_int(self, "cull_frequency")
         _check_eviction_mode(self)
+        from .recorder import check_record_options  # the recorder's own rules
+
+        check_record_options(self)
         object.__setattr__(self, "admission", check_admission(self.admission))
         object.__setattr__(
             self,

@@ -394,6 +394,52 @@ OPTIONS: Final[tuple[Option, ...]] = (
         flask_key=None,
         applies_to=_BOTH,
     ),
+    # The access recorder (cachepolicy.recorder): what python -m cachepolicy.simulate reads.
+    _row(
+        "record",
+        "store",
+        type="str or None",
+        default=None,
+        meaning="Record the store's accesses for the simulator (python -m cachepolicy.simulate): "
+        "a directory (a file per process) or a file path ending in .cprec; keys are written "
+        "only as keyed hashes, never as text.",
+        accepts="Use an existing directory, or a path ending in '.cprec' in an existing "
+        "directory; leave it out to record nothing.",
+    ),
+    _row(
+        "record_rate",
+        "store",
+        type="float",
+        default=0.01,
+        meaning="Share of keys recorded, chosen by key hash (SHARDS spatial sampling: a key is "
+        "recorded always or never, so the sample's curve scales to the whole); 1 = every "
+        "access, at more cost per request.",
+        accepts="Use a number above 0 and at most 1 (0.01 records 1% of the keys).",
+    ),
+    _row(
+        "record_max_bytes",
+        "store",
+        type="int or size string",
+        unit="bytes",
+        # Rotated files hold at least a few thousand records each.
+        default=64 * 1024 * 1024,
+        low=64 * 1024,
+        high=_MEMORY_MAX,
+        meaning="Size at which a recording file is rotated (renamed to NAME.1, replacing the "
+        "previous one): each process keeps at most twice this on disk.",
+        accepts="Write a byte count or a size such as '64mb', at least 64kb.",
+    ),
+    _row(
+        "record_key",
+        "store",
+        type="str or bytes or None",
+        default=None,
+        meaning="The secret of the keyed hash (BLAKE2b) recordings hold instead of keys: "
+        "processes given the same secret record the same hashes. Unset: a random secret kept "
+        "in the recording directory (.cachepolicy-record-key).",
+        accepts="Use a secret of at least 16 characters; leave it out to use the one kept "
+        "beside the recordings.",
+    ),
     # The Redis tier's own options: the server's lazy-free switches, the client, the near cache.
     # Only the near cache's have a top-level Flask key; the others go in CACHE_OPTIONS.
     *(

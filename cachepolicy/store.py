@@ -26,6 +26,7 @@ from .events import EventBus, Subscriber
 from .eviction.base import EvictionPolicy
 from .expiry.base import ExpiryStrategy
 from .lazyfree import LAZY_FREE
+from .recorder import Recorder
 from .serializers import Serializer
 
 __all__ = ["RUNTIME_OPTIONS", "CacheStore"]
@@ -55,6 +56,16 @@ def _engine_of(owner: Callable[[], Any]) -> Callable[[], Engine | None]:
         return store.engine if store is not None else None
 
     return engine
+
+
+def _reads_of(engine: Engine) -> Callable[[], int]:
+    """The store's gets so far (hits and misses), for the recorder's file headers."""
+
+    def reads() -> int:
+        hits, misses = engine.hits.totals()
+        return int(hits + misses)
+
+    return reads
 
 
 class CacheStore:
@@ -104,6 +115,18 @@ class CacheStore:
             config, policy, self.expiry, self.clock, self.rng, self.events, lazy_free=LAZY_FREE
         )
         self.engine.owner = weakref.ref(self)
+        #: The access recorder (the ``record`` option), or None: views bind recording paths
+        #: only when there is one.
+        self.recorder: Recorder | None = (
+            Recorder(
+                config,
+                self.clock,
+                entry_overhead=self.engine.entry_size("", b"", False),
+                reads=_reads_of(self.engine),
+            )
+            if config.record is not None
+            else None
+        )
         self._closed = False
         forksafety.track(self)
         self.expiry.attach(_engine_of(self.engine.owner))
@@ -158,8 +181,13 @@ class CacheStore:
         return self.events.subscribe(callback, events)
 
     def info(self) -> dict[str, Any]:
-        """Redis INFO fields (memory, stats, keyspace) as a dict."""
-        return introspection.info(self)
+        """Redis INFO fields (memory, stats, keyspace) as a dict; the recorder's when it
+        records."""
+        info = introspection.info(self)
+        if self.recorder is not None:
+            reads = info["keyspace_hits"] + info["keyspace_misses"]
+            info.update(self.recorder.info(self.config.maxmemory or self.used_memory, reads))
+        return info
 
     def info_text(self) -> str:
         """The same report as Redis-INFO-style text."""
@@ -170,8 +198,10 @@ class CacheStore:
         return introspection.check(self)
 
     def reset_stats(self) -> None:
-        """Redis's CONFIG RESETSTAT."""
+        """Redis's CONFIG RESETSTAT (the live curve starts over with the counts it corrects)."""
         self.engine.reset_stats()
+        if self.recorder is not None:
+            self.recorder.curve.reset()
 
     # ------------------------------------------------------------------ reconfiguration
 
@@ -254,6 +284,8 @@ class CacheStore:
         if not self._closed:
             self._closed = True
             self.expiry.stop()
+            if self.recorder is not None:
+                self.recorder.close()
 
     @property
     def closed(self) -> bool:
@@ -267,6 +299,8 @@ class CacheStore:
         """After fork(): the parent releases; the child starts with a fresh lock."""
         if child:
             self.engine.after_fork_in_child()
+            if self.recorder is not None:
+                self.recorder.after_fork_in_child()
         elif held:
             self.engine.lock.release()
 

@@ -25,7 +25,7 @@ import pickle
 from collections.abc import Callable, Collection, Iterable, Mapping
 from random import Random
 from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from ._core.accessor import Accessor, exact_key
 from ._core.engine import NX, XX
@@ -33,6 +33,7 @@ from .clock import Clock
 from .config import CacheConfig
 from .errors import OutOfMemoryError, ValueTooLargeError, short_repr
 from .events import Subscriber
+from .recorder import DELETE, EXPIRE, NO_TTL, SET, TOUCH, RecordingAccessor
 from .serializers import Serializer, declared_pickle_protocol
 from .store import CacheStore
 
@@ -47,6 +48,11 @@ class _KeepTTL:
 
 
 KEEP_TTL: Any = _KeepTTL()
+
+
+def _ttl_field(ttl: float | None) -> float:
+    """A TTL as a recording writes it (:data:`cachepolicy.recorder.RECORD`)."""
+    return NO_TTL if ttl is None else float(ttl)
 
 
 def _loads_of(serializer: Serializer) -> Callable[[bytes], Any]:
@@ -101,6 +107,8 @@ class Cache:
         serializer = store.serializer
         self._dumps, self._loads = serializer.dumps, _loads_of(serializer)
         self._touch = True
+        #: The store's recorder: None (one attribute test) unless ``record`` is set.
+        self._recorder = store.recorder
         self._bind()
 
     def _bind(self) -> None:
@@ -128,7 +136,7 @@ class Cache:
         if serializer is None:
             serializer = self.store.serializer
         protocol = declared_pickle_protocol(serializer)
-        return Accessor(
+        accessor = Accessor(
             self._engine,
             self.db,
             prefix,
@@ -137,6 +145,9 @@ class Cache:
             serializer.dumps,
             -1 if protocol is None else protocol,
         )
+        if self._recorder is not None:  # the same methods, each access noted
+            return cast(Accessor, RecordingAccessor(accessor, self._recorder))
+        return accessor
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], **kwargs: Any) -> Cache:
@@ -269,7 +280,11 @@ class Cache:
             key = exact_key(key)
         if ttl is not None:  # a bad TTL is an error even when NX would skip the write
             self._engine.deadline_for(ttl, 0.0)
-        return self._engine.write(self.db, key, self._access.encode(value, key), ttl, NX)
+        payload = self._access.encode(value, key)
+        stored = self._engine.write(self.db, key, payload, ttl, NX)
+        if stored and self._recorder is not None:
+            self._recorder.note(key, SET, len(payload), _ttl_field(ttl))
+        return stored
 
     def replace(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` exists (Redis's SET XX). True if stored."""
@@ -277,7 +292,11 @@ class Cache:
             key = exact_key(key)
         if ttl is not None:  # a bad TTL is an error even when XX would skip the write
             self._engine.deadline_for(ttl, 0.0)
-        return self._engine.write(self.db, key, self._access.encode(value, key), ttl, XX)
+        payload = self._access.encode(value, key)
+        stored = self._engine.write(self.db, key, payload, ttl, XX)
+        if stored and self._recorder is not None:
+            self._recorder.note(key, SET, len(payload), _ttl_field(ttl))
+        return stored
 
     def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> list[str]:
         """Store several values; returns the keys that did not fit (out of memory).
@@ -315,17 +334,25 @@ class Cache:
                 write(self.db, key, payload, ttl, 0)
             except (OutOfMemoryError, ValueTooLargeError):
                 failed.append(key)
+                continue
+            if self._recorder is not None:
+                self._recorder.note(key, SET, len(payload), _ttl_field(ttl))
         return failed
 
     def delete(self, key: str) -> bool:
         """True if a live key was deleted (an expired, unreclaimed key counts as absent)."""
         if type(key) is not str:
             key = exact_key(key)
+        if self._recorder is not None:
+            self._recorder.note(key, DELETE, 0, NO_TTL)
         return self._engine.delete(self.db, key)
 
     def delete_many(self, keys: Iterable[str]) -> int:
         delete = self._engine.delete
         checked = [key if type(key) is str else exact_key(key) for key in keys]
+        if self._recorder is not None:
+            for key in checked:
+                self._recorder.note(key, DELETE, 0, NO_TTL)
         return sum(delete(self.db, key) for key in checked)
 
     def touch(self, key: str, ttl: float | None = KEEP_TTL) -> bool:
@@ -336,6 +363,8 @@ class Cache:
         """
         if type(key) is not str:
             key = exact_key(key)
+        if self._recorder is not None:
+            self._recorder.note(key, TOUCH, 0, math.nan if ttl is KEEP_TTL else _ttl_field(ttl))
         if ttl is KEEP_TTL:
             return self._engine.touch(self.db, key, None, True)
         return self._engine.touch(self.db, key, self._deadline(ttl), False)
@@ -356,7 +385,10 @@ class Cache:
         deadline = self._deadline(ttl)
         if deadline is None:
             raise ValueError(f"expire() needs a finite TTL in seconds, got {short_repr(ttl)}.")
-        return self._engine.expire_at(self.db, key, deadline, nx, xx, gt, lt)
+        changed = self._engine.expire_at(self.db, key, deadline, nx, xx, gt, lt)
+        if changed and self._recorder is not None:
+            self._recorder.note(key, EXPIRE, 0, float(ttl))
+        return changed
 
     def expireat(
         self,
@@ -380,13 +412,19 @@ class Cache:
         if not math.isfinite(seconds):
             raise ValueError(f"expireat() needs a finite time, got {short_repr(when)}.")
         deadline = self.store.wall.from_wall(seconds)
-        return self._engine.expire_at(self.db, key, deadline, nx, xx, gt, lt)
+        changed = self._engine.expire_at(self.db, key, deadline, nx, xx, gt, lt)
+        if changed and self._recorder is not None:
+            self._recorder.note(key, EXPIRE, 0, deadline - self._engine.time())
+        return changed
 
     def persist(self, key: str) -> bool:
         """Remove the TTL. False if the key is missing or had none."""
         if type(key) is not str:
             key = exact_key(key)
-        return self._engine.persist(self.db, key)
+        persisted = self._engine.persist(self.db, key)
+        if persisted and self._recorder is not None:
+            self._recorder.note(key, EXPIRE, 0, NO_TTL)
+        return persisted
 
     def incr(self, key: str, delta: int = 1, *, default: int | None = None) -> int:
         """Atomically add ``delta``; keeps the TTL. KeyError if missing and no ``default``."""
@@ -400,6 +438,7 @@ class Cache:
                 f"{type(default).__name__} {short_repr(default)}."
             )
         result: list[int] = []
+        written: list[bytes] = []
         loads, dumps = self._loads, self._dumps
 
         def add(payload: bytes | None) -> bytes:
@@ -414,9 +453,12 @@ class Cache:
                     f"Key {short_repr(key)} holds {type(current).__name__}, not an integer."
                 )
             result.append(current + delta)
-            return dumps(current + delta)
+            written.append(dumps(current + delta))
+            return written[-1]
 
         self._engine.update(self.db, key, add, "incrby")
+        if self._recorder is not None:  # a write that keeps the TTL
+            self._recorder.note(key, SET, len(written[-1]), math.nan)
         return result[0]
 
     def decr(self, key: str, delta: int = 1, *, default: int | None = None) -> int:

@@ -39,6 +39,7 @@ from typing import Any, Final, Protocol
 
 from cachepolicy import ConfigError, OutOfMemoryError
 from cachepolicy.eviction.registry import REDIS_POLICIES
+from cachepolicy.recorder import CURVE_POINTS
 
 __all__ = [
     "DEFAULT_MAXMEMORY",
@@ -52,7 +53,9 @@ __all__ = [
     "LoadGenerator",
     "LoadPlan",
     "LoadRunner",
+    "live_curve",
     "page_body",
+    "record_options",
 ]
 
 ASSETS: Final = Path(__file__).resolve().parent / "assets"
@@ -384,6 +387,49 @@ class LoadRunner:
 # ---------------------------------------------------------------------------------- endpoints
 
 
+#: A quarter of the keys: the dashboard's eleven seconds of load give the curve thousands of
+#: sampled reads (a production site would keep the default 1%).
+RECORD_RATE: Final = 0.25
+
+
+def record_options(prefix: str = "") -> dict[str, Any]:
+    """The example's recorder settings (``RECORD``, ``RECORD_RATE``; Flask: ``prefix="CACHE_"``):
+    recordings in ``$EXAMPLE_RECORD`` or the temporary directory's
+    ``cachepolicy-example-recordings``; ``EXAMPLE_RECORD=""`` turns recording off."""
+    import os
+    import tempfile
+
+    where = os.environ.get(
+        "EXAMPLE_RECORD", str(Path(tempfile.gettempdir()) / "cachepolicy-example-recordings")
+    )
+    if not where:
+        return {}
+    Path(where).mkdir(parents=True, exist_ok=True)
+    return {f"{prefix}RECORD": where, f"{prefix}RECORD_RATE": RECORD_RATE}
+
+
+def live_curve(info: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The store's live LRU curve (``info()["lru_curve"]``, a recording store's estimate of
+    its hit ratio at 0.25x to 4x ``maxmemory``) for the chart: ``None`` when the store does not
+    record, no points until a sampled read reached the recorder."""
+    if "lru_curve_rate" not in info:
+        return None
+    base = int(info["maxmemory"]) or int(info["used_memory"])
+    ratios = list(dict(info.get("lru_curve") or {}).values())
+    points = [
+        {"factor": factor, "maxmemory": round(base * factor), "hit_ratio": ratio}
+        for factor, ratio in zip(CURVE_POINTS, ratios, strict=False)
+    ]
+    by_factor = {point["factor"]: point["hit_ratio"] for point in points}
+    gain = by_factor[2.0] - by_factor[1.0] if {1.0, 2.0} <= set(by_factor) else None
+    return {
+        "points": points,
+        "gain_2x_points": None if gain is None else round(100 * gain, 1),
+        "references": int(info["lru_curve_references"]),
+        "rate": info["lru_curve_rate"],
+    }
+
+
 class Dashboard:
     """The state, load and configuration endpoints of one store, framework-free.
 
@@ -439,6 +485,7 @@ class Dashboard:
             "history": self.history.series(),
             "load": self.runner.status(),
             "choices": {"maxmemory_policy": list(POLICIES), "maxmemory": list(MAXMEMORY_CHOICES)},
+            "curve": live_curve(info),
         }
 
     def _keyspace(self, info: Mapping[str, Any]) -> list[dict[str, Any]]:

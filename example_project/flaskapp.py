@@ -303,6 +303,7 @@ def create_app(
         CACHE_MAXMEMORY_POLICY=maxmemory_policy,
         CACHE_THRESHOLD=0,  # see the module docstring: the byte budget is the bound
         CACHE_KEY_PREFIX="shop/",
+        **live.record_options("CACHE_"),
     )
     app.config.update(config)
     app.extensions["shop_ratings"] = shop.Ratings()

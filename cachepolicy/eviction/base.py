@@ -196,7 +196,7 @@ class EvictionPolicy:
         """Return a live entry to evict, or None if no key may be evicted (EVICT_FAIL).
 
         ``keyspaces`` are the *non-empty* databases in db order. Must not remove the entry:
-        the engine does that and then calls :meth:`on_delete`. Policies that declare
+        the engine does that and then calls :meth:`on_remove`. Policies that declare
         ``victims = Victims.HOOK`` must override this.
         """
         sampler = self.sampler

@@ -96,6 +96,10 @@ _REFUSED: Final[Mapping[str, str]] = {
     "max_entries": "Redis has no entry-count bound; bound the memory with 'maxmemory' instead",
     "cull_frequency": "Redis has no entry-count bound, so there is nothing to cull; bound the "
     "memory with 'maxmemory' instead",
+    **dict.fromkeys(
+        ("record", "record_rate", "record_max_bytes", "record_key"),
+        "the access recorder records an in-process store's traffic only",
+    ),
 }
 
 #: Every option name this module accepts (normalized spelling): the options table's store

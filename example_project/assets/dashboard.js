@@ -92,6 +92,42 @@
     timeAxis("rate", t0, t1);
   }
 
+  // The live LRU curve: the points are doublings of maxmemory, so equal steps on the x axis
+  // are a log scale.
+  function drawCurve(curve) {
+    var chart = $("curve-chart");
+    if (!curve) {
+      chart.setAttribute("data-points", "0");
+      text("curve-text", "This store does not record its traffic (set RECORD / CACHE_RECORD): " +
+        "no estimate of the hit ratio at other sizes.");
+      return;
+    }
+    var points = curve.points || [];
+    chart.setAttribute("data-points", String(points.length));
+    if (!points.length) {
+      text("curve-text", "Recording: no sampled read yet (generate some load).");
+      return;
+    }
+    var step = CHART_WIDTH / Math.max(points.length - 1, 1);
+    var d = points.map(function (p, i) {
+      return (i ? "L" : "M") + (i * step).toFixed(1) + " " + (165 - 150 * p.hit_ratio).toFixed(1);
+    }).join(" ");
+    $("curve-line").setAttribute("d", d);
+    points.forEach(function (p, i) {
+      if (p.factor === 1) {
+        $("curve-now").setAttribute("cx", (i * step).toFixed(1));
+        $("curve-now").setAttribute("cy", (165 - 150 * p.hit_ratio).toFixed(1));
+      }
+    });
+    text("curve-axis", points.map(function (p) {
+      return bytes(p.maxmemory) + " " + (100 * p.hit_ratio).toFixed(0) + "%";
+    }).join(" · "));
+    var gain = curve.gain_2x_points;
+    text("curve-text", (gain === null ? "" : "At 2x maxmemory: " + (gain >= 0 ? "+" : "") +
+      gain.toFixed(1) + " points of hit ratio. ") + "Estimated from " +
+      number(curve.references) + " sampled reads.");
+  }
+
   function drawKeyspace(rows) {
     var body = $("keyspace").tBodies[0];
     body.innerHTML = "";
@@ -155,6 +191,7 @@
     drawMemory(state.history);
     drawRates(state.history);
     drawKeyspace(state.keyspace);
+    drawCurve(state.curve);
     drawLoad(state.load);
     root.setAttribute("data-updated", String(Date.now()));
   }

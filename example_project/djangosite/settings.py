@@ -32,7 +32,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from example_project.dashboard import DEFAULT_MAXMEMORY
+from example_project.dashboard import DEFAULT_MAXMEMORY, record_options
 
 BASE_DIR = Path(__file__).resolve().parent
 
@@ -74,6 +74,7 @@ DATABASES: dict[str, Any] = {}
 _STORE: dict[str, Any] = {
     "MAXMEMORY": os.environ.get("EXAMPLE_MAXMEMORY", DEFAULT_MAXMEMORY),
     "MAXMEMORY_POLICY": os.environ.get("EXAMPLE_MAXMEMORY_POLICY", "allkeys-lru"),
+    **record_options(),
 }
 _LOCATION = "example-shop"
 

@@ -42,6 +42,11 @@ OPTIONS (defaults are the core's; the first group shapes the store, so every ali
 ``DATABASES``             number of databases in the store (16, as in Redis; 1..1024)
 ``LAZYFREE_THRESHOLD``    values at least this big are freed off the request path
 ``SERIALIZER``            ``"pickle"`` or a dotted path
+``RECORD``                record accesses for ``python -m cachepolicy.simulate``: a directory
+                          or a ``.cprec`` path (keys written only as keyed hashes; off by default)
+``RECORD_RATE``           share of keys recorded, by key hash (default 0.01)
+``RECORD_MAX_BYTES``      size at which a recording file is rotated (default ``"64mb"``)
+``RECORD_KEY``            secret of the recordings' keyed hash (default: one kept beside them)
 ``MAX_ENTRIES``           entry-count bound alongside ``MAXMEMORY`` (none by default)
 ``CULL_FREQUENCY``        when ``MAX_ENTRIES`` is hit, evict 1/N of the entries (default 3, as
                           in Django), 0 = all, ``None`` = one at a time (like Redis)

@@ -30,6 +30,11 @@ it by ``tests/flask/test_flask_options_table.py``):
 ``CACHE_DATABASES``            number of core databases in the store
 ``CACHE_CULL_FREQUENCY``       at the threshold, evict ``count // n`` entries (None = one)
 ``CACHE_LAZYFREE_THRESHOLD``   see the core documentation
+``CACHE_RECORD``               record accesses for ``python -m cachepolicy.simulate`` (a
+                               directory or ``.cprec`` path; keys only as keyed hashes)
+``CACHE_RECORD_RATE``          share of keys recorded, by key hash (default 0.01)
+``CACHE_RECORD_MAX_BYTES``     size at which a recording file is rotated (default 64mb)
+``CACHE_RECORD_KEY``           secret of the recordings' keyed hash (default: kept beside them)
 ``CACHE_THRESHOLD``            entry bound, the core's ``max_entries`` (Flask-Caching default 500)
 ``CACHE_KEY_PREFIX``           prefix of every key; ``clear()`` on a shared store clears only it
 ``CACHE_CACHEPOLICY_LOCATION`` name of a process-wide store shared by every backend naming it;

@@ -15,6 +15,8 @@ import click
 from flask import current_app
 from flask.cli import AppGroup
 
+from cachepolicy.curve import curve_text
+
 if TYPE_CHECKING:
     from flask import Flask
 
@@ -42,7 +44,12 @@ def policy_backends(app: Flask) -> list[Any]:
 
 @cachepolicy_cli.command("info")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document instead of text.")
-def info_command(as_json: bool) -> None:
+@click.option(
+    "--curve",
+    is_flag=True,
+    help="Also print the estimated hit ratio at other CACHE_MAXMEMORY sizes (needs CACHE_RECORD).",
+)
+def info_command(as_json: bool, curve: bool) -> None:
     """Print Redis INFO-style memory, eviction and keyspace statistics for each cache."""
     backends = policy_backends(current_app)
     if not backends:
@@ -59,6 +66,8 @@ def info_command(as_json: bool) -> None:
             click.echo("")
         click.echo(f"# Cache {number}: {backend!r}")
         click.echo(backend.info_text().replace("\r\n", "\n"), nl=False)
+        if curve:
+            click.echo(curve_text(backend.info()), nl=False)
 
 
 def register_cli(app: Flask) -> None:

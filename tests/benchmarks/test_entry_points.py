@@ -80,6 +80,7 @@ def test_redis_clock_policy_ties_within_a_second() -> None:
     [
         ("bench_django.py", ("set evicting", "zipf 90/10 x4", "aset")),
         ("bench_flask.py", ("| set evicting |", "| zipf 90/10 |")),
+        ("bench_recorder.py", ("| get hit |", "record 1%", "records dropped")),
     ],
 )
 def test_framework_benchmarks_tiny(script: str, needles: tuple[str, ...]) -> None:

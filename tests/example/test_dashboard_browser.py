@@ -149,6 +149,12 @@ def test_dashboard_fills_evicts_and_switches_policy(
         )
         assert "%" in element("memory-text").text
         evicted = _number(driver, "stat-evicted")
+        # The live LRU curve (the store records a sample of its traffic): five points, the
+        # gain at twice the budget stated.
+        curve = element("curve-chart")
+        _wait(driver, "the curve's points", lambda d: curve.get_attribute("data-points") == "5")
+        assert "At 2x maxmemory:" in element("curve-text").text
+        assert element("curve-line").get_attribute("d").count("L") == 4
 
         Select(element("policy-select")).select_by_value("allkeys-lfu")
         Select(element("maxmemory-select")).select_by_value("2mb")

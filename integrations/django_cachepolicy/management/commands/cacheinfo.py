@@ -1,10 +1,12 @@
-"""``manage.py cacheinfo [alias] [--json]``: Redis-INFO-style report of PolicyCache aliases.
+"""``manage.py cacheinfo [alias] [--json] [--curve]``: Redis-INFO-style report of PolicyCache
+aliases.
 
 Reports the shared store behind each alias: memory (``used_memory``, ``maxmemory``),
 ``maxmemory_policy``, ``keyspace_hits``/``keyspace_misses``, ``evicted_keys``,
 ``expired_keys`` and the keyspace (``db0:keys=...``), using Redis's field names so the
 output reads like ``redis-cli INFO``. ``--json`` prints one object keyed by alias for
-scripts and monitoring.
+scripts and monitoring. ``--curve`` adds the live LRU curve of an alias whose store records
+(``OPTIONS["RECORD"]``): its estimated hit ratio at 0.25x to 4x its ``MAXMEMORY``.
 
 The numbers are those of this process: a store lives in the memory of the process that uses
 it, so run the command inside the server process (e.g. from a view or a shell attached to it)
@@ -20,6 +22,7 @@ from typing import Any, cast
 from django.core.cache import caches
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from cachepolicy.curve import curve_text
 from django_cachepolicy.backend import PolicyCache
 from django_cachepolicy.checks import policy_aliases
 
@@ -51,6 +54,11 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("alias", nargs="?", help="a CACHES alias using PolicyCache")
         parser.add_argument("--json", action="store_true", help="print JSON instead of text")
+        parser.add_argument(
+            "--curve",
+            action="store_true",
+            help="also print the estimated hit ratio at other MAXMEMORY sizes (needs RECORD)",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         aliases = policy_aliases() + _redis_aliases()
@@ -85,6 +93,8 @@ class Command(BaseCommand):
                 f"database:{reports[name]['database']}\n"
             )
             self.stdout.write(texts[name])
+            if options["curve"]:
+                self.stdout.write(curve_text(reports[name]))
 
     @staticmethod
     def _unknown(alias: str, aliases: list[str]) -> str:

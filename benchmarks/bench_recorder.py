@@ -1,0 +1,98 @@
+"""What recording costs: Django ``get``/``set`` through ``caches[alias]`` with and without
+``OPTIONS["RECORD"]``.
+
+Three ``PolicyCache`` aliases with the same default configuration (``MAXMEMORY`` 64 MiB,
+``allkeys-lru``): no recording, recording at ``RECORD_RATE`` 0.01 and at 1 (every access).
+The recordings go to a temporary directory, removed afterwards. Scenarios are
+``bench_django``'s single-threaded ones (keys ``k0``..., 100-byte values), the aliases taking
+turns batch by batch (``benchmarks/turns.py``), best of ``--repeat`` rounds. The ratio column
+is ops/s against the alias without recording in the same run. Issue 21's target: at 1%,
+``get hit`` and ``set`` at least 0.95x; at 100%, the cost stated.
+
+Run: ``python benchmarks/bench_recorder.py`` (``--seconds``, ``--repeat``, ``--entries``,
+``--output FILE`` to also write the table).
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+import django
+from django.conf import settings
+
+if __package__ in (None, ""):  # run as a script: make ``benchmarks`` importable
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from benchmarks.bench_django import best_of, scenario_simple
+
+ALIASES = {"no recording": None, "record 1%": 0.01, "record 100%": 1.0}
+SCENARIOS = ("get hit", "get miss", "set")
+
+
+def configure(directory: Path) -> None:
+    caches = {}
+    for index, (alias, rate) in enumerate(ALIASES.items()):
+        options: dict[str, object] = {}
+        if rate is not None:
+            options = {"RECORD": str(directory), "RECORD_RATE": rate}
+        caches[alias] = {
+            "BACKEND": "django_cachepolicy.PolicyCache",
+            "LOCATION": f"bench-record-{index}",
+            "TIMEOUT": 3600,
+            "OPTIONS": options,
+        }
+    settings.configure(SECRET_KEY="benchmark", INSTALLED_APPS=["django_cachepolicy"], CACHES=caches)
+    django.setup()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=0.5, help="minimum time per round")
+    parser.add_argument("--repeat", type=int, default=3, help="rounds per scenario; best kept")
+    parser.add_argument("--entries", type=int, default=10_000, help="keys filled per scenario")
+    parser.add_argument("--output", type=Path, help="also write the table there")
+    args = parser.parse_args(argv)
+    directory = Path(tempfile.mkdtemp(prefix="bench-recorder-"))
+    try:
+        configure(directory)
+        lines = [
+            "# Recorder cost (Django API, ops/s, best of "
+            f"{args.repeat} x {args.seconds:g} s; Python {platform.python_version()})",
+            "",
+            "| scenario | " + " | ".join(ALIASES) + " |",
+            "|---|" + "---:|" * len(ALIASES),
+        ]
+        for name in SCENARIOS:
+            best = best_of(
+                args.repeat,
+                lambda name=name: scenario_simple(name, args.entries, args.seconds, list(ALIASES)),
+            )
+            base = best["no recording"]
+            cells = [
+                f"{best[alias]:,.0f}"
+                + ("" if alias == "no recording" else f" ({best[alias] / base:.2f}x)")
+                for alias in ALIASES
+            ]
+            lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            print(lines[-1], flush=True)
+        from django.core.cache import caches
+
+        dropped = {alias: caches[alias]._view.info().get("record_dropped") for alias in ALIASES}
+        lines += ["", f"records dropped: {dropped}"]
+        report = "\n".join(lines)
+        print()
+        print(report)
+        if args.output is not None:
+            args.output.write_text(report + "\n")
+    finally:
+        shutil.rmtree(directory, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
