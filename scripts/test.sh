@@ -42,7 +42,7 @@ mkdir -p "$run_dir/dist"
 
 # The order of the summary.
 stages=(install browser checkout fetch-suites ruff mypy imports docs pytest-pure coverage django42
-    build pytest-compiled extra-django extra-flask extra-redis)
+    build pytest-compiled extra-django extra-flask extra-redis redis-faults)
 
 # ---- set-up, before the lanes (both need the [dev] install; the suites are fetched once).
 install_dev() {
@@ -152,8 +152,12 @@ compiled_lane() {
     # Here rather than in the pure lane, which is the longer one (see the top of this file).
     if [[ "$#" -ne 0 ]]; then
         skip extra-redis compiled "a chosen subset of the tests"
+        skip redis-faults compiled "a chosen subset of the tests"
     else
         stage extra-redis compiled extra_slice redis
+        # The Redis fault tests (killed servers and primaries) were the suite's flaky ones:
+        # three more runs in a row, on the checkout's sources, prove they wait on conditions.
+        stage redis-faults compiled bash scripts/test_redis_faults.sh 3
     fi
 }
 
