@@ -106,8 +106,8 @@ def test_bench_default_quick_then_compare_builds(tmp_path: Path) -> None:
     report = json.loads(first.read_text())
     assert report["environment"]["build"] in ("pure", "compiled")
     rows = {row["id"]: row for row in report["rows"]}
-    # 8 write rows, 7 evicting policies x 2 modes, get hit + 2 Zipf mixes, 4 core operations.
-    assert len(rows) == 8 + 14 + 3 + 4
+    # 8 write rows, 9 evicting policies x 2 modes, get hit + 2 Zipf mixes, 4 core operations.
+    assert len(rows) == 8 + 18 + 3 + 4
     assert "write/default/default/dict/no-ttl/random" in rows
     assert "policies/volatile-ttl/exact/bytes-100/ttl-300/sequential" in rows
     assert not any("noeviction" in row_id for row_id in rows)
