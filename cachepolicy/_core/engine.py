@@ -258,6 +258,9 @@ class Engine:
         #: Clock time before which writes skip ``after_operation`` (kept by the strategy
         #: through :meth:`ExpiryStrategy.publish_due`).
         self.expiry_due_at: float = expiry.due_at
+        # Structures that exist before any key (a policy's sketch) are counted from the start,
+        # so an empty cache reports what it holds, and a flushed one returns to it.
+        self._measure_shared()
 
     # ------------------------------------------------------------------ lock and events
 

@@ -45,6 +45,8 @@ _MASK64: Final = (1 << 64) - 1
 #: The doorkeeper's bytes per counter column (16 bits: about one false "seen before" in 20
 #: at 3 x width distinct keys in a sample).
 DOOR_BYTES_PER_COLUMN: Final = 2
+#: Each byte value's half: ``bytearray.translate`` halves a whole table at C speed.
+_HALVED: Final = bytes([value >> 1 for value in range(256)])
 #: Fewest counters per row: below this, collisions would decide admissions.
 MIN_WIDTH: Final = 256
 
@@ -125,7 +127,7 @@ class FrequencySketch:
 
     def halve(self) -> None:
         """Age every counter: halve it (the reset of TinyLFU's sample period)."""
-        self.table = bytearray(count >> 1 for count in self.table)
+        self.table = self.table.translate(_HALVED)  # one C-level pass
         self.door = bytearray(len(self.door))
         self.additions >>= 1
         self.resets += 1

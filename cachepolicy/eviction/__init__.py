@@ -14,6 +14,7 @@ from .exact import (
     ExactVolatileTTL,
 )
 from .registry import (
+    BUILTIN_POLICIES,
     EVICTION_MODES,
     REDIS_POLICIES,
     PolicySpec,
@@ -38,6 +39,7 @@ from .sampled import (
 )
 
 __all__ = [
+    "BUILTIN_POLICIES",
     "EVICTION_MODES",
     "EVPOOL_SIZE",
     "LFU_INIT_VAL",

@@ -41,8 +41,10 @@ from .sampled import (
     VolatileRandom,
     VolatileTTL,
 )
+from .wtinylfu import WindowTinyLFU
 
 __all__ = [
+    "BUILTIN_POLICIES",
     "EVICTION_MODES",
     "REDIS_POLICIES",
     "PolicySpec",
@@ -120,7 +122,7 @@ def register_policy(
 
 def unregister_policy(name: str) -> None:
     """Remove a user policy (built-ins cannot be removed)."""
-    if name in REDIS_POLICIES:
+    if name in BUILTIN_POLICIES:
         raise ConfigError(f"The built-in policy {name!r} cannot be unregistered.")
     with _LOCK:
         _REGISTRY.pop(name, None)
@@ -211,3 +213,9 @@ for _name, _default, _exact in _REDIS_TABLE:
 
 #: The ten maxmemory-policy names of redis.conf (Redis 8.6 added the two LRM ones).
 REDIS_POLICIES = tuple(_REGISTRY)
+
+# Beyond Redis: policies on the same port (one implementation each; their structures are exact).
+_REGISTRY["allkeys-wtinylfu"] = PolicySpec("allkeys-wtinylfu", WindowTinyLFU, WindowTinyLFU)
+
+#: Every built-in name: Redis's ten, then ours.
+BUILTIN_POLICIES = tuple(_REGISTRY)

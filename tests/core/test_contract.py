@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cachepolicy.eviction import REDIS_POLICIES
+from cachepolicy.eviction import BUILTIN_POLICIES
 
 from .contract import contract_mixins
 
@@ -18,7 +18,7 @@ def _class_name(policy: str, mode: str) -> str:
     return f"Test{words}{mode.title()}"
 
 
-for _policy in REDIS_POLICIES:
+for _policy in BUILTIN_POLICIES:
     for _mode in ("sampled", "exact"):
         _options: dict[str, Any] = {"maxmemory_policy": _policy, "eviction_mode": _mode}
         _name = _class_name(_policy, _mode)

@@ -45,7 +45,7 @@ from cachepolicy.eviction import (
     VolatileTTL,
 )
 from cachepolicy.eviction.base import EvictionPolicy
-from cachepolicy.eviction.registry import EVICTION_MODES, REDIS_POLICIES, resolve_policy
+from cachepolicy.eviction.registry import BUILTIN_POLICIES, EVICTION_MODES, resolve_policy
 from tests.conftest import MakeCache
 
 Call = tuple[str, Any]
@@ -54,7 +54,7 @@ Call = tuple[str, Any]
 def _builtin_classes() -> list[type[EvictionPolicy]]:
     """Every implementation class behind the ten names and two modes, each once."""
     found: dict[type[EvictionPolicy], None] = {}
-    for name in REDIS_POLICIES:
+    for name in BUILTIN_POLICIES:
         for mode in EVICTION_MODES:
             found.setdefault(resolve_policy(name, mode))
     return list(found)
@@ -167,7 +167,7 @@ def _take(cache: Cache) -> list[Call]:
 
 def test_every_builtin_class_is_covered() -> None:
     names = {base.name for base in BUILTINS}
-    assert names == set(REDIS_POLICIES)
+    assert names == set(BUILTIN_POLICIES)
     assert len(BUILTINS) == len(set(BUILTINS))
     assert all(isinstance(RECORDING[base].name, str) for base in BUILTINS)
 

@@ -36,7 +36,7 @@ from cachepolicy import (
     OutOfMemoryError,
     ValueTooLargeError,
 )
-from cachepolicy.eviction import REDIS_POLICIES, AllKeysLRU, EvictionPolicy
+from cachepolicy.eviction import BUILTIN_POLICIES, AllKeysLRU, EvictionPolicy
 
 KEYS = st.sampled_from([f"k{i}" for i in range(12)])
 DBS = st.sampled_from([0, 1])
@@ -58,7 +58,7 @@ class RefuseOddKeys(AllKeysLRU):
 
 
 #: Every Redis policy, and the admission policy, by name or class.
-POLICIES: list[str | type[EvictionPolicy]] = [*REDIS_POLICIES, RefuseOddKeys]
+POLICIES: list[str | type[EvictionPolicy]] = [*BUILTIN_POLICIES, RefuseOddKeys]
 
 
 def _volatile(policy: str | type[EvictionPolicy]) -> bool:

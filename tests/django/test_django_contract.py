@@ -20,7 +20,7 @@ import pytest
 from django_cachepolicy import PolicyCache
 
 from cachepolicy import KEEP_TTL, CacheConfig, Clock, get_shared_store, release_shared_store
-from cachepolicy.eviction import REDIS_POLICIES
+from cachepolicy.eviction import BUILTIN_POLICIES
 
 _REPO = str(Path(__file__).resolve().parents[2])
 if _REPO not in sys.path:  # the contract lives in the ``tests`` package
@@ -138,7 +138,7 @@ def make_cache(clock: Clock) -> Iterator[Callable[..., DjangoAPICache]]:
     assert all(not found for found in problems.values()), problems
 
 
-for _policy in REDIS_POLICIES:
+for _policy in BUILTIN_POLICIES:
     _name = "TestDjango" + _policy.replace("-", " ").title().replace(" ", "")
     globals()[_name] = type(
         _name, contract_mixins(_policy), {"options": {"maxmemory_policy": _policy}}

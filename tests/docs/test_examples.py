@@ -28,7 +28,8 @@ from typing import Any
 
 import pytest
 
-from cachepolicy import REDIS_POLICIES, policy_names, register_policy, release_shared_store
+from cachepolicy import policy_names, register_policy, release_shared_store
+from cachepolicy.eviction import BUILTIN_POLICIES
 from cachepolicy.eviction.registry import policy_spec, unregister_policy
 from cachepolicy.shared import shared_store_names
 
@@ -68,14 +69,14 @@ def fresh_stores() -> Iterator[None]:
     out for the page, which registers its own, and put back afterwards.
     """
     before = set(shared_store_names())
-    saved = {name: policy_spec(name) for name in policy_names() if name not in REDIS_POLICIES}
+    saved = {name: policy_spec(name) for name in policy_names() if name not in BUILTIN_POLICIES}
     for name in saved:
         unregister_policy(name)
     yield
     for name in set(shared_store_names()) - before:
         release_shared_store(name)
     for name in policy_names():
-        if name not in REDIS_POLICIES:
+        if name not in BUILTIN_POLICIES:
             unregister_policy(name)
     for name, spec in saved.items():
         register_policy(name, spec.default, spec.exact)
