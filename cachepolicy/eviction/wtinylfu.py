@@ -60,6 +60,10 @@ WINDOW_MIN, WINDOW_MAX = 0.0, 0.80
 STEP_START, STEP_DECAY = 0.0625, 0.98
 #: Requests per climber sample, per key the cache holds (Caffeine: 10 x the maximum size).
 SAMPLE_PER_KEY = 10
+#: Counter columns per expected key: 4 one-byte counters per key in each row keep collisions
+#: from deciding admissions when the requests span several times the cache (a loop 4x its
+#: size); Caffeine's sketch has 16 four-bit counters per key in all.
+SKETCH_COLUMNS_PER_KEY = 4
 #: Reads buffered between drains; more are dropped (see the module docstring).
 READ_BUFFER = 4096
 #: Regions. ``Entry.slot`` holds ``weight * 4 + region``: the region, and the weight the key
@@ -79,7 +83,7 @@ class WindowTinyLFU(EvictionPolicy):
 
     def __init__(self, config: CacheConfig, rng: Random) -> None:
         super().__init__(config, rng)
-        self.sketch = FrequencySketch(expected_keys(config))
+        self.sketch = FrequencySketch(SKETCH_COLUMNS_PER_KEY * expected_keys(config))
         self.by_bytes = bool(config.maxmemory) and config.max_entries is None
         self.capacity = float(config.maxmemory if self.by_bytes else (config.max_entries or 0))
         self.window: OrderedDict[Entry, None] = OrderedDict()
@@ -88,7 +92,10 @@ class WindowTinyLFU(EvictionPolicy):
         self.weights = [0, 0, 0]  # window, probation, protected
         self.high_water = 0
         #: Keys moved out of the window and not yet judged against the main region's victim.
+        #: Only once the cache has been full: before, a key leaving the window has room in
+        #: the main region and is admitted (Caffeine's warm-up).
         self.candidates: deque[Entry] = deque()
+        self.full = False
         self.reads: list[Entry] = []
         self.missed: list[int] = []
         self.window_share = WINDOW_START
@@ -182,6 +189,7 @@ class WindowTinyLFU(EvictionPolicy):
         self.window, self.probation, self.protected = OrderedDict(), OrderedDict(), OrderedDict()
         self.weights = [0, 0, 0]
         self.candidates.clear()
+        self.full = False
         self.reads, self.missed = [], []
         self.sketch.clear()
         self.high_water = 0
@@ -222,7 +230,8 @@ class WindowTinyLFU(EvictionPolicy):
         while self.weights[0] > window_max and len(self.window) > 1:
             entry = next(iter(self.window))
             self._move(entry, PROBATION)
-            self.candidates.append(entry)
+            if self.full:
+                self.candidates.append(entry)
 
     # ------------------------------------------------------------------ the climber
 
@@ -244,6 +253,7 @@ class WindowTinyLFU(EvictionPolicy):
 
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
         self._drain()
+        self.full = True
         candidates = self.candidates
         while candidates:
             candidate = candidates[0]
