@@ -977,17 +977,21 @@ class Engine:
         the policy's slot), as a new entry (one that left is never reinserted), newest first;
         ``evicted_keys`` and ``evicted_bytes`` are taken back and the events queued since
         ``mark`` dropped, so the keys, values, TTLs, counters and event stream are as before
-        the write, and ``used_memory`` no more than before. (An exact LRU list files a restored
-        key as most recent; a big value handed to the lazy-free thread is counted there, and
-        kept alive by ``taken``.)"""
+        the write, and ``used_memory`` no more than before. (A policy with its own insert hook,
+        an exact LRU list say, files a restored key as a new one; a big value handed to the
+        lazy-free thread is counted there, and kept alive by ``taken``.)"""
         for gone, payload, cause in reversed(taken):
             keyspace = self.keyspaces[gone.db]
             entry = self._insert(keyspace, gone.key, payload, gone.size, gone.deadline, now)
-            entry.atime = gone.atime
-            entry.aseq = gone.aseq
-            entry.lfu = gone.lfu
-            entry.ldt = gone.ldt
-            entry.slot = gone.slot
+            if self._insert_path != _HOOK:
+                # Native bookkeeping: the fields are the ranking, so the key ranks as before.
+                # A policy with its own insert hook has filed the key as it files a new one,
+                # and its fields (its slot above all) are its own.
+                entry.atime = gone.atime
+                entry.aseq = gone.aseq
+                entry.lfu = gone.lfu
+                entry.ldt = gone.ldt
+                entry.slot = gone.slot
             if cause == EVICTED:
                 self.stats.evicted_keys -= 1
                 self.stats.evicted_bytes -= gone.size

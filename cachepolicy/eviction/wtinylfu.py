@@ -84,8 +84,6 @@ class WindowTinyLFU(EvictionPolicy):
     def __init__(self, config: CacheConfig, rng: Random) -> None:
         super().__init__(config, rng)
         self.sketch = FrequencySketch(SKETCH_COLUMNS_PER_KEY * expected_keys(config))
-        self.by_bytes = bool(config.maxmemory) and config.max_entries is None
-        self.capacity = float(config.maxmemory if self.by_bytes else (config.max_entries or 0))
         self.window: OrderedDict[Entry, None] = OrderedDict()
         self.probation: OrderedDict[Entry, None] = OrderedDict()
         self.protected: OrderedDict[Entry, None] = OrderedDict()
@@ -104,6 +102,17 @@ class WindowTinyLFU(EvictionPolicy):
         self.previous_ratio = -1.0
 
     # ------------------------------------------------------------------ sizes
+
+    # The bound is read from ``self.config`` each time: CONFIG SET maxmemory keeps the policy
+    # object and gives it the new configuration.
+    @property
+    def by_bytes(self) -> bool:
+        return bool(self.config.maxmemory) and self.config.max_entries is None
+
+    @property
+    def capacity(self) -> float:
+        config = self.config
+        return float(config.maxmemory if self.by_bytes else (config.max_entries or 0))
 
     def _weight(self, entry: Entry) -> int:
         return entry.size if self.by_bytes else 1
