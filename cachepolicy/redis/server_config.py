@@ -83,9 +83,12 @@ def apply_server_config(servers: list[tuple[str, Any]], settings: RedisSettings)
             try:
                 server.config_set(parameter, value)
             except redis.ResponseError as exc:
+                hint = ""
+                if parameter == "maxmemory-policy" and str(value).endswith("-lrm"):
+                    hint = " The LRM policies need Redis 8.6 or later."
                 raise ConfigError(
                     f"Redis server {node} refused CONFIG SET {parameter} {value} (from option "
-                    f"{settings.option_for[parameter]!r}): {exc}.",
+                    f"{settings.option_for[parameter]!r}): {exc}.{hint}",
                     option=settings.option_for[parameter],
                 ) from exc
 

@@ -96,6 +96,8 @@ _REFUSED: Final[Mapping[str, str]] = {
     "max_entries": "Redis has no entry-count bound; bound the memory with 'maxmemory' instead",
     "cull_frequency": "Redis has no entry-count bound, so there is nothing to cull; bound the "
     "memory with 'maxmemory' instead",
+    "admission": "Redis evicts by its own maxmemory-policy and admits every key; TinyLFU "
+    "admission runs in the in-process backend only",
     **dict.fromkeys(
         ("record", "record_rate", "record_max_bytes", "record_key"),
         "the access recorder records an in-process store's traffic only",

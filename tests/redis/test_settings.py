@@ -68,6 +68,8 @@ def test_a_misspelt_policy_suggests_the_redis_name() -> None:
         ("EXPIRY", "timed", "expires keys lazily"),
         ("MAX_ENTRIES", 10, "no entry-count bound"),
         ("CULL_FREQUENCY", 3, "nothing to cull"),
+        ("ADMISSION", "tinylfu", "admission runs in the in-process backend only"),
+        ("MAXMEMORY_POLICY", "allkeys-wtinylfu", "only runs in the in-process backend"),
         ("MAXMEMORY_POLCY", "allkeys-lru", "Did you mean 'maxmemory_policy'"),
         ("TOPOLOGY", "sharded", "one of"),
         ("SIGNING_KEY", "short", "at least 16"),
@@ -99,3 +101,20 @@ def test_lazyfree_threshold_switches_redis_lazyfree_flags() -> None:
     off = parse_redis_settings(URL, {"LAZYFREE_THRESHOLD": 0, "LAZYFREE_LAZY_EXPIRE": True})
     assert off.server_config["lazyfree-lazy-eviction"] == "no"
     assert off.server_config["lazyfree-lazy-expire"] == "yes"
+
+
+def test_an_lrm_policy_refused_by_an_older_server_says_which_redis_it_needs() -> None:
+    """Redis 7 answers CONFIG SET maxmemory-policy allkeys-lrm with an error: the ConfigError
+    names the option and says LRM needs Redis 8.6."""
+    import redis
+
+    from cachepolicy.redis.server_config import apply_server_config
+
+    class OldServer:
+        def config_set(self, parameter: str, value: object) -> None:
+            raise redis.ResponseError("CONFIG SET failed (possibly related to argument 'x')")
+
+    settings = parse_redis_settings(URL, {"MAXMEMORY_POLICY": "allkeys-lrm"})
+    with pytest.raises(ConfigError, match="need Redis 8.6") as error:
+        apply_server_config([("old:6379", OldServer())], settings)
+    assert error.value.option == "MAXMEMORY_POLICY"
