@@ -115,6 +115,6 @@ def test_an_lrm_policy_refused_by_an_older_server_says_which_redis_it_needs() ->
             raise redis.ResponseError("CONFIG SET failed (possibly related to argument 'x')")
 
     settings = parse_redis_settings(URL, {"MAXMEMORY_POLICY": "allkeys-lrm"})
-    with pytest.raises(ConfigError, match="need Redis 8.6") as error:
+    with pytest.raises(ConfigError, match=r"need Redis 8\.6") as error:
         apply_server_config([("old:6379", OldServer())], settings)
     assert error.value.option == "MAXMEMORY_POLICY"
