@@ -262,7 +262,6 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "if a frequency sketch of recent requests rates it above the key it would evict "
         "(scan and loop resistance, in front of any evicting policy); none admits every key.",
         accepts="Use 'none' (admit every new key, Redis's behaviour) or 'tinylfu'.",
-        applies_to=_BOTH,
     ),
     _row(
         "lfu_log_factor",
