@@ -276,24 +276,20 @@ class Cache:
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` is absent (Redis's SET NX). True if stored."""
-        if type(key) is not str:
-            key = exact_key(key)
-        if ttl is not None:  # a bad TTL is an error even when NX would skip the write
-            self._engine.deadline_for(ttl, 0.0)
-        payload = self._access.encode(value, key)
-        stored = self._engine.write(self.db, key, payload, ttl, NX)
-        if stored and self._recorder is not None:
-            self._recorder.note(key, SET, len(payload), _ttl_field(ttl))
-        return stored
+        return self._write_if(key, value, ttl, NX)
 
     def replace(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` exists (Redis's SET XX). True if stored."""
+        return self._write_if(key, value, ttl, XX)
+
+    def _write_if(self, key: str, value: Any, ttl: float | None, condition: int) -> bool:
+        """SET NX / XX (``condition``), recorded when it stored."""
         if type(key) is not str:
             key = exact_key(key)
-        if ttl is not None:  # a bad TTL is an error even when XX would skip the write
+        if ttl is not None:  # a bad TTL is an error even when the condition skips the write
             self._engine.deadline_for(ttl, 0.0)
         payload = self._access.encode(value, key)
-        stored = self._engine.write(self.db, key, payload, ttl, XX)
+        stored = self._engine.write(self.db, key, payload, ttl, condition)
         if stored and self._recorder is not None:
             self._recorder.note(key, SET, len(payload), _ttl_field(ttl))
         return stored
