@@ -244,7 +244,7 @@ def test_a_policy_owned_slot_is_kept_counted_and_ranked(make_cache: MakeCache) -
     cache = make_cache(maxmemory="40kb", maxmemory_policy=SizeAware, maxmemory_samples=64)
     engine = cache.store.engine
     plain = make_cache(maxmemory="40kb").store.engine
-    assert engine.plain_overhead == plain.plain_overhead + SLOT_OVERHEAD
+    assert engine.plan.plain_overhead == plain.plan.plain_overhead + SLOT_OVERHEAD
     cache.set("small", "s")
     cache.set("small", "s" * 10)
     policy = cache.store.engine.policy
