@@ -8,6 +8,7 @@ in ``used_memory`` through ``metadata_overhead``, and O(1) or O(log n) per acces
 
 from __future__ import annotations
 
+import heapq
 import sys
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -169,7 +170,54 @@ class ExactVolatileLRU(ExactAllKeysLRU):
     volatile_only = True
 
 
-class _RefiledHeap(_HeapRanked):
+class _SparesNewcomer(EvictionPolicy):
+    """Never the victim of its own write: for rankings where a new key can rank lowest of all
+    (a big value under GDSF, a new counter under LFU with aging).
+
+    The engine makes room before it inserts a key, but evicts again after it for the few bytes
+    the tables may grow by; a new key that ranks lowest would then be chosen, and the engine,
+    which never evicts a new key by its own write, asks again and finally refuses the write.
+    Asked again for the newest key without having evicted it (``offered``), this gives the
+    next lowest (:meth:`lowest` with the key passed over). Only then: a later write may evict
+    the newest key like any other, and a key that ``admit`` refused against is still offered.
+    """
+
+    def __init__(self, config: CacheConfig, rng: Random) -> None:
+        super().__init__(config, rng)
+        #: The newest key, and the last victim offered and not removed since.
+        self.incoming: Entry | None = None
+        self.offered: Entry | None = None
+
+    def on_insert(self, entry: Entry, now: float) -> None:
+        super().on_insert(entry, now)
+        self.incoming = entry
+
+    def on_remove(self, entry: Entry, cause: Removal) -> None:
+        super().on_remove(entry, cause)
+        if entry is self.offered:
+            self.offered = None
+        if entry is self.incoming:
+            self.incoming = None
+
+    def reset(self) -> None:
+        super().reset()
+        self.incoming = self.offered = None
+
+    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        victim = self.lowest(keyspaces, now, None)
+        if victim is not None and victim is self.offered and victim is self.incoming:
+            victim = self.lowest(keyspaces, now, victim)
+        self.offered = victim
+        return victim
+
+    def lowest(
+        self, keyspaces: Sequence[Keyspace], now: float, passed: Entry | None
+    ) -> Entry | None:
+        """The best victim other than ``passed`` (None: any)."""
+        raise NotImplementedError
+
+
+class _RefiledHeap(_SparesNewcomer, _HeapRanked):
     """A heap of the tracked entries by :meth:`rank`, for ranks that an access can only
     raise and that move with the access sequence (``aseq``): reads and writes never touch the
     heap; choosing a victim re-files a top entry whose ``aseq`` moved since it was filed and
@@ -206,10 +254,20 @@ class _RefiledHeap(_HeapRanked):
         elif previous is None:
             self.heap.push(self.rank(entry), entry, new=True, order=entry.aseq)
 
-    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+    def lowest(
+        self, keyspaces: Sequence[Keyspace], now: float, passed: Entry | None
+    ) -> Entry | None:
         # Every access stamps a new aseq and every other rank change files a new record, so a
         # top entry whose aseq is its record's has the record's rank; others are re-filed.
-        return self.heap.top_refiled(self.rank)
+        heap = self.heap
+        top = heap.top_refiled(self.rank)
+        if top is None or top is not passed:
+            return top
+        record = heapq.heappop(heap.records)  # set aside while the next one is found
+        try:
+            return heap.top_refiled(self.rank)
+        finally:
+            heapq.heappush(heap.records, record)
 
 
 class ExactAllKeysLFU(_RefiledHeap):
