@@ -15,6 +15,12 @@ a scan of 2,000 keys through a 256-wide sketch lifted every counter by about 8 a
 in. The estimate is the counters plus one if the doorkeeper knows the key; both are cleared or
 halved together.
 
+Layout: counters are 4 bits, two to a byte (``table``), the doorkeeper one bit array
+(``door``). A key's ``hash()`` picks its counters by double hashing (Kirsch and Mitzenmacher,
+"Less hashing, same performance", 2006): counter ``i`` of row ``i`` is ``(a + i * b) mod
+width`` for two halves ``a``, ``b`` (odd) of the hash, and its two doorkeeper bits likewise.
+All arithmetic stays below 2**62, so the compiled build does it on unboxed machine integers.
+
 Compiled with the engine (mypyc): an increment holds the GIL from load to store, so it is safe
 on the lock-free read path. In the pure build two concurrent increments of one counter may
 count once: a lost increment under a race, which a frequency estimate tolerates.
@@ -25,6 +31,8 @@ from __future__ import annotations
 import sys
 from typing import Final
 
+from mypy_extensions import i64
+
 __all__ = ["FrequencySketch"]
 
 #: Counters per key (one per row): 4 keeps collisions rare at one counter per expected key.
@@ -33,54 +41,47 @@ ROWS: Final = 4
 COUNTER_MAX: Final = 15
 #: The sample period, in increments per counter of a row: the paper's W = 10 x the cache size.
 SAMPLE_FACTOR: Final = 10
-#: Odd 64-bit multipliers, one per row (golden-ratio and splitmix64 constants): each row
-#: takes the top bits of the key's hash times its own multiplier.
-_SEEDS: Final = (
-    0x9E3779B97F4A7C15,
-    0xBF58476D1CE4E5B9,
-    0x94D049BB133111EB,
-    0xD6E8FEB86659FD93,
-)
-_MASK64: Final = (1 << 64) - 1
-#: The doorkeeper's bytes per counter column (16 bits: about one false "seen before" in 20
-#: at 3 x width distinct keys in a sample).
+#: The doorkeeper's bytes per counter column by default (16 bits: about one false "seen
+#: before" in 20 at 3 x width distinct keys in a sample).
 DOOR_BYTES_PER_COLUMN: Final = 2
-#: Each byte value's half: ``bytearray.translate`` halves a whole table at C speed.
-_HALVED: Final = bytes([value >> 1 for value in range(256)])
 #: Fewest counters per row: below this, collisions would decide admissions.
 MIN_WIDTH: Final = 256
+_MASK31: Final[i64] = (1 << 31) - 1
+#: Each byte value with both of its 4-bit counters halved: ``bytearray.translate`` halves a
+#: whole table at C speed.
+_HALVED: Final = bytes([((value >> 4) >> 1) << 4 | ((value & 15) >> 1) for value in range(256)])
 
 
 class FrequencySketch:
-    """``ROWS`` rows of ``width`` 4-bit counters (one byte each), halved every sample."""
+    """``ROWS`` rows of ``width`` 4-bit counters (two to a byte), halved every sample.
 
-    def __init__(self, expected_keys: int) -> None:
+    ``expected_keys`` sizes a row: ``width`` is the power of two at or above it (at least
+    :data:`MIN_WIDTH`); ``door_bytes`` is the doorkeeper's bytes per column.
+    """
+
+    def __init__(self, expected_keys: int, door_bytes: int = DOOR_BYTES_PER_COLUMN) -> None:
         width = MIN_WIDTH
         while width < expected_keys:
             width <<= 1
         self.width = width
-        self.shift = 64 - (width.bit_length() - 1)
-        self.table = bytearray(ROWS * width)
-        #: The doorkeeper: a Bloom filter of 16 x width bits, two bits per key (a sample sees
-        #: up to 10 x width accesses; a few times width distinct keys, unless it is a scan).
-        self.door = bytearray(DOOR_BYTES_PER_COLUMN * width)
-        self.door_bits = 8 * len(self.door)
+        self.mask: i64 = width - 1
+        self.table = bytearray(ROWS * width // 2)
+        #: The doorkeeper: a Bloom filter of ``8 x door_bytes x width`` bits, two bits per key
+        #: (a sample sees up to 10 x width accesses; a few times width distinct keys, unless it
+        #: is a scan).
+        self.door = bytearray(max(door_bytes, 1) * width)
+        self.door_mask: i64 = 8 * len(self.door) - 1
         #: Increments since the last halving (Caffeine's "size"), and the period.
         self.additions = 0
         self.sample = SAMPLE_FACTOR * width
         #: Halvings so far (for tests and INFO).
         self.resets = 0
 
-    def _index(self, code: int, row: int) -> int:
-        return row * self.width + (((code * _SEEDS[row]) & _MASK64) >> self.shift)
-
-    def _door_bits(self, code: int) -> tuple[int, int]:
-        spread = (code * _SEEDS[3]) & _MASK64
-        return spread % self.door_bits, (spread >> 32) % self.door_bits
-
-    def _let_in(self, code: int) -> bool:
+    def _let_in(self, a: i64, b: i64) -> bool:
         """Whether the doorkeeper has seen the key this sample; it has afterwards."""
-        first, second = self._door_bits(code)
+        mask = self.door_mask
+        first: i64 = (a + 5 * b) & mask
+        second: i64 = (a + 6 * b) & mask
         door = self.door
         seen = (door[first >> 3] >> (first & 7)) & 1 and (door[second >> 3] >> (second & 7)) & 1
         if not seen:
@@ -88,42 +89,51 @@ class FrequencySketch:
             door[second >> 3] |= 1 << (second & 7)
         return bool(seen)
 
-    def _known(self, code: int) -> int:
-        first, second = self._door_bits(code)
-        door = self.door
-        return (door[first >> 3] >> (first & 7)) & 1 & (door[second >> 3] >> (second & 7))
-
-    def increment(self, code: int) -> None:
+    def increment(self, code: i64) -> None:
         """Count one access of the key whose ``hash()`` is ``code``."""
-        code &= _MASK64
-        if not self._let_in(code):
+        a: i64 = code & _MASK31
+        b: i64 = ((code >> 31) & _MASK31) | 1
+        if not self._let_in(a, b):
             self.additions += 1  # the first access counts towards the sample too
             if self.additions >= self.sample:
                 self.halve()
             return
         table = self.table
+        mask = self.mask
+        width: i64 = self.width
         added = False
         for row in range(ROWS):
-            index = self._index(code, row)
-            if table[index] < COUNTER_MAX:
-                table[index] += 1
+            index: i64 = row * width + ((a + row * b) & mask)
+            shift: i64 = (index & 1) << 2
+            byte = table[index >> 1]
+            if (byte >> shift) & 15 < COUNTER_MAX:
+                table[index >> 1] = byte + (1 << shift)
                 added = True
         if added:
             self.additions += 1
             if self.additions >= self.sample:
                 self.halve()
 
-    def frequency(self, code: int) -> int:
+    def frequency(self, code: i64) -> int:
         """The key's estimated accesses in the current sample (0..16: the counters' 15 and
         the doorkeeper's one)."""
-        code &= _MASK64
+        a: i64 = code & _MASK31
+        b: i64 = ((code >> 31) & _MASK31) | 1
         table = self.table
+        mask = self.mask
+        width: i64 = self.width
         lowest = COUNTER_MAX
         for row in range(ROWS):
-            count = table[self._index(code, row)]
+            index: i64 = row * width + ((a + row * b) & mask)
+            count = (table[index >> 1] >> ((index & 1) << 2)) & 15
             if count < lowest:
                 lowest = count
-        return lowest + self._known(code)
+        door_mask = self.door_mask
+        first: i64 = (a + 5 * b) & door_mask
+        second: i64 = (a + 6 * b) & door_mask
+        door = self.door
+        known = (door[first >> 3] >> (first & 7)) & 1 & (door[second >> 3] >> (second & 7))
+        return lowest + known
 
     def halve(self) -> None:
         """Age every counter: halve it (the reset of TinyLFU's sample period)."""
@@ -138,5 +148,5 @@ class FrequencySketch:
         self.additions = 0
 
     def memory(self) -> int:
-        """Bytes the sketch holds (its table), counted in ``used_memory`` by its policy."""
+        """Bytes the sketch holds (its tables), counted in ``used_memory`` by its policy."""
         return sys.getsizeof(self.table) + sys.getsizeof(self.door)
