@@ -20,28 +20,38 @@ Capacity and weights follow the cache's bound: under a byte budget a key weighs 
 size and the capacity is ``maxmemory``; under ``max_entries`` every key weighs 1. The engine
 still decides *when* to evict (it evicts until the write fits); this policy decides *which* key.
 
-Reads stay lock-free: ``on_read`` and ``on_miss`` only append to bounded buffers (one C call
-each, GIL-atomic); the reorderings and sketch increments they stand for are applied under the
-lock at the next write or eviction (Caffeine's read buffer). A full buffer drops reads, which
-only loses some recency and frequency information.
+The work is done by :class:`~cachepolicy._core.wtinylfu.WTinyLFUCore`, compiled with the
+engine: three doubly linked lists threaded through the entries, the read buffer and the climber.
+For every hook this class does not see overridden, it binds the core's bound method on the
+instance (``self.on_read = core.on_read``), so the engine calls native code with no
+interpreted frame in between; a subclass that overrides a hook gets its override called, and
+``super()`` reaches the method here, which delegates to the core.
 
-Cost: per write a Python hook for the insert, the victim and the removal, O(1) amortised each;
-per read one list append. Memory: one ``OrderedDict`` slot per key (about 100 B, measured as the
-structure grows) plus the sketch (6 bytes per counter column).
+Reads stay lock-free: ``on_read`` stamps the entry and appends it to a bounded buffer (one C
+call, GIL-atomic); the reorderings and sketch increments it stands for are applied under the
+lock at the next write or eviction (Caffeine's read buffer). A full buffer drops reads, which
+only loses some recency and frequency information. ``on_miss`` increments the sketch at once:
+compiled, an increment holds the GIL from load to store; interpreted, a racing increment may be
+lost, which a frequency estimate tolerates.
+
+Cost: per write the insert, the victim and the removal, O(1) each (native calls in the
+compiled build); per read one list append. Memory per key: one pointer (its node's slot) plus
+the sketch, 3 bytes per counter column (four 4-bit counters and a byte of doorkeeper), 2 to 4
+columns per key: 14 to 20 B beyond sampled LRU in the compiled build, whose entries hold the
+links unboxed (see :mod:`cachepolicy._core.wtinylfu`).
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict, deque
 from collections.abc import Sequence
 from random import Random
-from sys import getsizeof
 from typing import TYPE_CHECKING
 
-from .._core.entry import Entry
+from .._core.entry import COMPILED, Entry
 from .._core.keyspace import Keyspace
 from .._core.ports import Access, Removal, Victims
 from .._core.sketch import FrequencySketch
+from .._core.wtinylfu import CANDIDATE, PROBATION, PROTECTED, WINDOW, WTinyLFUCore
 from .admission import expected_keys
 from .base import EvictionPolicy
 
@@ -54,250 +64,150 @@ __all__ = ["WindowTinyLFU"]
 WINDOW_START = 0.01
 #: The protected segment's share of the main region (the SLRU's 80 %).
 PROTECTED_SHARE = 0.80
-#: The window's share stays within these bounds (it never disappears, never takes over).
+#: The window's share stays within these bounds (it never takes over).
 WINDOW_MIN, WINDOW_MAX = 0.0, 0.80
 #: The climber's first step, as a share of the capacity, and its decay per adjustment.
 STEP_START, STEP_DECAY = 0.0625, 0.98
+#: A change of the hit ratio between two samples at least this big restarts the climber at its
+#: first step (Caffeine's product climber: the traffic changed, the settled step is too small
+#: to follow it). 0 turns restarts off.
+RESTART_THRESHOLD = 0.05
 #: Requests per climber sample, per key the cache holds (Caffeine: 10 x the maximum size).
 SAMPLE_PER_KEY = 10
-#: Counter columns per expected key: 4 one-byte counters per key in each row keep collisions
-#: from deciding admissions when the requests span several times the cache (a loop 4x its
-#: size); Caffeine's sketch has 16 four-bit counters per key in all.
-SKETCH_COLUMNS_PER_KEY = 4
+#: Counter columns per expected key, at least: a row is the power of two at or above twice
+#: the expected keys (2 to 4 columns per key). More columns than one keep collisions from
+#: deciding admissions when the requests span several times the cache (a loop 4x its size);
+#: a power of two keeps the index a mask.
+SKETCH_COLUMNS_PER_KEY = 2
+#: The doorkeeper's bytes per column (8 bits: 16 to 32 bits per expected key).
+DOOR_BYTES = 1
 #: Reads buffered between drains; more are dropped (see the module docstring).
 READ_BUFFER = 4096
-#: Regions. ``Entry.slot`` holds ``weight * 4 + region``: the region, and the weight the key
-#: was counted with (its size changes without this policy hearing of it, e.g. with a TTL).
-WINDOW, PROBATION, PROTECTED = 0, 1, 2
-_EMPTY = getsizeof(OrderedDict())
+#: The hooks the core serves itself when a subclass does not override them.
+_BOUND_HOOKS = (
+    "on_insert",
+    "on_read",
+    "on_miss",
+    "on_write",
+    "on_remove",
+    "select_victim",
+    "structure_bytes",
+)
 
 
 class WindowTinyLFU(EvictionPolicy):
     """``allkeys-wtinylfu`` (one implementation for both modes: its structures are exact)."""
 
     name = "allkeys-wtinylfu"
-    # The recency stamp keeps idletime() and the restore after a refusal meaningful.
+    # The recency stamp keeps idletime() and the restore after a refusal meaningful. The
+    # core links entries through the LFU fields, so Access.LFU is refused.
     read_access = write_access = Access.STAMP
     victims = Victims.HOOK
     uses_slot = True
+    # Interpreted, a key's node number is an int object of its own (its neighbours' links
+    # share it); compiled, the entry stores it unboxed.
+    metadata_overhead = 0 if COMPILED else 28
 
     def __init__(self, config: CacheConfig, rng: Random) -> None:
+        if Access.LFU in (self.read_access, self.write_access):
+            raise TypeError(
+                f"{type(self).__qualname__}: W-TinyLFU links its entries through the LFU "
+                "counter's fields, so read_access and write_access cannot be Access.LFU."
+            )
+        self.core = WTinyLFUCore(
+            FrequencySketch(SKETCH_COLUMNS_PER_KEY * expected_keys(config), DOOR_BYTES),
+            0.0,
+            False,
+            WINDOW_START,
+            PROTECTED_SHARE,
+            (WINDOW_MIN, WINDOW_MAX),
+            (STEP_START, STEP_DECAY),
+            RESTART_THRESHOLD,
+            SAMPLE_PER_KEY,
+            READ_BUFFER,
+        )
         super().__init__(config, rng)
-        self.sketch = FrequencySketch(SKETCH_COLUMNS_PER_KEY * expected_keys(config))
-        self.window: OrderedDict[Entry, None] = OrderedDict()
-        self.probation: OrderedDict[Entry, None] = OrderedDict()
-        self.protected: OrderedDict[Entry, None] = OrderedDict()
-        self.weights = [0, 0, 0]  # window, probation, protected
-        self.high_water = 0
-        #: Keys moved out of the window and not yet judged against the main region's victim.
-        #: Only once the cache has been full: before, a key leaving the window has room in
-        #: the main region and is admitted (Caffeine's warm-up).
-        self.candidates: deque[Entry] = deque()
-        self.full = False
-        self.reads: list[Entry] = []
-        self.missed: list[int] = []
-        self.window_share = WINDOW_START
-        self.step = STEP_START
-        self.sample_hits = self.sample_misses = 0
-        self.previous_ratio = -1.0
+        cls = type(self)
+        for hook in _BOUND_HOOKS:
+            if getattr(cls, hook) is getattr(WindowTinyLFU, hook):
+                setattr(self, hook, getattr(self.core, hook))
 
-    # ------------------------------------------------------------------ sizes
-
-    # The bound is read from ``self.config`` each time: CONFIG SET maxmemory keeps the policy
-    # object and gives it the new configuration.
+    # The bound is read from the configuration each time it changes: CONFIG SET maxmemory
+    # keeps the policy object and gives it the new configuration.
     @property
-    def by_bytes(self) -> bool:
-        return bool(self.config.maxmemory) and self.config.max_entries is None
+    def config(self) -> CacheConfig:
+        return self._config
+
+    @config.setter
+    def config(self, config: CacheConfig) -> None:
+        self._config = config
+        by_bytes = bool(config.maxmemory) and config.max_entries is None
+        self.core.by_bytes = by_bytes
+        self.core.capacity = float(config.maxmemory if by_bytes else (config.max_entries or 0))
 
     @property
-    def capacity(self) -> float:
-        config = self.config
-        return float(config.maxmemory if self.by_bytes else (config.max_entries or 0))
+    def sketch(self) -> FrequencySketch:
+        return self.core.sketch
 
-    def _weight(self, entry: Entry) -> int:
-        return entry.size if self.by_bytes else 1
-
-    @staticmethod
-    def _file(entry: Entry, region: int, weight: int) -> None:
-        entry.slot = float(weight * 4 + region)
-
-    @staticmethod
-    def _region_of(entry: Entry) -> int:
-        return int(entry.slot) & 3
-
-    @staticmethod
-    def _weight_of(entry: Entry) -> int:
-        return int(entry.slot) >> 2
-
-    def _window_max(self) -> float:
-        return max(self.capacity * self.window_share, 1.0)
-
-    def _protected_max(self) -> float:
-        return (self.capacity - self._window_max()) * PROTECTED_SHARE
-
-    def _region(self, entry: Entry) -> OrderedDict[Entry, None]:
-        return (self.window, self.probation, self.protected)[self._region_of(entry)]
-
-    def _move(self, entry: Entry, to: int) -> None:
-        weight = self._weight_of(entry)
-        self._region(entry).pop(entry, None)
-        self.weights[self._region_of(entry)] -= weight
-        self._file(entry, to, weight)
-        self._region(entry)[entry] = None
-        self.weights[to] += weight
+    @property
+    def window_share(self) -> float:
+        """The window's current share of the capacity (the climber moves it)."""
+        return self.core.window_share
 
     # ------------------------------------------------------------------ hooks
 
     def on_insert(self, entry: Entry, now: float) -> None:
-        super().on_insert(entry, now)
-        self._drain()
-        self.sketch.increment(hash(entry.key))
-        weight = self._weight(entry)
-        self._file(entry, WINDOW, weight)
-        self.window[entry] = None
-        self.weights[WINDOW] += weight
-        total = len(self.window) + len(self.probation) + len(self.protected)
-        if total > self.high_water:
-            self.high_water = total
-        self._shrink_window()
+        self.core.on_insert(entry, now)
 
     def on_read(self, entry: Entry, now: float) -> None:
-        super().on_read(entry, now)
-        reads = self.reads
-        if len(reads) < READ_BUFFER:
-            reads.append(entry)
+        self.core.on_read(entry, now)
 
     def on_miss(self, key: str, db: int) -> None:
-        missed = self.missed
-        if len(missed) < READ_BUFFER:
-            missed.append(hash(key))
+        self.core.on_miss(key, db)
 
     def on_write(self, entry: Entry, now: float, old_size: int) -> None:
-        super().on_write(entry, now, old_size)
-        self._drain()
-        region, weight = self._region_of(entry), self._weight(entry)
-        self.weights[region] += weight - self._weight_of(entry)
-        self._file(entry, region, weight)
-        self._touched(entry)
-        self.sketch.increment(hash(entry.key))
+        self.core.on_write(entry, now, old_size)
 
     def on_remove(self, entry: Entry, cause: Removal) -> None:
-        region = self._region(entry)
-        if region.pop(entry, 0) is None:  # present (its value is None): was tracked
-            self.weights[self._region_of(entry)] -= self._weight_of(entry)
-        total = len(self.window) + len(self.probation) + len(self.protected)
-        if total * 4 < self.high_water and self.high_water > 64:
-            # OrderedDicts never give their tables back: rebuilt, as the exact LRU list is.
-            self.window = OrderedDict(self.window)
-            self.probation = OrderedDict(self.probation)
-            self.protected = OrderedDict(self.protected)
-            self.high_water = total
+        self.core.on_remove(entry, cause)
+
+    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
+        return self.core.select_victim(keyspaces, now)
 
     def reset(self) -> None:
         super().reset()
-        self.window, self.probation, self.protected = OrderedDict(), OrderedDict(), OrderedDict()
-        self.weights = [0, 0, 0]
-        self.candidates.clear()
-        self.full = False
-        self.reads, self.missed = [], []
-        self.sketch.clear()
-        self.high_water = 0
-
-    # ------------------------------------------------------------------ the buffers
-
-    def _drain(self) -> None:
-        """Apply the buffered reads and misses (lock held)."""
-        reads, self.reads = self.reads, []
-        missed, self.missed = self.missed, []
-        sketch = self.sketch
-        for entry in reads:
-            if entry.alive:
-                sketch.increment(hash(entry.key))
-                self._touched(entry)
-        for code in missed:
-            sketch.increment(code)
-        self.sample_hits += len(reads)
-        self.sample_misses += len(missed)
-        self._climb()
-
-    def _touched(self, entry: Entry) -> None:
-        """A live key was accessed: recency within its region, promotion out of probation."""
-        region = self._region_of(entry)
-        if region == WINDOW:
-            self.window.move_to_end(entry)
-        elif region == PROTECTED:
-            self.protected.move_to_end(entry)
-        elif entry in self.probation:
-            self._move(entry, PROTECTED)
-            protected_max = self._protected_max()
-            while self.weights[2] > protected_max and len(self.protected) > 1:
-                self._move(next(iter(self.protected)), PROBATION)
-
-    def _shrink_window(self) -> None:
-        """Move the window's LRU keys to probation as candidates until it fits its share."""
-        window_max = self._window_max()
-        while self.weights[0] > window_max and len(self.window) > 1:
-            entry = next(iter(self.window))
-            self._move(entry, PROBATION)
-            if self.full:
-                self.candidates.append(entry)
-
-    # ------------------------------------------------------------------ the climber
-
-    def _climb(self) -> None:
-        requests = self.sample_hits + self.sample_misses
-        keys = len(self.window) + len(self.probation) + len(self.protected)
-        if requests < SAMPLE_PER_KEY * max(keys, 64):
-            return
-        ratio = self.sample_hits / requests
-        if self.previous_ratio >= 0 and ratio < self.previous_ratio:
-            self.step = -self.step  # it got worse: turn
-        self.previous_ratio = ratio
-        self.window_share = min(max(self.window_share + self.step, WINDOW_MIN), WINDOW_MAX)
-        self.step *= STEP_DECAY
-        self.sample_hits = self.sample_misses = 0
-        self._shrink_window()
-
-    # ------------------------------------------------------------------ victims
-
-    def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
-        self._drain()
-        self.full = True
-        candidates = self.candidates
-        while candidates:
-            candidate = candidates[0]
-            if not candidate.alive or self._region_of(candidate) != PROBATION:
-                candidates.popleft()  # evicted or promoted since it left the window
-                continue
-            victim = next(iter(self.probation))
-            if victim is candidate:
-                return candidate  # only candidates left in probation: the oldest goes
-            sketch = self.sketch
-            if sketch.frequency(hash(candidate.key)) > sketch.frequency(hash(victim.key)):
-                candidates.popleft()  # admitted into the main region
-                return victim
-            return candidate  # the main region's victim was asked for more: the candidate goes
-        for region in (self.probation, self.protected, self.window):
-            for entry in region:
-                return entry
-        return None
+        self.core.clear()
 
     # ------------------------------------------------------------------ accounting
 
     def structure_bytes(self) -> int:
-        regions = getsizeof(self.window) + getsizeof(self.probation) + getsizeof(self.protected)
-        return regions - 3 * _EMPTY + self.sketch.memory()
+        return self.core.structure_bytes()
+
+    def regions(self) -> tuple[list[Entry], list[Entry], list[Entry]]:
+        """The window, probation and protected keys, LRU first (for tests and debugging)."""
+        core = self.core
+        return core.members(WINDOW), core.members(PROBATION), core.members(PROTECTED)
 
     def check(self, keyspaces: Sequence[Keyspace]) -> list[str]:
         problems: list[str] = []
-        tracked = len(self.window) + len(self.probation) + len(self.protected)
+        core = self.core
         keys = sum(len(keyspace) for keyspace in keyspaces)
-        if tracked != keys:
-            problems.append(f"W-TinyLFU regions track {tracked} entries, the cache holds {keys}")
-        for slot, region in enumerate((self.window, self.probation, self.protected)):
-            entries = tuple(region)
-            if any(not e.alive or self._region_of(e) != slot for e in entries):
-                problems.append(f"W-TinyLFU region {slot} holds a removed or misfiled entry")
-            if sum(self._weight_of(e) for e in entries) != self.weights[slot]:
-                problems.append(f"W-TinyLFU region {slot} weighs {self.weights[slot]}, not its sum")
+        if core.size() != keys:
+            problems.append(
+                f"W-TinyLFU regions track {core.size()} entries, the cache holds {keys}"
+            )
+        for region, entries in enumerate(self.regions()):
+            if len(entries) != core.counts[region]:
+                problems.append(f"W-TinyLFU region {region} links {len(entries)} entries")
+            if any(e.pos < 0 or int(e.slot) & 3 != region or not core.tracked(e) for e in entries):
+                problems.append(f"W-TinyLFU region {region} holds a removed or misfiled entry")
+            if sum(int(e.slot) >> 3 for e in entries) != core.weights[region]:
+                problems.append(
+                    f"W-TinyLFU region {region} weighs {core.weights[region]}, not its sum"
+                )
+        flagged = [e for e in self.regions()[PROBATION] if int(e.slot) & CANDIDATE]
+        if any(int(e.slot) & CANDIDATE for e in self.regions()[WINDOW] + self.regions()[PROTECTED]):
+            problems.append("W-TinyLFU has a candidate outside probation")
+        if (flagged[0] if flagged else None) is not core.candidate:
+            problems.append("W-TinyLFU's oldest candidate is not probation's first flagged key")
         return problems
