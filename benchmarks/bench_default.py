@@ -30,6 +30,10 @@ Sections (``--sections``):
               ``bench_django.py`` from 1 and 4 threads (hit ratios in the JSON)
 ``core``      the core ``Cache`` (default policy and mode) beside a plain ``dict`` + ``pickle``
               loop: the floor and subject of ``bench_core.py``, run by its own code
+``beyond``    issue 20's rows: ``allkeys-wtinylfu`` and ``allkeys-lru`` with
+              ``ADMISSION: "tinylfu"``, beside ``allkeys-lru`` (sampled) and LocMemCache in the
+              same run: the write row of ``policies``, get hit, and the Zipf mix from 1 and 4
+              threads (with each cache's 4-thread / 1-thread scaling)
 
 Single-threaded Django rows take turns batch by batch (``benchmarks/turns.py``), best of
 ``--repeat`` rounds; the Zipf rows alternate whole rounds; the core rows are ``bench_core``'s
@@ -127,6 +131,11 @@ KEY_ORDERS = ("sequential", "random")
 TARGET_DEFAULT_WRITE = 1.0
 TARGET_OTHER_POLICY = 0.8
 TARGETS_READS = {"get-hit": 2.5, "zipf-x1": 1.5, "zipf-x4": 2.0}
+#: Issue 20's targets for allkeys-wtinylfu (compiled build, ours / LocMemCache), its admission
+#: row's write target, and the 4-thread / 1-thread scaling of Zipf reads.
+TARGETS_WTINYLFU = {"write": 1.0, "get-hit": 2.5, "zipf-x1": 1.5, "zipf-x4": 2.0}
+TARGET_ADMISSION_WRITE = 0.8
+TARGET_READ_SCALING = 0.9
 TARGETS_CORE = {"get-hit": 0.7, "get-miss": None, "set": 0.6, "set-evict": 0.5}
 
 Log = Callable[[str], None]
@@ -137,6 +146,7 @@ SECTIONS = {
     "(100-byte bytes, TIMEOUT 300, sequential keys)",
     "reads": "Default configuration: reads and the cache-aside mix",
     "core": "Core API beside a plain dict + pickle loop",
+    "beyond": "allkeys-wtinylfu and TinyLFU admission beside allkeys-lru and LocMemCache",
 }
 
 
@@ -161,11 +171,18 @@ class Config:
     timeout: str = "ttl-300"
     policy: str | None = None
     mode: str | None = None
+    admission: str | None = None
 
     @property
     def alias(self) -> str:
         policy, mode = self.policy or "default", self.mode or "default"
-        return f"policy-{policy}-{mode}-{self.value}-{self.timeout}"
+        admission = f"-{self.admission}" if self.admission else ""
+        return f"policy-{policy}-{mode}{admission}-{self.value}-{self.timeout}"
+
+    @property
+    def label(self) -> str:
+        admission = f", ADMISSION {self.admission}" if self.admission else ""
+        return f"{self.policy or 'default'} {self.mode or 'default'}{admission}"
 
     def params(self, maxmemory: int) -> dict[str, Any]:
         options: dict[str, Any] = {"MAXMEMORY": maxmemory}
@@ -173,12 +190,22 @@ class Config:
             options["MAXMEMORY_POLICY"] = self.policy
         if self.mode is not None:
             options["EVICTION_MODE"] = self.mode
+        if self.admission is not None:
+            options["ADMISSION"] = self.admission
         return {
             "BACKEND": "django_cachepolicy.PolicyCache",
             "LOCATION": f"bench-default-{self.alias}",
             "TIMEOUT": TIMEOUTS[self.timeout],
             "OPTIONS": options,
         }
+
+
+#: The beyond section's caches: the peer policy first, then the new ones.
+BEYOND = (
+    Config(policy="allkeys-lru", mode="sampled"),
+    Config(policy="allkeys-wtinylfu", mode="sampled"),
+    Config(policy="allkeys-lru", mode="sampled", admission="tinylfu"),
+)
 
 
 def peer_alias(timeout: str) -> str:
@@ -406,6 +433,91 @@ def read_rows(plan: Plan, log: Log) -> list[Row]:
     return rows
 
 
+def beyond_rows(plan: Plan, log: Log) -> list[Row]:
+    """Issue 20's rows: every cache of :data:`BEYOND` and LocMemCache in the same rounds."""
+    rows = []
+    peer = peer_alias("ttl-300")
+    aliases = [peer] + [config.alias for config in BEYOND]
+    value = VALUES["bytes-100"]
+    rates = best_of(
+        plan.repeat,
+        partial(write_round, aliases, value, "sequential", plan.entries, plan.seconds),
+    )
+    for config in BEYOND:
+        target = (
+            TARGETS_WTINYLFU["write"]
+            if config.policy == "allkeys-wtinylfu"
+            else TARGET_ADMISSION_WRITE
+            if config.admission
+            else None
+        )
+        rows.append(
+            Row(
+                f"beyond/write/{config.alias}",
+                "beyond",
+                f"{config.label}: evicting writes (100-byte bytes, TIMEOUT 300)",
+                "LocMemCache",
+                rates[config.alias],
+                rates[peer],
+                target,
+                {"ours": held(cache_for(config.alias)), "peer": held(cache_for(peer))},
+            )
+        )
+        log(f"  {rows[-1].label}: {rows[-1].ratio:.2f}x")
+    gc.collect()
+    rates = best_of(
+        plan.repeat, partial(scenario_simple, "get hit", plan.entries, plan.seconds, aliases)
+    )
+    for config in BEYOND:
+        target = TARGETS_WTINYLFU["get-hit"] if config.policy == "allkeys-wtinylfu" else None
+        rows.append(
+            Row(
+                f"beyond/get-hit/{config.alias}",
+                "beyond",
+                f"{config.label}: get hit",
+                "LocMemCache",
+                rates[config.alias],
+                rates[peer],
+                target,
+            )
+        )
+        log(f"  {rows[-1].label}: {rows[-1].ratio:.2f}x")
+    single: dict[str, float] = {}
+    for threads in (1, 4):
+        measure = partial(
+            scenario_zipf, threads=threads, entries=plan.entries, seconds=plan.seconds
+        )
+        best = interleaved(plan.repeat, measure, aliases)
+        name = f"zipf-x{threads}"
+        for config in BEYOND:
+            ours = config.alias
+            extra: dict[str, Any] = {"hit_ratio": {"ours": best[ours][1], "peer": best[peer][1]}}
+            if threads == 1:
+                single[ours] = best[ours][0]
+            else:
+                extra["scaling_4_over_1"] = best[ours][0] / single[ours]
+            rows.append(
+                Row(
+                    f"beyond/{name}/{ours}",
+                    "beyond",
+                    f"{config.label}: Zipf 90/10 cache-aside, {threads} thread"
+                    + ("s" if threads > 1 else ""),
+                    "LocMemCache",
+                    best[ours][0],
+                    best[peer][0],
+                    TARGETS_WTINYLFU[name] if config.policy == "allkeys-wtinylfu" else None,
+                    {"ours": held(cache_for(ours)), "peer": held(cache_for(peer))},
+                    extra,
+                )
+            )
+            scaling = extra.get("scaling_4_over_1")
+            note = f", 4/1 threads {scaling:.2f}" if scaling is not None else ""
+            log(f"  {rows[-1].label}: {rows[-1].ratio:.2f}x, hit {best[ours][1]:.3f}{note}")
+    for config in BEYOND:
+        cache_for(config.alias).clear()
+    return rows
+
+
 def core_rows(plan: Plan, log: Log) -> list[Row]:
     """bench_core's floor and default subject, measured by bench_core itself."""
     ours_name = bench_core.OURS[0]  # allkeys-lru sampled: the core's default
@@ -510,7 +622,9 @@ def main(argv: list[str] | None = None) -> int:
     configs: list[Config] = []
     if "write" in plan.sections:
         configs += [Config(v, t) for v, t in itertools.product(VALUES, TIMEOUTS)]
-    django_sections = {"write", "policies", "reads"} & set(plan.sections)
+    if "beyond" in plan.sections:
+        configs += [config for config in BEYOND if config not in configs]
+    django_sections = {"write", "policies", "reads", "beyond"} & set(plan.sections)
     if django_sections and Config() not in configs:  # the reads rows and the warm-up use it
         configs.append(Config())
     if "policies" in plan.sections:
@@ -532,6 +646,7 @@ def main(argv: list[str] | None = None) -> int:
         ("policies", policy_rows),
         ("reads", read_rows),
         ("core", core_rows),
+        ("beyond", beyond_rows),
     ):
         if section in plan.sections:
             log(f"{section}:")

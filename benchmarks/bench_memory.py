@@ -174,10 +174,12 @@ class Scenario:
     ttl: str = "300"  # "300" (Django's TIMEOUT), "none", or "mixed" (0.5-5 s)
     policy: str = "allkeys-lru"
     mode: str = "sampled"
+    admission: str = "none"
 
     @property
     def name(self) -> str:
-        return f"{self.policy} {self.mode} {self.expiry} ttl={self.ttl}"
+        admission = "" if self.admission == "none" else f" admission={self.admission}"
+        return f"{self.policy} {self.mode}{admission} {self.expiry} ttl={self.ttl}"
 
     def ttl_source(self, seed: int) -> Callable[[], float | None]:
         """A fresh TTL generator: the probe and the measured run draw the same sequence."""
@@ -196,6 +198,7 @@ class Scenario:
             maxmemory=maxmemory,
             maxmemory_policy=self.policy,
             eviction_mode=self.mode,
+            admission=self.admission,
             expiry=self.expiry,
             clock=clock,
             seed=seed,
@@ -212,6 +215,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(policy="allkeys-lfu", mode="exact"),
     Scenario(policy="allkeys-lrm"),
     Scenario(policy="allkeys-lrm", mode="exact"),
+    Scenario(policy="allkeys-wtinylfu"),
+    Scenario(policy="allkeys-wtinylfu", ttl="mixed"),
+    Scenario(admission="tinylfu"),
 )
 
 
@@ -346,7 +352,8 @@ _PROBE_STRIDE = 256
 
 
 def _first_eviction(scenario: Scenario, maxmemory: int, seed: int, exact_from: int) -> int:
-    """Index of the write after which evicted_keys was first seen > 0, checking after every
+    """Index of the write after which evicted_keys (or rejected_admissions) was first seen
+    > 0, checking after every
     write from ``exact_from`` on and after every ``_PROBE_STRIDE``-th write before that."""
     values = _values(seed)
     next_ttl = scenario.ttl_source(seed)
@@ -355,8 +362,11 @@ def _first_eviction(scenario: Scenario, maxmemory: int, seed: int, exact_from: i
         put, info = cache.set, cache.info
         for i in range(1 << 40):
             put(f"{KEY_PREFIX}{i}", values[i & 1], ttl=next_ttl())
-            if (i >= exact_from or (i + 1) % _PROBE_STRIDE == 0) and info()["evicted_keys"]:
-                return i
+            if i >= exact_from or (i + 1) % _PROBE_STRIDE == 0:
+                stats = info()
+                # Under admission a full cache may refuse the new key instead of evicting.
+                if stats["evicted_keys"] or stats.get("rejected_admissions"):
+                    return i
     finally:
         cache.close()
     raise AssertionError("unreachable")  # pragma: no cover
