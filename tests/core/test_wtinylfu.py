@@ -203,7 +203,7 @@ def test_hooks_run_natively_unless_overridden(make_cache: MakeCache) -> None:
     assert isinstance(policy, WindowTinyLFU)
     assert policy.on_read.__self__ is policy.core  # type: ignore[attr-defined]
     assert policy.on_insert.__self__ is policy.core  # type: ignore[attr-defined]
-    assert not cache.store.engine._read_locked  # reads take no lock
+    assert not cache.store.engine.plan.read_locked  # reads take no lock
 
     reads: list[str] = []
 
