@@ -14,7 +14,8 @@ through the window.
 The window's share adapts (a hill climber, as Caffeine): every sample of requests the hit ratio
 is compared with the previous sample's; while it improves the window keeps moving the same way
 (bigger favours recency, smaller frequency), else it turns, with a step that shrinks as it
-settles. It starts at :data:`WINDOW_START` of the capacity.
+settles; a change of :data:`RESTART_THRESHOLD` or more restarts the step at its first size
+(Caffeine's product climber). It starts at :data:`WINDOW_START` of the capacity.
 
 Capacity and weights follow the cache's bound: under a byte budget a key weighs its accounted
 size and the capacity is ``maxmemory``; under ``max_entries`` every key weighs 1. The engine

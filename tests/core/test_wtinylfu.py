@@ -21,7 +21,10 @@ from cachepolicy._core.wtinylfu import PROBATION, PROTECTED, WINDOW
 from cachepolicy.eviction.wtinylfu import (
     DOOR_BYTES,
     PROTECTED_SHARE,
+    SAMPLE_PER_KEY,
     SKETCH_COLUMNS_PER_KEY,
+    STEP_DECAY,
+    STEP_START,
     WINDOW_START,
     WindowTinyLFU,
 )
@@ -254,3 +257,28 @@ def test_flush_and_policy_switch_start_clean(make_cache: MakeCache) -> None:
     cache.config_set("maxmemory-policy", "allkeys-wtinylfu")
     assert cache.check() == [] and len(cache) == 50
     assert WINDOW == 0 and PROBATION == 1
+
+
+def test_climber_turns_decays_and_restarts(make_cache: MakeCache) -> None:
+    """Samples fed by hand: a better hit ratio keeps the direction and the step decays; a
+    worse one turns; a change of 5 points or more restarts the step at its first size."""
+    cache = make_cache(maxmemory=0, max_entries=1000, maxmemory_policy="allkeys-wtinylfu")
+    policy = cache.store.policy
+    assert isinstance(policy, WindowTinyLFU)
+    core = policy.core
+    sample = SAMPLE_PER_KEY * 64  # requests per sample of an empty cache (the 64-key floor)
+
+    def feed(ratio: float) -> None:
+        core.sample_hits = round(sample * ratio)
+        core.sample_misses = sample - core.sample_hits
+        core.climb()
+
+    feed(0.50)  # the first sample: moves by the first step
+    assert core.window_share == pytest.approx(WINDOW_START + STEP_START)
+    feed(0.52)  # better, by less than 5 points: same way, a decayed step
+    assert core.window_share == pytest.approx(WINDOW_START + STEP_START * (1 + STEP_DECAY))
+    share = core.window_share
+    feed(0.51)  # worse: turns
+    assert core.window_share == pytest.approx(share - STEP_START * STEP_DECAY**2)
+    feed(0.60)  # 9 points better: the step starts again at its first size (still shrinking)
+    assert core.step == pytest.approx(-STEP_START)
