@@ -64,6 +64,8 @@ def test_sketch_is_sized_by_the_expected_keys(make_cache: MakeCache) -> None:
     small = make_cache(maxmemory="1mb", admission="tinylfu").store.policy
     big = make_cache(maxmemory="64mb", admission="tinylfu").store.policy
     counted = make_cache(maxmemory=0, max_entries=5000, admission="tinylfu").store.policy
+    assert isinstance(small, TinyLFUAdmission) and isinstance(big, TinyLFUAdmission)
+    assert isinstance(counted, TinyLFUAdmission)
     assert small.sketch.width == 2048 and big.sketch.width == 131_072
     assert counted.sketch.width == 8192
     assert expected_keys(small.config) == 1024 * 1024 // 512
