@@ -3,13 +3,20 @@
 Adapters keep one :class:`Accessor` per (database, prefix) and call its bound ``get``/``set``
 on their hot paths: one call into the engine, with serialization done outside the lock, so an
 encoding error leaves the cache unchanged.
+
+Envelopes: a value written by ``get_or_set`` (early refresh, serve-stale) or with tags is
+stored in an *envelope* (:mod:`cachepolicy.envelope`) whose first byte is ``0x00``, which no
+pickle starts with. The reads here test that one byte and hand only such payloads to the
+:class:`EnvelopePort` they were given (which opens the envelope, or says the value is stale
+or invalidated: a miss); a plain value costs one byte comparison more than before envelopes
+existed, and stays on this compiled path.
 """
 
 from __future__ import annotations
 
 import pickle
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from ..errors import ValueTooLargeError, short_repr
 from ..sizing import format_bytes
@@ -17,7 +24,36 @@ from .budget import BudgetExceeded, dumps_within
 from .engine import KEEPTTL, NX, Engine
 from .entry import BYTES_BASE
 
-__all__ = ["Accessor", "exact_key"]
+__all__ = ["NO_ENVELOPES", "Accessor", "EnvelopePort", "exact_key"]
+
+
+class EnvelopePort(Protocol):
+    """What the accessor asks about envelopes (implemented above the engine, by
+    :class:`cachepolicy.flight.Envelopes`, which knows the format, the clock and the tags)."""
+
+    def opened(self, db: int, key: str, payload: bytes) -> bytes | None:
+        """The value bytes ``payload`` (which starts with ``0x00``) holds, or None when it is a
+        miss for a plain read (a stale copy, or a value whose tag was invalidated)."""
+        ...
+
+    def sealed(self, payload: bytes, tags: Any) -> bytes:
+        """``payload`` in an envelope carrying ``tags``' current generations (the tags are
+        checked first: TagError)."""
+        ...
+
+
+class _NoEnvelopes:
+    """The port of an accessor built without one: every payload is a plain value."""
+
+    def opened(self, db: int, key: str, payload: bytes) -> bytes | None:
+        return payload
+
+    def sealed(self, payload: bytes, tags: Any) -> bytes:
+        raise TypeError("This accessor was built without tag support (no envelope port).")
+
+
+#: The default port: no envelope is ever opened or made.
+NO_ENVELOPES: EnvelopePort = _NoEnvelopes()
 
 
 def exact_key(key: object) -> str:
@@ -42,7 +78,8 @@ class Accessor:
     with mypyc's own TypeError before :func:`exact_key` could name the problem.
 
     ``pickle_protocol`` >= 0 makes ``set`` call ``pickle.dumps`` at that protocol directly
-    (the default serializer) instead of ``dumps``.
+    (the default serializer) instead of ``dumps``. ``envelopes`` opens and makes the envelopes
+    of ``get_or_set`` and tagged values (see the module docstring).
     """
 
     def __init__(
@@ -54,6 +91,7 @@ class Accessor:
         loads: Callable[[bytes], Any],
         dumps: Callable[[Any], bytes],
         pickle_protocol: int = -1,
+        envelopes: EnvelopePort = NO_ENVELOPES,
     ) -> None:
         self.engine = engine
         self.db = db
@@ -62,6 +100,7 @@ class Accessor:
         self.loads = loads
         self.dumps = dumps
         self.pickle_protocol = pickle_protocol
+        self.envelopes = envelopes
 
     def get(self, key: Any, default: Any = None) -> Any:
         """The value, or ``default`` on a miss."""
@@ -72,15 +111,24 @@ class Accessor:
         payload = self.engine.get(self.db, key, self.touch)
         if payload is None:
             return default
+        if payload and not payload[0]:  # an envelope (see the module docstring)
+            opened = self.envelopes.opened(self.db, key, payload)
+            if opened is None:
+                return default
+            payload = opened
         return self.loads(payload)
 
     def get_payload(self, key: Any) -> bytes | None:
-        """The stored bytes, or None on a miss (counts and touches like :meth:`get`)."""
+        """The value's stored bytes (out of its envelope, if any), or None on a miss (counts
+        and touches like :meth:`get`)."""
         if type(key) is not str:
             key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
-        return self.engine.get(self.db, key, self.touch)
+        payload = self.engine.get(self.db, key, self.touch)
+        if payload and not payload[0]:  # an envelope (see the module docstring)
+            return self.envelopes.opened(self.db, key, payload)
+        return payload
 
     def encode(self, value: Any, key: str = "") -> bytes:
         """The payload for ``value``; ValueTooLargeError, before most of the work, for a value
@@ -148,9 +196,13 @@ class Accessor:
             key = self.prefix + key
         return self.engine.write(self.db, key, payload, ttl, NX)
 
-    def set(self, key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False) -> bool:
+    def set(
+        self, key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False, tags: Any = None
+    ) -> bool:
         """Store ``value`` (no condition, TTL in seconds or None); ``keepttl`` keeps the TTL
-        the key has (Redis's SET KEEPTTL). False if the policy refused to admit a new key."""
+        the key has (Redis's SET KEEPTTL); ``tags`` seal it with its tags' generations (see
+        :meth:`cachepolicy.Cache.invalidate_tags`). False if the policy refused to admit a new
+        key."""
         if type(key) is not str:  # before pickling: a bad key must not cost a huge dumps()
             key = exact_key(key)
         flags = 0
@@ -161,7 +213,10 @@ class Accessor:
                     "ttl or keepttl=True, not both."
                 )
             flags = KEEPTTL
-        payload = self.encode(value, key)
+        if tags is not None:
+            payload = self.envelopes.sealed(self.encode(value, key), tags)
+        else:
+            payload = self.encode(value, key)
         if self.prefix:
             key = self.prefix + key
         return self.engine.write(self.db, key, payload, ttl, flags)
