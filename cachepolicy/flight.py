@@ -62,8 +62,10 @@ __all__ = [
     "check_callable",
     "compute_once",
     "drop_if_same",
+    "judge",
     "lease",
     "on_hit",
+    "on_judged",
     "timeout_error",
     "unsealed",
 ]
@@ -450,33 +452,55 @@ class Envelopes:
         return seal(payload, None, 0.0, self.tags.stamps(names)) if names else payload
 
 
-def on_hit(steps: Steps, compute: Callable[[], Any], payload: bytes) -> Any:
-    """``get_or_set`` found ``payload`` (not a plain pickle: maybe an envelope). Serve it,
-    refresh it early (XFetch) or, when stale, serve it while one caller refreshes it."""
-    envelope = open_envelope(payload)
-    if envelope is None:
-        return steps.loads(payload)
-    if envelope.tags and not steps.tags.current(envelope.tags):
-        steps.tags.count_invalidated_read()
-        steps.drop(payload)
-        return compute_once(steps, compute)
-    settings = steps.settings
-    now = steps.time()
+#: What a ``get_or_set`` hit on an envelope calls for (:func:`judge`).
+SERVE, RECOMPUTE, INVALIDATED, REFRESH_EARLY, REFRESH_STALE = range(5)
+
+
+def judge(
+    envelope: Envelope, now: float, settings: StampedeSettings, table: FlightTable, tags: TagTable
+) -> int:
+    """What a ``get_or_set`` hit on ``envelope`` does: serve it (:data:`SERVE`), or one of the
+    slower paths :func:`on_judged` takes. Nothing is built for the usual answer, SERVE."""
+    if envelope.tags and not tags.current(envelope.tags):
+        return INVALIDATED
     if envelope.stale(now):
-        if not settings.grace:  # kept for another view's grace period; this one wants fresh
-            return compute_once(steps, compute)
-        return _refresh(steps, compute, envelope, stale=True)
+        # A copy kept for another view's grace period, when this one wants fresh values.
+        return REFRESH_STALE if settings.grace else RECOMPUTE
     beta = settings.beta
     # XFetch (Vattani et al., VLDB 2015): refresh when now - delta * beta * ln(u) >= expiry,
     # u uniform in (0, 1]: the closer to expiry and the slower the computation, the likelier.
     if (
         beta is not None
         and envelope.delta > 0
-        and now - envelope.delta * beta * math.log(1.0 - steps.table.rng.random())
-        >= envelope.expiry
+        and now - envelope.delta * beta * math.log(1.0 - table.rng.random()) >= envelope.expiry
     ):
-        return _refresh(steps, compute, envelope, stale=False)
-    return steps.loads(envelope.payload)
+        return REFRESH_EARLY
+    return SERVE
+
+
+def on_judged(
+    steps: Steps, compute: Callable[[], Any], payload: bytes, envelope: Envelope, verdict: int
+) -> Any:
+    """Act on :func:`judge`'s ``verdict`` (not SERVE) for ``payload`` (holding ``envelope``)."""
+    if verdict == INVALIDATED:
+        steps.tags.count_invalidated_read()
+        steps.drop(payload)
+        return compute_once(steps, compute)
+    if verdict == RECOMPUTE:
+        return compute_once(steps, compute)
+    return _refresh(steps, compute, envelope, stale=verdict == REFRESH_STALE)
+
+
+def on_hit(steps: Steps, compute: Callable[[], Any], payload: bytes) -> Any:
+    """``get_or_set`` found ``payload`` (not a plain pickle: maybe an envelope). Serve it,
+    refresh it early (XFetch) or, when stale, serve it while one caller refreshes it."""
+    envelope = open_envelope(payload)
+    if envelope is None:
+        return steps.loads(payload)
+    verdict = judge(envelope, steps.time(), steps.settings, steps.table, steps.tags)
+    if verdict == SERVE:
+        return steps.loads(envelope.payload)
+    return on_judged(steps, compute, payload, envelope, verdict)
 
 
 def compute_once(steps: Steps, compute: Callable[[], Any]) -> Any:

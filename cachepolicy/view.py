@@ -32,9 +32,11 @@ from ._core.engine import NX, XX
 from ._core.entry import RELEASED
 from .clock import Clock
 from .config import CacheConfig
+from .envelope import open_envelope
 from .errors import OutOfMemoryError, ValueTooLargeError, short_repr
 from .events import Subscriber
 from .flight import (
+    SERVE,
     STAMPEDE_EVENTS,
     Codec,
     StampedeSettings,
@@ -43,7 +45,8 @@ from .flight import (
     check_callable,
     compute_once,
     drop_if_same,
-    on_hit,
+    judge,
+    on_judged,
     unsealed,
 )
 from .recorder import DELETE, EXPIRE, NO_TTL, SET, TOUCH, RecordingAccessor
@@ -278,12 +281,20 @@ class Cache:
         payload = self._engine.get(self.db, key, self._touch)
         if codec is None:
             codec = self._codec
-        if payload is not None and payload[0]:  # a plain value: nothing to refresh
-            return codec.loads(payload)
-        steps = self._steps(key, ttl, stampede, codec, tag_names)
         if payload is None:
-            return compute_once(steps, compute)
-        return on_hit(steps, compute, payload)
+            return compute_once(self._steps(key, ttl, stampede, codec, tag_names), compute)
+        if not payload or payload[0]:  # a plain value: nothing to refresh
+            return codec.loads(payload)
+        envelope = open_envelope(payload)
+        if envelope is None:  # a serializer's output that starts with 0x00
+            return codec.loads(payload)
+        settings = stampede if stampede is not None else self.stampede
+        store = self.store
+        verdict = judge(envelope, self._engine.time(), settings, store.flights, store.tags)
+        if verdict == SERVE:  # the usual hit: nothing more is built
+            return codec.loads(envelope.payload)
+        steps = self._steps(key, ttl, stampede, codec, tag_names)
+        return on_judged(steps, compute, payload, envelope, verdict)
 
     async def aget_or_set(
         self,
