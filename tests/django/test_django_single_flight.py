@@ -209,3 +209,47 @@ def test_a_failing_page_ends_its_lease() -> None:
     backend = caches["default"]
     assert isinstance(backend, PolicyCache)
     assert backend.view.store.flights.in_flight() == 0
+
+
+def test_the_fragment_tag_renders_a_herds_fragment_once() -> None:
+    """``{% load cachepolicy %}``'s ``{% cache %}``: Django's key, rendered once per herd."""
+    from django.core.cache import caches
+    from django.core.cache.utils import make_template_fragment_key
+    from django.template import Context, Template
+
+    backend = caches["default"]
+    assert isinstance(backend, PolicyCache)
+    flights = backend.view.store.flights
+    name = f"frag{uuid.uuid4().hex}"
+    renders: list[int] = []
+
+    def expensive() -> str:
+        renders.append(1)
+        wait_until(lambda: flights.in_flight() == 1 and _followers(flights) == 7, "the herd")
+        return "sidebar & more"  # escaped once, when rendered
+
+    template = Template(
+        "{% load cachepolicy %}{% cache 60 " + name + " user %}{{ body }}{% endcache %}"
+    )
+    context = {"user": "ada", "body": expensive}
+    results = run_threads(8, lambda i: template.render(Context(context)))
+    assert results == ["sidebar &amp; more"] * 8 and renders == [1]
+    assert template.render(Context(context)) == "sidebar &amp; more" and renders == [1]  # a hit
+    key = make_template_fragment_key(name, ["ada"])  # the key Django's own tag uses
+    assert backend.get(key) == "sidebar &amp; more"
+    assert 59 <= backend.view.ttl(backend.make_key(key)) <= 60  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("tag", "message"),
+    [
+        ("{% cache %}", "needs a timeout and a fragment name"),
+        ("{% cache 'soon' f %}", "must be an integer"),
+        ("{% cache 60 f using='nowhere' %}", "which CACHES does not define"),
+    ],
+)
+def test_the_fragment_tag_names_bad_arguments(tag: str, message: str) -> None:
+    from django.template import Context, Template, TemplateSyntaxError
+
+    with pytest.raises(TemplateSyntaxError, match=message):
+        Template("{% load cachepolicy %}" + tag + "x{% endcache %}").render(Context({}))
