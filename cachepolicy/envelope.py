@@ -26,17 +26,29 @@ import math
 import struct
 from typing import Final, NamedTuple
 
-__all__ = ["HEADER_SIZE", "MAGIC", "Envelope", "TagStamps", "open_envelope", "seal"]
+__all__ = [
+    "HEADER",
+    "HEADER_SIZE",
+    "MAGIC",
+    "TAGGED",
+    "Envelope",
+    "TagStamps",
+    "open_envelope",
+    "seal",
+]
 
 #: The first bytes of every envelope (0x00 first: see the module docstring).
 MAGIC: Final = b"\x00cpE"
 _HEADER: Final = struct.Struct("<4sBdd")
+#: magic, flags, expiry, delta: what the compiled accessor reads on a ``get_or_set`` hit.
+HEADER: Final = _HEADER
 #: Bytes an envelope adds to a value (counted in ``used_memory`` with it).
 HEADER_SIZE: Final = _HEADER.size
 _NO_EXPIRY: Final = math.nan
 
 
 _TAGGED: Final = 1  # flags bit: a tag section follows the header
+TAGGED: Final = _TAGGED
 _COUNT: Final = struct.Struct("<B")
 _TAG: Final = struct.Struct("<QH")
 

@@ -27,7 +27,7 @@ from random import Random
 from types import TracebackType
 from typing import Any, cast
 
-from ._core.accessor import Accessor, exact_key
+from ._core.accessor import PENDING, REFRESH, Accessor, exact_key
 from ._core.engine import NX, XX
 from ._core.entry import RELEASED
 from .clock import Clock
@@ -36,6 +36,7 @@ from .envelope import open_envelope
 from .errors import OutOfMemoryError, ValueTooLargeError, short_repr
 from .events import Subscriber
 from .flight import (
+    REFRESH_EARLY,
     SERVE,
     STAMPEDE_EVENTS,
     Codec,
@@ -54,7 +55,7 @@ from .serializers import Serializer, declared_pickle_protocol
 from .store import CacheStore
 from .tags import check_tags
 
-__all__ = ["KEEP_TTL", "Cache"]
+__all__ = ["KEEP_TTL", "MISSED", "PENDING", "REFRESH", "UNREAD", "Cache"]
 
 
 class _KeepTTL:
@@ -65,6 +66,11 @@ class _KeepTTL:
 
 
 KEEP_TTL: Any = _KeepTTL()
+
+#: ``get_or_set(read=...)``: the key has not been read yet (the default), or
+#: :meth:`~cachepolicy._core.accessor.Accessor.get_fresh` found it missing (its ``miss``).
+UNREAD: Any = object()
+MISSED: Any = object()
 
 
 def _ttl_field(ttl: float | None) -> float:
@@ -251,6 +257,7 @@ class Cache:
         stampede: StampedeSettings | None = None,
         codec: Codec | None = None,
         tags: Iterable[str] | None = None,
+        read: Any = UNREAD,
     ) -> Any:
         """The value of ``key``; on a miss, ``compute()`` it, store it with ``ttl`` (and
         ``tags``, see :meth:`invalidate_tags`) and return it, protected from stampedes
@@ -271,16 +278,60 @@ class Cache:
         unchanged; waiting callers retry. A refresh that raises is logged and the stored copy
         served. A store refusal (OutOfMemoryError, ValueTooLargeError) is raised after the
         value has been handed to the waiting callers. Adapters pass their ``codec``
-        (:class:`~cachepolicy.flight.Codec`); ``key`` is then the stored key.
+        (:class:`~cachepolicy.flight.Codec`); ``key`` is then the stored key. An adapter that
+        read the key with :meth:`~cachepolicy._core.accessor.Accessor.get_fresh` (its hit
+        path, compiled) passes what that returned when it was not a value (a miss,
+        ``PENDING`` or ``REFRESH``) as ``read``: the key is then not read, and counted, twice.
+
+        The hit path is the compiled accessor's ``get_fresh``: a plain value, or a fresh
+        envelope not drawn for early refresh, is returned without an interpreted frame beyond
+        this one.
         """
         if type(key) is not str:
             key = exact_key(key)
         if not callable(compute):  # untyped callers pass anything
             check_callable(compute, key)  # type: ignore[unreachable]
         tag_names = () if tags is None else check_tags(tags)
-        payload = self._engine.get(self.db, key, self._touch)
-        if codec is None:
+        settings = stampede if stampede is not None else self.stampede
+        if read is UNREAD:
+            if codec is not None:  # an adapter's own decoding: read here
+                return self._get_or_set_read(key, compute, ttl, stampede, codec, tag_names)
             codec = self._codec
+            beta = settings.beta
+            read = self._access.get_fresh(
+                key, MISSED, 0.0 if beta is None else beta, self.store.flights.rng.random
+            )
+            if read is not MISSED and read is not PENDING and read is not REFRESH:
+                return read  # a hit
+        elif codec is None:
+            codec = self._codec
+        steps = self._steps(key, ttl, stampede, codec, tag_names)
+        if read is MISSED:  # the miss get_fresh counted
+            return compute_once(steps, compute)
+        payload = steps.peek()  # the envelope get_fresh read (and counted), or what replaced it
+        envelope = None if payload is None else open_envelope(payload)
+        if payload is None or envelope is None:
+            return compute_once(steps, compute) if payload is None else codec.loads(payload)
+        if read is REFRESH:  # XFetch drew this read: refresh, without drawing again
+            verdict = REFRESH_EARLY
+        else:
+            store = self.store
+            verdict = judge(envelope, self._engine.time(), settings, store.flights, store.tags)
+            if verdict == SERVE:
+                return codec.loads(envelope.payload)
+        return on_judged(steps, compute, payload, envelope, verdict)
+
+    def _get_or_set_read(
+        self,
+        key: str,
+        compute: Callable[[], Any],
+        ttl: float | None,
+        stampede: StampedeSettings | None,
+        codec: Codec,
+        tag_names: tuple[str, ...],
+    ) -> Any:
+        """:meth:`get_or_set` for an adapter's codec that did not read the key itself."""
+        payload = self._engine.get(self.db, key, self._touch)
         if payload is None:
             return compute_once(self._steps(key, ttl, stampede, codec, tag_names), compute)
         if not payload or payload[0]:  # a plain value: nothing to refresh
@@ -291,7 +342,7 @@ class Cache:
         settings = stampede if stampede is not None else self.stampede
         store = self.store
         verdict = judge(envelope, self._engine.time(), settings, store.flights, store.tags)
-        if verdict == SERVE:  # the usual hit: nothing more is built
+        if verdict == SERVE:
             return codec.loads(envelope.payload)
         steps = self._steps(key, ttl, stampede, codec, tag_names)
         return on_judged(steps, compute, payload, envelope, verdict)

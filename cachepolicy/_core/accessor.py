@@ -14,17 +14,29 @@ existed, and stays on this compiled path.
 
 from __future__ import annotations
 
+import math
 import pickle
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, Final, Protocol
 
+from ..envelope import HEADER, HEADER_SIZE, MAGIC, TAGGED
 from ..errors import ValueTooLargeError, short_repr
 from ..sizing import format_bytes
 from .budget import BudgetExceeded, dumps_within
 from .engine import KEEPTTL, NX, Engine
 from .entry import BYTES_BASE
 
-__all__ = ["NO_ENVELOPES", "Accessor", "EnvelopePort", "exact_key"]
+__all__ = ["NO_ENVELOPES", "PENDING", "REFRESH", "Accessor", "EnvelopePort", "exact_key"]
+
+#: What :meth:`Accessor.get_fresh` returns for an envelope it leaves to its caller: a stale
+#: copy or a tagged value (:func:`cachepolicy.flight.judge` decides), or one whose early
+#: refresh was drawn (XFetch said refresh: the caller refreshes without drawing again).
+PENDING: Final[Any] = object()
+REFRESH: Final[Any] = object()
+#: The largest ``-ln(1 - random())``: ``random()`` is below 1 in steps of 2**-53, so
+#: ``1 - random() >= 2**-53``. An expiry further away than this many ``delta * beta`` cannot
+#: be refreshed early whatever is drawn, so nothing is drawn (the distribution is unchanged).
+_MAX_DRAW: Final = 53 * math.log(2.0)
 
 
 class EnvelopePort(Protocol):
@@ -116,6 +128,41 @@ class Accessor:
             if opened is None:
                 return default
             payload = opened
+        return self.loads(payload)
+
+    def get_fresh(self, key: Any, miss: Any, beta: float, draw: Callable[[], float]) -> Any:
+        """``get_or_set``'s read (a hit or miss counted once): the value of a plain payload or
+        of a fresh, untagged envelope (most hits, compiled end to end); ``miss`` on a miss;
+        :data:`PENDING` for a stale or tagged envelope and :data:`REFRESH` when XFetch
+        (``beta`` > 0; ``draw`` is the store's ``random``) picks this read to refresh the value
+        early: the caller takes it from there (:meth:`cachepolicy.Cache.get_or_set`)."""
+        if type(key) is not str:
+            key = exact_key(key)
+        if self.prefix:
+            key = self.prefix + key
+        payload = self.engine.get(self.db, key, self.touch)
+        if payload is None:
+            return miss
+        if payload and not payload[0]:
+            if not payload.startswith(MAGIC):  # a serializer's output that starts with 0x00
+                return self.loads(payload)
+            fields = HEADER.unpack_from(payload)
+            flags: int = fields[1]
+            if flags & TAGGED:
+                return PENDING
+            expiry: float = fields[2]
+            now = self.engine.time()
+            if now > expiry:  # False for NaN: no expiry
+                return PENDING
+            delta: float = fields[3]
+            if beta > 0.0 and delta > 0.0:
+                scale = delta * beta
+                # XFetch (Vattani et al., VLDB 2015): now - delta * beta * ln(u) >= expiry.
+                if expiry - now <= scale * _MAX_DRAW and (
+                    now - scale * math.log(1.0 - draw()) >= expiry
+                ):
+                    return REFRESH
+            payload = payload[HEADER_SIZE:]
         return self.loads(payload)
 
     def get_payload(self, key: Any) -> bytes | None:

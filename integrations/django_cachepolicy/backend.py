@@ -63,6 +63,7 @@ from cachepolicy import (
 from cachepolicy import ConfigError as CoreConfigError
 from cachepolicy.errors import short_repr
 from cachepolicy.tags import check_tags
+from cachepolicy.view import MISSED, PENDING, REFRESH
 
 from . import settings_sync, signals
 from .options import AliasOptions, django_timeout_to_ttl, parse_alias
@@ -185,6 +186,8 @@ class PolicyCache(BaseCache):
             self._encode = self._misconfigured_encode
             self._write = self._misconfigured_write
             self._add = self._misconfigured_add
+            self._get_fresh = self._misconfigured_get_fresh
+            self._xfetch: tuple[float, Callable[[], float]] = (0.0, float)
             self._default_ttl = None
             self._drop_on_oom = False
             return
@@ -202,6 +205,10 @@ class PolicyCache(BaseCache):
         self._add = accessor.add_payload
         self._drop_on_oom = options.on_out_of_memory == "drop"
         self._codec = _Codec(weakref.proxy(self), accessor.loads)  # proxy: no reference cycle
+        # get_or_set's hit path: the compiled read of the value or its fresh envelope.
+        self._get_fresh = accessor.get_fresh
+        beta = options.stampede.beta
+        self._xfetch = (0.0 if beta is None else beta, self._view.store.flights.rng.random)
         signals.attach_bridge(store, self._view, location, options.database, PolicyCache)
 
     # ------------------------------------------------------------------ keys and timeouts
@@ -253,6 +260,9 @@ class PolicyCache(BaseCache):
         raise ImproperlyConfigured(cast(_Misconfigured, self._view).message)
 
     def _misconfigured_add(self, key: str, payload: bytes, ttl: float | None) -> bool:
+        raise ImproperlyConfigured(cast(_Misconfigured, self._view).message)
+
+    def _misconfigured_get_fresh(self, key: str, miss: Any, beta: float, draw: Any) -> Any:
         raise ImproperlyConfigured(cast(_Misconfigured, self._view).message)
 
     def _out_of_memory(self, exc: OutOfMemoryError | ValueTooLargeError, key: str) -> None:
@@ -347,18 +357,23 @@ class PolicyCache(BaseCache):
         :meth:`set`. An exception from ``default()`` reaches the caller that ran it; waiting
         callers retry. A non-callable ``default`` is a value, as in Django: stored with
         ``add()`` (``set()`` when tagged), no flight needed."""
+        made = self._key(key, version)
+        beta, draw = self._xfetch
+        read = self._get_fresh(made, MISSED, beta, draw)
+        if read is not MISSED and read is not PENDING and read is not REFRESH:
+            return read  # a hit: one compiled call, as Django's get() is
         if not callable(default):
-            if tags is None:
-                return super().get_or_set(key, default, timeout, version)
+            if tags is None and read is MISSED:
+                self.add(key, default, timeout, version)  # Django's meaning: add, then get
+                return self.get(key, default, version)
             value = default
             default = lambda: value  # noqa: E731  (Django's meaning, through the flight)
-        made = self._key(key, version)
         ttl = (
             self._default_ttl
             if timeout is DEFAULT_TIMEOUT
             else django_timeout_to_ttl(timeout, self.default_timeout)
         )
-        return self._view.get_or_set(made, default, ttl, codec=self._codec, tags=tags)
+        return self._view.get_or_set(made, default, ttl, codec=self._codec, tags=tags, read=read)
 
     def invalidate_tags(self, *tags: str) -> None:
         """Make every entry written with any of ``tags`` a miss, for every alias and thread on

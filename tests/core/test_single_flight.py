@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from cachepolicy import Cache, ConfigError, OutOfMemoryError
+from cachepolicy import Cache, ConfigError, ManualClock, OutOfMemoryError
 from cachepolicy.errors import ComputeTimeoutError, NotCallableError
 from cachepolicy.flight import StampedeSettings
 from tests.conftest import MakeCache
@@ -172,3 +172,41 @@ def test_reset_stats_zeroes_the_counters(make_cache: MakeCache) -> None:
     cache.get_or_set("k", lambda: 1)
     cache.store.reset_stats()
     assert cache.info()["stampede_computed"] == 0
+
+
+def test_each_get_or_set_reads_the_key_once(make_cache: MakeCache) -> None:
+    """The compiled hit path (Accessor.get_fresh) hands stale, tagged and early-refresh
+    envelopes to the view without a second read: one hit or miss per call, whatever path."""
+    clock = ManualClock()
+    cache = make_cache(clock=clock, stampede=StampedeSettings(beta=None, grace=30.0))
+
+    def counts() -> tuple[int, int]:
+        info = cache.info()
+        return info["keyspace_hits"], info["keyspace_misses"]
+
+    assert cache.get_or_set("k", lambda: 1, 10) == 1 and counts() == (0, 1)  # miss
+    assert cache.get_or_set("k", lambda: 2, 10) == 1 and counts() == (1, 1)  # fresh envelope
+    assert cache.get_or_set("t", lambda: 3, 10, tags=["x"]) == 3 and counts() == (1, 2)
+    assert cache.get_or_set("t", lambda: 4, 10, tags=["x"]) == 3 and counts() == (2, 2)
+    cache.invalidate_tags("x")
+    assert cache.get_or_set("t", lambda: 5, 10, tags=["x"]) == 5 and counts() == (3, 2)
+    clock.advance(11)  # "k" is stale, in its grace period: refreshed by this caller
+    assert cache.get_or_set("k", lambda: 6, 10) == 6 and counts() == (4, 2)
+    assert cache.get_or_set("plain", lambda: 7) == 7 and counts() == (4, 3)  # no TTL: plain
+    assert cache.get_or_set("plain", lambda: 8) == 7 and counts() == (5, 3)
+    assert cache.info()["stampede_computed"] == 5
+
+
+def test_an_early_refresh_reads_the_key_once(make_cache: MakeCache) -> None:
+    clock = ManualClock()
+    cache = make_cache(clock=clock, seed=7, stampede=StampedeSettings(beta=100.0))
+
+    def slow() -> int:
+        clock.advance(1.0)  # delta = 1 s: with beta 100, most reads refresh early
+        return 1
+
+    cache.get_or_set("k", slow, 10)
+    for reads in range(1, 21):
+        assert cache.get_or_set("k", slow, 10) == 1
+        assert cache.info()["keyspace_hits"] == reads
+    assert cache.info()["stampede_early_refreshes"] >= 10
