@@ -27,7 +27,7 @@ import struct
 from typing import Final, NamedTuple
 
 __all__ = [
-    "HEADER",
+    "FIELDS",
     "HEADER_SIZE",
     "MAGIC",
     "TAGGED",
@@ -40,8 +40,8 @@ __all__ = [
 #: The first bytes of every envelope (0x00 first: see the module docstring).
 MAGIC: Final = b"\x00cpE"
 _HEADER: Final = struct.Struct("<4sBdd")
-#: magic, flags, expiry, delta: what the compiled accessor reads on a ``get_or_set`` hit.
-HEADER: Final = _HEADER
+#: flags, expiry, delta, after the magic: what the compiled accessor reads on a hit.
+FIELDS: Final = struct.Struct("<Bdd")
 #: Bytes an envelope adds to a value (counted in ``used_memory`` with it).
 HEADER_SIZE: Final = _HEADER.size
 _NO_EXPIRY: Final = math.nan

@@ -19,7 +19,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-from ..envelope import HEADER, HEADER_SIZE, MAGIC, TAGGED
+from ..envelope import FIELDS, HEADER_SIZE, MAGIC, TAGGED
 from ..errors import ValueTooLargeError, short_repr
 from ..sizing import format_bytes
 from .budget import BudgetExceeded, dumps_within
@@ -37,6 +37,8 @@ REFRESH: Final[Any] = object()
 #: ``1 - random() >= 2**-53``. An expiry further away than this many ``delta * beta`` cannot
 #: be refreshed early whatever is drawn, so nothing is drawn (the distribution is unchanged).
 _MAX_DRAW: Final = 53 * math.log(2.0)
+#: Where an envelope's flags, expiry and delta start (after the magic).
+_FIELDS_AT: Final = len(MAGIC)
 
 
 class EnvelopePort(Protocol):
@@ -124,11 +126,25 @@ class Accessor:
         if payload is None:
             return default
         if payload and not payload[0]:  # an envelope (see the module docstring)
-            opened = self.envelopes.opened(self.db, key, payload)
+            opened = self._opened(key, payload)
             if opened is None:
                 return default
             payload = opened
         return self.loads(payload)
+
+    def _opened(self, key: str, payload: bytes) -> bytes | None:
+        """The value bytes of ``payload`` (which starts with 0x00) for a plain read, or None
+        for a stale copy: here for an untagged envelope, by the port for a tagged one (whose
+        tags it checks) or anything else."""
+        if payload.startswith(MAGIC):
+            fields = FIELDS.unpack_from(payload, _FIELDS_AT)
+            flags: int = fields[0]
+            if not flags & TAGGED:
+                expiry: float = fields[1]
+                if self.engine.time() > expiry:  # False for NaN: no expiry
+                    return None
+                return payload[HEADER_SIZE:]
+        return self.envelopes.opened(self.db, key, payload)
 
     def get_fresh(self, key: Any, miss: Any, beta: float, draw: Callable[[], float]) -> Any:
         """``get_or_set``'s read (a hit or miss counted once): the value of a plain payload or
@@ -146,15 +162,15 @@ class Accessor:
         if payload and not payload[0]:
             if not payload.startswith(MAGIC):  # a serializer's output that starts with 0x00
                 return self.loads(payload)
-            fields = HEADER.unpack_from(payload)
-            flags: int = fields[1]
+            fields = FIELDS.unpack_from(payload, _FIELDS_AT)
+            flags: int = fields[0]
             if flags & TAGGED:
                 return PENDING
-            expiry: float = fields[2]
+            expiry: float = fields[1]
             now = self.engine.time()
             if now > expiry:  # False for NaN: no expiry
                 return PENDING
-            delta: float = fields[3]
+            delta: float = fields[2]
             if beta > 0.0 and delta > 0.0:
                 scale = delta * beta
                 # XFetch (Vattani et al., VLDB 2015): now - delta * beta * ln(u) >= expiry.
@@ -174,7 +190,7 @@ class Accessor:
             key = self.prefix + key
         payload = self.engine.get(self.db, key, self.touch)
         if payload and not payload[0]:  # an envelope (see the module docstring)
-            return self.envelopes.opened(self.db, key, payload)
+            return self._opened(key, payload)
         return payload
 
     def encode(self, value: Any, key: str = "") -> bytes:

@@ -6,13 +6,14 @@ from __future__ import annotations
 import logging
 import math
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
 from cachepolicy import ConfigError, ManualClock
 from cachepolicy.envelope import HEADER_SIZE
-from cachepolicy.flight import StampedeSettings
+from cachepolicy.flight import XFETCH_MIN_SCALE, StampedeSettings
 from tests.conftest import MakeCache
 from tests.herd import PATIENCE, wait_until
 
@@ -72,12 +73,45 @@ def test_beta_none_never_refreshes_early(make_cache: MakeCache, clock: ManualClo
     assert info["stampede_early_refreshes"] == 0 and early_by == []  # plain values: no lead
 
 
-def test_the_envelope_is_counted_in_used_memory(make_cache: MakeCache) -> None:
-    plain, enveloped = make_cache(), make_cache()
+def test_the_envelope_is_counted_in_used_memory(make_cache: MakeCache, clock: ManualClock) -> None:
+    plain, enveloped = make_cache(), make_cache(clock=clock)
     plain.set("k", "v" * 100, TTL)
-    enveloped.get_or_set("k", lambda: "v" * 100, TTL)
+
+    def slow() -> str:
+        clock.advance(DELTA)
+        return "v" * 100
+
+    enveloped.get_or_set("k", slow, TTL)
     assert enveloped.info()["used_memory"] - plain.info()["used_memory"] == HEADER_SIZE
     assert enveloped.get("k") == plain.get("k")
+
+
+def test_a_computation_too_fast_for_early_refresh_is_stored_plain(
+    make_cache: MakeCache, clock: ManualClock
+) -> None:
+    """delta * beta below XFETCH_MIN_SCALE: no envelope (no bytes, the plain compiled hit);
+    at or above it, an envelope. Serve-stale always needs one."""
+    plain, fast, slow, grace = (
+        make_cache(clock=clock),
+        make_cache(clock=clock),
+        make_cache(clock=clock, stampede=StampedeSettings(beta=1.0)),
+        make_cache(clock=clock, stampede=StampedeSettings(beta=None, grace=5.0)),
+    )
+    plain.set("k", 1, TTL)
+
+    def taking(seconds: float) -> Callable[[], int]:
+        def compute() -> int:
+            clock.advance(seconds)
+            return 1
+
+        return compute
+
+    fast.get_or_set("k", taking(XFETCH_MIN_SCALE / 2), TTL)
+    slow.get_or_set("k", taking(2 * XFETCH_MIN_SCALE), TTL)
+    grace.get_or_set("k", taking(0.0), TTL)
+    used = plain.info()["used_memory"]
+    assert fast.info()["used_memory"] == used
+    assert slow.info()["used_memory"] == grace.info()["used_memory"] == used + HEADER_SIZE
 
 
 def stale_cache(make_cache: MakeCache, clock: ManualClock) -> Any:
