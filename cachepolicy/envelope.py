@@ -28,7 +28,9 @@ from typing import Final, NamedTuple
 
 __all__ = [
     "FIELDS",
+    "FLAGS_AT",
     "HEADER_SIZE",
+    "KEPT",
     "MAGIC",
     "TAGGED",
     "Envelope",
@@ -49,6 +51,12 @@ _NO_EXPIRY: Final = math.nan
 
 _TAGGED: Final = 1  # flags bit: a tag section follows the header
 TAGGED: Final = _TAGGED
+#: flags bit: the entry is kept past ``expiry`` (serve-stale). Without it the engine's own
+#: deadline is the freshness deadline (a few microseconds later: it is taken after the
+#: envelope's), so a reader that found the entry knows it is fresh without reading the clock.
+KEPT: Final = 2
+#: Where the flags byte is.
+FLAGS_AT: Final = len(MAGIC)
 _COUNT: Final = struct.Struct("<B")
 _TAG: Final = struct.Struct("<QH")
 
@@ -69,11 +77,20 @@ class Envelope(NamedTuple):
         return now > self.expiry  # False for NaN: never stale
 
 
-def seal(payload: bytes, expiry: float | None, delta: float, tags: TagStamps = ()) -> bytes:
+def seal(
+    payload: bytes,
+    expiry: float | None,
+    delta: float,
+    tags: TagStamps = (),
+    *,
+    kept: bool = False,
+) -> bytes:
     """``payload`` in an envelope recording its freshness deadline, computation time and
-    the generations of its tags."""
+    the generations of its tags; ``kept``: the entry outlives ``expiry`` (serve-stale's grace
+    period), so a reader must compare the clock with it."""
     expiry_field = _NO_EXPIRY if expiry is None else expiry
-    header = _HEADER.pack(MAGIC, _TAGGED if tags else 0, expiry_field, max(0.0, delta))
+    flags = (_TAGGED if tags else 0) | (KEPT if kept else 0)
+    header = _HEADER.pack(MAGIC, flags, expiry_field, max(0.0, delta))
     if not tags:
         return header + payload
     parts = [header, _COUNT.pack(len(tags))]

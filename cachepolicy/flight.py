@@ -784,4 +784,5 @@ def _sealed(
             return payload, ttl
         return seal(payload, None, 0.0, stamps), ttl
     assert ttl is not None
-    return seal(payload, steps.time() + ttl, delta, stamps), ttl + settings.grace
+    grace = settings.grace
+    return seal(payload, steps.time() + ttl, delta, stamps, kept=bool(grace)), ttl + grace

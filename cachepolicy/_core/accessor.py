@@ -19,7 +19,7 @@ import pickle
 from collections.abc import Callable
 from typing import Any, Final, Protocol
 
-from ..envelope import FIELDS, HEADER_SIZE, MAGIC, TAGGED
+from ..envelope import FIELDS, FLAGS_AT, HEADER_SIZE, KEPT, MAGIC, TAGGED
 from ..errors import ValueTooLargeError, short_repr
 from ..sizing import format_bytes
 from .budget import BudgetExceeded, dumps_within
@@ -37,8 +37,6 @@ REFRESH: Final[Any] = object()
 #: ``1 - random() >= 2**-53``. An expiry further away than this many ``delta * beta`` cannot
 #: be refreshed early whatever is drawn, so nothing is drawn (the distribution is unchanged).
 _MAX_DRAW: Final = 53 * math.log(2.0)
-#: Where an envelope's flags, expiry and delta start (after the magic).
-_FIELDS_AT: Final = len(MAGIC)
 
 
 class EnvelopePort(Protocol):
@@ -122,10 +120,11 @@ class Accessor:
             key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
-        payload = self.engine.get(self.db, key, self.touch)
-        if payload is None:
+        found = self.engine.get(self.db, key, self.touch)
+        if found is None:
             return default
-        if payload and not payload[0]:  # an envelope (see the module docstring)
+        payload: bytes = found  # typed bytes: len() and [0] compile to primitives
+        if len(payload) and not payload[0]:  # an envelope (see the module docstring)
             opened = self._opened(key, payload)
             if opened is None:
                 return default
@@ -136,12 +135,13 @@ class Accessor:
         """The value bytes of ``payload`` (which starts with 0x00) for a plain read, or None
         for a stale copy: here for an untagged envelope, by the port for a tagged one (whose
         tags it checks) or anything else."""
-        if payload.startswith(MAGIC):
-            fields = FIELDS.unpack_from(payload, _FIELDS_AT)
-            flags: int = fields[0]
-            if not flags & TAGGED:
-                expiry: float = fields[1]
-                if self.engine.time() > expiry:  # False for NaN: no expiry
+        if len(payload) >= HEADER_SIZE and payload.startswith(MAGIC):
+            flags = payload[FLAGS_AT]
+            if not flags:  # fresh: the engine found it before its deadline (see KEPT)
+                return payload[HEADER_SIZE:]
+            if flags == KEPT:
+                expiry: float = FIELDS.unpack_from(payload, FLAGS_AT)[1]
+                if self.engine.time() > expiry:  # a stale copy: a miss for a plain read
                     return None
                 return payload[HEADER_SIZE:]
         return self.envelopes.opened(self.db, key, payload)
@@ -156,16 +156,19 @@ class Accessor:
             key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
-        payload = self.engine.get(self.db, key, self.touch)
-        if payload is None:
+        found = self.engine.get(self.db, key, self.touch)
+        if found is None:
             return miss
-        if payload and not payload[0]:
-            if not payload.startswith(MAGIC):  # a serializer's output that starts with 0x00
-                return self.loads(payload)
-            fields = FIELDS.unpack_from(payload, _FIELDS_AT)
-            flags: int = fields[0]
+        payload: bytes = found
+        if len(payload) and not payload[0]:
+            if len(payload) < HEADER_SIZE or not payload.startswith(MAGIC):
+                return self.loads(payload)  # a serializer's output that starts with 0x00
+            flags = payload[FLAGS_AT]
             if flags & TAGGED:
                 return PENDING
+            if not flags and beta <= 0.0:  # fresh (see KEPT), and no early refresh here
+                return self.loads(payload[HEADER_SIZE:])
+            fields = FIELDS.unpack_from(payload, FLAGS_AT)
             expiry: float = fields[1]
             now = self.engine.time()
             if now > expiry:  # False for NaN: no expiry
@@ -188,8 +191,11 @@ class Accessor:
             key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
-        payload = self.engine.get(self.db, key, self.touch)
-        if payload and not payload[0]:  # an envelope (see the module docstring)
+        found = self.engine.get(self.db, key, self.touch)
+        if found is None:
+            return None
+        payload: bytes = found
+        if len(payload) and not payload[0]:  # an envelope (see the module docstring)
             return self._opened(key, payload)
         return payload
 
