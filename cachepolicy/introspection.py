@@ -76,7 +76,8 @@ def info(store: CacheStore) -> dict[str, Any]:
     now = engine.time()
     with engine.lock:
         config = engine.config  # read under the lock: reconfigure() changes it under it too
-        engine.sync_retained()
+        ledger = engine.ledger
+        ledger.sync_retained()
         stats = engine.stats
         used = engine.used_memory
         peak = max(stats.used_memory_peak, used)
@@ -85,8 +86,8 @@ def info(store: CacheStore) -> dict[str, Any]:
             "used_memory_human": format_bytes(used),
             "used_memory_peak": peak,
             # Redis's split: the containers and left-over index records vs. the entries.
-            "used_memory_overhead": engine.structure_memory + engine.index_retained,
-            "used_memory_dataset": used - engine.structure_memory - engine.index_retained,
+            "used_memory_overhead": ledger.structure_memory + ledger.index_retained,
+            "used_memory_dataset": used - ledger.structure_memory - ledger.index_retained,
             "used_memory_peak_human": format_bytes(peak),
             "maxmemory": config.maxmemory,
             "maxmemory_human": format_bytes(config.maxmemory),

@@ -77,8 +77,8 @@ _BACKLOG_MIN_VALUES = 4
 
 def backlog_limit(engine: Engine) -> int:
     """Bytes of a cache's garbage the free thread may hold at once."""
-    threshold = engine.lazyfree_threshold
-    return max(engine.limit // _BACKLOG_SHARE, _BACKLOG_MIN_VALUES * threshold)
+    threshold = engine.plan.lazyfree_threshold
+    return max(engine.plan.limit // _BACKLOG_SHARE, _BACKLOG_MIN_VALUES * threshold)
 
 
 class LazyFreeWorker:
@@ -188,7 +188,7 @@ def release_lazily_all(engine: Engine, payloads: list[bytes]) -> None:
         if engine.stats.lazyfree_pending_bytes + size <= backlog_limit(engine):
             worker.submit(engine, payloads, len(payloads), size)
         return
-    threshold = engine.lazyfree_threshold
+    threshold = engine.plan.lazyfree_threshold
     for payload in payloads:
         if len(payload) >= threshold:
             release_lazily(engine, payload, 1)

@@ -82,7 +82,8 @@ _MEMORY_MAX: Final = 2**63 - 1
 # container can hold.
 _MAX_COUNT: Final = sys.maxsize
 
-# In redis.conf order (the registry's, cachepolicy.REDIS_POLICIES).
+# In the registry's order (cachepolicy.eviction.BUILTIN_POLICIES): Redis's ten in redis.conf
+# order, then ours, which run in the in-process cache only (the Redis tier refuses them).
 _POLICIES: Final = (
     "noeviction",
     "allkeys-lru",
@@ -94,6 +95,9 @@ _POLICIES: Final = (
     "volatile-ttl",
     "allkeys-lrm",
     "volatile-lrm",
+    "allkeys-wtinylfu",
+    "allkeys-gdsf",
+    "volatile-gdsf",
 )
 
 
@@ -222,8 +226,9 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "only keys with a TTL; noeviction makes writes fail instead.",
         accepts="Use one of Redis's ten policies (noeviction, allkeys-lru, allkeys-lfu, "
         "allkeys-random, allkeys-lrm, volatile-lru, volatile-lfu, volatile-random, "
-        "volatile-ttl, volatile-lrm), a name "
-        "registered with cachepolicy.register_policy(), or a dotted path.",
+        "volatile-ttl, volatile-lrm), one of ours (allkeys-wtinylfu, allkeys-gdsf, "
+        "volatile-gdsf; in-process only), a name registered with "
+        "cachepolicy.register_policy(), or a dotted path.",
         django_check="django_cachepolicy.E001",
         applies_to=_BOTH,
     ),

@@ -708,7 +708,7 @@ class Cache:
             written.append(dumps(current + delta))
             return written[-1]
 
-        self._engine.update(self.db, key, add, "incrby")
+        self._engine.read_modify_write(self.db, key, add, "incrby")
         if self._recorder is not None:  # a write that keeps the TTL
             self._recorder.note(key, SET, len(written[-1]), math.nan)
         return result[0]

@@ -38,7 +38,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from cachepolicy import ConfigError, OutOfMemoryError
-from cachepolicy.eviction.registry import REDIS_POLICIES
+from cachepolicy.eviction.registry import BUILTIN_POLICIES
 from cachepolicy.flight import STAMPEDE_COUNTERS
 from cachepolicy.recorder import CURVE_POINTS
 
@@ -72,8 +72,8 @@ STAMPEDE_FIELDS: Final = (*STAMPEDE_COUNTERS, "tags_invalidated", "tags_invalida
 DEFAULT_MAXMEMORY: Final = "4mb"
 #: What the page's maxmemory selector offers (Redis units: mb = 1024 * 1024 bytes).
 MAXMEMORY_CHOICES: Final = ("1mb", "2mb", "4mb", "8mb", "16mb")
-#: The policy selector: Redis's ten, in redis.conf order (the two LRM ones last).
-POLICIES: Final = REDIS_POLICIES
+#: The policy selector: Redis's ten, in redis.conf order (the two LRM ones last), then ours.
+POLICIES: Final = BUILTIN_POLICIES
 
 #: Samples kept for the charts: at one poll a second, four minutes of history.
 HISTORY_SAMPLES: Final = 240

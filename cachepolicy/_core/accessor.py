@@ -220,11 +220,11 @@ class Accessor:
         2 GB value cost 3 GB of allocation to be refused.
         """
         engine = self.engine
-        limit = engine.limit
+        limit = engine.plan.limit
         protocol = self.pickle_protocol
         if not limit:
             return pickle.dumps(value, protocol)
-        budget = limit - engine.plain_overhead - BYTES_BASE - len(key)
+        budget = limit - engine.plan.plain_overhead - BYTES_BASE - len(key)
         cls = type(value)
         if cls is str or cls is bytes or cls is bytearray:
             if len(value) > budget:
@@ -239,7 +239,7 @@ class Accessor:
         engine = self.engine
         with engine.lock:
             engine.stats.rejected_writes += 1
-        limit = engine.limit
+        limit = engine.plan.limit
         return ValueTooLargeError(
             f"Cannot store key {short_repr(key)}: its value needs more than {written} bytes "
             f"(refused while serializing) but maxmemory is {limit} bytes "

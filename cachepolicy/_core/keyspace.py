@@ -160,6 +160,21 @@ class Keyspace:
         self.entries_room = list_capacity(self.entries)
         self.volatile_room = list_capacity(self.volatile)
 
+    def remeasure(self, empty: int) -> int:
+        """Measure the containers again (the ledger's call): their bytes beyond ``empty``, an
+        empty keyspace's, become :attr:`measured`; returns the change."""
+        measured = self.container_bytes() - empty
+        change = measured - self.measured
+        self.measured = measured
+        self.high_water = len(self.data)
+        self.dict_measured = self.data.__sizeof__()
+        self.note_entries_capacity()
+        return change
+
+    def lists_outgrown(self) -> bool:
+        """Whether a sampling list has grown past the capacity last measured."""
+        return len(self.entries) > self.entries_room or len(self.volatile) > self.volatile_room
+
     def ttl_growth(self) -> int:
         """Bytes the TTL sampling list grows by when one more key gets a TTL."""
         return append_growth(self.volatile) if self.index_volatile else 0

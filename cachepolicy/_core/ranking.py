@@ -71,12 +71,8 @@ def lfu_touch(entry: Entry, now: float, log_factor: int, decay_time: int, rng: R
     """An access under LFU: decay, then the logarithmic increment (Redis's ``updateLFU``).
 
     Runs without the lock on the read path: concurrent readers may lose an increment, which
-    only makes a probabilistic counter slightly more conservative.
-
-    The rank ``counter * decay_time + ldt`` (exact LFU's, :class:`~cachepolicy.eviction.exact.
-    ExactAllKeysLFU`) never decreases here: decay takes off at most one point per
-    ``decay_time`` minutes that ``ldt`` moves forward. Exact LFU relies on it to leave reads
-    out of its heap.
+    only makes a probabilistic counter slightly more conservative. (Exact LFU composes the
+    same steps with its priority, :class:`~cachepolicy.eviction.exact.ExactAllKeysLFU`.)
     """
     now_minutes = int(now // 60)
     counter = lfu_decay(entry.lfu, entry.ldt, now_minutes, decay_time)

@@ -1,4 +1,5 @@
-"""Eviction policies: Redis's ten maxmemory policies and the base classes for your own."""
+"""Eviction policies: Redis's ten maxmemory policies, ours beyond them (W-TinyLFU, GDSF), and
+the base classes for your own."""
 
 from .._core.ports import Access, Ranking, Removal, Victims
 from .._core.ranking import LFU_INIT_VAL, lfu_decay, lfu_log_incr
@@ -12,6 +13,13 @@ from .exact import (
     ExactVolatileLRM,
     ExactVolatileLRU,
     ExactVolatileTTL,
+)
+from .gdsf import (
+    AllKeysGDSF,
+    ExactAllKeysGDSF,
+    ExactVolatileGDSF,
+    GreedyDualSizeFrequency,
+    VolatileGDSF,
 )
 from .registry import (
     BUILTIN_POLICIES,
@@ -45,24 +53,29 @@ __all__ = [
     "LFU_INIT_VAL",
     "REDIS_POLICIES",
     "Access",
+    "AllKeysGDSF",
     "AllKeysLFU",
     "AllKeysLRM",
     "AllKeysLRU",
     "AllKeysRandom",
     "EvictionPolicy",
+    "ExactAllKeysGDSF",
     "ExactAllKeysLFU",
     "ExactAllKeysLRM",
     "ExactAllKeysLRU",
+    "ExactVolatileGDSF",
     "ExactVolatileLFU",
     "ExactVolatileLRM",
     "ExactVolatileLRU",
     "ExactVolatileTTL",
+    "GreedyDualSizeFrequency",
     "NoEviction",
     "PolicySpec",
     "Ranking",
     "Removal",
     "SampledPolicy",
     "Victims",
+    "VolatileGDSF",
     "VolatileLFU",
     "VolatileLRM",
     "VolatileLRU",

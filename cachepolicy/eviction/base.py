@@ -128,8 +128,10 @@ class EvictionPolicy:
                     f"use {new} (see docs/custom-policies.md)."
                 )
         if "fast_hooks" not in cls.__dict__:
-            # An override the class did not declare fast is called by the engine.
-            cls.fast_hooks = frozenset(name for name in cls.fast_hooks if name not in cls.__dict__)
+            # An override the class did not declare fast is called by the engine. A hook is
+            # fast only if the class it resolves to (through the whole MRO: with two policy
+            # bases, the first one's fast_hooks would miss the second one's overrides) says so.
+            cls.fast_hooks = frozenset(name for name in HOOKS if _declared_fast(cls, name))
 
     def __init__(self, config: CacheConfig, rng: Random) -> None:
         self.config = config
@@ -300,6 +302,16 @@ class EvictionPolicy:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.describe()!r}>"
+
+
+def _declared_fast(cls: type, hook: str) -> bool:
+    """Whether ``hook``, as ``cls`` resolves it, may be served from the declarations: the class
+    that defines it is a policy class that lists it in its ``fast_hooks`` (a class defining
+    ``hook`` itself, or a mixin that is no policy, never does)."""
+    for klass in cls.__mro__:
+        if hook in klass.__dict__:
+            return klass is not cls and hook in getattr(klass, "fast_hooks", ())
+    return False
 
 
 def _record_access(policy: EvictionPolicy, access: Access, entry: Entry, now: float) -> None:

@@ -29,6 +29,7 @@ from .exact import (
     ExactVolatileLRU,
     ExactVolatileTTL,
 )
+from .gdsf import AllKeysGDSF, ExactAllKeysGDSF, ExactVolatileGDSF, VolatileGDSF
 from .sampled import (
     AllKeysLFU,
     AllKeysLRM,
@@ -214,8 +215,11 @@ for _name, _default, _exact in _REDIS_TABLE:
 #: The ten maxmemory-policy names of redis.conf (Redis 8.6 added the two LRM ones).
 REDIS_POLICIES = tuple(_REGISTRY)
 
-# Beyond Redis: policies on the same port (one implementation each; their structures are exact).
+# Beyond Redis, on the same port. W-TinyLFU: one implementation (its structures are exact).
 _REGISTRY["allkeys-wtinylfu"] = PolicySpec("allkeys-wtinylfu", WindowTinyLFU, WindowTinyLFU)
+# GreedyDual-Size-Frequency: a ranking, like LFU, so both axes and both modes (pool or heap).
+_REGISTRY["allkeys-gdsf"] = PolicySpec("allkeys-gdsf", AllKeysGDSF, ExactAllKeysGDSF)
+_REGISTRY["volatile-gdsf"] = PolicySpec("volatile-gdsf", VolatileGDSF, ExactVolatileGDSF)
 
 #: Every built-in name: Redis's ten, then ours.
 BUILTIN_POLICIES = tuple(_REGISTRY)

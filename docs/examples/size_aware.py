@@ -1,4 +1,5 @@
-"""A size-aware LFU policy ("GDSF-like") written against the public extension API.
+"""A size-aware LFU policy written against the public extension API (the built-in
+``allkeys-gdsf`` is the complete form of the idea: GreedyDual-Size-Frequency with aging).
 
 Redis ranks keys without looking at their size (spec §12.12): a 1-byte key and a 100 MB key are
 equal victims. When values vary a lot in size, evicting one large, rarely used value can save
@@ -16,7 +17,7 @@ from cachepolicy.eviction.registry import policy_names
 class SizeAwareLFU(AllKeysLFU):
     """Score = entry bytes / (decayed LFU counter + 1). Cost per access: as allkeys-lfu."""
 
-    name = "allkeys-gdsf"
+    name = "allkeys-size-lfu"
 
     def score(self, entry: Entry, now: float) -> float:
         counter = self.frequency(entry, now)
@@ -25,9 +26,9 @@ class SizeAwareLFU(AllKeysLFU):
 
 def build_cache() -> Cache:
     """Register the policy once, then select it by name like a built-in."""
-    if "allkeys-gdsf" not in policy_names():
-        register_policy("allkeys-gdsf", SizeAwareLFU)
-    cache = Cache(maxmemory="256kb", maxmemory_policy="allkeys-gdsf", seed=1)
+    if "allkeys-size-lfu" not in policy_names():
+        register_policy("allkeys-size-lfu", SizeAwareLFU)
+    cache = Cache(maxmemory="256kb", maxmemory_policy="allkeys-size-lfu", seed=1)
     cache.set("report.pdf", b"%" * 100_000)
     for i in range(2_000):
         cache.set(f"fragment:{i}", f"<li>{i}</li>")

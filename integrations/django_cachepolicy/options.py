@@ -26,7 +26,9 @@ OPTIONS (defaults are the core's; the first group shapes the store, so every ali
                           (keeps popular keys through scans), ``allkeys-random`` (cheapest),
                           ``allkeys-lrm`` (least recently *written*: reads do not refresh),
                           ``volatile-*`` (only keys with a TIMEOUT), ``volatile-ttl``,
-                          ``noeviction`` (writes fail instead); or a registered name/dotted path
+                          ``noeviction`` (writes fail instead); beyond Redis
+                          ``allkeys-wtinylfu`` and ``allkeys-gdsf`` (size-aware: small, used
+                          values first); or a registered name/dotted path
 ``MAXMEMORY_SAMPLES``     keys sampled per eviction (1..64); 5 is Redis's, 10 is close to exact
 ``EVICTION_MODE``         ``sampled`` (Redis's approximation, O(samples) per eviction) or
                           ``exact`` (ordered structures: exact ranking, more memory per key)

@@ -19,7 +19,9 @@ it by ``tests/flask/test_flask_options_table.py``):
 =========================================  =========================================================
 ``CACHE_MAXMEMORY``                        memory budget: bytes or ``"64mb"``/``"1gb"``/``"100k"``;
                                            0 = none
-``CACHE_MAXMEMORY_POLICY``                 one of the ten redis.conf policies (``allkeys-lru``, ...)
+``CACHE_MAXMEMORY_POLICY``                 one of the ten redis.conf policies (``allkeys-lru``,
+                                           ...), or ``allkeys-wtinylfu``, ``allkeys-gdsf``,
+                                           ``volatile-gdsf``
 ``CACHE_MAXMEMORY_SAMPLES``                keys sampled per eviction (1..64); more = closer to exact
 ``CACHE_EVICTION_MODE``                    ``"sampled"`` (Redis) or ``"exact"``
 ``CACHE_ADMISSION``                        ``"none"`` or ``"tinylfu"`` (refuse new keys rarer than

@@ -76,7 +76,7 @@ def test_docs_example_runs() -> None:
     from docs.examples.size_aware import build_cache
 
     cache: Cache = build_cache()
-    assert cache.info()["maxmemory_policy"] == "allkeys-gdsf"
+    assert cache.info()["maxmemory_policy"] == "allkeys-size-lfu"
     assert cache.check() == []
 
 

@@ -103,6 +103,8 @@ def test_heap_tracks_used_memory_under_churn_with_mixed_short_ttls(expiry: str) 
         Scenario(mode="exact"),
         Scenario(policy="allkeys-lfu", mode="exact"),
         Scenario(policy="allkeys-lrm", mode="exact"),  # the heap by last write
+        Scenario(policy="allkeys-gdsf"),  # the slot
+        Scenario(policy="allkeys-gdsf", mode="exact"),  # the slot and the priority heap
     ],
     ids=lambda s: s.name.replace(" ", "-"),
 )

@@ -244,7 +244,7 @@ def test_a_policy_owned_slot_is_kept_counted_and_ranked(make_cache: MakeCache) -
     cache = make_cache(maxmemory="40kb", maxmemory_policy=SizeAware, maxmemory_samples=64)
     engine = cache.store.engine
     plain = make_cache(maxmemory="40kb").store.engine
-    assert engine.plain_overhead == plain.plain_overhead + SLOT_OVERHEAD
+    assert engine.plan.plain_overhead == plain.plan.plain_overhead + SLOT_OVERHEAD
     cache.set("small", "s")
     cache.set("small", "s" * 10)
     policy = cache.store.engine.policy
@@ -302,3 +302,36 @@ def test_the_base_policy_serves_reads_and_writes_from_declarations() -> None:
     assert names <= EvictionPolicy.fast_hooks
     assert names <= AllKeysLRU.fast_hooks
     assert "admit" not in RefuseScans.fast_hooks
+
+
+def test_an_override_in_a_second_base_is_called(make_cache: MakeCache) -> None:
+    """With two policy bases, a hook the *second* one overrides is not served from the
+    first one's declarations: the class it resolves to decides (the MRO, not ``__bases__[0]``)."""
+    removed: list[str] = []
+
+    class Counts(EvictionPolicy):
+        def on_insert(self, entry: Entry, now: float) -> None:
+            super().on_insert(entry, now)
+
+    class Remembers(AllKeysLRU):
+        def on_remove(self, entry: Entry, cause: Removal) -> None:
+            removed.append(entry.key)
+
+    class Both(Counts, Remembers):
+        name = "test-two-bases"
+
+    assert "on_remove" not in Both.fast_hooks and "on_insert" not in Both.fast_hooks
+    assert "on_read" in Both.fast_hooks  # nobody overrides it: still served natively
+
+    class Mixin:  # not a policy: whatever it defines is an override
+        def on_read(self, entry: Entry, now: float) -> None:
+            pass
+
+    class Mixed(Mixin, AllKeysLRU):
+        name = "test-mixin"
+
+    assert "on_read" not in Mixed.fast_hooks
+    cache = make_cache(maxmemory_policy=Both)
+    cache.set("k", 1)
+    cache.delete("k")
+    assert removed == ["k"]

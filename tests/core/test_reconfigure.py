@@ -14,7 +14,6 @@ from typing import Any
 import pytest
 
 from cachepolicy import Cache, ConfigError, ManualClock, OutOfMemoryError
-from cachepolicy._core.engine import RUNTIME_STATE
 from cachepolicy._core.entry import Entry
 from cachepolicy._core.ranking import LFU_INIT_VAL
 from cachepolicy.eviction.registry import REDIS_POLICIES, register_policy, unregister_policy
@@ -277,28 +276,31 @@ def test_every_runtime_option_changes_and_reports(
     assert cache.store.base_config.maxmemory == 1024 * 1024
 
 
-def test_reconfigure_keeps_runtime_state_and_adopts_the_rest(
+def test_reconfigure_adopts_a_new_plan_and_keeps_the_state(
     make_cache: MakeCache, clock: ManualClock
 ) -> None:
-    """Every engine attribute is either run-time state (kept) or derived from the
-    configuration (taken from a fresh engine): a no-op reconfiguration changes none of them.
-    An attribute added to Engine.__init__ that is state but missing from RUNTIME_STATE would
-    be reset here and fail this test."""
+    """Reconfiguration derives a new plan and the engine's rooms adopt it; nothing else is
+    replaced (the keys, counters, lock, subscribers and rooms are the engine's), and a no-op
+    reconfiguration derives a plan equal to the old one, attribute by attribute."""
     cache = make_cache(maxmemory="1mb")
     _fill(cache, clock, 100)
     engine = cache.store.engine
-    names = getattr(type(engine), "__mypyc_attrs__", None) or tuple(vars(engine))
-    before = {name: getattr(engine, name) for name in names}
+    plan = engine.plan
+    state = (engine.lock, engine.stats, engine.hits, engine.keyspaces, engine.ledger)
+    rooms = (engine.evictor, engine.events, engine.pending, engine.policy, engine.expiry)
+    used, keys = engine.used_memory, engine.key_count
     engine.reconfigure(cache.config)
-    changed = [
-        name
-        for name in names
-        if name != "_writes"  # the eviction loop (_fit) counts one command, as any write
-        and getattr(engine, name) is not before[name]
-        and getattr(engine, name) != before[name]
-    ]
-    assert changed == []
-    assert set(names) >= RUNTIME_STATE
+    assert engine.plan is not plan
+    assert engine.ledger.plan is engine.plan
+    assert engine.evictor.plan is engine.plan
+    after = (engine.lock, engine.stats, engine.hits, engine.keyspaces, engine.ledger)
+    assert all(a is b for a, b in zip(state, after, strict=True))
+    after_rooms = (engine.evictor, engine.events, engine.pending, engine.policy, engine.expiry)
+    assert all(a is b for a, b in zip(rooms, after_rooms, strict=True))
+    assert (engine.used_memory, engine.key_count) == (used, keys)
+    names = getattr(type(plan), "__mypyc_attrs__", None) or tuple(vars(plan))
+    assert {n: getattr(plan, n) for n in names} == {n: getattr(engine.plan, n) for n in names}
+    assert cache.check() == []
 
 
 def test_events_and_stats_of_a_reconfiguration(make_cache: MakeCache, clock: ManualClock) -> None:

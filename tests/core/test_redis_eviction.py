@@ -256,7 +256,7 @@ def test_one_at_a_time_cull_uses_the_eviction_pool(make_cache: MakeCache) -> Non
     cache = make_cache(maxmemory=0, max_entries=100, cull_frequency=None, seed=3)
     for i in range(300):
         cache.set(f"k{i}", i)
-    sampler = cache.store.engine._sampler
+    sampler = cache.store.engine.plan.sampler
     assert sampler is not None and sampler.entries  # candidates remembered across rounds
     assert len(cache) == 100
 

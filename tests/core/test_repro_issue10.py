@@ -65,11 +65,11 @@ def test_timed_expiry_subclass_on_ttl_set_is_reached_for_every_ttl(make_cache: M
 
 def test_frequency_under_the_documented_size_aware_lfu(make_cache: MakeCache) -> None:
     # As docs/custom-policies.md: register the example under its name, select it by name.
-    registered = "allkeys-gdsf" not in policy_names()
+    registered = "allkeys-size-lfu" not in policy_names()
     if registered:
-        register_policy("allkeys-gdsf", SizeAwareLFU)
+        register_policy("allkeys-size-lfu", SizeAwareLFU)
     try:
-        cache = make_cache(maxmemory="256mb", maxmemory_policy="allkeys-gdsf")
+        cache = make_cache(maxmemory="256mb", maxmemory_policy="allkeys-size-lfu")
         assert isinstance(cache.store.policy, SizeAwareLFU)
         cache.set("report.pdf", b"%" * 1000)
         assert cache.frequency("report.pdf") == LFU_INIT_VAL  # issue 10: TypeError
@@ -77,7 +77,7 @@ def test_frequency_under_the_documented_size_aware_lfu(make_cache: MakeCache) ->
         assert cache.frequency("report.pdf") == LFU_INIT_VAL + 1
     finally:
         if registered:
-            unregister_policy("allkeys-gdsf")
+            unregister_policy("allkeys-size-lfu")
 
 
 def test_frequency_under_the_size_aware_lfu_class_passed_directly(make_cache: MakeCache) -> None:

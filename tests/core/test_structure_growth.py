@@ -163,10 +163,10 @@ def test_tables_that_shrank_and_regrew_are_never_undercounted(
     def assert_counted() -> None:
         allocated = (
             sum(ks.container_bytes() for ks in engine.keyspaces)
-            - len(engine.keyspaces) * engine._empty_containers
+            - len(engine.keyspaces) * engine.ledger.empty_containers
         )
-        index = engine._index
-        counted = engine.structure_memory
+        index = engine.plan.index
+        counted = engine.ledger.structure_memory
         if index is not None:
             allocated += index.memory()
         assert counted >= allocated, (counted, allocated)

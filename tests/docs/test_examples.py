@@ -65,7 +65,7 @@ def test_the_extractor_finds_blocks() -> None:
 def fresh_stores() -> Iterator[None]:
     """A page starts as a new process would: no shared stores, only the built-in policies.
 
-    Policies other tests registered (``allkeys-gdsf`` by the custom-policy tests) are taken
+    Policies other tests registered (``allkeys-size-lfu`` by the custom-policy tests) are taken
     out for the page, which registers its own, and put back afterwards.
     """
     before = set(shared_store_names())

@@ -70,6 +70,7 @@ def test_a_misspelt_policy_suggests_the_redis_name() -> None:
         ("CULL_FREQUENCY", 3, "nothing to cull"),
         ("ADMISSION", "tinylfu", "admission runs in the in-process backend only"),
         ("MAXMEMORY_POLICY", "allkeys-wtinylfu", "only runs in the in-process backend"),
+        ("MAXMEMORY_POLICY", "allkeys-gdsf", "only runs in the in-process backend"),
         ("MAXMEMORY_POLCY", "allkeys-lru", "Did you mean 'maxmemory_policy'"),
         ("TOPOLOGY", "sharded", "one of"),
         ("SIGNING_KEY", "short", "at least 16"),
