@@ -12,8 +12,11 @@ from collections.abc import Iterable
 
 __all__ = [
     "CachePolicyError",
+    "ComputeTimeoutError",
     "ConfigError",
+    "NotCallableError",
     "OutOfMemoryError",
+    "TagError",
     "ValueTooLargeError",
     "did_you_mean",
     "short_repr",
@@ -56,6 +59,31 @@ class ValueTooLargeError(CachePolicyError, ValueError):
         super().__init__(message)
         self.key = key
         self.size = size
+
+
+class ComputeTimeoutError(CachePolicyError, TimeoutError):
+    """A caller waited ``stampede_wait`` seconds for another caller computing the same key
+    (single flight, :meth:`cachepolicy.Cache.get_or_set`) and ``stampede_on_timeout`` is
+    ``"raise"``. The cache is unchanged; the other caller's computation goes on."""
+
+    def __init__(self, message: str, *, key: str | None = None, waited: float = 0.0) -> None:
+        super().__init__(message)
+        self.key = key
+        self.waited = waited
+
+
+class NotCallableError(CachePolicyError, TypeError):
+    """``get_or_set`` was given a default that is not callable where a computation is needed.
+    Nothing was read or written."""
+
+    def __init__(self, message: str, *, key: str | None = None) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class TagError(CachePolicyError, ValueError):
+    """Tags that cannot be stored: not a collection of strings, an empty or over-long tag, or
+    more tags than an entry may carry. Nothing was written."""
 
 
 def did_you_mean(value: str, choices: Iterable[str]) -> str:

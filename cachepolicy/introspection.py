@@ -128,6 +128,8 @@ def info(store: CacheStore) -> dict[str, Any]:
                     "expires": keyspace.volatile_count,
                     "avg_ttl": _avg_ttl_ms(keyspace, now),
                 }
+    report.update(store.flights.counters())  # single flight (cachepolicy.flight)
+    report.update(store.tags.counters())  # cachepolicy.tags
     return report
 
 

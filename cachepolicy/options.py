@@ -649,6 +649,54 @@ OPTIONS: Final[tuple[Option, ...]] = (
         django_key=None,
     ),
     _row(
+        "stampede_wait",
+        "view",
+        type="number",
+        unit="seconds",
+        # Longer than a slow report query (seconds), so followers do not recompute what the
+        # leader is about to store; shorter than the 30-60 s after which proxies give up, so a
+        # hung computation is noticed.
+        default=10.0,
+        meaning="Single flight (get_or_set): how long a caller that misses a key another "
+        "caller is computing waits for that value; longer waits spare the backend, shorter "
+        "ones bound a request behind a hung computation.",
+        accepts="Use a number of seconds greater than 0 and at most 86400 (a day).",
+    ),
+    _row(
+        "stampede_on_timeout",
+        "view",
+        type="str",
+        default="compute",
+        choices=("compute", "raise"),
+        meaning="What a caller does when stampede_wait runs out: compute the value itself "
+        "(one more computation) or raise cachepolicy.errors.ComputeTimeoutError.",
+        accepts="Use 'compute' or 'raise'.",
+    ),
+    _row(
+        "xfetch_beta",
+        "view",
+        type="number or None",
+        # The paper's (Vattani et al., VLDB 2015) optimum for a single recomputation per expiry;
+        # > 1 refreshes earlier (fewer misses, more computations), < 1 later.
+        default=1.0,
+        meaning="Early refresh (XFetch) of values written by get_or_set: a read refreshes with "
+        "probability rising as expiry nears, scaled by the measured computation time and "
+        "beta; None turns it off.",
+        accepts="Use a number greater than 0 and at most 100 (1.0 is the paper's), or None to "
+        "turn early refresh off.",
+    ),
+    _row(
+        "stale_grace",
+        "view",
+        type="number",
+        unit="seconds",
+        default=0.0,
+        meaning="Serve-stale: keep a value written by get_or_set this long past its TTL and "
+        "give it to get_or_set callers while one of them recomputes it (never to plain get); "
+        "0 = off. The stale copy uses memory for the grace period.",
+        accepts="Use a number of seconds from 0 (off) to 31536000 (a year).",
+    ),
+    _row(
         "clock",
         "view",
         type="Clock",

@@ -477,7 +477,7 @@ class RecordingAccessor:
         read, read_value = inner.get_payload, inner.get
         peek, db = inner.engine.peek, inner.db
         write, add, set_keeping = inner.set_payload, inner.add_payload, inner.set
-        encode = inner.encode
+        encode, seal_tags = inner.encode, inner.envelopes.sealed
 
         def get_payload(key: Any) -> bytes | None:
             payload = read(key)
@@ -502,11 +502,12 @@ class RecordingAccessor:
                     enqueue(stored, GET_HIT, 0 if entry is None else len(entry.payload), NO_TTL)
             return default if value is _MISS else value
 
-        def set_payload(key: Any, payload: bytes, ttl: Any) -> None:
-            write(key, payload, ttl)
+        def set_payload(key: Any, payload: bytes, ttl: Any) -> bool:
+            stored_ok: bool = write(key, payload, ttl)
             stored = (prefix + key if prefix else key) if type(key) is str else _stored(prefix, key)
             if crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
                 enqueue(stored, SET, len(payload), NO_TTL if ttl is None else float(ttl))
+            return stored_ok
 
         def add_payload(key: Any, payload: bytes, ttl: Any) -> bool:
             added: bool = add(key, payload, ttl)
@@ -515,19 +516,25 @@ class RecordingAccessor:
                 enqueue(stored, SET, len(payload), NO_TTL if ttl is None else float(ttl))
             return added
 
-        def set_value(key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False) -> None:
+        def set_value(
+            key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False, tags: Any = None
+        ) -> bool:
             if type(key) is not str:  # before serializing, as the accessor checks
                 key = exact_key(key)
+            written: bool
             if keepttl:
-                set_keeping(key, value, ttl, keepttl=True)
+                written = set_keeping(key, value, ttl, keepttl=True, tags=tags)
                 size, field = 0, KEEP_TTL  # the size is not known here: the simulator infers it
             else:
                 payload = encode(value, key)
-                write(key, payload, ttl)
+                if tags is not None:
+                    payload = seal_tags(payload, tags)
+                written = write(key, payload, ttl)
                 size, field = len(payload), NO_TTL if ttl is None else float(ttl)
             stored = prefix + key if prefix else key
             if crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
                 enqueue(stored, SET, size, field)
+            return written
 
         self.get_payload = get_payload
         self.get = get

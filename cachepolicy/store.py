@@ -25,9 +25,11 @@ from .errors import ConfigError, did_you_mean, short_repr
 from .events import EventBus, Subscriber
 from .eviction.base import EvictionPolicy
 from .expiry.base import ExpiryStrategy
+from .flight import Envelopes, FlightTable
 from .lazyfree import LAZY_FREE
 from .recorder import Recorder
 from .serializers import Serializer
+from .tags import TagTable
 
 __all__ = ["RUNTIME_OPTIONS", "CacheStore"]
 
@@ -127,6 +129,12 @@ class CacheStore:
             if config.record is not None
             else None
         )
+        #: The single-flight computations in progress on this store (``get_or_set``).
+        self.flights = FlightTable(Random(seed))
+        #: Tag generations (``set(..., tags=...)``, ``invalidate_tags``).
+        self.tags = TagTable()
+        #: How the views' compiled reads open envelopes and their writes seal tags.
+        self.envelopes = Envelopes(self.engine, self.tags)
         self._closed = False
         forksafety.track(self)
         self.expiry.attach(_engine_of(self.engine.owner))
@@ -202,6 +210,8 @@ class CacheStore:
         self.engine.reset_stats()
         if self.recorder is not None:
             self.recorder.curve.reset()
+        self.flights.reset_counters()
+        self.tags.reset_counters()
 
     # ------------------------------------------------------------------ reconfiguration
 
@@ -301,6 +311,8 @@ class CacheStore:
             self.engine.after_fork_in_child()
             if self.recorder is not None:
                 self.recorder.after_fork_in_child()
+            self.flights.reset()
+            self.tags.after_fork()
         elif held:
             self.engine.lock.release()
 

@@ -27,17 +27,35 @@ from random import Random
 from types import TracebackType
 from typing import Any, cast
 
-from ._core.accessor import Accessor, exact_key
+from ._core.accessor import PENDING, REFRESH, Accessor, exact_key
 from ._core.engine import NX, XX
+from ._core.entry import RELEASED
 from .clock import Clock
 from .config import CacheConfig
+from .envelope import open_envelope
 from .errors import OutOfMemoryError, ValueTooLargeError, short_repr
 from .events import Subscriber
+from .flight import (
+    REFRESH_EARLY,
+    SERVE,
+    STAMPEDE_EVENTS,
+    Codec,
+    StampedeSettings,
+    Steps,
+    acompute_once,
+    check_callable,
+    compute_once,
+    drop_if_same,
+    judge,
+    on_judged,
+    unsealed,
+)
 from .recorder import DELETE, EXPIRE, NO_TTL, SET, TOUCH, RecordingAccessor
 from .serializers import Serializer, declared_pickle_protocol
 from .store import CacheStore
+from .tags import check_tags
 
-__all__ = ["KEEP_TTL", "Cache"]
+__all__ = ["KEEP_TTL", "MISSED", "PENDING", "REFRESH", "UNREAD", "Cache"]
 
 
 class _KeepTTL:
@@ -48,6 +66,11 @@ class _KeepTTL:
 
 
 KEEP_TTL: Any = _KeepTTL()
+
+#: ``get_or_set(read=...)``: the key has not been read yet (the default), or
+#: :meth:`~cachepolicy._core.accessor.Accessor.get_fresh` found it missing (its ``miss``).
+UNREAD: Any = object()
+MISSED: Any = object()
 
 
 def _ttl_field(ttl: float | None) -> float:
@@ -61,6 +84,22 @@ def _loads_of(serializer: Serializer) -> Callable[[bytes], Any]:
     directly saves a Python frame per hit: about a fifth of a core ``get``), else its own
     ``loads``."""
     return pickle.loads if declared_pickle_protocol(serializer) is not None else serializer.loads
+
+
+class _ViewCodec:
+    """The core view's :class:`~cachepolicy.flight.Codec`: its serializer, its store."""
+
+    __slots__ = ("access", "loads")
+
+    def __init__(self, access: Accessor) -> None:
+        self.access = access
+        self.loads = access.loads
+
+    def encode(self, value: Any, key: str) -> bytes:
+        return self.access.encode(value, key)
+
+    def write(self, key: str, payload: bytes, ttl: float | None) -> None:
+        self.access.set_payload(key, payload, ttl)  # recorded, when the store records
 
 
 class Cache:
@@ -82,8 +121,16 @@ class Cache:
         clock: Clock | None = None,
         rng: Random | None = None,
         seed: int | None = None,
+        stampede: StampedeSettings | None = None,
         **options: Any,
     ) -> None:
+        if stampede is not None and not isinstance(stampede, StampedeSettings):
+            raise TypeError(
+                f"Cache(stampede=...) takes a cachepolicy.flight.StampedeSettings, got "
+                f"{short_repr(stampede)}."
+            )
+        #: How :meth:`get_or_set` protects keys from stampedes (per view).
+        self.stampede = stampede if stampede is not None else StampedeSettings()
         if store is None:
             store = CacheStore(config, clock=clock, rng=rng, seed=seed, **options)
             self._owns_store = True
@@ -116,8 +163,11 @@ class Cache:
         :meth:`get` or :meth:`set`, ``self.get`` and ``self.set`` become the compiled
         accessor's own bound methods, which do what these do without an interpreted frame per
         call (a fifth of a hit's cost, a tenth of an overwrite's); an override is always the
-        one called."""
+        one called. Values in envelopes (``get_or_set``'s, tagged ones) are recognised there
+        by their first byte and opened by the store's :class:`~cachepolicy.flight.Envelopes`:
+        a plain value never leaves the compiled path."""
         self._access = self.accessor()
+        self._codec: Codec = _ViewCodec(self._access)
         cls = type(self)
         if cls.get is Cache.get:
             self.__dict__["get"] = self._access.get
@@ -144,6 +194,7 @@ class Cache:
             _loads_of(serializer),
             serializer.dumps,
             -1 if protocol is None else protocol,
+            self.store.envelopes,
         )
         if self._recorder is not None:  # the same methods, each access noted
             return cast(Accessor, RecordingAccessor(accessor, self._recorder))
@@ -156,7 +207,7 @@ class Cache:
 
     def select(self, db: int) -> Cache:
         """A view on database ``db`` of the same store (Redis's SELECT)."""
-        view = Cache(store=self.store, db=db)
+        view = Cache(store=self.store, db=db, stampede=self.stampede)
         if not self._touch:
             view._touch = False
             view._bind()
@@ -168,7 +219,7 @@ class Cache:
         For monitoring, warm-up checks and scans that must not make keys look hot. Hits and
         misses are still counted; :meth:`touch` still touches, as in Redis.
         """
-        view = Cache(store=self.store, db=self.db)
+        view = Cache(store=self.store, db=self.db, stampede=self.stampede)
         view._touch = False
         view._bind()
         return view
@@ -181,11 +232,10 @@ class Cache:
 
     def get(self, key: str, default: Any = None) -> Any:
         """The value for ``key``, or ``default``. Touches the key and counts a hit or miss.
-        (Instances call the accessor's equivalent ``get`` directly: see :meth:`_bind`.)"""
-        payload = self._access.get_payload(key)
-        if payload is None:
-            return default
-        return self._loads(payload)
+        A stale copy kept for serve-stale (``stale_grace``) and a value whose tag was
+        invalidated are misses here. (Instances call the accessor's equivalent ``get``
+        directly: see :meth:`_bind`.)"""
+        return self._access.get(key, default)
 
     def prefixed_getter(self, prefix: str = "") -> Callable[[str], Any]:
         """A bound ``get(key)`` reading ``prefix + key`` (None on a miss), for adapters'
@@ -197,6 +247,177 @@ class Cache:
         hot paths; False if the policy refused to admit a new key. Serializer errors propagate
         and leave the cache unchanged."""
         return self.accessor(prefix).set
+
+    def get_or_set(
+        self,
+        key: str,
+        compute: Callable[[], Any],
+        ttl: float | None = None,
+        *,
+        stampede: StampedeSettings | None = None,
+        codec: Codec | None = None,
+        tags: Iterable[str] | None = None,
+        read: Any = UNREAD,
+    ) -> Any:
+        """The value of ``key``; on a miss, ``compute()`` it, store it with ``ttl`` (and
+        ``tags``, see :meth:`invalidate_tags`) and return it, protected from stampedes
+        (:mod:`cachepolicy.flight`; ``stampede`` overrides this view's
+        :class:`~cachepolicy.flight.StampedeSettings` for the call):
+
+        * single flight: however many threads miss the key at once, one computes and the
+          others wait for its value (at most ``stampede_wait`` seconds);
+        * early refresh (``xfetch_beta``): a read shortly before expiry may recompute it, so
+          that nobody sees the miss; the computation time is measured and stored with it;
+        * serve-stale (``stale_grace``): past its TTL the value is kept that long, and
+          ``get_or_set`` callers get it while one of them recomputes it. Plain :meth:`get`
+          never returns a stale copy.
+
+        ``compute`` must be callable (:class:`~cachepolicy.errors.NotCallableError`, before
+        anything is read) and, on a miss, ``ttl`` valid before it runs. An exception from
+        ``compute`` or from serializing its value reaches this caller and leaves the cache
+        unchanged; waiting callers retry. A refresh that raises is logged and the stored copy
+        served. A store refusal (OutOfMemoryError, ValueTooLargeError) is raised after the
+        value has been handed to the waiting callers. Adapters pass their ``codec``
+        (:class:`~cachepolicy.flight.Codec`); ``key`` is then the stored key. An adapter that
+        read the key with :meth:`~cachepolicy._core.accessor.Accessor.get_fresh` (its hit
+        path, compiled) passes what that returned when it was not a value (a miss,
+        ``PENDING`` or ``REFRESH``) as ``read``: the key is then not read, and counted, twice.
+
+        The hit path is the compiled accessor's ``get_fresh``: a plain value, or a fresh
+        envelope not drawn for early refresh, is returned without an interpreted frame beyond
+        this one.
+        """
+        if type(key) is not str:
+            key = exact_key(key)
+        if not callable(compute):  # untyped callers pass anything
+            check_callable(compute, key)  # type: ignore[unreachable]
+        tag_names = () if tags is None else check_tags(tags)
+        settings = stampede if stampede is not None else self.stampede
+        if read is UNREAD:
+            if codec is not None:  # an adapter's own decoding: read here
+                return self._get_or_set_read(key, compute, ttl, stampede, codec, tag_names)
+            codec = self._codec
+            beta = settings.beta
+            read = self._access.get_fresh(
+                key, MISSED, 0.0 if beta is None else beta, self.store.flights.rng.random
+            )
+            if read is not MISSED and read is not PENDING and read is not REFRESH:
+                return read  # a hit
+        elif codec is None:
+            codec = self._codec
+        steps = self._steps(key, ttl, stampede, codec, tag_names)
+        if read is MISSED:  # the miss get_fresh counted
+            return compute_once(steps, compute)
+        payload = steps.peek()  # the envelope get_fresh read (and counted), or what replaced it
+        envelope = None if payload is None else open_envelope(payload)
+        if payload is None or envelope is None:
+            return compute_once(steps, compute) if payload is None else codec.loads(payload)
+        if read is REFRESH:  # XFetch drew this read: refresh, without drawing again
+            verdict = REFRESH_EARLY
+        else:
+            store = self.store
+            verdict = judge(envelope, self._engine.time(), settings, store.flights, store.tags)
+            if verdict == SERVE:
+                return codec.loads(envelope.payload)
+        return on_judged(steps, compute, payload, envelope, verdict)
+
+    def _get_or_set_read(
+        self,
+        key: str,
+        compute: Callable[[], Any],
+        ttl: float | None,
+        stampede: StampedeSettings | None,
+        codec: Codec,
+        tag_names: tuple[str, ...],
+    ) -> Any:
+        """:meth:`get_or_set` for an adapter's codec that did not read the key itself."""
+        payload = self._engine.get(self.db, key, self._touch)
+        if payload is None:
+            return compute_once(self._steps(key, ttl, stampede, codec, tag_names), compute)
+        if not payload or payload[0]:  # a plain value: nothing to refresh
+            return codec.loads(payload)
+        envelope = open_envelope(payload)
+        if envelope is None:  # a serializer's output that starts with 0x00
+            return codec.loads(payload)
+        settings = stampede if stampede is not None else self.stampede
+        store = self.store
+        verdict = judge(envelope, self._engine.time(), settings, store.flights, store.tags)
+        if verdict == SERVE:
+            return codec.loads(envelope.payload)
+        steps = self._steps(key, ttl, stampede, codec, tag_names)
+        return on_judged(steps, compute, payload, envelope, verdict)
+
+    async def aget_or_set(
+        self,
+        key: str,
+        compute: Callable[[], Any],
+        ttl: float | None = None,
+        *,
+        stampede: StampedeSettings | None = None,
+        codec: Codec | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> Any:
+        """:meth:`get_or_set` for asyncio: ``compute`` may be an ``async def`` function, and a
+        task that waits for another caller's computation (a task or a thread) is suspended, not
+        blocking its loop. Single flight and tags as in :meth:`get_or_set`; early refresh and
+        serve-stale are the sync method's only (here a stale copy is a miss)."""
+        if type(key) is not str:
+            key = exact_key(key)
+        if not callable(compute):  # untyped callers pass anything
+            check_callable(compute, key)  # type: ignore[unreachable]
+        tag_names = () if tags is None else check_tags(tags)
+        payload = self._engine.get(self.db, key, self._touch)
+        if codec is None:
+            codec = self._codec
+        if payload is not None and payload[0]:
+            return codec.loads(payload)
+        steps = self._steps(key, ttl, stampede, codec, tag_names)
+        if payload is not None:
+            found = unsealed(payload, self._engine.time(), steps.tags, lambda: steps.drop(payload))
+            if found is not None:
+                return codec.loads(found)
+        return await acompute_once(steps, compute)
+
+    def _steps(
+        self,
+        key: str,
+        ttl: float | None,
+        stampede: StampedeSettings | None,
+        codec: Codec,
+        tag_names: tuple[str, ...] = (),
+    ) -> Steps:
+        """How :meth:`get_or_set` reads, encodes and writes ``key`` on this view (only when it
+        may compute: the TTL is validated here, before any computation)."""
+        self._deadline(ttl)  # TypeError, ValueError
+        engine, db = self._engine, self.db
+
+        def peek() -> bytes | None:
+            entry = engine.peek(db, key)
+            payload = None if entry is None else entry.payload
+            return None if payload is RELEASED else payload
+
+        return Steps(
+            table=self.store.flights,
+            db=db,
+            key=key,
+            ttl=ttl,
+            settings=stampede if stampede is not None else self.stampede,
+            time=engine.time,
+            peek=peek,
+            codec=codec,
+            tags=self.store.tags,
+            tag_names=tag_names,
+            drop=lambda payload: drop_if_same(engine, db, key, payload),
+        )
+
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written with any of ``tags`` a miss, in O(1) per tag, for every
+        view of the store (tags are store-wide, like keys of one database are). The entries
+        are removed when next read (or evicted, or expired). TagError for a bad tag, before
+        anything is invalidated. Subscribers of ``tag_invalidated`` get one event per tag."""
+        self.store.tags.invalidate(tags)
+        for tag in tags:
+            self.store.flights.emit("tag_invalidated", self.db, tag)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         """The values of the keys that exist. A non-``str`` key raises before any is read."""
@@ -214,7 +435,16 @@ class Cache:
         """Whether ``key`` exists. Does not touch it or count a hit (Redis's EXISTS)."""
         if type(key) is not str:
             key = exact_key(key)
-        return self._engine.peek(self.db, key) is not None
+        entry = self._engine.peek(self.db, key)
+        if entry is None:
+            return False
+        payload = entry.payload
+        return (
+            payload is RELEASED
+            or not payload
+            or payload[0] != 0
+            or unsealed(payload, self._engine.time(), self.store.tags) is not None
+        )
 
     __contains__ = has
 
@@ -266,13 +496,28 @@ class Cache:
 
     # ------------------------------------------------------------------ writes
 
-    def set(self, key: str, value: Any, ttl: float | None = None, *, keepttl: bool = False) -> bool:
+    def set(
+        self,
+        key: str,
+        value: Any,
+        ttl: float | None = None,
+        *,
+        keepttl: bool = False,
+        tags: Iterable[str] | None = None,
+    ) -> bool:
         """Store ``value``; ``keepttl=True`` keeps the key's TTL (Redis's SET KEEPTTL; no
-        ``ttl`` then). True if stored; False if the eviction policy refused to admit a new key
-        (``admit``: nothing changed). Raises OutOfMemoryError / ValueTooLargeError (cache
-        unchanged), or the serializer's error for a value it cannot encode (cache unchanged).
-        (Instances call the accessor's equivalent ``set`` directly: see :meth:`_bind`.)"""
-        return self._access.set(key, value, ttl, keepttl=keepttl)
+        ``ttl`` then); ``tags`` (at most 32 non-empty strings) let :meth:`invalidate_tags`
+        make it a miss. True if stored; False if the eviction policy refused to admit a new
+        key (``admit``: nothing changed). Raises OutOfMemoryError / ValueTooLargeError (cache
+        unchanged), the serializer's error for a value it cannot encode, or TagError for bad
+        tags (cache unchanged). (Instances call the accessor's equivalent ``set`` directly:
+        see :meth:`_bind`.)"""
+        return self._access.set(key, value, ttl, keepttl=keepttl, tags=tags)
+
+    def tagged(self, payload: bytes, tags: Iterable[str]) -> bytes:
+        """``payload`` sealed with the current generations of ``tags`` (none: unchanged;
+        TagError for bad ones), for adapters writing tagged values."""
+        return self.store.envelopes.sealed(payload, tags)
 
     def add(self, key: str, value: Any, ttl: float | None = None) -> bool:
         """Store only if ``key`` is absent (Redis's SET NX). True if stored."""
@@ -294,7 +539,13 @@ class Cache:
             self._recorder.note(key, SET, len(payload), _ttl_field(ttl))
         return stored
 
-    def set_many(self, mapping: Mapping[str, Any], ttl: float | None = None) -> list[str]:
+    def set_many(
+        self,
+        mapping: Mapping[str, Any],
+        ttl: float | None = None,
+        *,
+        tags: Iterable[str] | None = None,
+    ) -> list[str]:
         """Store several values; returns the keys that did not fit (out of memory).
 
         Serializing is all or nothing: every value is serialized before anything is stored, so
@@ -312,12 +563,15 @@ class Cache:
                 "dict(pairs)."
             )
         encode = self._access.encode
+        names = () if tags is None else check_tags(tags)
+        tagged = self.store.envelopes.sealed
         payloads: list[tuple[str, bytes | None]] = []
         for key, value in mapping.items():
             if type(key) is not str:
                 key = exact_key(key)
             try:
-                payloads.append((key, encode(value, key)))
+                encoded = encode(value, key)
+                payloads.append((key, tagged(encoded, names) if names else encoded))
             except ValueTooLargeError:  # refused while serializing: reported like a write
                 payloads.append((key, None))
         failed: list[str] = []
@@ -435,9 +689,11 @@ class Cache:
             )
         result: list[int] = []
         written: list[bytes] = []
-        loads, dumps = self._loads, self._dumps
+        loads, dumps, now, tags = self._loads, self._dumps, self._engine.time, self.store.tags
 
         def add(payload: bytes | None) -> bytes:
+            if payload is not None and not payload[0]:
+                payload = unsealed(payload, now(), tags)  # a value in an envelope: the number
             if payload is None:
                 if default is None:
                     raise KeyError(key)
@@ -488,8 +744,26 @@ class Cache:
     def subscribe(
         self, callback: Subscriber, events: Collection[str] | None = None
     ) -> Callable[[], None]:
-        """Receive keyspace events of every database of the store; returns an unsubscriber."""
-        return self.store.subscribe(callback, events)
+        """Receive keyspace events of every database of the store; returns an unsubscriber.
+
+        The stampede events (:data:`~cachepolicy.flight.STAMPEDE_EVENTS`: ``computed``,
+        ``stale_served``, ``refreshed_early``, ``tag_invalidated``) come only when named."""
+        if events is None:
+            return self.store.subscribe(callback, None)
+        names = set(events)
+        stampede = names & set(STAMPEDE_EVENTS)
+        if not stampede:
+            return self.store.subscribe(callback, names)
+        unsubscribers = []
+        if names - stampede:  # first: it refuses unknown names before anything is subscribed
+            unsubscribers.append(self.store.subscribe(callback, names - stampede))
+        unsubscribers.append(self.store.flights.subscribe(callback, stampede))
+
+        def unsubscribe() -> None:
+            for each in unsubscribers:
+                each()
+
+        return unsubscribe
 
     # ------------------------------------------------------------------ lifecycle
 

@@ -39,6 +39,7 @@ from typing import Any, Final, Protocol
 
 from cachepolicy import ConfigError, OutOfMemoryError
 from cachepolicy.eviction.registry import BUILTIN_POLICIES
+from cachepolicy.flight import STAMPEDE_COUNTERS
 from cachepolicy.recorder import CURVE_POINTS
 
 __all__ = [
@@ -62,6 +63,9 @@ ASSETS: Final = Path(__file__).resolve().parent / "assets"
 #: The page's script, served by both apps (``/dashboard.js``).
 SCRIPT: Final = ASSETS / "dashboard.js"
 _MARKUP: Final = ASSETS / "dashboard.html"
+#: The ``info()`` counters of stampede protection and tags the page shows (0 where a store
+#: does not report one, e.g. the Redis tier's INFO).
+STAMPEDE_FIELDS: Final = (*STAMPEDE_COUNTERS, "tags_invalidated", "tags_invalidated_reads")
 
 #: The example store's budget: small enough that the load button fills it in about a second
 #: (a few thousand values of 0.5-4 KB), large enough for every shop page and session.
@@ -486,6 +490,8 @@ class Dashboard:
             "load": self.runner.status(),
             "choices": {"maxmemory_policy": list(POLICIES), "maxmemory": list(MAXMEMORY_CHOICES)},
             "curve": live_curve(info),
+            # Issue 22: get_or_set's single flight, early refresh, serve-stale, and tags.
+            "stampede": {name: int(info.get(name, 0)) for name in STAMPEDE_FIELDS},
         }
 
     def _keyspace(self, info: Mapping[str, Any]) -> list[dict[str, Any]]:

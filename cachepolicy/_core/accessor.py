@@ -3,21 +3,69 @@
 Adapters keep one :class:`Accessor` per (database, prefix) and call its bound ``get``/``set``
 on their hot paths: one call into the engine, with serialization done outside the lock, so an
 encoding error leaves the cache unchanged.
+
+Envelopes: a value written by ``get_or_set`` (early refresh, serve-stale) or with tags is
+stored in an *envelope* (:mod:`cachepolicy.envelope`) whose first byte is ``0x00``, which no
+pickle starts with. The reads here test that one byte and hand only such payloads to the
+:class:`EnvelopePort` they were given (which opens the envelope, or says the value is stale
+or invalidated: a miss); a plain value costs one byte comparison more than before envelopes
+existed, and stays on this compiled path.
 """
 
 from __future__ import annotations
 
+import math
 import pickle
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Final, Protocol
 
+from ..envelope import FIELDS, FLAGS_AT, HEADER_SIZE, KEPT, MAGIC, TAGGED
 from ..errors import ValueTooLargeError, short_repr
 from ..sizing import format_bytes
 from .budget import BudgetExceeded, dumps_within
 from .engine import KEEPTTL, NX, Engine
 from .entry import BYTES_BASE
 
-__all__ = ["Accessor", "exact_key"]
+__all__ = ["NO_ENVELOPES", "PENDING", "REFRESH", "Accessor", "EnvelopePort", "exact_key"]
+
+#: What :meth:`Accessor.get_fresh` returns for an envelope it leaves to its caller: a stale
+#: copy or a tagged value (:func:`cachepolicy.flight.judge` decides), or one whose early
+#: refresh was drawn (XFetch said refresh: the caller refreshes without drawing again).
+PENDING: Final[Any] = object()
+REFRESH: Final[Any] = object()
+#: The largest ``-ln(1 - random())``: ``random()`` is below 1 in steps of 2**-53, so
+#: ``1 - random() >= 2**-53``. An expiry further away than this many ``delta * beta`` cannot
+#: be refreshed early whatever is drawn, so nothing is drawn (the distribution is unchanged).
+_MAX_DRAW: Final = 53 * math.log(2.0)
+
+
+class EnvelopePort(Protocol):
+    """What the accessor asks about envelopes (implemented above the engine, by
+    :class:`cachepolicy.flight.Envelopes`, which knows the format, the clock and the tags)."""
+
+    def opened(self, db: int, key: str, payload: bytes) -> bytes | None:
+        """The value bytes ``payload`` (which starts with ``0x00``) holds, or None when it is a
+        miss for a plain read (a stale copy, or a value whose tag was invalidated)."""
+        ...
+
+    def sealed(self, payload: bytes, tags: Any) -> bytes:
+        """``payload`` in an envelope carrying ``tags``' current generations (the tags are
+        checked first: TagError)."""
+        ...
+
+
+class _NoEnvelopes:
+    """The port of an accessor built without one: every payload is a plain value."""
+
+    def opened(self, db: int, key: str, payload: bytes) -> bytes | None:
+        return payload
+
+    def sealed(self, payload: bytes, tags: Any) -> bytes:
+        raise TypeError("This accessor was built without tag support (no envelope port).")
+
+
+#: The default port: no envelope is ever opened or made.
+NO_ENVELOPES: EnvelopePort = _NoEnvelopes()
 
 
 def exact_key(key: object) -> str:
@@ -42,7 +90,8 @@ class Accessor:
     with mypyc's own TypeError before :func:`exact_key` could name the problem.
 
     ``pickle_protocol`` >= 0 makes ``set`` call ``pickle.dumps`` at that protocol directly
-    (the default serializer) instead of ``dumps``.
+    (the default serializer) instead of ``dumps``. ``envelopes`` opens and makes the envelopes
+    of ``get_or_set`` and tagged values (see the module docstring).
     """
 
     def __init__(
@@ -54,6 +103,7 @@ class Accessor:
         loads: Callable[[bytes], Any],
         dumps: Callable[[Any], bytes],
         pickle_protocol: int = -1,
+        envelopes: EnvelopePort = NO_ENVELOPES,
     ) -> None:
         self.engine = engine
         self.db = db
@@ -62,6 +112,7 @@ class Accessor:
         self.loads = loads
         self.dumps = dumps
         self.pickle_protocol = pickle_protocol
+        self.envelopes = envelopes
 
     def get(self, key: Any, default: Any = None) -> Any:
         """The value, or ``default`` on a miss."""
@@ -69,18 +120,84 @@ class Accessor:
             key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
-        payload = self.engine.get(self.db, key, self.touch)
-        if payload is None:
+        found = self.engine.get(self.db, key, self.touch)
+        if found is None:
             return default
+        payload: bytes = found  # typed bytes: len() and [0] compile to primitives
+        if len(payload) and not payload[0]:  # an envelope (see the module docstring)
+            opened = self._opened(key, payload)
+            if opened is None:
+                return default
+            payload = opened
         return self.loads(payload)
 
-    def get_payload(self, key: Any) -> bytes | None:
-        """The stored bytes, or None on a miss (counts and touches like :meth:`get`)."""
+    def _opened(self, key: str, payload: bytes) -> bytes | None:
+        """The value bytes of ``payload`` (which starts with 0x00) for a plain read, or None
+        for a stale copy: here for an untagged envelope, by the port for a tagged one (whose
+        tags it checks) or anything else."""
+        if len(payload) >= HEADER_SIZE and payload.startswith(MAGIC):
+            flags = payload[FLAGS_AT]
+            if not flags:  # fresh: the engine found it before its deadline (see KEPT)
+                return payload[HEADER_SIZE:]
+            if flags == KEPT:
+                expiry: float = FIELDS.unpack_from(payload, FLAGS_AT)[1]
+                if self.engine.time() > expiry:  # a stale copy: a miss for a plain read
+                    return None
+                return payload[HEADER_SIZE:]
+        return self.envelopes.opened(self.db, key, payload)
+
+    def get_fresh(self, key: Any, miss: Any, beta: float, draw: Callable[[], float]) -> Any:
+        """``get_or_set``'s read (a hit or miss counted once): the value of a plain payload or
+        of a fresh, untagged envelope (most hits, compiled end to end); ``miss`` on a miss;
+        :data:`PENDING` for a stale or tagged envelope and :data:`REFRESH` when XFetch
+        (``beta`` > 0; ``draw`` is the store's ``random``) picks this read to refresh the value
+        early: the caller takes it from there (:meth:`cachepolicy.Cache.get_or_set`)."""
         if type(key) is not str:
             key = exact_key(key)
         if self.prefix:
             key = self.prefix + key
-        return self.engine.get(self.db, key, self.touch)
+        found = self.engine.get(self.db, key, self.touch)
+        if found is None:
+            return miss
+        payload: bytes = found
+        if len(payload) and not payload[0]:
+            if len(payload) < HEADER_SIZE or not payload.startswith(MAGIC):
+                return self.loads(payload)  # a serializer's output that starts with 0x00
+            flags = payload[FLAGS_AT]
+            if flags & TAGGED:
+                return PENDING
+            if not flags and beta <= 0.0:  # fresh (see KEPT), and no early refresh here
+                return self.loads(payload[HEADER_SIZE:])
+            fields = FIELDS.unpack_from(payload, FLAGS_AT)
+            expiry: float = fields[1]
+            now = self.engine.time()
+            if now > expiry:  # False for NaN: no expiry
+                return PENDING
+            delta: float = fields[2]
+            if beta > 0.0 and delta > 0.0:
+                scale = delta * beta
+                # XFetch (Vattani et al., VLDB 2015): now - delta * beta * ln(u) >= expiry.
+                if expiry - now <= scale * _MAX_DRAW and (
+                    now - scale * math.log(1.0 - draw()) >= expiry
+                ):
+                    return REFRESH
+            payload = payload[HEADER_SIZE:]
+        return self.loads(payload)
+
+    def get_payload(self, key: Any) -> bytes | None:
+        """The value's stored bytes (out of its envelope, if any), or None on a miss (counts
+        and touches like :meth:`get`)."""
+        if type(key) is not str:
+            key = exact_key(key)
+        if self.prefix:
+            key = self.prefix + key
+        found = self.engine.get(self.db, key, self.touch)
+        if found is None:
+            return None
+        payload: bytes = found
+        if len(payload) and not payload[0]:  # an envelope (see the module docstring)
+            return self._opened(key, payload)
+        return payload
 
     def encode(self, value: Any, key: str = "") -> bytes:
         """The payload for ``value``; ValueTooLargeError, before most of the work, for a value
@@ -148,9 +265,13 @@ class Accessor:
             key = self.prefix + key
         return self.engine.write(self.db, key, payload, ttl, NX)
 
-    def set(self, key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False) -> bool:
+    def set(
+        self, key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False, tags: Any = None
+    ) -> bool:
         """Store ``value`` (no condition, TTL in seconds or None); ``keepttl`` keeps the TTL
-        the key has (Redis's SET KEEPTTL). False if the policy refused to admit a new key."""
+        the key has (Redis's SET KEEPTTL); ``tags`` seal it with its tags' generations (see
+        :meth:`cachepolicy.Cache.invalidate_tags`). False if the policy refused to admit a new
+        key."""
         if type(key) is not str:  # before pickling: a bad key must not cost a huge dumps()
             key = exact_key(key)
         flags = 0
@@ -161,7 +282,10 @@ class Accessor:
                     "ttl or keepttl=True, not both."
                 )
             flags = KEEPTTL
-        payload = self.encode(value, key)
+        if tags is not None:
+            payload = self.envelopes.sealed(self.encode(value, key), tags)
+        else:
+            payload = self.encode(value, key)
         if self.prefix:
             key = self.prefix + key
         return self.engine.write(self.db, key, payload, ttl, flags)

@@ -188,6 +188,9 @@
     text("stat-evicted-rate", number(state.evicted_per_sec));
     text("stat-expired", number(state.expired_keys));
     text("stat-expired-rate", number(state.expired_per_sec));
+    Object.keys(state.stampede || {}).forEach(function (name) {
+      text("stat-" + name, number(state.stampede[name]));
+    });
     drawMemory(state.history);
     drawRates(state.history);
     drawKeyspace(state.keyspace);

@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import logging
 import pickle
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
@@ -61,6 +62,8 @@ from cachepolicy import (
 )
 from cachepolicy import ConfigError as CoreConfigError
 from cachepolicy.errors import short_repr
+from cachepolicy.tags import check_tags
+from cachepolicy.view import MISSED, PENDING, REFRESH
 
 from . import settings_sync, signals
 from .options import AliasOptions, django_timeout_to_ttl, parse_alias
@@ -94,6 +97,34 @@ class _Misconfigured:
 
     def __getattr__(self, name: str) -> Any:
         raise ImproperlyConfigured(self.message)
+
+
+class _Codec:
+    """How ``get_or_set`` encodes and stores for a backend (:class:`cachepolicy.flight.Codec`):
+    as ``set()`` does, with Django's ``PicklingError`` and ``ON_OUT_OF_MEMORY``."""
+
+    __slots__ = ("backend", "loads")
+
+    def __init__(self, backend: PolicyCache, loads: Callable[[bytes], Any]) -> None:
+        self.backend = backend
+        self.loads = loads
+
+    def encode(self, value: Any, key: str) -> bytes | None:
+        backend = self.backend
+        try:
+            return backend._encode(value, key)
+        except ValueTooLargeError as exc:  # refused while pickling: a refused write
+            backend._refused(exc, key)
+            return None
+        except Exception as exc:
+            raise backend._unpicklable(exc, key) from exc
+
+    def write(self, key: str, payload: bytes, ttl: float | None) -> None:
+        backend = self.backend
+        try:
+            backend._write(key, payload, ttl)
+        except (OutOfMemoryError, ValueTooLargeError) as exc:
+            backend._refused(exc, key)
 
 
 class PolicyCache(BaseCache):
@@ -155,6 +186,8 @@ class PolicyCache(BaseCache):
             self._encode = self._misconfigured_encode
             self._write = self._misconfigured_write
             self._add = self._misconfigured_add
+            self._get_fresh = self._misconfigured_get_fresh
+            self._xfetch: tuple[float, Callable[[], float]] = (0.0, float)
             self._default_ttl = None
             self._drop_on_oom = False
             return
@@ -163,7 +196,7 @@ class PolicyCache(BaseCache):
         self.default_timeout = options.default_timeout
         self._default_ttl = django_timeout_to_ttl(DEFAULT_TIMEOUT, self.default_timeout)
         self.options = options
-        self._view = Cache(store=store, db=options.database)
+        self._view = Cache(store=store, db=options.database, stampede=options.stampede)
         # set() serializes, then stores, through the accessor's bound methods: two calls, so
         # that only what pickling raised becomes Django's promised PicklingError.
         accessor = self._view.accessor()
@@ -171,6 +204,11 @@ class PolicyCache(BaseCache):
         self._write = accessor.set_payload
         self._add = accessor.add_payload
         self._drop_on_oom = options.on_out_of_memory == "drop"
+        self._codec = _Codec(weakref.proxy(self), accessor.loads)  # proxy: no reference cycle
+        # get_or_set's hit path: the compiled read of the value or its fresh envelope.
+        self._get_fresh = accessor.get_fresh
+        beta = options.stampede.beta
+        self._xfetch = (0.0 if beta is None else beta, self._view.store.flights.rng.random)
         signals.attach_bridge(store, self._view, location, options.database, PolicyCache)
 
     # ------------------------------------------------------------------ keys and timeouts
@@ -224,6 +262,9 @@ class PolicyCache(BaseCache):
     def _misconfigured_add(self, key: str, payload: bytes, ttl: float | None) -> bool:
         raise ImproperlyConfigured(cast(_Misconfigured, self._view).message)
 
+    def _misconfigured_get_fresh(self, key: str, miss: Any, beta: float, draw: Any) -> Any:
+        raise ImproperlyConfigured(cast(_Misconfigured, self._view).message)
+
     def _out_of_memory(self, exc: OutOfMemoryError | ValueTooLargeError, key: str) -> None:
         """Apply ON_OUT_OF_MEMORY: re-raise (the default) or log the lost write."""
         if not self._drop_on_oom:
@@ -271,14 +312,22 @@ class PolicyCache(BaseCache):
         return self._view.get(self._key(key, version), default)
 
     def set(
-        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+        self,
+        key: Any,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
     ) -> None:
+        """Django's ``set``; ``tags`` (at most 32 strings) let :meth:`invalidate_tags` make the
+        entry a miss (``cachepolicy.errors.TagError`` for bad tags, nothing written)."""
         made = self._key(key, version)
         ttl = (
             self._default_ttl
             if timeout is DEFAULT_TIMEOUT
             else django_timeout_to_ttl(timeout, self.default_timeout)  # its errors aren't pickle's
         )
+        names = () if tags is None else check_tags(tags)
         try:
             payload = self._encode(value, made)
         except ValueTooLargeError as exc:  # refused while pickling: a refused write
@@ -286,10 +335,50 @@ class PolicyCache(BaseCache):
             return
         except Exception as exc:
             raise self._unpicklable(exc, made) from exc
+        if names:
+            payload = self._view.tagged(payload, names)
         try:
             self._write(made, payload, ttl)
         except (OutOfMemoryError, ValueTooLargeError) as exc:
             self._refused(exc, made)
+
+    def get_or_set(
+        self,
+        key: Any,
+        default: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> Any:
+        """Django's ``get_or_set`` with single flight: when many threads miss ``key`` at once,
+        one calls ``default()`` and the others wait for its value (``STAMPEDE_WAIT``, then
+        ``STAMPEDE_ON_TIMEOUT``); early refresh (``XFETCH_BETA``) and serve-stale
+        (``STALE_GRACE``) apply (see :mod:`cachepolicy.flight`), and ``tags`` as for
+        :meth:`set`. An exception from ``default()`` reaches the caller that ran it; waiting
+        callers retry. A non-callable ``default`` is a value, as in Django: stored with
+        ``add()`` (``set()`` when tagged), no flight needed."""
+        made = self._key(key, version)
+        beta, draw = self._xfetch
+        read = self._get_fresh(made, MISSED, beta, draw)
+        if read is not MISSED and read is not PENDING and read is not REFRESH:
+            return read  # a hit: one compiled call, as Django's get() is
+        if not callable(default):
+            if tags is None and read is MISSED:
+                self.add(key, default, timeout, version)  # Django's meaning: add, then get
+                return self.get(key, default, version)
+            value = default
+            default = lambda: value  # noqa: E731  (Django's meaning, through the flight)
+        ttl = (
+            self._default_ttl
+            if timeout is DEFAULT_TIMEOUT
+            else django_timeout_to_ttl(timeout, self.default_timeout)
+        )
+        return self._view.get_or_set(made, default, ttl, codec=self._codec, tags=tags, read=read)
+
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written with any of ``tags`` a miss, for every alias and thread on
+        this ``LOCATION`` (O(1) per tag; entries are removed when next read)."""
+        self._view.invalidate_tags(*tags)
 
     def _refused(self, exc: OutOfMemoryError | ValueTooLargeError, made: str) -> None:
         """A set() the store refused: under 'raise' the caller gets the error and the cache is
@@ -331,7 +420,11 @@ class PolicyCache(BaseCache):
         return self.incr(key, -delta, version=version)
 
     def set_many(
-        self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+        self,
+        data: Mapping[Any, Any],
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
     ) -> list[Any]:
         """Store every pair; return the keys that could not be stored (Django's contract).
 
@@ -345,11 +438,14 @@ class PolicyCache(BaseCache):
         made: dict[str, Any] = {}
         payload: dict[str, bytes | None] = {}
         encode = self._encode
+        names = () if tags is None else check_tags(tags)
+        tagged = self._view.tagged
         for key, value in data.items():
             stored = self._key(key, version)
             made[stored] = key
             try:  # every value is pickled before anything is stored: all or nothing
-                payload[stored] = encode(value, stored)
+                pickled = encode(value, stored)
+                payload[stored] = tagged(pickled, names) if names else pickled
             except ValueTooLargeError:
                 payload[stored] = None  # refused while pickling: reported like a refused write
             except Exception as exc:
@@ -397,6 +493,27 @@ class PolicyCache(BaseCache):
 
     async def aget(self, key: Any, default: Any = None, version: int | None = None) -> Any:
         return self._view.get(self._key(key, version), default)
+
+    async def aget_or_set(
+        self,
+        key: Any,
+        default: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> Any:
+        """:meth:`get_or_set` for asyncio tasks: ``default`` may be an ``async def``
+        function; a task waiting for another caller's computation is suspended, not blocking
+        the loop (:meth:`cachepolicy.Cache.aget_or_set`)."""
+        if not callable(default):
+            return self.get_or_set(key, default, timeout, version, tags)
+        made = self._key(key, version)
+        ttl = (
+            self._default_ttl
+            if timeout is DEFAULT_TIMEOUT
+            else django_timeout_to_ttl(timeout, self.default_timeout)
+        )
+        return await self._view.aget_or_set(made, default, ttl, codec=self._codec, tags=tags)
 
     async def aset(
         self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None

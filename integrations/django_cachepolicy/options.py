@@ -55,6 +55,14 @@ OPTIONS (defaults are the core's; the first group shapes the store, so every ali
 ``DATABASE``              which database of the store this alias uses (0..DATABASES-1)
 ``ON_OUT_OF_MEMORY``      ``"raise"`` (default: ``cachepolicy.OutOfMemoryError``, like Redis's
                           OOM error) or ``"drop"`` (log a warning; the write is lost)
+``STAMPEDE_WAIT``         seconds a ``get_or_set`` caller waits for another computing the same
+                          key (single flight; default 10)
+``STAMPEDE_ON_TIMEOUT``   then: ``"compute"`` (default) or ``"raise"``
+                          (``cachepolicy.errors.ComputeTimeoutError``)
+``XFETCH_BETA``           early refresh of ``get_or_set`` values shortly before expiry (XFetch;
+                          default 1.0; ``None`` = off)
+``STALE_GRACE``           seconds a ``get_or_set`` value is kept past its TIMEOUT and served to
+                          ``get_or_set`` callers while one recomputes it (0 = off, the default)
 ========================  ====================================================================
 
 Every problem raises :class:`OptionError` (an ``ImproperlyConfigured``) carrying the system
@@ -76,6 +84,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cachepolicy import CacheConfig, ConfigError
 from cachepolicy.errors import short_repr
+from cachepolicy.flight import StampedeSettings
 from cachepolicy.options import OPTION_BY_NAME, options_for
 
 __all__ = [
@@ -151,6 +160,8 @@ class AliasOptions:
     on_out_of_memory: OutOfMemoryAction
     #: Django's default timeout in seconds, ``None`` = never expire.
     default_timeout: float | None
+    #: How ``get_or_set`` protects a key from a stampede (single flight).
+    stampede: StampedeSettings = dataclasses.field(default_factory=StampedeSettings)
 
 
 def _suggest(name: str, choices: list[str]) -> str:
@@ -284,7 +295,8 @@ def validate_alias(
                 hint=_hint_for("ON_OUT_OF_MEMORY"),
             )
         )
-    if errors or config is None or not isinstance(location, str):
+    stampede = _stampede_settings(subject, raw_options, errors)
+    if errors or config is None or stampede is None or not isinstance(location, str):
         return None, errors
     return (
         AliasOptions(
@@ -293,9 +305,34 @@ def validate_alias(
             database=database,
             on_out_of_memory=on_oom,
             default_timeout=default_timeout,
+            stampede=stampede,
         ),
         errors,
     )
+
+
+def _stampede_settings(
+    subject: str, raw_options: Mapping[str, Any], errors: list[OptionError]
+) -> StampedeSettings | None:
+    """The alias's single-flight settings (``STAMPEDE_*``), or None with the error recorded."""
+    names = {
+        option.django_key: option.name
+        for option in options_for("memory", "view")
+        if option.django_key is not None and option.name in StampedeSettings.option_names()
+    }
+    given = {name: raw_options[key] for key, name in names.items() if key in raw_options}
+    try:
+        return StampedeSettings.from_options(given)
+    except ConfigError as exc:
+        key = next(key for key, name in names.items() if name == exc.option)
+        errors.append(
+            OptionError(
+                f"{subject} has OPTIONS[{key!r}] = {short_repr(raw_options[key])}: {exc}",
+                check_id=E_INVALID_VALUE,
+                hint=_hint_for(key),
+            )
+        )
+        return None
 
 
 def _store_config(

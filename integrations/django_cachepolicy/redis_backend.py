@@ -46,6 +46,7 @@ from django.core.exceptions import ImproperlyConfigured
 from cachepolicy import ConfigError
 from cachepolicy.errors import short_repr
 from cachepolicy.options import options_for
+from cachepolicy.redis import flight as redis_flight
 from cachepolicy.redis.client import (
     AsyncRedisClient,
     RedisAuthenticationError,
@@ -288,6 +289,28 @@ class RedisPolicyCache(BaseCache):
         made, ttl = self._key(key, version), self._ttl(timeout)
         with self._dumps_guard():
             self._client.set(made, value, ttl)
+
+    def get_or_set(
+        self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> Any:
+        """Django's ``get_or_set`` with single flight across processes: the first caller takes
+        a lock in Redis and computes, the others wait for its value
+        (:mod:`cachepolicy.redis.flight`). A non-callable ``default`` keeps Django's meaning."""
+        if not callable(default):
+            return super().get_or_set(key, default, timeout, version)
+        made, ttl = self._key(key, version), self._ttl(timeout)
+        # Not in _dumps_guard: a TypeError from default() itself must reach the caller as is.
+        return redis_flight.get_or_set(self._client, made, default, ttl)
+
+    async def aget_or_set(
+        self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+    ) -> Any:
+        """:meth:`get_or_set` for asyncio tasks on the native async client; ``default`` may
+        be an ``async def`` function."""
+        if not callable(default):
+            return await super().aget_or_set(key, default, timeout, version)
+        made, ttl = self._key(key, version), self._ttl(timeout)
+        return await redis_flight.aget_or_set(self._async, made, default, ttl)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
         return self._client.touch(self._key(key, version), self._ttl(timeout))

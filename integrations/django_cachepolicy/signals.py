@@ -28,6 +28,11 @@ signal             event       sent when
 ``missed``         keymiss     a read found no key
 =================  ==========  =======================================================
 
+and, for ``get_or_set`` (:mod:`cachepolicy.flight`), ``computed`` (a value was computed and
+stored), ``stale_served`` (a stale copy was served while another caller refreshed it),
+``refreshed_early`` (XFetch recomputed a value before it expired) and ``tag_invalidated``
+(``invalidate_tags``; ``key`` is the tag), each sent for the event of the same name.
+
 Cost: the bridge subscribes to the store only for events whose signal has receivers (it
 re-subscribes when receivers connect or disconnect), so unobserved events cost nothing, and a
 busy ``stored`` receiver does not slow down an app that only listens to ``evicted``. Receivers
@@ -49,6 +54,7 @@ from cachepolicy import Cache, CacheStore, KeyspaceEvent
 
 __all__ = [
     "SIGNAL_BY_EVENT",
+    "computed",
     "created",
     "deleted",
     "evicted",
@@ -58,7 +64,10 @@ __all__ = [
     "keyspace_event",
     "missed",
     "persisted",
+    "refreshed_early",
+    "stale_served",
     "stored",
+    "tag_invalidated",
 ]
 
 
@@ -96,6 +105,10 @@ expire_set = KeyspaceSignal()
 persisted = KeyspaceSignal()
 incremented = KeyspaceSignal()
 missed = KeyspaceSignal()
+computed = KeyspaceSignal()
+stale_served = KeyspaceSignal()
+refreshed_early = KeyspaceSignal()
+tag_invalidated = KeyspaceSignal()
 
 #: Redis's event name -> the Django signal sent for it.
 SIGNAL_BY_EVENT: dict[str, KeyspaceSignal] = {
@@ -108,6 +121,10 @@ SIGNAL_BY_EVENT: dict[str, KeyspaceSignal] = {
     "persist": persisted,
     "incrby": incremented,
     "keymiss": missed,
+    "computed": computed,
+    "stale_served": stale_served,
+    "refreshed_early": refreshed_early,
+    "tag_invalidated": tag_invalidated,
 }
 
 

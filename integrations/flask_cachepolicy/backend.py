@@ -57,11 +57,19 @@ from cachepolicy import (
     get_shared_store,
 )
 from cachepolicy.errors import short_repr
+from cachepolicy.flight import (
+    DEFAULT_BETA,
+    DEFAULT_GRACE,
+    DEFAULT_ON_TIMEOUT,
+    DEFAULT_WAIT,
+    StampedeSettings,
+)
 from cachepolicy.serializers import (
     PickleSerializer,
     Serializer,
     declared_pickle_protocol,
 )
+from cachepolicy.tags import check_tags
 
 from . import signals as _signals
 from .settings import NEAR_KEYS, backend_kwargs_from_flask, flask_key_for
@@ -70,6 +78,7 @@ from .timeouts import FlaskTimeout, flask_timeout_to_ttl, timeout_seconds
 if TYPE_CHECKING:
     from flask import Flask
 
+    from cachepolicy._core.accessor import Accessor
     from cachepolicy.clock import Clock
 
 __all__ = ["CoreSerializer", "PolicyCache"]
@@ -168,6 +177,10 @@ class PolicyCache(BaseCache):
         clock: Clock | None = None,
         signals: str | Iterable[str] | None = _signals.DEFAULT_SIGNAL_EVENTS,
         app: Flask | None = None,
+        stampede_wait: float = DEFAULT_WAIT,
+        stampede_on_timeout: str = DEFAULT_ON_TIMEOUT,
+        xfetch_beta: float | None = DEFAULT_BETA,
+        stale_grace: float = DEFAULT_GRACE,
         **options: Any,
     ) -> None:
         # cachelib's ``__init__`` only stores these two attributes, but it raises ``TypeError``
@@ -193,6 +206,14 @@ class PolicyCache(BaseCache):
         options["max_entries"] = _threshold_to_max_entries(threshold)
         config = CacheConfig.from_options(options)
         _check_clock(clock)
+        stampede = StampedeSettings.from_options(
+            {
+                "stampede_wait": stampede_wait,
+                "stampede_on_timeout": stampede_on_timeout,
+                "xfetch_beta": xfetch_beta,
+                "stale_grace": stale_grace,
+            }
+        )
 
         self.key_prefix = key_prefix
         # (default_timeout, its TTL): set() translates the default once, and again only if
@@ -203,6 +224,7 @@ class PolicyCache(BaseCache):
         self._serializer: BaseSerializer | None = None
         self._generic_lock = threading.Lock()
         self._view = _open_view(config, location, db, clock)
+        self._view.stampede = stampede
         self._default_serializer = CoreSerializer(config.serializer_object)
         self._bind_fast_paths()
 
@@ -282,6 +304,7 @@ class PolicyCache(BaseCache):
         shortcut is only taken for ``PolicyCache.get`` itself.
         """
         self._core_get = self._view.get
+        self._codec = _Codec(weakref.proxy(self), self._view.accessor())  # proxy: no cycle
         self._core_set = self._view.prefixed_setter(self.key_prefix)
         self._encode = _value_encoder(self._view, self._serializer)
         if self._serializer is None and type(self).get is PolicyCache.get:
@@ -316,8 +339,17 @@ class PolicyCache(BaseCache):
         payload = self._core_get(self.key_prefix + key, _MISSING)
         return None if payload is _MISSING else self._serializer.loads(payload)
 
-    def set(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool | None:
-        """Store ``value``; ``False`` if the core refused the write for lack of memory."""
+    def set(
+        self,
+        key: str,
+        value: Any,
+        timeout: FlaskTimeout | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> bool | None:
+        """Store ``value``; ``False`` if the core refused the write for lack of memory.
+        ``tags`` (at most 32 strings) let :meth:`invalidate_tags` make it a miss."""
+        if tags is not None:
+            return self._set_tagged(key, value, timeout, check_tags(tags))
         if timeout is None and self.default_timeout is self._default_ttl[0]:
             ttl = self._default_ttl[1]  # the usual call: the translation is already known
         else:
@@ -334,6 +366,46 @@ class PolicyCache(BaseCache):
             self._view.delete(self.key_prefix + key)
             return False
         return stored is not False  # False: the policy refused to admit a new key
+
+    def _set_tagged(
+        self, key: str, value: Any, timeout: FlaskTimeout | None, tags: tuple[str, ...]
+    ) -> bool:
+        stored = self.key_prefix + key
+        ttl = flask_timeout_to_ttl(timeout, self.default_timeout)
+        codec = self._codec
+        payload = codec.encode(value, stored)
+        if payload is None:
+            self._view.delete(stored)
+            return False
+        try:
+            written = codec.accessor.set_payload(stored, self._view.tagged(payload, tags), ttl)
+        except _REFUSED_WRITES as exc:
+            logger.debug("cachepolicy refused set(%s): %s", short_repr(key), exc)
+            self._view.delete(stored)
+            return False
+        return written is not False  # False: the policy refused to admit a new key
+
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written with any of ``tags`` a miss, for every backend on this
+        store (O(1) per tag; entries are removed when next read)."""
+        self._view.invalidate_tags(*tags)
+
+    def get_or_set(
+        self,
+        key: str,
+        compute: Callable[[], Any],
+        timeout: FlaskTimeout | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> Any:
+        """The value of ``key``; on a miss, ``compute()`` it and store it. Single flight: when
+        many threads miss ``key`` at once, one computes and the others wait for its value
+        (``CACHE_CACHEPOLICY_STAMPEDE_WAIT``, then ``..._ON_TIMEOUT``; see
+        :mod:`cachepolicy.flight`). A value the core refuses for lack of memory is returned
+        all the same and not stored (cachelib's convention: no error for a refused write)."""
+        ttl = flask_timeout_to_ttl(timeout, self.default_timeout)
+        return self._view.get_or_set(
+            self.key_prefix + key, compute, ttl, codec=self._codec, tags=tags
+        )
 
     def add(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool:
         """Store ``value`` only if ``key`` holds no live value; ``True`` if it was stored."""
@@ -530,7 +602,7 @@ class _EventRelay:
         if backend is None or event.db != self._db:
             return
         key = event.key
-        if self._prefix:
+        if self._prefix and event.name != "tag_invalidated":  # a tag carries no key prefix
             if not key.startswith(self._prefix):
                 return  # another application's key on a shared store
             key = key[len(self._prefix) :]
@@ -596,6 +668,41 @@ def _value_encoder(view: Cache, serializer: BaseSerializer | None) -> _ValueEnco
             return None
 
     return budgeted
+
+
+class _Codec:
+    """How ``get_or_set`` encodes and stores for a backend (:class:`cachepolicy.flight.Codec`):
+    through the cachelib serializer when one is set, a refused write logged and not stored
+    (cachelib's convention: no error), as ``set()`` does."""
+
+    __slots__ = ("accessor", "backend", "loads")
+
+    def __init__(self, backend: PolicyCache, accessor: Accessor) -> None:
+        self.backend = backend
+        self.accessor = accessor
+        serializer = backend._serializer
+        if serializer is None:
+            self.loads: Callable[[bytes], Any] = accessor.loads
+        else:
+            core_loads, loads = accessor.loads, serializer.loads
+            self.loads = lambda payload: loads(core_loads(payload))
+
+    def encode(self, value: Any, key: str) -> bytes | None:
+        encode = self.backend._encode
+        try:
+            if encode is not None:
+                value = encode(value, key)
+            return self.accessor.encode(value, key)
+        except ValueTooLargeError as exc:
+            logger.debug("cachepolicy refused get_or_set(%s): %s", short_repr(key), exc)
+            return None
+
+    def write(self, key: str, payload: bytes, ttl: float | None) -> None:
+        try:
+            self.accessor.set_payload(key, payload, ttl)
+        except _REFUSED_WRITES as exc:
+            logger.debug("cachepolicy refused get_or_set(%s): %s", short_repr(key), exc)
+            self.backend._view.delete(key)
 
 
 def _open_view(config: CacheConfig, location: str | None, db: int, clock: Clock | None) -> Cache:

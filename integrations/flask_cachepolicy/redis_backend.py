@@ -35,7 +35,7 @@ import logging
 import pickle
 import threading
 import weakref
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cachelib.serializers import BaseSerializer, SimpleSerializer
@@ -43,6 +43,7 @@ from flask_caching.backends.base import BaseCache
 
 from cachepolicy import ConfigError, OutOfMemoryError, ValueTooLargeError
 from cachepolicy.errors import short_repr
+from cachepolicy.redis import flight as redis_flight
 from cachepolicy.redis import server_config
 from cachepolicy.redis.client import RedisClient
 from cachepolicy.redis.info import redis_info, redis_info_text
@@ -302,6 +303,15 @@ class RedisPolicyCache(BaseCache):
             self._client.delete(stored)
             return False
         return True
+
+    def get_or_set(
+        self, key: str, compute: Callable[[], Any], timeout: FlaskTimeout | None = None
+    ) -> Any:
+        """The value of ``key``; on a miss computed once across every thread and process on
+        this Redis (a lock in Redis, :mod:`cachepolicy.redis.flight`) and stored."""
+        return redis_flight.get_or_set(
+            self._client, self.key_prefix + key, compute, self._ttl(timeout)
+        )
 
     def add(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool:
         try:

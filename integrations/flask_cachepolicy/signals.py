@@ -37,6 +37,7 @@ __all__ = [
     "EVENT_SIGNALS",
     "has_receivers",
     "is_relayed",
+    "keyspace_computed",
     "keyspace_del",
     "keyspace_event",
     "keyspace_evicted",
@@ -46,7 +47,10 @@ __all__ = [
     "keyspace_keymiss",
     "keyspace_new",
     "keyspace_persist",
+    "keyspace_refreshed_early",
     "keyspace_set",
+    "keyspace_stale_served",
+    "keyspace_tag_invalidated",
 ]
 
 _signals = Namespace()
@@ -72,7 +76,16 @@ keyspace_incrby: NamedSignal = _signals.signal("cachepolicy-keyspace-incrby")
 #: A read found no live key.
 keyspace_keymiss: NamedSignal = _signals.signal("cachepolicy-keyspace-keymiss")
 
-#: Redis event name -> the signal sent for it.
+#: get_or_set computed and stored a value (single flight, :mod:`cachepolicy.flight`).
+keyspace_computed: NamedSignal = _signals.signal("cachepolicy-keyspace-computed")
+#: get_or_set served a stale copy while another caller refreshed it (``stale_grace``).
+keyspace_stale_served: NamedSignal = _signals.signal("cachepolicy-keyspace-stale-served")
+#: get_or_set recomputed a value before it expired (XFetch).
+keyspace_refreshed_early: NamedSignal = _signals.signal("cachepolicy-keyspace-refreshed-early")
+#: ``invalidate_tags`` invalidated a tag (``key`` is the tag).
+keyspace_tag_invalidated: NamedSignal = _signals.signal("cachepolicy-keyspace-tag-invalidated")
+
+#: Redis event name (and the stampede events') -> the signal sent for it.
 EVENT_SIGNALS: dict[str, NamedSignal] = {
     "new": keyspace_new,
     "set": keyspace_set,
@@ -83,6 +96,10 @@ EVENT_SIGNALS: dict[str, NamedSignal] = {
     "evicted": keyspace_evicted,
     "incrby": keyspace_incrby,
     "keymiss": keyspace_keymiss,
+    "computed": keyspace_computed,
+    "stale_served": keyspace_stale_served,
+    "refreshed_early": keyspace_refreshed_early,
+    "tag_invalidated": keyspace_tag_invalidated,
 }
 
 #: The event names ``CACHE_CACHEPOLICY_SIGNALS`` accepts (besides ``"all"``).

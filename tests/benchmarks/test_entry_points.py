@@ -131,3 +131,19 @@ def test_bench_default_quick_then_compare_builds(tmp_path: Path) -> None:
     assert "| allkeys-lfu exact | LocMemCache |" in table
     assert "Zipf 90/10 cache-aside, 4 threads" in table
     assert "noeviction is left out" in table
+
+
+def test_bench_herd_tiny() -> None:
+    """The herd benchmark in a subprocess (it configures Django settings for itself)."""
+    root = Path(__file__).resolve().parents[2]
+    argv = ["--seconds", "0.3", "--threads", "4", "--compute-ms", "5", "--ttl", "0.1", "--json"]
+    done = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "bench_herd.py"), *argv],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    rows = json.loads(done.stdout)
+    assert rows[0]["configuration"].startswith("Django LocMemCache")
+    assert all(row["calls"] > 0 for row in rows)

@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from cachepolicy import Cache, ManualClock
+from cachepolicy.flight import StampedeSettings
 from cachepolicy.serializers import PickleSerializer
 from tests.conftest import MakeCache
 
@@ -145,3 +146,20 @@ def test_a_subclass_that_overrides_set_is_called() -> None:
         assert (cache.get("t"), cache.ttl("t")) == (3, 10)
     finally:
         cache.close()
+
+
+def test_plain_reads_stay_compiled_once_envelopes_are_stored(make_cache: MakeCache) -> None:
+    """get_or_set and tags store envelopes; get and set are still the accessor's own methods
+    (no interpreted frame per call), and they open envelopes themselves."""
+    clock = ManualClock()
+    cache = make_cache(maxmemory="1mb", clock=clock, stampede=StampedeSettings(grace=30.0))
+    cache.get_or_set("computed", lambda: "v", 10)
+    cache.set("tagged", "t", tags=["group"])
+    assert cache.get == cache._access.get and cache.set == cache._access.set
+    assert cache.get("computed") == "v" and cache.get("tagged") == "t"
+    assert cache.get_many(["computed", "tagged"]) == {"computed": "v", "tagged": "t"}
+    clock.advance(11)  # past the TTL, inside the grace period: a stale copy, a miss for get
+    assert cache.get("computed", "miss") == "miss" and "computed" not in cache
+    cache.invalidate_tags("group")
+    assert cache.get("tagged") is None and cache.keys() == ["computed"]  # removed when read
+    assert cache.check() == []

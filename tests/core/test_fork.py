@@ -90,3 +90,27 @@ def test_fork_waits_for_a_short_critical_section() -> None:
         stop.set()
         thread.join(10)
     sys.stdout.flush()
+
+
+def test_child_gets_working_flight_and_tag_locks() -> None:
+    """A fork while another thread holds the flight table's and the tag table's locks: the
+    child starts with fresh ones (it would hang on its first get_or_set or invalidation)."""
+    cache = Cache(maxmemory="1mb", expiry="lazy")
+    cache.set("tagged", 1, tags=["t"])
+    flights, tags = cache.store.flights, cache.store.tags
+    flights._lock.acquire()  # as a thread inside join()/land() at the fork would
+    tags._lock.acquire()
+    try:
+        pid = os.fork()
+        if pid == 0:
+            code = 1
+            try:
+                cache.invalidate_tags("t")
+                fresh = cache.get_or_set("k", lambda: 2) == 2 and cache.get("tagged") is None
+                code = 0 if fresh else 3
+            finally:
+                os._exit(code)
+    finally:
+        flights._lock.release()
+        tags._lock.release()
+    assert _wait_child(pid) == 0

@@ -212,6 +212,14 @@ def test_state_reports_what_the_page_shows(make_cache: MakeCache, clock: ManualC
     assert [s["t"] for s in state["history"]] == [empty["history"][0]["t"], round(clock.time(), 3)]
     assert state["evicted_per_sec"] > 0
     assert state["choices"]["maxmemory_policy"][0] == "noeviction"
+    assert state["stampede"]["stampede_computed"] == 0
+    cache.get_or_set("computed", lambda: 1, 60)
+    cache.invalidate_tags("group")
+    counters = board.state()["stampede"]
+    assert counters["stampede_computed"] == 1 and counters["tags_invalidated"] == 1
+    assert set(counters) == set(live.STAMPEDE_FIELDS)
+    for name in live.STAMPEDE_FIELDS:  # each has its place on the page
+        assert f'id="stat-{name}"' in live.page_body(live.DashboardUrls("/s", "/l", "/c", "/j"))
 
 
 def test_configure_switches_policy_and_budget_in_one_step(

@@ -81,6 +81,10 @@ def test_all_events_opt_in(make_app: MakeApp, received: Callable[..., Received])
         "evicted",
         "incrby",
         "keymiss",
+        "computed",
+        "stale_served",
+        "refreshed_early",
+        "tag_invalidated",
     }
 
 
