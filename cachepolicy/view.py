@@ -25,7 +25,7 @@ import pickle
 from collections.abc import Callable, Collection, Iterable, Mapping
 from random import Random
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from ._core.accessor import Accessor, exact_key
 from ._core.engine import NX, XX
@@ -33,7 +33,7 @@ from .clock import Clock
 from .config import CacheConfig
 from .errors import OutOfMemoryError, ValueTooLargeError, short_repr
 from .events import Subscriber
-from .recorder import DELETE, EXPIRE, NO_TTL, SET, TOUCH, RecordingAccessor
+from .recorder import DELETE, EXPIRE, NO_TTL, SET, TOUCH
 from .serializers import Serializer, declared_pickle_protocol
 from .store import CacheStore
 
@@ -146,7 +146,7 @@ class Cache:
             -1 if protocol is None else protocol,
         )
         if self._recorder is not None:  # the same methods, each access noted
-            return cast(Accessor, RecordingAccessor(accessor, self._recorder))
+            return self._recorder.accessor(accessor)
         return accessor
 
     @classmethod
