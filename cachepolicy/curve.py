@@ -16,8 +16,10 @@ threshold, at every key, and comes down to it as in fixed-size SHARDS, holding a
 ``FLOOR_KEYS / rate`` keys is sampled at ``FLOOR_KEYS / keys`` (all of it under
 ``FLOOR_KEYS`` keys), a larger one at the recording's rate (and below it past ``max_keys``
 sampled keys). The recorder's request path tests the larger of the two thresholds
-(:class:`cachepolicy._core.sampling.Gate`), so a small cache pays for more sampled accesses;
-the file still holds the recording's rate only.
+(:class:`cachepolicy._core.sampling.Gate`), so a small cache pays for more sampled accesses,
+within a budget (:data:`cachepolicy.recorder.CURVE_BUDGET` records a second; past it the
+recorder cuts the curve's share with :meth:`ShardsCurve.lower`); the file still holds the
+recording's rate only.
 
 Distances are in bytes (each key weighs what the engine charges for it, as the recorder
 reports: value size + key length + per-entry overhead), so the curve is hit ratio against
@@ -29,8 +31,8 @@ that range below it (on the log scale). A bucket of equal distances, such as a l
 a step at its exact distance rather than a ramp across the bucket's width.
 
 **Memory bound.** At most ``max_keys`` tracked keys: a dict entry, a heap record and two
-Fenwick-tree slots each, plus the fixed histogram. With the default 8,192 keys this is about
-2.8 MB, 3.5 MB at the peak of a renumbering (tracemalloc; ``tests/core/test_curve.py`` holds
+Fenwick-tree slots each, plus the fixed histogram and its buckets' ranges (about 0.1 MB).
+With the default 8,192 keys this is about 2.9 MB, 3.6 MB at the peak of a renumbering (tracemalloc; ``tests/core/test_curve.py`` holds
 it under 4 MB), whatever the traffic.
 All updates run in the recorder's writer thread, off the request path.
 """
