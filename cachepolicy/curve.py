@@ -31,9 +31,10 @@ that range below it (on the log scale). A bucket of equal distances, such as a l
 a step at its exact distance rather than a ramp across the bucket's width.
 
 **Memory bound.** At most ``max_keys`` tracked keys: a dict entry, a heap record and two
-Fenwick-tree slots each, plus the fixed histogram and its buckets' ranges (about 0.1 MB).
-With the default 8,192 keys this is about 2.9 MB, 3.6 MB at the peak of a renumbering (tracemalloc; ``tests/core/test_curve.py`` holds
-it under 4 MB), whatever the traffic.
+Fenwick-tree slots each, plus the fixed histogram and its buckets' ranges. With the default
+8,192 keys this was measured at about 2.8 MB, 3.5 MB at the peak of a renumbering, before the
+ranges (two lists of 1,792 floats) were added; ``tests/core/test_curve.py`` holds it under
+4 MB (tracemalloc), whatever the traffic.
 All updates run in the recorder's writer thread, off the request path.
 """
 
