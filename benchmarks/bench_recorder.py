@@ -8,9 +8,9 @@ The recordings go to a temporary directory, removed afterwards. Scenarios are
 turns batch by batch (``benchmarks/turns.py``), best of ``--repeat`` rounds. The ratio column
 is ops/s against the alias without recording in the same run. Issue 21's target: at 1%,
 ``get hit`` and ``set`` at least 0.95x; at 100%, the cost stated. The live curve samples a key
-space of fewer than ``FLOOR_KEYS / rate`` keys (204,800 at 1%) above the recording's rate, so
-``--entries`` decides what 1% costs: 10,000 keys are sampled at about 20% for the curve;
-``--entries 250000`` shows the recording's own 1%.
+space of fewer than ``FLOOR_KEYS / rate`` keys (819,200 at 1%) above the recording's rate,
+within a budget of extra records a second (``cachepolicy.recorder.CURVE_BUDGET``): under this
+benchmark's load the budget, not the key space, sets what the curve samples.
 
 Run: ``python benchmarks/bench_recorder.py`` (``--seconds``, ``--repeat``, ``--entries``,
 ``--output FILE`` to also write the table).
