@@ -21,12 +21,17 @@ corrects a sample's count with it).
 Sampling (SHARDS)
 =================
 
-``record_rate`` (default 0.01) keeps the keys whose CRC-32, seeded from the secret, falls
-below ``rate x 2**32``: a key is recorded always or never (spatial sampling, Waldspurger et
-al., FAST 2015), so reuse distances in the sample are the full trace's scaled by the rate and
-the simulator runs caches ``rate`` times as large to estimate the full ones. CRC-32 decides on
-the request path (a few tens of nanoseconds); the BLAKE2b hash is computed by the writer, for
-the sampled keys only.
+``record_rate`` (default 0.01) keeps the keys whose sampling hash
+(:func:`cachepolicy._core.sampling.sample_hash`: the key's bytes modulo 2**61 - 1, mixed with a
+seed derived from the secret) falls below ``rate x 2**32``: a key is recorded always or never,
+in every process given the same secret (spatial sampling, Waldspurger et al., FAST 2015), so
+reuse distances in the sample are the full trace's scaled by the rate and the simulator runs
+caches ``rate`` times as large to estimate the full ones. The test runs compiled inside the
+view's read and write paths (:class:`~cachepolicy._core.sampling.SampledAccessor`): a key that
+is not sampled costs a native hash of its characters and one comparison, no interpreted frame.
+The BLAKE2b hash is computed by the writer, for the sampled keys only. The live curve may
+sample more keys than the file holds, in small key spaces (:mod:`cachepolicy.curve`); those
+records feed the curve and are never written.
 
 Never in the way
 ================
@@ -53,14 +58,25 @@ import secrets
 import struct
 import tempfile
 import threading
+import time
 import weakref
-import zlib
 from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Final
 
-from ._core.accessor import Accessor, exact_key
+from ._core.accessor import Accessor
+from ._core.sampling import (
+    DELETE,
+    EXPIRE,
+    GET_HIT,
+    GET_MISS,
+    SET,
+    TOUCH,
+    Gate,
+    SampledAccessor,
+    sample_hash,
+)
 from .curve import ShardsCurve
 from .errors import ConfigError, short_repr
 from .sizing import format_bytes, parse_memory
@@ -81,7 +97,6 @@ __all__ = [
     "SUFFIX",
     "TOUCH",
     "Recorder",
-    "RecordingAccessor",
     "check_record_options",
 ]
 
@@ -93,8 +108,7 @@ MAGIC: Final = b"CPREC\x00\x00\x02"
 HEADER: Final = struct.Struct("<8sdd8sIdd")
 #: key hash, key length, value size (bytes), operation, TTL (s; inf = none, nan = kept), time.
 RECORD: Final = struct.Struct("<QHIBdd")
-#: Operations.
-GET_HIT, GET_MISS, SET, DELETE, TOUCH, EXPIRE = range(6)
+#: Operations: GET_HIT, GET_MISS, SET, DELETE, TOUCH, EXPIRE (0-5, from the compiled sampler).
 SUFFIX: Final = ".cprec"
 KEY_FILE: Final = ".cachepolicy-record-key"
 #: TTL fields: no TTL, and "keep the key's TTL" (SET KEEPTTL, TOUCH without a TTL).
@@ -104,6 +118,12 @@ KEEP_TTL: Final = math.nan
 #: Records the queue holds before it drops: at 1 s flushes, 16k sampled accesses per second
 #: (1.6 M/s of traffic at 1%) before a drop; about 1.5 MB of queued tuples at most.
 BUFFER_RECORDS: Final = 16384
+#: Records the live curve alone may queue per second (keys above the recording's rate, in small
+#: key spaces). Past it the rest are skipped, the writer is woken, and it lowers the curve's
+#: share of the keys in proportion. A budget, as Redis gives eviction and expiry: 2,000 such
+#: records a second cost a few ms of a core, where a small cache read 300,000 times a second
+#: would otherwise send the curve a fifth of its reads.
+CURVE_BUDGET: Final = 2048
 #: Seconds between the writer's flushes: what a crash can lose.
 FLUSH_INTERVAL: Final = 1.0
 #: Seconds close() waits for the writer before giving up on the queued records.
@@ -207,6 +227,12 @@ def key_hash(key: str, secret: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(data, digest_size=8, key=secret).digest(), "little")
 
 
+def sample_seed(secret: bytes) -> int:
+    """The sampling hash's 64-bit seed, derived from the secret (so it is the deployment's)."""
+    digest = hashlib.blake2b(b"cachepolicy sample", digest_size=8, key=secret).digest()
+    return int.from_bytes(digest, "little") & (2**63 - 1)  # a native i64 when compiled
+
+
 def fingerprint(secret: bytes) -> bytes:
     """8 bytes identifying the secret (not revealing it): files with equal fingerprints hash
     keys alike."""
@@ -235,16 +261,16 @@ class Recorder:
         self.rate = config.record_rate
         self.max_bytes = config.record_max_bytes
         self._secret = _secret(config, self._directory)
-        #: The sample: keys whose CRC-32 seeded with ``seed`` is below ``threshold``.
-        self.seed = zlib.crc32(self._secret)
+        #: The recording's sample: keys whose sampling hash with ``seed`` is below
+        #: ``threshold``.
+        self.seed = sample_seed(self._secret)
         self.threshold = min(_FULL, int(self.rate * _FULL))
         self._time = clock.time
         self._capacity = buffer_records
         self._interval = flush_interval
-        #: Note one access (the sample tested here); views call it outside the hot paths.
-        self.note: Callable[[str, int, int, float], None] = (
-            self.enqueue if self.threshold >= _FULL else self._note_sampled
-        )
+        #: Note one access (the recording's sample tested here); views call it outside the
+        #: hot paths, which test the gate's (:meth:`accessor`).
+        self.note: Callable[[str, int, int, float], None] = self._note_sampled
         #: Bytes the engine charges an entry beyond its key's characters and value's bytes: what
         #: the live curve weighs each key with.
         self.entry_overhead = entry_overhead
@@ -252,6 +278,9 @@ class Recorder:
         self._reads = reads
         self._reads_seen = 0
         self._reads_offset = 0
+        #: What the sampled read and write paths test (:meth:`accessor`): the larger of the
+        #: recording's and the curve's thresholds; the writer lowers it with the curve's.
+        self.gate = Gate(self.seed, self.threshold, self._note_gated)
         self._fresh_process()
         _live.add(self)
 
@@ -259,7 +288,7 @@ class Recorder:
         """State of this process's recording (at start, and in a forked child)."""
         self.pid = os.getpid()
         self.path = self._directory / f"{self._stem}-{self.pid}{SUFFIX}"
-        self._queue: deque[tuple[str, int, int, float, float]] = deque()
+        self._queue: deque[tuple[str, int, int, float, float, int]] = deque()
         self._file: BinaryIO | None = None
         self._written = 0  # bytes in the current file
         self._started = 0.0
@@ -270,27 +299,65 @@ class Recorder:
         self._lock = threading.Lock()  # the drop counter and starting the thread
         self._flushing = threading.Lock()  # one flush at a time
         self._closing = False
+        self._curve_wanted = 0  # curve-only accesses since the last flush, skipped ones too
+        self._curve_since = time.monotonic()
         #: Records written to files, and records dropped because the queue was full.
         self.recorded = 0
         self.dropped = 0
+        #: Accesses the curve alone would have read (above the recording's rate), not queued
+        #: because they were over :data:`CURVE_BUDGET`.
+        self.curve_skipped = 0
         #: The live LRU curve of this process's traffic, fed by the writer from the sample.
         self.curve = ShardsCurve(threshold=self.threshold)
+        self.gate.threshold = self._gate_threshold()
+
+    def _gate_threshold(self) -> int:
+        return max(self.threshold, self.curve.threshold)
+
+    def accessor(self, inner: Accessor) -> Accessor:
+        """``inner``'s read and write paths with the sample tested inline (compiled)."""
+        return SampledAccessor(
+            inner.engine,
+            inner.db,
+            inner.prefix,
+            inner.touch,
+            inner.loads,
+            inner.dumps,
+            inner.pickle_protocol,
+            inner.envelopes,
+            self.gate,
+        )
 
     # ------------------------------------------------------------------ the request path
 
     def _note_sampled(self, key: str, op: int, size: int, ttl: float) -> None:
-        if zlib.crc32(key.encode("utf-8", "surrogatepass"), self.seed) >= self.threshold:
-            return
-        self.enqueue(key, op, size, ttl)
+        hashed = sample_hash(key, self.seed)
+        if hashed < self.threshold:
+            self.enqueue(key, op, size, ttl, hashed)
 
-    def enqueue(self, key: str, op: int, size: int, ttl: float) -> None:
-        """Queue one record of a sampled key (or count it dropped); never blocks."""
+    def _note_gated(self, key: str, op: int, size: int, ttl: float) -> None:
+        """What the sampled paths call (the gate passed the key): queue it, unless it is for
+        the curve alone and the queue is half full."""
+        hashed = sample_hash(key, self.seed)
+        if hashed >= self.threshold:  # for the curve alone: within its budget
+            self._curve_wanted += 1  # racy under threads, as a statistic may be
+            if self._curve_wanted > CURVE_BUDGET:
+                self.curve_skipped += 1
+                self._wake.set()  # the writer lowers the curve's share now
+                return
+        self.enqueue(key, op, size, ttl, hashed)
+
+    def enqueue(self, key: str, op: int, size: int, ttl: float, hashed: int = -1) -> None:
+        """Queue one record of a sampled key (or count it dropped); never blocks.
+        ``hashed`` is the key's sampling hash when the caller has it."""
         queue = self._queue
         if len(queue) >= self._capacity:
             with self._lock:
                 self.dropped += 1
             return
-        queue.append((key, op, size, ttl, self._time()))
+        if hashed < 0:
+            hashed = sample_hash(key, self.seed)
+        queue.append((key, op, size, ttl, self._time(), hashed))
         if self._thread is None:
             self._start()
         elif len(queue) >= self._capacity >> 1:
@@ -325,21 +392,31 @@ class Recorder:
         count = len(queue)
         if not count:
             return
-        secret, pack = self._secret, RECORD.pack
-        curve, seed, overhead = self.curve, self.seed, self.entry_overhead
+        secret, pack, threshold = self._secret, RECORD.pack, self.threshold
+        curve, overhead = self.curve, self.entry_overhead
         records = []
         for _ in range(count):
-            key, op, size, ttl, when = queue.popleft()
-            records.append(pack(key_hash(key, secret), min(len(key), 0xFFFF), size, op, ttl, when))
+            key, op, size, ttl, when, hashed = queue.popleft()
+            if hashed < threshold:  # the recording's sample; above it, the curve's alone
+                records.append(
+                    pack(key_hash(key, secret), min(len(key), 0xFFFF), size, op, ttl, when)
+                )
             if op <= SET:  # reads feed the curve, writes give it sizes
-                hashed = zlib.crc32(key.encode("utf-8", "surrogatepass"), seed)
                 cost = overhead + len(key) + size
                 if op == SET:
                     curve.resize(hashed, cost)
                 else:
                     curve.access(hashed, cost)
-        self._write(records)
-        self.recorded += count
+        wanted, self._curve_wanted = self._curve_wanted, 0
+        now, since, self._curve_since = time.monotonic(), self._curve_since, time.monotonic()
+        if wanted > CURVE_BUDGET:  # the curve's share of the keys, cut to fit its budget
+            per_second = wanted / max(now - since, 0.001)
+            cut = int(curve.threshold * min(0.5, CURVE_BUDGET / per_second))
+            curve.lower(max(threshold, cut))
+        self.gate.threshold = self._gate_threshold()  # the curve may have lowered its own
+        if records:
+            self._write(records)
+        self.recorded += len(records)
 
     def _write(self, records: list[bytes]) -> None:
         """Append to this process's file, rotating it at ``max_bytes``."""
@@ -432,6 +509,7 @@ class Recorder:
             "record_recorded": self.recorded,
             "record_queued": len(self._queue),
             "record_dropped": self.dropped,
+            "lru_curve_skipped": self.curve_skipped,
             "lru_curve_rate": round(self.curve.rate, 6),
             "lru_curve_references": round(self.curve.references),
         }
@@ -456,101 +534,3 @@ def _close_all() -> None:
 
 
 atexit.register(_close_all)
-
-
-class RecordingAccessor:
-    """A view's read and write paths with each access noted: bound in place of the engine's
-    :class:`~cachepolicy._core.accessor.Accessor` (same methods) when the store records.
-
-    Each method is a closure over what it needs, and tests the sample inline: one interpreted
-    frame and a CRC-32 per call beyond the engine's own work; only a sampled key goes on to
-    the recorder's queue.
-    """
-
-    def __init__(self, inner: Accessor, recorder: Recorder) -> None:
-        self._inner = inner
-        self.prefix: str = inner.prefix
-        self.encode = inner.encode
-        prefix = self.prefix
-        seed, threshold, enqueue = recorder.seed, recorder.threshold, recorder.enqueue
-        crc32 = zlib.crc32
-        read, read_value = inner.get_payload, inner.get
-        peek, db = inner.engine.peek, inner.db
-        write, add, set_keeping = inner.set_payload, inner.add_payload, inner.set
-        encode, seal_tags = inner.encode, inner.envelopes.sealed
-
-        def get_payload(key: Any) -> bytes | None:
-            payload = read(key)
-            stored = (prefix + key if prefix else key) if type(key) is str else _stored(prefix, key)
-            if crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
-                if payload is None:
-                    enqueue(stored, GET_MISS, 0, NO_TTL)
-                else:
-                    enqueue(stored, GET_HIT, len(payload), NO_TTL)
-            return payload
-
-        def get(key: Any, default: Any = None) -> Any:
-            # The engine's own get (one call, as without recording); the payload's size is
-            # looked up, without touching or counting, only for a sampled hit.
-            value = read_value(key, _MISS)
-            stored = (prefix + key if prefix else key) if type(key) is str else _stored(prefix, key)
-            if crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
-                if value is _MISS:
-                    enqueue(stored, GET_MISS, 0, NO_TTL)
-                else:
-                    entry = peek(db, stored)
-                    enqueue(stored, GET_HIT, 0 if entry is None else len(entry.payload), NO_TTL)
-            return default if value is _MISS else value
-
-        def set_payload(key: Any, payload: bytes, ttl: Any) -> bool:
-            stored_ok: bool = write(key, payload, ttl)
-            stored = (prefix + key if prefix else key) if type(key) is str else _stored(prefix, key)
-            if crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
-                enqueue(stored, SET, len(payload), NO_TTL if ttl is None else float(ttl))
-            return stored_ok
-
-        def add_payload(key: Any, payload: bytes, ttl: Any) -> bool:
-            added: bool = add(key, payload, ttl)
-            stored = (prefix + key if prefix else key) if type(key) is str else _stored(prefix, key)
-            if added and crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
-                enqueue(stored, SET, len(payload), NO_TTL if ttl is None else float(ttl))
-            return added
-
-        def set_value(
-            key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False, tags: Any = None
-        ) -> bool:
-            if type(key) is not str:  # before serializing, as the accessor checks
-                key = exact_key(key)
-            written: bool
-            if keepttl:
-                written = set_keeping(key, value, ttl, keepttl=True, tags=tags)
-                size, field = 0, KEEP_TTL  # the size is not known here: the simulator infers it
-            else:
-                payload = encode(value, key)
-                if tags is not None:
-                    payload = seal_tags(payload, tags)
-                written = write(key, payload, ttl)
-                size, field = len(payload), NO_TTL if ttl is None else float(ttl)
-            stored = prefix + key if prefix else key
-            if crc32(stored.encode("utf-8", "surrogatepass"), seed) < threshold:
-                enqueue(stored, SET, size, field)
-            return written
-
-        self.get_payload = get_payload
-        self.get = get
-        self.set_payload = set_payload
-        self.add_payload = add_payload
-        self.set = set_value
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-#: What the engine's get returns on a miss, to tell a miss from a stored None.
-_MISS: Final = object()
-
-
-def _stored(prefix: str, key: Any) -> str:
-    """The store's key for a non-``str`` key that the accessor accepted (a str subclass)."""
-    plain: str = exact_key(key)
-    return prefix + plain if prefix else plain

@@ -25,7 +25,7 @@ import pickle
 from collections.abc import Callable, Collection, Iterable, Mapping
 from random import Random
 from types import TracebackType
-from typing import Any, cast
+from typing import Any
 
 from ._core.accessor import PENDING, REFRESH, Accessor, exact_key
 from ._core.engine import NX, XX
@@ -50,7 +50,7 @@ from .flight import (
     on_judged,
     unsealed,
 )
-from .recorder import DELETE, EXPIRE, NO_TTL, SET, TOUCH, RecordingAccessor
+from .recorder import DELETE, EXPIRE, NO_TTL, SET, TOUCH
 from .serializers import Serializer, declared_pickle_protocol
 from .store import CacheStore
 from .tags import check_tags
@@ -197,7 +197,7 @@ class Cache:
             self.store.envelopes,
         )
         if self._recorder is not None:  # the same methods, each access noted
-            return cast(Accessor, RecordingAccessor(accessor, self._recorder))
+            return self._recorder.accessor(accessor)
         return accessor
 
     @classmethod

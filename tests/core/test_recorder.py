@@ -16,7 +16,8 @@ import pytest
 
 from cachepolicy import Cache, CacheConfig, ConfigError, ManualClock
 from cachepolicy._core.accessor import Accessor
-from cachepolicy.recorder import HEADER, RECORD, Recorder, RecordingAccessor, key_hash
+from cachepolicy._core.sampling import SampledAccessor
+from cachepolicy.recorder import HEADER, RECORD, Recorder, key_hash
 from cachepolicy.simulate import policy_rows, read_trace, replay_engine, simulate
 from cachepolicy.simulate.cli import main as simulate_main
 from cachepolicy.simulate.readers import GET, SET
@@ -238,8 +239,8 @@ def test_without_recording_the_engines_methods_are_bound() -> None:
 def test_with_recording_every_view_binds_the_recording_paths(tmp_path: Path) -> None:
     cache, _ = _recorded(tmp_path)
     for view in (cache, cache.no_touch()):
-        assert isinstance(view._access, RecordingAccessor)
-        assert view.__dict__["get"] is view._access.get
+        assert isinstance(view._access, SampledAccessor)  # compiled, the test inline
+        assert view.__dict__["get"].__self__ is view._access
     getter: Callable[[str], Any] = cache.prefixed_getter("p:")
     getter("x")
     cache.set("none", None)
@@ -302,7 +303,9 @@ def test_a_sampled_recording_is_simulated_at_full_scale_sizes(
     # Sizes are the full traffic's (the sample runs at a quarter of each), the current one and
     # its double among them.
     assert {200 * 1024, 400 * 1024} <= set(result["sizes"])
-    assert result["working_set"] > 4 * 20_000
+    # The full traffic's working set is 110,064 bytes; the sample's ~37 keys (of heavy-tailed
+    # sizes) estimate 55,660 scaled by 4, where their own bytes are a quarter of that.
+    assert result["working_set"] > 40_000
 
 
 def test_a_sampled_recording_knows_the_traffics_reads(tmp_path: Path) -> None:
@@ -329,3 +332,25 @@ def test_a_sampled_recording_knows_the_traffics_reads(tmp_path: Path) -> None:
     raw = counts.hits / counts.requests  # this sample holds fewer hot-key reads than its share
     assert abs(point.hit_ratio - own) < 0.01 < abs(raw - own)
     assert abs(info["lru_curve"]["200.00K"] - own) < 0.02  # the live curve agrees
+
+
+def test_a_recording_view_opens_envelopes_and_seals_tags(tmp_path: Path) -> None:
+    """The recording paths read and write what the plain ones do: a tagged value is sealed
+    (and gone once its tag is invalidated), and a value get_or_set stored in an envelope is
+    read back out of it, each read and write noted with its stored size."""
+    cache, clock = _recorded(tmp_path)
+    assert cache.set("t", "tagged", tags=["group"]) is True
+    assert cache.get("t") == "tagged"
+
+    def slow() -> str:
+        clock.advance(0.01)  # measured computation time: stored in an XFetch envelope
+        return "computed"
+
+    assert cache.get_or_set("g", slow, 60.0) == "computed"
+    assert cache.get("g") == "computed"
+    cache.invalidate_tags("group")
+    assert cache.get("t") is None
+    cache.close()
+    trace = read_trace(_only_recording(tmp_path))
+    assert trace.ops is not None and list(trace.ops).count(SET) == 2
+    assert list(trace.ops).count(GET) == 3  # get_or_set's own read is not noted (docs)
