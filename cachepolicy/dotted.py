@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Sequence
+from typing import Final
 
 from .errors import ConfigError, did_you_mean, short_repr
 
@@ -34,7 +35,7 @@ def import_dotted(path: str, *, option: str, accepted: str, names: Sequence[str]
     ``accepted`` says in words what else the option takes (``"a registered policy name"``) and
     ``names`` lists those names: both go into the error, with the closest name suggested.
     """
-    choices = f" Valid names: {', '.join(names)}." if names else ""
+    choices = _listed(names)
     suggestion = did_you_mean(path.strip().lower(), names) if names else ""
     if not is_dotted_path(path):
         raise ConfigError(
@@ -51,3 +52,16 @@ def import_dotted(path: str, *, option: str, accepted: str, names: Sequence[str]
             f"{suggestion}",
             option=option,
         ) from exc
+
+
+#: How many names an error lists before it says how many more there are: the error stays a
+#: sentence however many policies an application registers (the closest is still suggested).
+_LISTED: Final = 12
+
+
+def _listed(names: Sequence[str]) -> str:
+    if not names:
+        return ""
+    shown = ", ".join(names[:_LISTED])
+    more = len(names) - _LISTED
+    return f" Valid names: {shown}{f' and {more} more' if more > 0 else ''}."

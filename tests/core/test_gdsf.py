@@ -203,11 +203,13 @@ def test_reads_push_no_record_and_take_no_lock(make_cache: MakeCache) -> None:
 
 
 def test_a_bigger_overwrite_lowers_the_priority_and_is_refiled(make_cache: MakeCache) -> None:
-    cache = make_cache(maxmemory="20kb", maxmemory_policy="allkeys-gdsf", eviction_mode="exact")
+    cache = make_cache(maxmemory="1mb", maxmemory_policy="allkeys-gdsf", eviction_mode="exact")
     for i in range(10):
         cache.set(f"k{i}", b"x" * 300)
         cache.get(f"k{i}")
     cache.set("k0", b"x" * 9_000)  # read twice, but now 30 times bigger: the lowest priority
+    # A budget the new key must evict for, whatever the build's per-entry overhead.
+    cache.config_set("maxmemory", cache.info()["used_memory"] + 1_000)
     cache.set("new", b"x" * 3_000)
     assert not cache.has("k0")
     assert all(cache.has(f"k{i}") for i in range(1, 10))
