@@ -6,6 +6,7 @@ store's accounting, indexes and policy structures are recounted after every sing
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -56,7 +57,13 @@ def _untraced(request: pytest.FixtureRequest) -> Iterator[None]:
     try:
         yield
     finally:
-        tracer.start()
+        with warnings.catch_warnings():
+            # A module first imported while the tracer was paused (Django's template tag
+            # libraries are imported lazily) makes start() warn that it is "already imported";
+            # warnings are errors, and an error here would leave the tracer stopped for the
+            # rest of the run (test_ci_stages.test_other_tests_stay_traced).
+            warnings.filterwarnings("ignore", message="Already imported a file")
+            tracer.start()
 
 
 def _running_coverage() -> Any:
