@@ -1,7 +1,9 @@
 """Shared fixtures: a manual clock, and a cache factory whose caches are checked after each test.
 
 Every cache made through ``make_cache`` must pass ``check() == []`` when the test ends: the
-store's accounting, indexes and policy structures are recounted after every single test.
+store's accounting, indexes and policy structures are recounted after every single test. The
+policy registry is put back as it was after every test, so a name one test registers (or
+replaces, or removes) is never seen by the next.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 import pytest
 
 from cachepolicy import Cache, ManualClock
+from cachepolicy.eviction import registry
 
 MakeCache = Callable[..., Cache]
 
@@ -38,6 +41,16 @@ def make_cache(clock: ManualClock) -> Iterator[MakeCache]:
     for cache in created:
         cache.close()
     assert all(not p for p in problems.values()), problems
+
+
+@pytest.fixture(autouse=True)
+def _registry_restored() -> Iterator[None]:
+    """Whatever a test registers, replaces or unregisters is undone when it ends."""
+    saved = dict(registry._REGISTRY)
+    yield
+    if saved != registry._REGISTRY:
+        registry._REGISTRY.clear()
+        registry._REGISTRY.update(saved)
 
 
 @pytest.fixture(autouse=True)
