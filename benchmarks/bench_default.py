@@ -30,10 +30,11 @@ Sections (``--sections``):
               ``bench_django.py`` from 1 and 4 threads (hit ratios in the JSON)
 ``core``      the core ``Cache`` (default policy and mode) beside a plain ``dict`` + ``pickle``
               loop: the floor and subject of ``bench_core.py``, run by its own code
-``beyond``    issue 20's rows: ``allkeys-wtinylfu`` and ``allkeys-lru`` with
-              ``ADMISSION: "tinylfu"``, beside ``allkeys-lru`` (sampled) and LocMemCache in the
-              same run: the write row of ``policies``, get hit, and the Zipf mix from 1 and 4
-              threads (with each cache's 4-thread / 1-thread scaling)
+``beyond``    issue 20's rows: ``allkeys-wtinylfu``, ``allkeys-lru`` with
+              ``ADMISSION: "tinylfu"`` and ``allkeys-gdsf`` (both modes), beside
+              ``allkeys-lru`` (sampled) and LocMemCache in the same run: the write row of
+              ``policies``, get hit, and the Zipf mix from 1 and 4 threads (with each
+              cache's 4-thread / 1-thread scaling)
 
 Single-threaded Django rows take turns batch by batch (``benchmarks/turns.py``), best of
 ``--repeat`` rounds; the Zipf rows alternate whole rounds; the core rows are ``bench_core``'s
@@ -131,10 +132,11 @@ KEY_ORDERS = ("sequential", "random")
 TARGET_DEFAULT_WRITE = 1.0
 TARGET_OTHER_POLICY = 0.8
 TARGETS_READS = {"get-hit": 2.5, "zipf-x1": 1.5, "zipf-x4": 2.0}
-#: Issue 20's targets for allkeys-wtinylfu (compiled build, ours / LocMemCache), its admission
-#: row's write target, and the 4-thread / 1-thread scaling of Zipf reads.
+#: Issue 20's targets for allkeys-wtinylfu (compiled build, ours / LocMemCache), the write
+#: target of its other rows (GDSF, TinyLFU admission), and the 4-thread / 1-thread scaling of
+#: Zipf reads.
 TARGETS_WTINYLFU = {"write": 1.0, "get-hit": 2.5, "zipf-x1": 1.5, "zipf-x4": 2.0}
-TARGET_ADMISSION_WRITE = 0.8
+TARGET_BEYOND_WRITE = 0.8
 TARGET_READ_SCALING = 0.9
 TARGETS_CORE = {"get-hit": 0.7, "get-miss": None, "set": 0.6, "set-evict": 0.5}
 
@@ -146,7 +148,8 @@ SECTIONS = {
     "(100-byte bytes, TIMEOUT 300, sequential keys)",
     "reads": "Default configuration: reads and the cache-aside mix",
     "core": "Core API beside a plain dict + pickle loop",
-    "beyond": "allkeys-wtinylfu and TinyLFU admission beside allkeys-lru and LocMemCache",
+    "beyond": "allkeys-wtinylfu, allkeys-gdsf and TinyLFU admission beside allkeys-lru and "
+    "LocMemCache",
 }
 
 
@@ -205,6 +208,8 @@ BEYOND = (
     Config(policy="allkeys-lru", mode="sampled"),
     Config(policy="allkeys-wtinylfu", mode="sampled"),
     Config(policy="allkeys-lru", mode="sampled", admission="tinylfu"),
+    Config(policy="allkeys-gdsf", mode="sampled"),
+    Config(policy="allkeys-gdsf", mode="exact"),
 )
 
 
@@ -447,8 +452,8 @@ def beyond_rows(plan: Plan, log: Log) -> list[Row]:
         target = (
             TARGETS_WTINYLFU["write"]
             if config.policy == "allkeys-wtinylfu"
-            else TARGET_ADMISSION_WRITE
-            if config.admission
+            else TARGET_BEYOND_WRITE
+            if config is not BEYOND[0]
             else None
         )
         rows.append(

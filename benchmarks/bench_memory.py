@@ -218,6 +218,9 @@ SCENARIOS: tuple[Scenario, ...] = (
     Scenario(policy="allkeys-wtinylfu"),
     Scenario(policy="allkeys-wtinylfu", ttl="mixed"),
     Scenario(admission="tinylfu"),
+    Scenario(policy="allkeys-gdsf"),
+    Scenario(policy="allkeys-gdsf", mode="exact"),
+    Scenario(policy="allkeys-gdsf", ttl="mixed"),
 )
 
 

@@ -107,11 +107,12 @@ def test_bench_default_quick_then_compare_builds(tmp_path: Path) -> None:
     assert report["environment"]["build"] in ("pure", "compiled")
     rows = {row["id"]: row for row in report["rows"]}
     # 8 write rows, 9 evicting policies x 2 modes, get hit + 2 Zipf mixes, 4 core operations,
-    # and the beyond section: 3 caches x (write, get hit, Zipf from 1 and 4 threads).
-    assert len(rows) == 8 + 18 + 3 + 4 + 3 * 4
+    # and the beyond section: 5 caches x (write, get hit, Zipf from 1 and 4 threads).
+    assert len(rows) == 8 + 18 + 3 + 4 + 5 * 4
     assert "beyond/write/policy-allkeys-wtinylfu-sampled" in rows or any(
         row_id.startswith("beyond/write/") and "wtinylfu" in row_id for row_id in rows
     )
+    assert any(row_id.startswith("beyond/write/") and "gdsf-exact" in row_id for row_id in rows)
     assert "write/default/default/dict/no-ttl/random" in rows
     assert "policies/volatile-ttl/exact/bytes-100/ttl-300/sequential" in rows
     assert not any("noeviction" in row_id for row_id in rows)
