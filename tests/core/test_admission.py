@@ -176,3 +176,46 @@ def test_glimpse_trace_gains_from_admission() -> None:
         cache.close()
     assert 0.13 < ratios["none"] < 0.17
     assert ratios["tinylfu"] > 0.40
+
+
+def _recency_stream(cache: Cache, keys: int) -> list[bool]:
+    """Each key asked for three times in a row, then never again (get, set on a miss)."""
+    hits = []
+    for i in range(keys):
+        for _ in range(3):
+            found = cache.get(f"k{i}") is not None
+            if not found:
+                cache.set(f"k{i}", 1)
+            hits.append(found)
+    return hits
+
+
+def test_admission_learns_to_let_recency_traffic_in(make_cache: MakeCache) -> None:
+    """TinyLFU alone refuses each newcomer (its victim was asked for as often), so keys read
+    three times in a row miss nearly always; the climber raises the bypass sample by sample
+    until the cache does what LRU does (2 hits in 3)."""
+    cache = make_cache(maxmemory=0, max_entries=100, admission="tinylfu", databases=1)
+    policy = cache.store.policy
+    assert isinstance(policy, TinyLFUAdmission) and policy.bypass == 0.0
+    hits = _recency_stream(cache, 10_000)
+    assert sum(hits[:3000]) / 3000 < 0.2  # the first samples: TinyLFU as published
+    assert policy.bypass == 1.0 and policy.climber.samples >= 20
+    assert sum(hits[-6000:]) / 6000 == pytest.approx(2 / 3)
+    cache.flushall()
+    assert policy.bypass == 0.0 and policy.climber.samples == 0  # reset with the policy
+
+
+def test_a_scan_does_not_teach_admission_to_let_keys_in(make_cache: MakeCache) -> None:
+    """A scan lowers the hit ratio whatever admission does: the climber's first sample is its
+    baseline, and a fall after it turns it back, so the bypass stays at 0."""
+    cache = make_cache(maxmemory=0, max_entries=100, admission="tinylfu")
+    policy = cache.store.policy
+    assert isinstance(policy, TinyLFUAdmission)
+    for _ in range(5):
+        for i in range(80):
+            if cache.get(f"hot{i}") is None:
+                cache.set(f"hot{i}", 1)
+    for i in range(20_000):
+        if cache.get(f"scan{i}") is None:
+            cache.set(f"scan{i}", 1)
+    assert policy.climber.samples >= 15 and policy.bypass == 0.0
