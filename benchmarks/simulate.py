@@ -151,6 +151,7 @@ def simulate_cache(
     samples: int = 5,
     rate: float = 1000.0,
     seed: int = 1,
+    admission: str = "none",
 ) -> int:
     """Hits of the real ``cachepolicy.Cache`` over ``keys`` (get, then set on a miss): the
     shipped simulator's engine replay (:func:`cachepolicy.simulate.replay_engine`)."""
@@ -161,7 +162,7 @@ def simulate_cache(
         eviction_mode=mode,
         seed=seed,
         rate=rate,
-        options={"maxmemory_samples": samples},
+        options={"maxmemory_samples": samples, "admission": admission},
     ).hits
 
 
@@ -280,6 +281,7 @@ class Row:
     mode: str = "sampled"
     samples: int = 5
     rate: float | None = None  # None: the run's --rate
+    admission: str = "none"
 
 
 def rows_for(rates: Sequence[float]) -> list[Row]:
@@ -300,6 +302,16 @@ def rows_for(rates: Sequence[float]) -> list[Row]:
         Row("allkeys-lfu sampled s=5", "cache", "allkeys-lfu", samples=5),
         Row("cachetools LFUCache", "cachetools-lfu"),
         Row("allkeys-random", "cache", "allkeys-random"),
+        # Beyond Redis (issue 20): entry-count bound, so GDSF is LFU with dynamic aging.
+        Row("allkeys-wtinylfu", "cache", "allkeys-wtinylfu"),
+        Row(
+            "allkeys-lru sampled s=5 + admission tinylfu",
+            "cache",
+            "allkeys-lru",
+            admission="tinylfu",
+        ),
+        Row("allkeys-gdsf exact", "cache", "allkeys-gdsf", "exact"),
+        Row("allkeys-gdsf sampled s=5", "cache", "allkeys-gdsf"),
     ]
     return rows
 
@@ -334,6 +346,7 @@ def _run_job(job: tuple[str, int, Row, float, int]) -> tuple[str, int, str, int,
             samples=row.samples,
             rate=row.rate or rate,
             seed=seed,
+            admission=row.admission,
         )
     return trace, capacity, row.label, hits, time.perf_counter() - started
 
