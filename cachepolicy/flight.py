@@ -63,10 +63,12 @@ __all__ = [
     "check_callable",
     "compute_once",
     "drop_if_same",
+    "freshness",
     "judge",
     "lease",
     "on_hit",
     "on_judged",
+    "seal_for",
     "timeout_error",
     "unsealed",
 ]
@@ -471,6 +473,12 @@ def judge(
     slower paths :func:`on_judged` takes. Nothing is built for the usual answer, SERVE."""
     if envelope.tags and not tags.current(envelope.tags):
         return INVALIDATED
+    return freshness(envelope, now, settings, table.rng)
+
+
+def freshness(envelope: Envelope, now: float, settings: StampedeSettings, rng: Random) -> int:
+    """:func:`judge` once the tags are known current (both tiers): SERVE, RECOMPUTE (a stale
+    copy and no grace wanted), REFRESH_STALE or REFRESH_EARLY (drawn from ``rng``)."""
     if envelope.stale(now):
         # A copy kept for another view's grace period, when this one wants fresh values.
         return REFRESH_STALE if settings.grace else RECOMPUTE
@@ -480,7 +488,7 @@ def judge(
     if (
         beta is not None
         and envelope.delta > 0
-        and now - envelope.delta * beta * math.log(1.0 - table.rng.random()) >= envelope.expiry
+        and now - envelope.delta * beta * math.log(1.0 - rng.random()) >= envelope.expiry
     ):
         return REFRESH_EARLY
     return SERVE
@@ -772,10 +780,21 @@ async def _await_landing(
 def _sealed(
     steps: Steps, payload: bytes, delta: float, stamps: TagStamps
 ) -> tuple[bytes, float | None]:
-    """The bytes to store and the engine TTL: an envelope (computation time, freshness
-    deadline, tag generations) and the TTL plus the grace period when early refresh or
-    serve-stale applies; the plain bytes when nothing does."""
-    ttl, settings = steps.ttl, steps.settings
+    return seal_for(payload, steps.ttl, steps.settings, delta, stamps, steps.time())
+
+
+def seal_for(
+    payload: bytes,
+    ttl: float | None,
+    settings: StampedeSettings,
+    delta: float,
+    stamps: TagStamps,
+    now: float,
+) -> tuple[bytes, float | None]:
+    """The bytes to store for a computed value and the store's TTL (both tiers): an envelope
+    (computation time, freshness deadline ``now + ttl``, tag generations) and the TTL plus
+    the grace period when early refresh or serve-stale applies; the plain bytes when nothing
+    does."""
     timed = ttl is not None and 0 < ttl < math.inf
     beta = settings.beta
     early = beta is not None and delta * beta >= XFETCH_MIN_SCALE
@@ -785,4 +804,4 @@ def _sealed(
         return seal(payload, None, 0.0, stamps), ttl
     assert ttl is not None
     grace = settings.grace
-    return seal(payload, steps.time() + ttl, delta, stamps, kept=bool(grace)), ttl + grace
+    return seal(payload, now + ttl, delta, stamps, kept=bool(grace)), ttl + grace
