@@ -5,6 +5,7 @@ in-process backends' tag API. On the private standalone server."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import threading
 from random import Random
 from typing import Any
@@ -78,7 +79,7 @@ def test_xfetch_refreshes_about_once_per_expiry_window(url: str, prefix: str) ->
     for _ in range(2000):  # 200 s of reads
         clock.now += 0.1
         get_or_set(client, prefix + "k", query, 20, settings)
-    gaps = [b - a for a, b in zip(computed, computed[1:], strict=False)]
+    gaps = [b - a for a, b in itertools.pairwise(computed)]
     assert 11 <= len(gaps) <= 17  # 230 s of fake time (200 of reads, 2 per computation)
     assert all(12 < gap <= 22 for gap in gaps), gaps  # early, never after expiry (22 = 20 + 2)
     assert 14 < sum(gaps) / len(gaps) < 18
