@@ -183,7 +183,7 @@ def run(
         start.wait()
         while not stop.is_set():
             began = time.perf_counter()
-            tokens_seen.add(get_or_set("hot", compute, ttl))  # TIMEOUT would int() it
+            tokens_seen.add(get_or_set("hot-threads", compute, ttl))  # TIMEOUT would int() it
             mine.append(time.perf_counter() - began)
             stop.wait(think_s)
 
@@ -235,9 +235,9 @@ def run_tasks(
         while not stop.is_set():
             began = time.perf_counter()
             if awaiting:
-                token = await cache.aget_or_set("hot", compute, ttl)
+                token = await cache.aget_or_set("hot-tasks", compute, ttl)
             else:
-                token = await django_aget_or_set(cache, "hot")
+                token = await django_aget_or_set(cache, "hot-tasks")
             latencies.append(time.perf_counter() - began)
             seen.add(token)
             await asyncio.sleep(think_s)

@@ -108,6 +108,18 @@ class _Call:
         return freshness(entry, client.clock(), self.settings, client.rng)
 
 
+def _refreshed_meanwhile(
+    judged: Envelope, current: Envelope | None, client: RedisClient | AsyncRedisClient
+) -> bool:
+    """Whether another caller refreshed the key between our read and our lock (its holder
+    released it just before we took it): then ``current`` is served, not computed again."""
+    return (
+        current is not None
+        and current.expiry != judged.expiry
+        and not current.stale(client.clock())
+    )
+
+
 def _failed_refresh(call: _Call, stale: bool) -> None:
     logger.warning(
         "Refreshing key %s raised; serving its %s copy.",
@@ -172,6 +184,9 @@ def _refresh(client: RedisClient, call: _Call, entry: Envelope, stale: bool) -> 
     refresh that raises) get the stored copy."""
     with _locked(client, call) as held:
         if held:
+            current = client.entry(call.key)
+            if _refreshed_meanwhile(entry, current, client):
+                return client.codec.loads(current.payload)  # type: ignore[union-attr]
             try:
                 return _compute_and_store(client, call)
             except Exception:
@@ -262,6 +277,9 @@ async def aget_or_set(
 async def _arefresh(client: AsyncRedisClient, call: _Call, entry: Envelope, stale: bool) -> Any:
     async with _alocked(client, call) as held:
         if held:
+            current = await client.entry(call.key)
+            if _refreshed_meanwhile(entry, current, client):
+                return client.codec.loads(current.payload)  # type: ignore[union-attr]
             try:
                 return await _acompute_and_store(client, call)
             except Exception:

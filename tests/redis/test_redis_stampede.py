@@ -205,3 +205,20 @@ def test_flasks_redis_backend_has_the_tag_api(url: str, prefix: str) -> None:
     assert backend.get("a") is None
     with pytest.raises(TagError):
         backend.set("profile", "x", 300, tags=[3])
+
+
+def test_a_refresh_done_meanwhile_is_served_not_repeated(url: str, prefix: str) -> None:
+    """A caller that judged a copy stale, then took the lock just after another caller's
+    refresh released it, serves that refresh instead of computing again."""
+    from cachepolicy.redis.flight import _Call, _refresh
+
+    client, clock = make_client(url, prefix)
+    settings = StampedeSettings(beta=None, grace=30)
+    key = prefix + "k"
+    get_or_set(client, key, lambda: "old", 10, settings)
+    clock.now += 15
+    judged = client.entry(key)  # stale, as this caller read it
+    assert judged is not None and judged.stale(clock.now)
+    assert get_or_set(client, key, lambda: "refreshed", 10, settings) == "refreshed"  # another
+    call = _Call(key, lambda: pytest.fail("computed twice"), 10, settings, None, None)
+    assert _refresh(client, call, judged, stale=True) == "refreshed"
