@@ -67,6 +67,8 @@ LOCK_SUFFIX: Final = ":cachepolicy-lock"
 #: How often a waiting caller looks for the value, in seconds: a tenth of a typical 100 ms
 #: computation, and at most a few hundred round trips per second per waiting process.
 POLL: Final = 0.01
+# The settings of a call that gives none (immutable: one instance serves every call).
+_DEFAULT_SETTINGS: Final = StampedeSettings()
 
 
 def release(client: RedisClient, lock: str, token: str) -> bool:
@@ -98,7 +100,7 @@ class _Call:
         check_callable(compute, key)
         self.names = tag_names(tags)
         self.key, self.compute, self.ttl = key, compute, ttl
-        self.settings = settings if settings is not None else StampedeSettings()
+        self.settings = settings if settings is not None else _DEFAULT_SETTINGS
         self.lock = key + LOCK_SUFFIX
         timeout = lock_timeout if lock_timeout is not None else self.settings.wait
         self.lock_ms = max(1, int(timeout * 1000))

@@ -252,3 +252,36 @@ def test_a_read_never_returns_a_value_invalidated_after_it_was_written(
             found = client.get_many([key])
             assert allowed(name, found.get(key)), (op, name)
     client.remote.delete(*client.remote.keys(prefix + "*") or [prefix])
+
+
+def test_the_django_near_cache_drops_invalidated_entries_sync_and_async(
+    location: str, prefix: str
+) -> None:
+    """Django's RedisPolicyCache with NEAR_CACHE (standalone and cluster): an invalidation by
+    another client of the server reaches both the sync and the async near cache."""
+    from django_cachepolicy.redis_backend import RedisPolicyCache
+
+    from cachepolicy.redis.two_tier import close_near_caches
+
+    options = {"EVENTS": (), "NEAR_CACHE": {"MAXMEMORY": "1mb"}, "NEAR_CACHE_STALENESS": 0.05}
+    cache = RedisPolicyCache(location, {"KEY_PREFIX": prefix, "OPTIONS": options})
+    other = make_client(location, f"{prefix}:")  # the tag prefix Django's key function makes
+    try:
+        cache.set("k", "v", 300, tags=["t"])
+        assert cache.get("k") == "v" and cache.get("k") == "v"
+        other.invalidate_tags("t")  # not through this process's near cache
+        wait_until(lambda: cache.get("k") is None, "the sync near cache to drop it")
+
+        async def scenario() -> None:
+            await cache.aset("a", "A", 300, tags=["u"])
+            assert await cache.aget("a") == "A" and await cache.aget("a") == "A"
+            other.invalidate_tags("u")
+            for _ in range(5000):
+                if await cache.aget("a") is None:
+                    return
+                await asyncio.sleep(0.001)
+            raise AssertionError("the async near cache served an invalidated entry")
+
+        asyncio.run(scenario())
+    finally:
+        close_near_caches()
