@@ -26,9 +26,15 @@ prefix of their own that is deleted afterwards (nothing else on the server is to
 Targets (issue 22): at most 1.05 computations per expiry with protection, p99 below the
 computation time with XFetch or serve-stale.
 
-Run: ``flock /tmp/bench.lock python benchmarks/bench_herd.py --seconds 5`` (``--json``,
-``--output FILE``). The configurations run one after the other, not interleaved: the sleeping
-computation dominates, so machine speed matters little.
+With ``--tasks N`` each configuration is run a second time with N asyncio tasks in one event
+loop calling ``aget_or_set`` with an ``async def`` computation (Django's own backends store a
+coroutine there, so for them the bench awaits it between ``aget`` and ``aadd``, as
+``BaseCache.aget_or_set`` would for a value). The Redis rows add ``RedisPolicyCache`` with
+XFetch and with serve-stale.
+
+Run: ``flock /tmp/bench.lock python benchmarks/bench_herd.py --seconds 5`` (``--tasks 32``,
+``--json``, ``--output FILE``). The configurations run one after the other, not interleaved:
+the sleeping computation dominates, so machine speed matters little.
 """
 
 from __future__ import annotations
@@ -107,9 +113,29 @@ REDIS_CONFIGURATIONS: dict[str, tuple[str, dict[str, Any]]] = {
     ),
     "redis_policy": (
         "RedisPolicyCache single flight (lock in Redis)",
-        {"BACKEND": "django_cachepolicy.RedisPolicyCache", "OPTIONS": {"EVENTS": ()}},
+        {
+            "BACKEND": "django_cachepolicy.RedisPolicyCache",
+            "OPTIONS": {"EVENTS": (), "XFETCH_BETA": None},
+        },
+    ),
+    "redis_xfetch": (
+        "RedisPolicyCache single flight + XFetch (beta 1)",
+        {
+            "BACKEND": "django_cachepolicy.RedisPolicyCache",
+            "OPTIONS": {"EVENTS": (), "XFETCH_BETA": 1.0},
+        },
+    ),
+    "redis_stale": (
+        "RedisPolicyCache single flight + serve-stale",
+        {
+            "BACKEND": "django_cachepolicy.RedisPolicyCache",
+            "OPTIONS": {"EVENTS": (), "XFETCH_BETA": None, "STALE_GRACE": 5},
+        },
     ),
 }
+#: Backends whose ``aget_or_set`` awaits an ``async def`` computation (Django's own stores
+#: the coroutine: for them the bench awaits it in BaseCache's steps, aget / aadd / aget).
+_AWAITING = ("django_cachepolicy.PolicyCache", "django_cachepolicy.RedisPolicyCache")
 
 
 def configure(redis_url: str | None, prefix: str) -> None:
@@ -157,7 +183,7 @@ def run(
         start.wait()
         while not stop.is_set():
             began = time.perf_counter()
-            tokens_seen.add(get_or_set("hot", compute, ttl))  # TIMEOUT would int() it
+            tokens_seen.add(get_or_set("hot-threads", compute, ttl))  # TIMEOUT would int() it
             mine.append(time.perf_counter() - began)
             stop.wait(think_s)
 
@@ -169,19 +195,82 @@ def run(
     stop.set()
     for worker in workers:
         worker.join()
-    all_latencies = sorted(itertools.chain.from_iterable(latencies))
+    all_latencies = list(itertools.chain.from_iterable(latencies))
+    return _row(CONFIGURATIONS[alias][0], computed, seen, all_latencies, compute_s)
+
+
+def run_tasks(
+    alias: str, tasks: int, seconds: float, compute_s: float, think_s: float, ttl: float
+) -> Row:
+    """:func:`run` with ``tasks`` asyncio tasks in one event loop calling ``aget_or_set``
+    with an ``async def`` computation (``asyncio.sleep``)."""
+    import asyncio
+
+    from django.core.cache import caches
+
+    tokens = itertools.count(1)
+    computed: list[int] = []
+    latencies: list[float] = []
+    seen: set[int] = set()
+    missing = object()
+
+    async def compute() -> int:
+        await asyncio.sleep(compute_s)  # the slow query
+        token = next(tokens)
+        computed.append(token)
+        return token
+
+    async def django_aget_or_set(cache: Any, key: str) -> Any:
+        # BaseCache.aget_or_set's steps, with the computation awaited.
+        value = await cache.aget(key, missing)
+        if value is missing:
+            value = await compute()
+            await cache.aadd(key, value, ttl)
+            return await cache.aget(key, value)
+        return value
+
+    async def reader(stop: asyncio.Event) -> None:
+        cache = caches[alias]
+        awaiting = settings.CACHES[alias]["BACKEND"] in _AWAITING
+        while not stop.is_set():
+            began = time.perf_counter()
+            if awaiting:
+                token = await cache.aget_or_set("hot-tasks", compute, ttl)
+            else:
+                token = await django_aget_or_set(cache, "hot-tasks")
+            latencies.append(time.perf_counter() - began)
+            seen.add(token)
+            await asyncio.sleep(think_s)
+
+    async def herd() -> None:
+        stop = asyncio.Event()
+        readers = [asyncio.create_task(reader(stop)) for _ in range(tasks)]
+        await asyncio.sleep(seconds)
+        stop.set()
+        await asyncio.gather(*readers)
+
+    asyncio.run(herd())
+    return _row(
+        f"{CONFIGURATIONS[alias][0]}, {tasks} tasks", computed, [seen], latencies, compute_s
+    )
+
+
+def _row(
+    name: str, computed: list[int], seen: list[set[int]], latencies: list[float], compute_s: float
+) -> Row:
+    ordered = sorted(latencies)
     expiries = len(set().union(*seen))
     return Row(
-        configuration=CONFIGURATIONS[alias][0],
+        configuration=name,
         computations=len(computed),
         expiries=expiries,
         per_expiry=round(len(computed) / max(expiries, 1), 2),
-        p50_ms=round(percentile(all_latencies, 0.50) * 1000, 2),
-        p99_ms=round(percentile(all_latencies, 0.99) * 1000, 2),
-        p999_ms=round(percentile(all_latencies, 0.999) * 1000, 2),
-        max_ms=round(all_latencies[-1] * 1000 if all_latencies else 0.0, 2),
-        stalled=sum(1 for latency in all_latencies if latency >= compute_s / 2),
-        calls=len(all_latencies),
+        p50_ms=round(percentile(ordered, 0.50) * 1000, 2),
+        p99_ms=round(percentile(ordered, 0.99) * 1000, 2),
+        p999_ms=round(percentile(ordered, 0.999) * 1000, 2),
+        max_ms=round(ordered[-1] * 1000 if ordered else 0.0, 2),
+        stalled=sum(1 for latency in ordered if latency >= compute_s / 2),
+        calls=len(ordered),
     )
 
 
@@ -216,6 +305,9 @@ def table(rows: list[Row], args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="A herd on one expiring key: get_or_set.")
     parser.add_argument("--threads", type=int, default=32)
+    parser.add_argument(
+        "--tasks", type=int, default=0, help="also run each configuration with N asyncio tasks"
+    )
     parser.add_argument("--compute-ms", type=float, default=50.0)
     parser.add_argument("--ttl", type=float, default=1.0, help="TIMEOUT of the hot key, seconds")
     parser.add_argument("--think-ms", type=float, default=1.0, help="pause between requests")
@@ -229,18 +321,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     prefix = f"bench-herd-{os.getpid()}"
     configure(args.redis, prefix)
+    timing = (args.seconds, args.compute_ms / 1000, args.think_ms / 1000, args.ttl)
     try:
-        rows = [
-            run(
-                alias,
-                args.threads,
-                args.seconds,
-                args.compute_ms / 1000,
-                args.think_ms / 1000,
-                args.ttl,
-            )
-            for alias in (args.only or CONFIGURATIONS)
-        ]
+        rows = []
+        for alias in args.only or CONFIGURATIONS:
+            rows.append(run(alias, args.threads, *timing))
+            if args.tasks:
+                rows.append(run_tasks(alias, args.tasks, *timing))
     finally:
         if args.redis:
             _delete_prefixed(args.redis, prefix)

@@ -60,13 +60,17 @@ __all__ = [
     "StampedeSettings",
     "Steps",
     "acompute_once",
+    "aon_judged",
     "check_callable",
     "compute_once",
     "drop_if_same",
+    "freshness",
     "judge",
     "lease",
     "on_hit",
     "on_judged",
+    "read_verdict",
+    "seal_for",
     "timeout_error",
     "unsealed",
 ]
@@ -471,6 +475,12 @@ def judge(
     slower paths :func:`on_judged` takes. Nothing is built for the usual answer, SERVE."""
     if envelope.tags and not tags.current(envelope.tags):
         return INVALIDATED
+    return freshness(envelope, now, settings, table.rng)
+
+
+def freshness(envelope: Envelope, now: float, settings: StampedeSettings, rng: Random) -> int:
+    """:func:`judge` once the tags are known current (both tiers): SERVE, RECOMPUTE (a stale
+    copy and no grace wanted), REFRESH_STALE or REFRESH_EARLY (drawn from ``rng``)."""
     if envelope.stale(now):
         # A copy kept for another view's grace period, when this one wants fresh values.
         return REFRESH_STALE if settings.grace else RECOMPUTE
@@ -480,10 +490,24 @@ def judge(
     if (
         beta is not None
         and envelope.delta > 0
-        and now - envelope.delta * beta * math.log(1.0 - table.rng.random()) >= envelope.expiry
+        and now - envelope.delta * beta * math.log(1.0 - rng.random()) >= envelope.expiry
     ):
         return REFRESH_EARLY
     return SERVE
+
+
+def read_verdict(
+    payload: bytes, now: float, settings: StampedeSettings, table: FlightTable, tags: TagTable
+) -> tuple[int, Envelope | None]:
+    """What ``get_or_set`` (sync or async) does with the stored ``payload`` it read: SERVE
+    with no envelope (a plain value: serve ``payload``), SERVE with the envelope (serve its
+    value), or a slower path for :func:`on_judged` / :func:`aon_judged`."""
+    if not payload or payload[0]:  # a plain pickle: nothing to judge
+        return SERVE, None
+    envelope = open_envelope(payload)
+    if envelope is None:  # a serializer's output that starts with 0x00
+        return SERVE, None
+    return judge(envelope, now, settings, table, tags), envelope
 
 
 def on_judged(
@@ -621,33 +645,60 @@ def _refresh(steps: Steps, compute: Callable[[], Any], envelope: Envelope, stale
     """Recompute a key that is still served (early refresh, or a stale copy in its grace
     period): the first caller computes, every other caller meanwhile gets the stored copy.
     A refresh that raises is logged and the stored copy served (stale-if-error)."""
-    table = steps.table
-    flight = table.lead(steps.db, steps.key)
-    if flight is None:  # someone is refreshing it already
-        if stale:
-            table.count("stampede_stale_served")
-            table.emit("stale_served", steps.db, steps.key)
+    flight = _refresh_lead(steps, stale)
+    if flight is None:
         return steps.loads(envelope.payload)
-    flight.failed = True
     try:
         value, payload, refusal = _compute_and_store(steps, compute)
     except Exception:
-        logger.warning(
-            "Refreshing key %s raised; serving its %s copy.",
-            short_repr(steps.key),
-            "stale" if stale else "current",
-            exc_info=True,
-        )
-        if stale:
-            table.count("stampede_stale_served")
-            table.emit("stale_served", steps.db, steps.key)
-        return steps.loads(envelope.payload)
+        return _refresh_failed(steps, envelope, stale)
     finally:
-        table.land(steps.db, steps.key, flight)
+        steps.table.land(steps.db, steps.key, flight)
+    return _refreshed(steps, flight, (value, payload, refusal), stale)
+
+
+def _refresh_lead(steps: Steps, stale: bool) -> _Flight | None:
+    """The refresh flight this caller leads, or None (someone refreshes it already: the
+    stored copy is served, counted when stale)."""
+    flight = steps.table.lead(steps.db, steps.key)
+    if flight is None:
+        if stale:
+            _served_stale(steps)
+        return None
+    flight.failed = True
+    return flight
+
+
+def _served_stale(steps: Steps) -> None:
+    steps.table.count("stampede_stale_served")
+    steps.table.emit("stale_served", steps.db, steps.key)
+
+
+def _refresh_failed(steps: Steps, envelope: Envelope, stale: bool) -> Any:
+    """A refresh raised (inside an ``except``): logged, the stored copy served."""
+    logger.warning(
+        "Refreshing key %s raised; serving its %s copy.",
+        short_repr(steps.key),
+        "stale" if stale else "current",
+        exc_info=True,
+    )
+    if stale:
+        _served_stale(steps)
+    return steps.loads(envelope.payload)
+
+
+def _refreshed(
+    steps: Steps,
+    flight: _Flight,
+    outcome: tuple[Any, bytes | None, Exception | None],
+    stale: bool,
+) -> Any:
+    """Publish a refresh's outcome; the value (a store refusal is logged, not raised)."""
+    value, payload, refusal = outcome
     flight.value, flight.payload, flight.failed = value, payload, False
     if not stale:
-        table.count("stampede_early_refreshes")
-        table.emit("refreshed_early", steps.db, steps.key)
+        steps.table.count("stampede_early_refreshes")
+        steps.table.emit("refreshed_early", steps.db, steps.key)
     if refusal is not None:
         logger.warning("Refreshed key %s could not be stored: %s", short_repr(steps.key), refusal)
     return value
@@ -722,6 +773,28 @@ async def acompute_once(steps: Steps, compute: Callable[[], Any]) -> Any:
         return steps.loads(_value_bytes(flight.payload))
 
 
+async def aon_judged(
+    steps: Steps, compute: Callable[[], Any], payload: bytes, envelope: Envelope, verdict: int
+) -> Any:
+    """:func:`on_judged` for asyncio tasks: early refresh and serve-stale included."""
+    if verdict == INVALIDATED:
+        steps.tags.count_invalidated_read()
+        steps.drop(payload)
+    if verdict in (INVALIDATED, RECOMPUTE):
+        return await acompute_once(steps, compute)
+    stale = verdict == REFRESH_STALE
+    flight = _refresh_lead(steps, stale)
+    if flight is None:
+        return steps.loads(envelope.payload)
+    try:
+        outcome = await _acompute_and_store(steps, compute)
+    except Exception:
+        return _refresh_failed(steps, envelope, stale)
+    finally:
+        steps.table.land(steps.db, steps.key, flight)
+    return _refreshed(steps, flight, outcome, stale)
+
+
 async def _alead(steps: Steps, flight: _Flight, compute: Callable[[], Any]) -> Any:
     flight.failed = True
     try:
@@ -772,10 +845,21 @@ async def _await_landing(
 def _sealed(
     steps: Steps, payload: bytes, delta: float, stamps: TagStamps
 ) -> tuple[bytes, float | None]:
-    """The bytes to store and the engine TTL: an envelope (computation time, freshness
-    deadline, tag generations) and the TTL plus the grace period when early refresh or
-    serve-stale applies; the plain bytes when nothing does."""
-    ttl, settings = steps.ttl, steps.settings
+    return seal_for(payload, steps.ttl, steps.settings, delta, stamps, steps.time())
+
+
+def seal_for(
+    payload: bytes,
+    ttl: float | None,
+    settings: StampedeSettings,
+    delta: float,
+    stamps: TagStamps,
+    now: float,
+) -> tuple[bytes, float | None]:
+    """The bytes to store for a computed value and the store's TTL (both tiers): an envelope
+    (computation time, freshness deadline ``now + ttl``, tag generations) and the TTL plus
+    the grace period when early refresh or serve-stale applies; the plain bytes when nothing
+    does."""
     timed = ttl is not None and 0 < ttl < math.inf
     beta = settings.beta
     early = beta is not None and delta * beta >= XFETCH_MIN_SCALE
@@ -785,4 +869,4 @@ def _sealed(
         return seal(payload, None, 0.0, stamps), ttl
     assert ttl is not None
     grace = settings.grace
-    return seal(payload, steps.time() + ttl, delta, stamps, kept=bool(grace)), ttl + grace
+    return seal(payload, now + ttl, delta, stamps, kept=bool(grace)), ttl + grace

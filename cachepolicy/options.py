@@ -661,6 +661,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "caller is computing waits for that value; longer waits spare the backend, shorter "
         "ones bound a request behind a hung computation.",
         accepts="Use a number of seconds greater than 0 and at most 86400 (a day).",
+        applies_to=_BOTH,
     ),
     _row(
         "stampede_on_timeout",
@@ -671,6 +672,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         meaning="What a caller does when stampede_wait runs out: compute the value itself "
         "(one more computation) or raise cachepolicy.errors.ComputeTimeoutError.",
         accepts="Use 'compute' or 'raise'.",
+        applies_to=_BOTH,
     ),
     _row(
         "xfetch_beta",
@@ -684,6 +686,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "beta; None turns it off.",
         accepts="Use a number greater than 0 and at most 100 (1.0 is the paper's), or None to "
         "turn early refresh off.",
+        applies_to=_BOTH,
     ),
     _row(
         "stale_grace",
@@ -695,6 +698,7 @@ OPTIONS: Final[tuple[Option, ...]] = (
         "give it to get_or_set callers while one of them recomputes it (never to plain get); "
         "0 = off. The stale copy uses memory for the grace period.",
         accepts="Use a number of seconds from 0 (off) to 31536000 (a year).",
+        applies_to=_BOTH,
     ),
     _row(
         "clock",

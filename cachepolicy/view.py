@@ -32,7 +32,7 @@ from ._core.engine import NX, XX
 from ._core.entry import RELEASED
 from .clock import Clock
 from .config import CacheConfig
-from .envelope import open_envelope
+from .envelope import Envelope, open_envelope
 from .errors import OutOfMemoryError, ValueTooLargeError, short_repr
 from .events import Subscriber
 from .flight import (
@@ -43,11 +43,13 @@ from .flight import (
     StampedeSettings,
     Steps,
     acompute_once,
+    aon_judged,
     check_callable,
     compute_once,
     drop_if_same,
     judge,
     on_judged,
+    read_verdict,
     unsealed,
 )
 from .recorder import DELETE, EXPIRE, NO_TTL, SET, TOUCH
@@ -334,18 +336,19 @@ class Cache:
         payload = self._engine.get(self.db, key, self._touch)
         if payload is None:
             return compute_once(self._steps(key, ttl, stampede, codec, tag_names), compute)
-        if not payload or payload[0]:  # a plain value: nothing to refresh
-            return codec.loads(payload)
-        envelope = open_envelope(payload)
-        if envelope is None:  # a serializer's output that starts with 0x00
-            return codec.loads(payload)
-        settings = stampede if stampede is not None else self.stampede
-        store = self.store
-        verdict = judge(envelope, self._engine.time(), settings, store.flights, store.tags)
-        if verdict == SERVE:
-            return codec.loads(envelope.payload)
+        verdict, envelope = self._read_verdict(payload, stampede)
+        if envelope is None or verdict == SERVE:
+            return codec.loads(payload if envelope is None else envelope.payload)
         steps = self._steps(key, ttl, stampede, codec, tag_names)
         return on_judged(steps, compute, payload, envelope, verdict)
+
+    def _read_verdict(
+        self, payload: bytes, stampede: StampedeSettings | None
+    ) -> tuple[int, Envelope | None]:
+        """:func:`cachepolicy.flight.read_verdict` on this view's store and settings."""
+        settings = stampede if stampede is not None else self.stampede
+        store = self.store
+        return read_verdict(payload, self._engine.time(), settings, store.flights, store.tags)
 
     async def aget_or_set(
         self,
@@ -359,8 +362,8 @@ class Cache:
     ) -> Any:
         """:meth:`get_or_set` for asyncio: ``compute`` may be an ``async def`` function, and a
         task that waits for another caller's computation (a task or a thread) is suspended, not
-        blocking its loop. Single flight and tags as in :meth:`get_or_set`; early refresh and
-        serve-stale are the sync method's only (here a stale copy is a miss)."""
+        blocking its loop. Single flight, early refresh, serve-stale and tags as in
+        :meth:`get_or_set`."""
         if type(key) is not str:
             key = exact_key(key)
         if not callable(compute):  # untyped callers pass anything
@@ -369,14 +372,13 @@ class Cache:
         payload = self._engine.get(self.db, key, self._touch)
         if codec is None:
             codec = self._codec
-        if payload is not None and payload[0]:
-            return codec.loads(payload)
+        if payload is None:
+            return await acompute_once(self._steps(key, ttl, stampede, codec, tag_names), compute)
+        verdict, envelope = self._read_verdict(payload, stampede)
+        if envelope is None or verdict == SERVE:
+            return codec.loads(payload if envelope is None else envelope.payload)
         steps = self._steps(key, ttl, stampede, codec, tag_names)
-        if payload is not None:
-            found = unsealed(payload, self._engine.time(), steps.tags, lambda: steps.drop(payload))
-            if found is not None:
-                return codec.loads(found)
-        return await acompute_once(steps, compute)
+        return await aon_judged(steps, compute, payload, envelope, verdict)
 
     def _steps(
         self,

@@ -59,13 +59,16 @@ and override just these:
 
 reads of payloads
     ``_fetch(key) -> bytes | None`` and ``_fetch_many(keys) -> list[bytes | None]``
-    (``has()`` goes through ``_exists(key)``, ``ttl()`` through ``_pttl(key)``)
+    (``has()`` reads the payload too: an invalidated or stale entry is absent; ``ttl()``
+    goes through ``_pttl(key)``)
 writes
     ``_write(key, payload, px, condition)`` (``SET`` with ``PX``, ``NX`` or ``XX``) and
     ``_write_many(items, px)``
 other mutations
     ``_remove(keys)`` (every delete, including ``set`` with ``ttl <= 0``), ``_expire(key, px)``
-    (``touch``), ``_incr(key, delta)`` and ``_clear(prefix)``
+    (``touch``), ``_incr(key, delta)`` and ``_clear(prefix)``; for tags
+    (:mod:`cachepolicy.redis.tagging`) ``_create_generations(keys)``,
+    ``_bump_generations(keys)`` and ``_remove_if_same(key, payload)``
 
 Values are encoded and decoded by ``self.codec`` around those calls, so an L1 stores (and
 counts the bytes of) exactly the payloads Redis holds. The async client has the same methods
@@ -79,8 +82,10 @@ import asyncio
 import contextlib
 import logging
 import threading
+import time
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Mapping
+from random import Random
 from typing import Any, Final, TypeVar, cast
 from urllib.parse import unquote, urlsplit
 
@@ -89,8 +94,11 @@ import redis.asyncio
 import redis.asyncio.cluster
 import redis.cluster
 
+from ..envelope import Envelope, TagStamps, seal
 from ..errors import CachePolicyError, OutOfMemoryError, ValueTooLargeError, short_repr
+from ..flight import StampedeSettings, seal_for
 from ..sizing import format_bytes
+from ..tags import check_tags
 from .connection_options import redacted
 from .serializers import (
     PayloadCodec,
@@ -99,6 +107,18 @@ from .serializers import (
     resolve_redis_serializer,
 )
 from .settings import RedisSettings
+from .tagging import (
+    DELETE_IF_SAME,
+    GENERATION_INFIX,
+    Pending,
+    generation_keys,
+    is_envelope,
+    new_generation,
+    plain,
+    settle,
+    stamped,
+    tag_names,
+)
 
 __all__ = [
     "AsyncRedisClient",
@@ -312,11 +332,23 @@ class _Common:
     """What both clients share: settings, codec, TTL translation."""
 
     def __init__(
-        self, settings: RedisSettings, *, rejections: RejectionCounter | None = None
+        self,
+        settings: RedisSettings,
+        *,
+        rejections: RejectionCounter | None = None,
+        tag_prefix: str = "",
     ) -> None:
         """``rejections``: the count of refused payloads to share (a backend's sync and async
-        clients pass one, so ``rejected_payloads`` counts both paths); a new one if None."""
+        clients pass one, so ``rejected_payloads`` counts both paths); a new one if None.
+        ``tag_prefix``: what the tags' generation keys start with (the adapter's key prefix,
+        so that a near cache tracks them; :mod:`cachepolicy.redis.tagging`)."""
         self.settings = settings
+        self.tag_prefix = tag_prefix + GENERATION_INFIX
+        #: The clock of envelopes' freshness deadlines (wall-clock seconds: every process
+        #: reading the value must agree on it); tests replace it.
+        self.clock: Callable[[], float] = time.time
+        #: Draws XFetch's uniform variable (seed it for reproducible refreshes).
+        self.rng = Random()
         self._key = _settings_key(settings)
         self.codec = PayloadCodec(
             resolve_redis_serializer(settings.serializer, settings.signing_keys), rejections
@@ -387,8 +419,44 @@ class _Common:
                 refused.append(key)
         return encoded, refused
 
-    def _decode(self, payload: bytes | None, default: Any) -> Any:
-        return default if payload is None else self.codec.loads(payload)
+    def _value(self, entry: Envelope | None, default: Any) -> Any:
+        """A value read, or ``default`` if it was invalidated or is a stale copy."""
+        if entry is None or entry.stale(self.clock()):
+            return default
+        return self.codec.loads(entry.payload)
+
+    def _fresh(self, entries: list[Envelope | None]) -> list[bytes | None]:
+        now = self.clock()
+        return [None if e is None or e.stale(now) else e.payload for e in entries]
+
+    def _tagged(self, key: str, value: Any, tags: Any) -> tuple[bytes | int, tuple[str, ...]]:
+        """(``value``'s payload, the checked tags): TagError before anything is encoded."""
+        names = tag_names(tags)
+        return self._encode(key, value), names
+
+    def _sealed(
+        self,
+        payload: bytes | int,
+        ttl: float | None,
+        stamps: TagStamps,
+        computed: tuple[StampedeSettings, float] | None,
+    ) -> tuple[bytes | int, int | None]:
+        """(the payload to store, its PX): in an envelope when tagged or (``computed``:
+        the settings and the computation time of a ``get_or_set``) when early refresh or
+        serve-stale applies; the TTL then includes the grace period."""
+        if computed is None:
+            if not stamps:
+                return payload, ttl_to_px(ttl)
+            return seal(_as_bytes(payload), None, 0.0, stamps), ttl_to_px(ttl)
+        settings, delta = computed
+        sealed, stored_ttl = seal_for(
+            _as_bytes(payload), ttl, settings, delta, stamps, self.clock()
+        )
+        return sealed, ttl_to_px(stored_ttl)
+
+
+def _as_bytes(payload: bytes | int) -> bytes:
+    return payload if isinstance(payload, bytes) else str(payload).encode()
 
 
 # --------------------------------------------------------------------------- sync
@@ -526,23 +594,118 @@ class RedisClient(_Common):
                 removed += int(remote.unlink(*batch))
             return removed
 
+    def _create_generations(self, keys: list[str]) -> list[bytes | None]:
+        """Create the generation keys that are missing at a random value (``SET NX``) and
+        read them back (one pipeline: per node on a cluster)."""
+        with self._errors():
+            pipe = self.remote.pipeline(transaction=False)
+            for key in keys:
+                pipe.set(key, new_generation(), nx=True)
+                pipe.get(key)
+            replies = pipe.execute()
+        return list(replies[1::2])
+
+    def _bump_generations(self, keys: list[str]) -> None:
+        """``INCR`` each generation key (one pipeline)."""
+        with self._errors():
+            pipe = self.remote.pipeline(transaction=False)
+            for key in keys:
+                pipe.incr(key)
+            pipe.execute()
+
+    def _remove_if_same(self, key: str, payload: bytes) -> bool:
+        """Delete ``key`` if it still holds ``payload`` (one atomic script)."""
+        with self._errors():
+            return bool(self.remote.eval(DELETE_IF_SAME, 1, key, payload))
+
+    # -- tags and envelopes (cachepolicy.redis.tagging) --------------------------------------
+
+    def stamps(self, names: tuple[str, ...]) -> TagStamps:
+        """The current generation of each tag (created if missing), to record in a value
+        written after this call."""
+        if not names:
+            return ()
+        keys = generation_keys(self.tag_prefix, names)
+        replies = self._fetch_many(keys)
+        missing = [index for index, reply in enumerate(replies) if reply is None]
+        if missing:
+            created = self._create_generations([keys[index] for index in missing])
+            for index, reply in zip(missing, created, strict=True):
+                replies[index] = reply
+        return stamped(names, replies)
+
+    def _entries(self, keys: list[str], payloads: list[bytes | None]) -> list[Envelope | None]:
+        """The payloads read, opened; None for a missing one or one whose tag was invalidated
+        since it was written (then deleted if unchanged). Stale copies are included."""
+        pending = Pending(self.tag_prefix, payloads)
+        if not pending.keys:
+            return pending.entries
+        entries, invalidated = settle(pending, self._fetch_many(pending.keys))
+        for index in invalidated:
+            self._remove_if_same(keys[index], cast(bytes, payloads[index]))
+        return entries
+
+    def entry(self, key: str) -> Envelope | None:
+        """What ``key`` holds with its metadata (tags checked; a stale copy kept for
+        serve-stale included: the caller judges it), or None."""
+        payload = self._fetch(key)
+        if payload is None:
+            return None
+        return self._entries([key], [payload])[0] if is_envelope(payload) else plain(payload)
+
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written with any of ``tags`` a miss, in every process: one
+        ``INCR`` per tag. TagError (nothing invalidated) for a bad tag."""
+        names = check_tags(tags, None)
+        if names:
+            self._bump_generations(generation_keys(self.tag_prefix, names))
+
+    def set_computed(
+        self,
+        key: str,
+        value: Any,
+        ttl: float | None,
+        stamps: TagStamps,
+        settings: StampedeSettings,
+        delta: float,
+    ) -> None:
+        """Store a value ``get_or_set`` computed in ``delta`` seconds, with the tag stamps
+        read before the computation began (:mod:`cachepolicy.redis.flight`)."""
+        payload = self._encode(key, value)
+        if ttl is not None and ttl <= 0:
+            self._remove([key])
+            return
+        sealed, px = self._sealed(payload, ttl, stamps, (settings, delta))
+        self._write(key, sealed, px)
+
     # -- the value API ------------------------------------------------------------------------
 
     def get(self, key: str, default: Any = None) -> Any:
-        return self._decode(self._fetch(key), default)
+        payload = self._fetch(key)
+        if payload is None:
+            return default
+        if is_envelope(payload):
+            return self._value(self._entries([key], [payload])[0], default)
+        return self.codec.loads(payload)
 
     def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
-        return self._decode_found(wanted, self._fetch_many(wanted))
+        payloads = self._fetch_many(wanted)
+        if any(payload is not None and is_envelope(payload) for payload in payloads):
+            payloads = self._fresh(self._entries(wanted, payloads))
+        return self._decode_found(wanted, payloads)
 
-    def set(self, key: str, value: Any, ttl: float | None) -> None:
-        payload = self._encode(key, value)  # encode first: a bad value changes nothing
+    def set(self, key: str, value: Any, ttl: float | None, tags: Any = None) -> None:
+        """Store ``value``; ``tags`` (at most 32 strings) let :meth:`invalidate_tags` make it a
+        miss. The value is encoded and the tags checked first: a bad one changes nothing."""
+        payload, names = self._tagged(key, value, tags)
         if ttl is not None and ttl <= 0:
             self._remove([key])
             return
-        self._write(key, payload, ttl_to_px(ttl))
+        sealed, px = self._sealed(payload, ttl, self.stamps(names), None)
+        self._write(key, sealed, px)
 
     def add(self, key: str, value: Any, ttl: float | None) -> bool:
         """Store only if ``key`` is absent; ``True`` if stored (atomic ``SET NX``)."""
@@ -555,15 +718,19 @@ class RedisClient(_Common):
             return False
         return self._write(key, payload, ttl_to_px(ttl), "nx")
 
-    def set_many(self, items: Mapping[str, Any], ttl: float | None) -> list[str]:
+    def set_many(self, items: Mapping[str, Any], ttl: float | None, tags: Any = None) -> list[str]:
         """Store what fits; the keys refused for lack of memory (deleted: no earlier value
-        of theirs is served)."""
+        of theirs is served). ``tags`` as for :meth:`set`, for every item."""
+        names = tag_names(tags)
         if not items:
             return []
         encoded, refused = self._encode_many(items)
         if ttl is not None and ttl <= 0:
             self._remove(list(items))
             return []
+        stamps = self.stamps(names)
+        if stamps:
+            encoded = {k: self._sealed(p, ttl, stamps, None)[0] for k, p in encoded.items()}
         refused += self._write_many(encoded, ttl_to_px(ttl))
         if refused:
             self._remove(refused)
@@ -576,7 +743,10 @@ class RedisClient(_Common):
         return self._remove(list(dict.fromkeys(keys)))
 
     def has(self, key: str) -> bool:
-        return self._exists(key)
+        """Whether ``get`` would find a value (an invalidated entry or a stale copy is
+        absent)."""
+        entry = self.entry(key)
+        return entry is not None and not entry.stale(self.clock())
 
     def touch(self, key: str, ttl: float | None) -> bool:
         if ttl is not None and ttl <= 0:
@@ -969,23 +1139,107 @@ class AsyncRedisClient(_Common):
                 removed += int(await remote.unlink(*batch))
             return removed
 
+    async def _create_generations(self, keys: list[str]) -> list[bytes | None]:
+        """:meth:`RedisClient._create_generations`."""
+        async with self._errors():
+            pipe = self.remote.pipeline(transaction=False)
+            for key in keys:
+                pipe.set(key, new_generation(), nx=True)
+                pipe.get(key)
+            replies = await pipe.execute()
+        return list(replies[1::2])
+
+    async def _bump_generations(self, keys: list[str]) -> None:
+        async with self._errors():
+            pipe = self.remote.pipeline(transaction=False)
+            for key in keys:
+                pipe.incr(key)
+            await pipe.execute()
+
+    async def _remove_if_same(self, key: str, payload: bytes) -> bool:
+        async with self._errors():
+            return bool(await self.remote.eval(DELETE_IF_SAME, 1, key, payload))
+
+    # -- tags and envelopes (see RedisClient) --------------------------------------------------
+
+    async def stamps(self, names: tuple[str, ...]) -> TagStamps:
+        if not names:
+            return ()
+        keys = generation_keys(self.tag_prefix, names)
+        replies = await self._fetch_many(keys)
+        missing = [index for index, reply in enumerate(replies) if reply is None]
+        if missing:
+            created = await self._create_generations([keys[index] for index in missing])
+            for index, reply in zip(missing, created, strict=True):
+                replies[index] = reply
+        return stamped(names, replies)
+
+    async def _entries(
+        self, keys: list[str], payloads: list[bytes | None]
+    ) -> list[Envelope | None]:
+        pending = Pending(self.tag_prefix, payloads)
+        if not pending.keys:
+            return pending.entries
+        entries, invalidated = settle(pending, await self._fetch_many(pending.keys))
+        for index in invalidated:
+            await self._remove_if_same(keys[index], cast(bytes, payloads[index]))
+        return entries
+
+    async def entry(self, key: str) -> Envelope | None:
+        payload = await self._fetch(key)
+        if payload is None:
+            return None
+        if is_envelope(payload):
+            return (await self._entries([key], [payload]))[0]
+        return plain(payload)
+
+    async def invalidate_tags(self, *tags: str) -> None:
+        names = check_tags(tags, None)
+        if names:
+            await self._bump_generations(generation_keys(self.tag_prefix, names))
+
+    async def set_computed(
+        self,
+        key: str,
+        value: Any,
+        ttl: float | None,
+        stamps: TagStamps,
+        settings: StampedeSettings,
+        delta: float,
+    ) -> None:
+        payload = self._encode(key, value)
+        if ttl is not None and ttl <= 0:
+            await self._remove([key])
+            return
+        sealed, px = self._sealed(payload, ttl, stamps, (settings, delta))
+        await self._write(key, sealed, px)
+
     # -- the value API ------------------------------------------------------------------------
 
     async def get(self, key: str, default: Any = None) -> Any:
-        return self._decode(await self._fetch(key), default)
+        payload = await self._fetch(key)
+        if payload is None:
+            return default
+        if is_envelope(payload):
+            return self._value((await self._entries([key], [payload]))[0], default)
+        return self.codec.loads(payload)
 
     async def get_many(self, keys: Iterable[str]) -> dict[str, Any]:
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
-        return self._decode_found(wanted, await self._fetch_many(wanted))
+        payloads = await self._fetch_many(wanted)
+        if any(payload is not None and is_envelope(payload) for payload in payloads):
+            payloads = self._fresh(await self._entries(wanted, payloads))
+        return self._decode_found(wanted, payloads)
 
-    async def set(self, key: str, value: Any, ttl: float | None) -> None:
-        payload = self._encode(key, value)
+    async def set(self, key: str, value: Any, ttl: float | None, tags: Any = None) -> None:
+        payload, names = self._tagged(key, value, tags)
         if ttl is not None and ttl <= 0:
             await self._remove([key])
             return
-        await self._write(key, payload, ttl_to_px(ttl))
+        sealed, px = self._sealed(payload, ttl, await self.stamps(names), None)
+        await self._write(key, sealed, px)
 
     async def add(self, key: str, value: Any, ttl: float | None) -> bool:
         payload = self._encode(key, value)
@@ -996,14 +1250,20 @@ class AsyncRedisClient(_Common):
             return False
         return await self._write(key, payload, ttl_to_px(ttl), "nx")
 
-    async def set_many(self, items: Mapping[str, Any], ttl: float | None) -> list[str]:
+    async def set_many(
+        self, items: Mapping[str, Any], ttl: float | None, tags: Any = None
+    ) -> list[str]:
         """Store what fits; the keys refused (see :meth:`RedisClient.set_many`)."""
+        names = tag_names(tags)
         if not items:
             return []
         encoded, refused = self._encode_many(items)
         if ttl is not None and ttl <= 0:
             await self._remove(list(items))
             return []
+        stamps = await self.stamps(names)
+        if stamps:
+            encoded = {k: self._sealed(p, ttl, stamps, None)[0] for k, p in encoded.items()}
         refused += await self._write_many(encoded, ttl_to_px(ttl))
         if refused:
             await self._remove(refused)
@@ -1016,7 +1276,8 @@ class AsyncRedisClient(_Common):
         return await self._remove(list(dict.fromkeys(keys)))
 
     async def has(self, key: str) -> bool:
-        return await self._exists(key)
+        entry = await self.entry(key)
+        return entry is not None and not entry.stale(self.clock())
 
     async def touch(self, key: str, ttl: float | None) -> bool:
         if ttl is not None and ttl <= 0:

@@ -15,43 +15,145 @@ is a Redis key next to the value's (``<key>:cachepolicy-lock``):
   :class:`~cachepolicy.errors.ComputeTimeoutError` (``stampede_on_timeout``).
 
 A holder killed mid-computation (SIGKILL) therefore delays the others by at most
-``lock_timeout``. Early refresh, serve-stale and tags are the in-process tier's only so far.
+``lock_timeout``.
+
+Around the lock, as on the in-process tier (:mod:`cachepolicy.flight`, whose judgement and
+envelope rules these are): the value is stored in an envelope with the computation time
+(*delta*) and its freshness deadline (wall-clock seconds, which every process reading it
+shares), its Redis TTL being the caller's plus ``stale_grace``. A hit is judged by
+:func:`cachepolicy.flight.freshness`: XFetch (``xfetch_beta``) may draw it for an early
+refresh, and a copy past its deadline is served while one caller refreshes it (serve-stale).
+A refresh is led by whoever takes the same lock; the others keep getting the stored copy, and
+a refresh that raises is logged and the copy served. ``tags`` are stamped before the
+computation begins (:mod:`cachepolicy.redis.tagging`), so an invalidation during it makes the
+value a miss. The stampede counters and events of the in-process tier are not kept here.
+
 :func:`aget_or_set` is the same protocol for asyncio tasks on the native async client (written
-out with ``await``: the two differ in every I/O step, so there is no shared body to bind).
+out with ``await``: the two differ in every I/O step; the decisions are shared functions).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
+import logging
 import secrets
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, Final
 
-from ..flight import StampedeSettings, check_callable, timeout_error
+from ..envelope import Envelope
+from ..errors import short_repr
+from ..flight import (
+    RECOMPUTE,
+    REFRESH_STALE,
+    SERVE,
+    StampedeSettings,
+    check_callable,
+    freshness,
+    timeout_error,
+)
 from .client import AsyncRedisClient, RedisClient
+from .tagging import DELETE_IF_SAME, tag_names
 
 __all__ = ["LOCK_SUFFIX", "POLL", "aget_or_set", "get_or_set", "release"]
+
+logger = logging.getLogger("cachepolicy.redis.flight")
 
 #: Appended to a key to name its lock.
 LOCK_SUFFIX: Final = ":cachepolicy-lock"
 #: How often a waiting caller looks for the value, in seconds: a tenth of a typical 100 ms
 #: computation, and at most a few hundred round trips per second per waiting process.
 POLL: Final = 0.01
-# Deletes KEYS[1] only if it still holds ARGV[1] (the holder's token): one atomic step.
-_RELEASE: Final = (
-    "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
-    "else return 0 end"
-)
-_MISSING: Final[Any] = object()
+# The settings of a call that gives none (immutable: one instance serves every call).
+_DEFAULT_SETTINGS: Final = StampedeSettings()
 
 
 def release(client: RedisClient, lock: str, token: str) -> bool:
     """Delete ``lock`` if ``token`` still holds it; True if deleted."""
     with client._errors():
-        return bool(client.remote.eval(_RELEASE, 1, lock, token))
+        return bool(client.remote.eval(DELETE_IF_SAME, 1, lock, token))
+
+
+async def arelease(client: AsyncRedisClient, lock: str, token: str) -> bool:
+    """:func:`release` on the async client."""
+    async with client._errors():
+        return bool(await client.remote.eval(DELETE_IF_SAME, 1, lock, token))
+
+
+class _Call:
+    """One ``get_or_set`` call: its key, lock, settings and tags (checked, before any I/O)."""
+
+    __slots__ = ("compute", "key", "lock", "lock_ms", "names", "settings", "ttl")
+
+    def __init__(
+        self,
+        key: str,
+        compute: Callable[[], Any],
+        ttl: float | None,
+        settings: StampedeSettings | None,
+        lock_timeout: float | None,
+        tags: Any,
+    ) -> None:
+        check_callable(compute, key)
+        self.names = tag_names(tags)
+        self.key, self.compute, self.ttl = key, compute, ttl
+        self.settings = settings if settings is not None else _DEFAULT_SETTINGS
+        self.lock = key + LOCK_SUFFIX
+        timeout = lock_timeout if lock_timeout is not None else self.settings.wait
+        self.lock_ms = max(1, int(timeout * 1000))
+
+    def verdict(self, entry: Envelope, client: RedisClient | AsyncRedisClient) -> int:
+        """What a hit on ``entry`` calls for (:func:`cachepolicy.flight.freshness`)."""
+        return freshness(entry, client.clock(), self.settings, client.rng)
+
+
+def _refreshed_meanwhile(
+    judged: Envelope, current: Envelope | None, client: RedisClient | AsyncRedisClient
+) -> bool:
+    """Whether another caller refreshed the key between our read and our lock (its holder
+    released it just before we took it): then ``current`` is served, not computed again."""
+    return (
+        current is not None
+        and current.expiry != judged.expiry
+        and not current.stale(client.clock())
+    )
+
+
+def _failed_refresh(call: _Call, stale: bool) -> None:
+    logger.warning(
+        "Refreshing key %s raised; serving its %s copy.",
+        short_repr(call.key),
+        "stale" if stale else "current",
+        exc_info=True,
+    )
+
+
+# ---------------------------------------------------------------------------- sync
+
+
+@contextlib.contextmanager
+def _locked(client: RedisClient, call: _Call) -> Iterator[bool]:
+    """Try the key's lock (``SET NX PX`` with a fresh token); True inside if held, released
+    on the way out by its holder only."""
+    token = secrets.token_hex(16)
+    with client._errors():
+        held = bool(client.remote.set(call.lock, token, nx=True, px=call.lock_ms))
+    try:
+        yield held
+    finally:
+        if held:
+            release(client, call.lock, token)
+
+
+def _compute_and_store(client: RedisClient, call: _Call) -> Any:
+    stamps = client.stamps(call.names)  # before computing: an invalidation meanwhile counts
+    started = client.clock()
+    value = call.compute()
+    client.set_computed(call.key, value, call.ttl, stamps, call.settings, client.clock() - started)
+    return value
 
 
 def get_or_set(
@@ -62,51 +164,93 @@ def get_or_set(
     settings: StampedeSettings | None = None,
     *,
     lock_timeout: float | None = None,
+    tags: Any = None,
 ) -> Any:
     """The value of ``key`` (the stored key); on a miss, computed once across every thread
-    and process using this Redis, stored with ``ttl``. ``lock_timeout`` (default: the wait)
-    bounds how long a dead holder keeps the others waiting."""
-    check_callable(compute, key)
-    value = client.get(key, _MISSING)
-    if value is not _MISSING:
-        return value
-    settings = settings if settings is not None else StampedeSettings()
-    lock, pause = key + LOCK_SUFFIX, threading.Event()
-    lock_ms = max(1, int((lock_timeout if lock_timeout is not None else settings.wait) * 1000))
-    deadline = time.monotonic() + settings.wait
-    while True:
-        token = secrets.token_hex(16)
-        with client._errors():
-            held = client.remote.set(lock, token, nx=True, px=lock_ms)
+    and process using this Redis, stored with ``ttl`` (and ``tags``). ``lock_timeout``
+    (default: the wait) bounds how long a dead holder keeps the others waiting. Early refresh
+    and serve-stale as ``settings`` say."""
+    call = _Call(key, compute, ttl, settings, lock_timeout, tags)
+    entry = client.entry(key)
+    if entry is not None:
+        verdict = call.verdict(entry, client)
+        if verdict == SERVE:
+            return client.codec.loads(entry.payload)
+        if verdict != RECOMPUTE:
+            return _refresh(client, call, entry, verdict == REFRESH_STALE)
+    return _compute_once(client, call)
+
+
+def _refresh(client: RedisClient, call: _Call, entry: Envelope, stale: bool) -> Any:
+    """Early refresh or serve-stale: whoever takes the lock recomputes, the others (and a
+    refresh that raises) get the stored copy."""
+    with _locked(client, call) as held:
         if held:
+            current = client.entry(call.key)
+            if _refreshed_meanwhile(entry, current, client):
+                return client.codec.loads(current.payload)  # type: ignore[union-attr]
             try:
-                value = client.get(key, _MISSING)  # stored between our miss and our lock?
-                if value is _MISSING:
-                    value = compute()
-                    client.set(key, value, ttl)
-                return value
-            finally:
-                release(client, lock, token)
+                return _compute_and_store(client, call)
+            except Exception:
+                _failed_refresh(call, stale)
+    return client.codec.loads(entry.payload)
+
+
+def _fresh_value(client: RedisClient, call: _Call) -> tuple[bool, Any]:
+    entry = client.entry(call.key)
+    if entry is None or entry.stale(client.clock()):
+        return False, None
+    return True, client.codec.loads(entry.payload)
+
+
+def _compute_once(client: RedisClient, call: _Call) -> Any:
+    pause = threading.Event()
+    deadline = time.monotonic() + call.settings.wait
+    while True:
+        with _locked(client, call) as held:
+            if held:
+                found, value = _fresh_value(client, call)  # stored between miss and lock?
+                return value if found else _compute_and_store(client, call)
         while time.monotonic() < deadline:
             pause.wait(POLL)
-            value = client.get(key, _MISSING)
-            if value is not _MISSING:
+            found, value = _fresh_value(client, call)
+            if found:
                 return value
             with client._errors():
-                if not client.remote.exists(lock):
+                if not client.remote.exists(call.lock):
                     break  # the holder is gone without a value: take the lock ourselves
         else:
-            if settings.on_timeout == "raise":
-                raise timeout_error(key, settings)
-            value = compute()
-            client.set(key, value, ttl)
-            return value
+            if call.settings.on_timeout == "raise":
+                raise timeout_error(key=call.key, settings=call.settings)
+            return _compute_and_store(client, call)
 
 
-async def arelease(client: AsyncRedisClient, lock: str, token: str) -> bool:
-    """:func:`release` on the async client."""
+# ---------------------------------------------------------------------------- asyncio
+
+
+@contextlib.asynccontextmanager
+async def _alocked(client: AsyncRedisClient, call: _Call) -> AsyncIterator[bool]:
+    """:func:`_locked` on the async client."""
+    token = secrets.token_hex(16)
     async with client._errors():
-        return bool(await client.remote.eval(_RELEASE, 1, lock, token))
+        held = bool(await client.remote.set(call.lock, token, nx=True, px=call.lock_ms))
+    try:
+        yield held
+    finally:
+        if held:
+            await arelease(client, call.lock, token)
+
+
+async def _acompute_and_store(client: AsyncRedisClient, call: _Call) -> Any:
+    stamps = await client.stamps(call.names)
+    started = client.clock()
+    value = call.compute()
+    if inspect.isawaitable(value):
+        value = await value
+    await client.set_computed(
+        call.key, value, call.ttl, stamps, call.settings, client.clock() - started
+    )
+    return value
 
 
 async def aget_or_set(
@@ -117,47 +261,58 @@ async def aget_or_set(
     settings: StampedeSettings | None = None,
     *,
     lock_timeout: float | None = None,
+    tags: Any = None,
 ) -> Any:
     """:func:`get_or_set` for asyncio tasks: ``compute`` may be an ``async def`` function;
     waiting suspends the task."""
-    check_callable(compute, key)
-    value = await client.get(key, _MISSING)
-    if value is not _MISSING:
-        return value
-    settings = settings if settings is not None else StampedeSettings()
-    lock = key + LOCK_SUFFIX
-    lock_ms = max(1, int((lock_timeout if lock_timeout is not None else settings.wait) * 1000))
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + settings.wait
-    while True:
-        token = secrets.token_hex(16)
-        async with client._errors():
-            held = await client.remote.set(lock, token, nx=True, px=lock_ms)
+    call = _Call(key, compute, ttl, settings, lock_timeout, tags)
+    entry = await client.entry(key)
+    if entry is not None:
+        verdict = call.verdict(entry, client)
+        if verdict == SERVE:
+            return client.codec.loads(entry.payload)
+        if verdict != RECOMPUTE:
+            return await _arefresh(client, call, entry, verdict == REFRESH_STALE)
+    return await _acompute_once(client, call)
+
+
+async def _arefresh(client: AsyncRedisClient, call: _Call, entry: Envelope, stale: bool) -> Any:
+    async with _alocked(client, call) as held:
         if held:
+            current = await client.entry(call.key)
+            if _refreshed_meanwhile(entry, current, client):
+                return client.codec.loads(current.payload)  # type: ignore[union-attr]
             try:
-                value = await client.get(key, _MISSING)
-                if value is _MISSING:
-                    value = await _acompute(compute)
-                    await client.set(key, value, ttl)
-                return value
-            finally:
-                await arelease(client, lock, token)
+                return await _acompute_and_store(client, call)
+            except Exception:
+                _failed_refresh(call, stale)
+    return client.codec.loads(entry.payload)
+
+
+async def _afresh_value(client: AsyncRedisClient, call: _Call) -> tuple[bool, Any]:
+    entry = await client.entry(call.key)
+    if entry is None or entry.stale(client.clock()):
+        return False, None
+    return True, client.codec.loads(entry.payload)
+
+
+async def _acompute_once(client: AsyncRedisClient, call: _Call) -> Any:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + call.settings.wait
+    while True:
+        async with _alocked(client, call) as held:
+            if held:
+                found, value = await _afresh_value(client, call)
+                return value if found else await _acompute_and_store(client, call)
         while loop.time() < deadline:
             await asyncio.sleep(POLL)
-            value = await client.get(key, _MISSING)
-            if value is not _MISSING:
+            found, value = await _afresh_value(client, call)
+            if found:
                 return value
             async with client._errors():
-                if not await client.remote.exists(lock):
+                if not await client.remote.exists(call.lock):
                     break
         else:
-            if settings.on_timeout == "raise":
-                raise timeout_error(key, settings)
-            value = await _acompute(compute)
-            await client.set(key, value, ttl)
-            return value
-
-
-async def _acompute(compute: Callable[[], Any]) -> Any:
-    value = compute()
-    return await value if inspect.isawaitable(value) else value
+            if call.settings.on_timeout == "raise":
+                raise timeout_error(key=call.key, settings=call.settings)
+            return await _acompute_and_store(client, call)

@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, urlsplit
 from ..config import CacheConfig, normalize_option_name
 from ..errors import ConfigError, did_you_mean, short_repr
 from ..eviction import REDIS_POLICIES
+from ..flight import StampedeSettings
 from ..options import OPTION_BY_NAME, options_for
 from .connection_options import check_client_options, check_url, redacted
 from .near import NEAR_OPTIONS, NearCacheConfig
@@ -106,7 +107,10 @@ _REFUSED: Final[Mapping[str, str]] = {
 
 #: Every option name this module accepts (normalized spelling): the options table's store
 #: rows of the ``redis`` tier (:mod:`cachepolicy.options`), in table order.
-REDIS_OPTIONS: Final = tuple(option.name for option in options_for("redis", "store"))
+REDIS_OPTIONS: Final = (
+    *(option.name for option in options_for("redis", "store")),
+    *StampedeSettings.option_names(),  # get_or_set's, per alias (scope "view")
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,6 +141,8 @@ class RedisSettings:
     client_options: Mapping[str, Any]
     #: The near cache (in-process L1) in front of Redis, or None (``NEAR_CACHE`` absent).
     near: NearCacheConfig | None = None
+    #: How ``get_or_set`` protects a key (``STAMPEDE_WAIT``, ``XFETCH_BETA``, ``STALE_GRACE``).
+    stampede: StampedeSettings = dataclasses.field(default_factory=StampedeSettings)
 
     @property
     def cluster(self) -> bool:
@@ -409,6 +415,7 @@ def parse_redis_settings(
     resolve_redis_serializer(serializer, signing_keys)  # validated now, not on first use
     near = _near(given, spelled, topology)
     return RedisSettings(
+        stampede=_stampede(given, spelled),
         urls=urls,
         topology=topology,
         db=db,
@@ -424,6 +431,16 @@ def parse_redis_settings(
         client_options=dict(client_options),
         near=near,
     )
+
+
+def _stampede(given: Mapping[str, Any], spelled: Mapping[str, str]) -> StampedeSettings:
+    """The stampede options, errors named as the user wrote them."""
+    options = {name: given[name] for name in StampedeSettings.option_names() if name in given}
+    try:
+        return StampedeSettings.from_options(options)
+    except ConfigError as exc:
+        written = spelled.get(exc.option or "", exc.option or "")
+        raise ConfigError(str(exc), option=written) from exc
 
 
 def _near(given: Mapping[str, Any], spelled: Mapping[str, str], topology: str) -> Any:

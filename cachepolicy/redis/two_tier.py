@@ -135,7 +135,7 @@ class NearRedisClient(RedisClient):
     ) -> None:
         if settings.near is None:
             raise ValueError("NearRedisClient needs settings with a near cache (NEAR_CACHE).")
-        super().__init__(settings, rejections=rejections)
+        super().__init__(settings, rejections=rejections, tag_prefix=prefix)
         self.prefix = prefix
         self._near_key = _near_key(settings, self._key, prefix)
         self._near: NearCache | None = None
@@ -226,6 +226,24 @@ class NearRedisClient(RedisClient):
         finally:
             _flush(self._key)
 
+    def _create_generations(self, keys: list[str]) -> list[bytes | None]:
+        try:
+            return super()._create_generations(keys)
+        finally:
+            _forget(self._key, keys)
+
+    def _bump_generations(self, keys: list[str]) -> None:
+        try:
+            super()._bump_generations(keys)
+        finally:
+            _forget(self._key, keys)
+
+    def _remove_if_same(self, key: str, payload: bytes) -> bool:
+        try:
+            return super()._remove_if_same(key, payload)
+        finally:
+            _forget(self._key, (key,))
+
     # -- stats and lifetime -----------------------------------------------------------------
 
     def near_info(self) -> dict[str, Any]:
@@ -256,7 +274,7 @@ class AsyncNearRedisClient(AsyncRedisClient):
     ) -> None:
         if settings.near is None:
             raise ValueError("AsyncNearRedisClient needs settings with a near cache (NEAR_CACHE).")
-        super().__init__(settings, rejections=rejections)
+        super().__init__(settings, rejections=rejections, tag_prefix=prefix)
         self.prefix = prefix
         self._near_key = _near_key(settings, self._key, prefix)
 
@@ -359,6 +377,24 @@ class AsyncNearRedisClient(AsyncRedisClient):
             return await super()._clear(prefix)
         finally:
             _flush(self._key)
+
+    async def _create_generations(self, keys: list[str]) -> list[bytes | None]:
+        try:
+            return await super()._create_generations(keys)
+        finally:
+            _forget(self._key, keys)
+
+    async def _bump_generations(self, keys: list[str]) -> None:
+        try:
+            await super()._bump_generations(keys)
+        finally:
+            _forget(self._key, keys)
+
+    async def _remove_if_same(self, key: str, payload: bytes) -> bool:
+        try:
+            return await super()._remove_if_same(key, payload)
+        finally:
+            _forget(self._key, (key,))
 
     async def aclose(self) -> None:
         """Stop the current loop's near caches on these server settings, then its client."""

@@ -322,11 +322,7 @@ class PolicyCache(BaseCache):
         """Django's ``set``; ``tags`` (at most 32 strings) let :meth:`invalidate_tags` make the
         entry a miss (``cachepolicy.errors.TagError`` for bad tags, nothing written)."""
         made = self._key(key, version)
-        ttl = (
-            self._default_ttl
-            if timeout is DEFAULT_TIMEOUT
-            else django_timeout_to_ttl(timeout, self.default_timeout)  # its errors aren't pickle's
-        )
+        ttl = self._ttl_of(timeout)  # its errors aren't pickle's
         names = () if tags is None else check_tags(tags)
         try:
             payload = self._encode(value, made)
@@ -341,6 +337,12 @@ class PolicyCache(BaseCache):
             self._write(made, payload, ttl)
         except (OutOfMemoryError, ValueTooLargeError) as exc:
             self._refused(exc, made)
+
+    def _ttl_of(self, timeout: Any) -> float | None:
+        """The TTL of ``timeout`` (the default's, computed once, for DEFAULT_TIMEOUT)."""
+        if timeout is DEFAULT_TIMEOUT:
+            return self._default_ttl
+        return django_timeout_to_ttl(timeout, self.default_timeout)
 
     def get_or_set(
         self,
@@ -368,11 +370,7 @@ class PolicyCache(BaseCache):
                 return self.get(key, default, version)
             value = default
             default = lambda: value  # noqa: E731  (Django's meaning, through the flight)
-        ttl = (
-            self._default_ttl
-            if timeout is DEFAULT_TIMEOUT
-            else django_timeout_to_ttl(timeout, self.default_timeout)
-        )
+        ttl = self._ttl_of(timeout)
         return self._view.get_or_set(made, default, ttl, codec=self._codec, tags=tags, read=read)
 
     def invalidate_tags(self, *tags: str) -> None:
@@ -508,17 +506,21 @@ class PolicyCache(BaseCache):
         if not callable(default):
             return self.get_or_set(key, default, timeout, version, tags)
         made = self._key(key, version)
-        ttl = (
-            self._default_ttl
-            if timeout is DEFAULT_TIMEOUT
-            else django_timeout_to_ttl(timeout, self.default_timeout)
-        )
+        ttl = self._ttl_of(timeout)
         return await self._view.aget_or_set(made, default, ttl, codec=self._codec, tags=tags)
 
     async def aset(
-        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+        self,
+        key: Any,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
     ) -> None:
-        self.set(key, value, timeout, version)
+        self.set(key, value, timeout, version, tags)
+
+    async def ainvalidate_tags(self, *tags: str) -> None:
+        self.invalidate_tags(*tags)
 
     async def atouch(
         self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None

@@ -151,12 +151,12 @@ class RedisPolicyCache(BaseCache):
         this server, L1 settings and key prefix in front of Redis."""
         # One count of refused payloads for both: rejected_payloads counts the async path too.
         rejections = RejectionCounter()
+        prefix = self.key_pattern_prefix  # the tags' generation keys start with it too
         if settings.near is None:
             return (
-                RedisClient(settings, rejections=rejections),
-                AsyncRedisClient(settings, rejections=rejections),
+                RedisClient(settings, rejections=rejections, tag_prefix=prefix),
+                AsyncRedisClient(settings, rejections=rejections, tag_prefix=prefix),
             )
-        prefix = self.key_pattern_prefix
         return (
             NearRedisClient(settings, prefix=prefix, rejections=rejections),
             AsyncNearRedisClient(settings, prefix=prefix, rejections=rejections),
@@ -284,33 +284,72 @@ class RedisPolicyCache(BaseCache):
         return self._client.get(self._key(key, version), default)
 
     def set(
-        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+        self,
+        key: Any,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
     ) -> None:
+        """Django's ``set``; ``tags`` (at most 32 strings) let :meth:`invalidate_tags` make the
+        entry a miss in every process (``cachepolicy.errors.TagError`` for bad tags, nothing
+        written)."""
         made, ttl = self._key(key, version), self._ttl(timeout)
         with self._dumps_guard():
-            self._client.set(made, value, ttl)
+            self._client.set(made, value, ttl, tags)
+
+    def _flight_args(
+        self, key: Any, default: Any, timeout: Any, version: int | None, tags: Any
+    ) -> tuple[str, Any, float | None]:
+        """(the made key, the computation, the TTL) of a ``get_or_set``: a non-callable
+        ``default`` is a value (Django's meaning), stored through the flight."""
+        compute = default if callable(default) else (lambda: default)
+        return self._key(key, version), compute, self._ttl(timeout)
 
     def get_or_set(
-        self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+        self,
+        key: Any,
+        default: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
     ) -> Any:
         """Django's ``get_or_set`` with single flight across processes: the first caller takes
-        a lock in Redis and computes, the others wait for its value
-        (:mod:`cachepolicy.redis.flight`). A non-callable ``default`` keeps Django's meaning."""
-        if not callable(default):
+        a lock in Redis and computes, the others wait for its value; early refresh
+        (``XFETCH_BETA``) and serve-stale (``STALE_GRACE``) apply, and ``tags`` as for
+        :meth:`set` (:mod:`cachepolicy.redis.flight`)."""
+        if not callable(default) and tags is None:
             return super().get_or_set(key, default, timeout, version)
-        made, ttl = self._key(key, version), self._ttl(timeout)
         # Not in _dumps_guard: a TypeError from default() itself must reach the caller as is.
-        return redis_flight.get_or_set(self._client, made, default, ttl)
+        made, compute, ttl = self._flight_args(key, default, timeout, version, tags)
+        return redis_flight.get_or_set(
+            self._client, made, compute, ttl, self.settings.stampede, tags=tags
+        )
 
     async def aget_or_set(
-        self, key: Any, default: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+        self,
+        key: Any,
+        default: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
     ) -> Any:
         """:meth:`get_or_set` for asyncio tasks on the native async client; ``default`` may
         be an ``async def`` function."""
-        if not callable(default):
+        if not callable(default) and tags is None:
             return await super().aget_or_set(key, default, timeout, version)
-        made, ttl = self._key(key, version), self._ttl(timeout)
-        return await redis_flight.aget_or_set(self._async, made, default, ttl)
+        made, compute, ttl = self._flight_args(key, default, timeout, version, tags)
+        return await redis_flight.aget_or_set(
+            self._async, made, compute, ttl, self.settings.stampede, tags=tags
+        )
+
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written with any of ``tags`` a miss, for every process on this
+        server (one ``INCR`` per tag; entries are removed when next read)."""
+        self._client.invalidate_tags(*tags)
+
+    async def ainvalidate_tags(self, *tags: str) -> None:
+        await self._async.invalidate_tags(*tags)
 
     def touch(self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None) -> bool:
         return self._client.touch(self._key(key, version), self._ttl(timeout))
@@ -335,13 +374,17 @@ class RedisPolicyCache(BaseCache):
         return self.incr(key, -delta, version=version)
 
     def set_many(
-        self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+        self,
+        data: Mapping[Any, Any],
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
     ) -> list[Any]:
         if not data:
             return []
         made, ttl = self._keys(data, version), self._ttl(timeout)
         with self._dumps_guard():
-            refused = self._client.set_many({k: data[made[k]] for k in made}, ttl)
+            refused = self._client.set_many({k: data[made[k]] for k in made}, ttl, tags)
         return [made[k] for k in refused]  # too large, or the server out of memory
 
     def delete_many(self, keys: Iterable[Any], version: int | None = None) -> None:
@@ -369,11 +412,16 @@ class RedisPolicyCache(BaseCache):
         return await self._async.get(self._key(key, version), default)
 
     async def aset(
-        self, key: Any, value: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+        self,
+        key: Any,
+        value: Any,
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
     ) -> None:
         made, ttl = self._key(key, version), self._ttl(timeout)
         with self._dumps_guard():
-            await self._async.set(made, value, ttl)
+            await self._async.set(made, value, ttl, tags)
 
     async def atouch(
         self, key: Any, timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
@@ -399,13 +447,17 @@ class RedisPolicyCache(BaseCache):
         return await self.aincr(key, -delta, version=version)
 
     async def aset_many(
-        self, data: Mapping[Any, Any], timeout: Any = DEFAULT_TIMEOUT, version: int | None = None
+        self,
+        data: Mapping[Any, Any],
+        timeout: Any = DEFAULT_TIMEOUT,
+        version: int | None = None,
+        tags: Iterable[str] | None = None,
     ) -> list[Any]:
         if not data:
             return []
         made, ttl = self._keys(data, version), self._ttl(timeout)
         with self._dumps_guard():
-            refused = await self._async.set_many({k: data[made[k]] for k in made}, ttl)
+            refused = await self._async.set_many({k: data[made[k]] for k in made}, ttl, tags)
         return [made[k] for k in refused]
 
     async def adelete_many(self, keys: Iterable[Any], version: int | None = None) -> None:

@@ -35,7 +35,7 @@ import logging
 import pickle
 import threading
 import weakref
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from cachelib.serializers import BaseSerializer, SimpleSerializer
@@ -149,7 +149,7 @@ class RedisPolicyCache(BaseCache):
             db_option="CACHE_REDIS_DB",
         )
         self._client: RedisClient = (
-            RedisClient(self.settings)
+            RedisClient(self.settings, tag_prefix=key_prefix)
             if self.settings.near is None
             else NearRedisClient(self.settings, prefix=key_prefix)
         )
@@ -290,10 +290,18 @@ class RedisPolicyCache(BaseCache):
     def get(self, key: str) -> Any:
         return self._client.get(self.key_prefix + key)
 
-    def set(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool | None:
+    def set(
+        self,
+        key: str,
+        value: Any,
+        timeout: FlaskTimeout | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> bool | None:
+        """cachelib's ``set``; ``tags`` (at most 32 strings) let :meth:`invalidate_tags` make
+        it a miss in every process (``cachepolicy.errors.TagError`` for bad ones)."""
         stored = self.key_prefix + key
         try:
-            self._client.set(stored, value, self._ttl(timeout))
+            self._client.set(stored, value, self._ttl(timeout), tags)
         except pickle.PicklingError as exc:
             logger.warning("RedisPolicyCache could not serialize %s: %s", short_repr(key), exc)
             return False
@@ -305,13 +313,28 @@ class RedisPolicyCache(BaseCache):
         return True
 
     def get_or_set(
-        self, key: str, compute: Callable[[], Any], timeout: FlaskTimeout | None = None
+        self,
+        key: str,
+        compute: Callable[[], Any],
+        timeout: FlaskTimeout | None = None,
+        tags: Iterable[str] | None = None,
     ) -> Any:
         """The value of ``key``; on a miss computed once across every thread and process on
-        this Redis (a lock in Redis, :mod:`cachepolicy.redis.flight`) and stored."""
+        this Redis (a lock in Redis, :mod:`cachepolicy.redis.flight`) and stored (with
+        ``tags``); early refresh and serve-stale as ``xfetch_beta`` and ``stale_grace`` say."""
         return redis_flight.get_or_set(
-            self._client, self.key_prefix + key, compute, self._ttl(timeout)
+            self._client,
+            self.key_prefix + key,
+            compute,
+            self._ttl(timeout),
+            self.settings.stampede,
+            tags=tags,
         )
+
+    def invalidate_tags(self, *tags: str) -> None:
+        """Make every entry written with any of ``tags`` a miss, for every process on this
+        server (one ``INCR`` per tag)."""
+        self._client.invalidate_tags(*tags)
 
     def add(self, key: str, value: Any, timeout: FlaskTimeout | None = None) -> bool:
         try:
@@ -332,12 +355,14 @@ class RedisPolicyCache(BaseCache):
         return dict(zip(keys, self.get_many(*keys), strict=True))
 
     def set_many(
-        self, mapping: Mapping[str, Any], timeout: FlaskTimeout | None = None
+        self,
+        mapping: Mapping[str, Any],
+        timeout: FlaskTimeout | None = None,
+        tags: Iterable[str] | None = None,
     ) -> list[Any]:
         prefix = self.key_prefix
-        refused = set(
-            self._client.set_many({prefix + k: v for k, v in mapping.items()}, self._ttl(timeout))
-        )
+        stored = {prefix + k: v for k, v in mapping.items()}
+        refused = set(self._client.set_many(stored, self._ttl(timeout), tags))
         return [key for key in mapping if prefix + key not in refused]  # cachelib: those stored
 
     def delete_many(self, *keys: str) -> list[Any]:

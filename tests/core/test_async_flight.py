@@ -136,3 +136,39 @@ def test_bad_input_and_tags(make_cache: MakeCache) -> None:
     assert asyncio.run(cache.aget_or_set("k", lambda: 1, 60, tags=["t"])) == 1
     cache.invalidate_tags("t")
     assert asyncio.run(cache.aget_or_set("k", lambda: 2, 60, tags=["t"])) == 2
+
+
+def test_early_refresh_and_serve_stale_match_the_sync_method() -> None:
+    from cachepolicy import Cache, ManualClock
+
+    clock = ManualClock()
+    cache = Cache(clock=clock, seed=7, stampede=StampedeSettings(beta=1.0, grace=30))
+    computed: list[float] = []
+
+    async def slow_query() -> str:
+        computed.append(clock.time())
+        clock.advance(2.0)  # the computation takes 2 s
+        return f"v{len(computed)}"
+
+    async def reads() -> None:
+        assert await cache.aget_or_set("hot", slow_query, 60) == "v1"
+        while len(computed) == 1:
+            clock.advance(0.1)  # a read every 100 ms: never a miss
+            assert await cache.aget_or_set("hot", slow_query, 60) in ("v1", "v2")
+        assert cache.info()["stampede_early_refreshes"] == 1
+        assert cache.ttl("hot") > 55 + 30  # refreshed before it expired (TTL + grace)
+        clock.advance(70)  # past the TTL, within the grace period
+        assert cache.get("hot") is None  # plain get: a miss
+        flight = cache.store.flights.lead(0, "hot")  # another caller is refreshing it
+        assert flight is not None
+        assert await cache.aget_or_set("hot", slow_query, 60) == "v2"  # served stale
+        cache.store.flights.land(0, "hot", flight)
+        assert cache.info()["stampede_stale_served"] == 1
+
+        async def down() -> str:
+            raise RuntimeError("database down")
+
+        assert await cache.aget_or_set("hot", down, 60) == "v2"  # stale-if-error
+        assert await cache.aget_or_set("hot", slow_query, 60) == "v3"  # refreshed
+
+    asyncio.run(reads())

@@ -27,9 +27,14 @@ def _redis_options(option: Option, value: object) -> dict[str, object]:
 
 
 def test_the_redis_parser_accepts_exactly_the_redis_store_rows() -> None:
+    from cachepolicy.flight import StampedeSettings
+    from cachepolicy.options import OPTION_BY_NAME
     from cachepolicy.redis.settings import REDIS_OPTIONS, parse_redis_settings
 
-    assert tuple(option.name for option in REDIS_STORE) == REDIS_OPTIONS
+    # The store rows, and get_or_set's (view rows the Redis backends take per alias).
+    stampede = StampedeSettings.option_names()
+    assert (*(option.name for option in REDIS_STORE), *stampede) == REDIS_OPTIONS
+    assert all("redis" in OPTION_BY_NAME[name].applies_to for name in stampede)
     for option in STORE:
         if option in REDIS_STORE:
             continue
