@@ -426,3 +426,27 @@ def test_flasks_redis_backend_reports_counters_and_sends_the_signals(url: str, p
     assert info["stampede_computed"] == 1
     assert info["tags_invalidated"] == 1 and info["tags_invalidated_reads"] == 1
     assert received == [("computed", "feed"), ("tag_invalidated", "user:1")]
+
+
+def test_the_near_cache_clients_count_into_the_backends_info(url: str, prefix: str) -> None:
+    from cachepolicy.redis.two_tier import NearRedisClient, close_near_caches
+    from django_cachepolicy.redis_backend import RedisPolicyCache
+
+    options = {"EVENTS": (), "NEAR_CACHE": {"MAXMEMORY": "1mb"}, "NEAR_CACHE_STALENESS": 0.04}
+    cache = RedisPolicyCache(url, {"KEY_PREFIX": prefix, "OPTIONS": options})
+    try:
+        assert isinstance(cache.client, NearRedisClient)
+        assert cache.client.stampede is cache.async_client.stampede
+        cache.get_or_set("a", lambda: 1, 60, tags=["t"])
+
+        async def scenario() -> Any:
+            await cache.ainvalidate_tags("t")
+            return await cache.aget_or_set("a", lambda: 2, 60)
+
+        assert asyncio.run(scenario()) == 2
+        info = cache.info()
+        assert any(name.startswith("near_cache_") for name in info)
+        assert info["stampede_computed"] == 2
+        assert info["tags_invalidated"] == 1 and info["tags_invalidated_reads"] == 1
+    finally:
+        close_near_caches()
