@@ -122,7 +122,8 @@ def test_a_thread_herd_counts_one_computation_and_n_minus_1_waits(url: str, pref
         wait_until(lambda: client.reads.polling() == HERD, "the herd to poll")
         return "v"
 
-    results = run_threads(HERD, lambda i: get_or_set(client, key, compute, 60))
+    patient = StampedeSettings(wait=PATIENCE)  # nobody gives up while the herd gathers
+    results = run_threads(HERD, lambda i: get_or_set(client, key, compute, 60, patient))
     assert results == ["v"] * HERD
     assert moved(client) == {"stampede_computed": 1, "stampede_waited": HERD - 1}
     assert seen == [("computed", key, 0)]
@@ -140,7 +141,8 @@ def test_a_task_herd_counts_one_computation_and_n_minus_1_waits(url: str, prefix
         return "v"
 
     async def herd() -> list[Any]:
-        calls = [aget_or_set(client, key, compute, 60) for _ in range(HERD)]
+        patient = StampedeSettings(wait=PATIENCE)
+        calls = [aget_or_set(client, key, compute, 60, patient) for _ in range(HERD)]
         return await asyncio.wait_for(asyncio.gather(*calls), PATIENCE)
 
     assert asyncio.run(herd()) == ["v"] * HERD
@@ -429,8 +431,9 @@ def test_flasks_redis_backend_reports_counters_and_sends_the_signals(url: str, p
 
 
 def test_the_near_cache_clients_count_into_the_backends_info(url: str, prefix: str) -> None:
-    from cachepolicy.redis.two_tier import NearRedisClient, close_near_caches
     from django_cachepolicy.redis_backend import RedisPolicyCache
+
+    from cachepolicy.redis.two_tier import NearRedisClient, close_near_caches
 
     options = {"EVENTS": (), "NEAR_CACHE": {"MAXMEMORY": "1mb"}, "NEAR_CACHE_STALENESS": 0.04}
     cache = RedisPolicyCache(url, {"KEY_PREFIX": prefix, "OPTIONS": options})
