@@ -57,6 +57,7 @@ __all__ = [
     "Codec",
     "Envelopes",
     "FlightTable",
+    "StampedeHub",
     "StampedeSettings",
     "Steps",
     "acompute_once",
@@ -223,20 +224,79 @@ def _resolve(future: asyncio.Future[None]) -> None:
         future.set_result(None)
 
 
-class FlightTable:
+class StampedeHub:
+    """Stampede counters (``info()`` fields, :data:`STAMPEDE_COUNTERS` and any ``extra``
+    names) and the subscribers of the :data:`STAMPEDE_EVENTS`: the in-process tier's
+    :class:`FlightTable` is one, and each Redis-tier backend keeps one per process
+    (:mod:`cachepolicy.redis.flight`)."""
+
+    def __init__(self, extra: tuple[str, ...] = ()) -> None:
+        #: [callback, names or None] per subscription (see :meth:`subscribe`).
+        self._subscribers: tuple[list[Any], ...] = ()
+        self._lock = threading.Lock()
+        self._counts = dict.fromkeys((*STAMPEDE_COUNTERS, *extra), 0)
+
+    def subscribe(
+        self, callback: Callable[[KeyspaceEvent], None], names: Collection[str] | None = None
+    ) -> Callable[[], None]:
+        """Call ``callback`` with a :class:`~cachepolicy.events.KeyspaceEvent` for each
+        :data:`STAMPEDE_EVENTS` event (or only those named); returns an unsubscriber."""
+        wanted = None if names is None else frozenset(names)
+        if wanted is not None and not wanted <= set(STAMPEDE_EVENTS):
+            unknown = ", ".join(sorted(wanted - set(STAMPEDE_EVENTS)))
+            raise ValueError(
+                f"Unknown stampede event name(s): {unknown}. Valid: {', '.join(STAMPEDE_EVENTS)}."
+            )
+        record: list[Any] = [callback, wanted]
+        with self._lock:
+            self._subscribers = (*self._subscribers, record)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                self._subscribers = tuple(s for s in self._subscribers if s is not record)
+
+        return unsubscribe
+
+    def emit(self, name: str, db: int, key: str) -> None:
+        """Deliver one event to the subscribers that want it (no lock held: a callback may
+        use the cache). A callback that raises is logged."""
+        subscribers = self._subscribers
+        if not subscribers:
+            return
+        event = KeyspaceEvent(name, key, db)
+        for callback, wanted in subscribers:
+            if wanted is None or name in wanted:
+                try:
+                    callback(event)
+                except Exception:
+                    logger.exception("Stampede event subscriber %r failed on %r", callback, event)
+
+    def count(self, name: str) -> None:
+        with self._lock:
+            self._counts[name] += 1
+
+    def counters(self) -> dict[str, int]:
+        """The counters as ``info()`` fields."""
+        with self._lock:
+            return dict(self._counts)
+
+    def reset_counters(self) -> None:
+        """Zero the counters (Redis's CONFIG RESETSTAT)."""
+        with self._lock:
+            self._counts = dict.fromkeys(self._counts, 0)
+
+
+class FlightTable(StampedeHub):
     """The computations in progress of one store, by (database, key), and their counters.
 
     One lock guards the table; it is held for a dict operation, never during a computation.
     """
 
     def __init__(self, rng: Random | None = None) -> None:
-        #: [callback, names or None] per subscription (see :meth:`subscribe`).
-        self._subscribers: tuple[list[Any], ...] = ()
-        self._lock = threading.Lock()
+        super().__init__()
         self._flights: dict[tuple[int, str], _Flight] = {}
         #: Draws XFetch's uniform variable (seed it for reproducible refreshes).
         self.rng = rng if rng is not None else Random()
-        self._counts = dict.fromkeys(STAMPEDE_COUNTERS, 0)
 
     def join(self, db: int, key: str) -> tuple[_Flight, bool]:
         """The flight for ``key`` and whether the caller leads it (True: it must compute and
@@ -290,55 +350,6 @@ class FlightTable:
         self.land(db, key, flight)
         if computed:
             self.emit("computed", db, key)
-
-    def subscribe(
-        self, callback: Callable[[KeyspaceEvent], None], names: Collection[str] | None = None
-    ) -> Callable[[], None]:
-        """Call ``callback`` with a :class:`~cachepolicy.events.KeyspaceEvent` for each
-        :data:`STAMPEDE_EVENTS` event (or only those named); returns an unsubscriber."""
-        wanted = None if names is None else frozenset(names)
-        if wanted is not None and not wanted <= set(STAMPEDE_EVENTS):
-            unknown = ", ".join(sorted(wanted - set(STAMPEDE_EVENTS)))
-            raise ValueError(
-                f"Unknown stampede event name(s): {unknown}. Valid: {', '.join(STAMPEDE_EVENTS)}."
-            )
-        record: list[Any] = [callback, wanted]
-        with self._lock:
-            self._subscribers = (*self._subscribers, record)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                self._subscribers = tuple(s for s in self._subscribers if s is not record)
-
-        return unsubscribe
-
-    def emit(self, name: str, db: int, key: str) -> None:
-        """Deliver one event to the subscribers that want it (no lock held: a callback may
-        use the cache). A callback that raises is logged."""
-        subscribers = self._subscribers
-        if not subscribers:
-            return
-        event = KeyspaceEvent(name, key, db)
-        for callback, wanted in subscribers:
-            if wanted is None or name in wanted:
-                try:
-                    callback(event)
-                except Exception:
-                    logger.exception("Stampede event subscriber %r failed on %r", callback, event)
-
-    def count(self, name: str) -> None:
-        with self._lock:
-            self._counts[name] += 1
-
-    def counters(self) -> dict[str, int]:
-        """The counters as ``info()`` fields."""
-        with self._lock:
-            return dict(self._counts)
-
-    def reset_counters(self) -> None:
-        """Zero the counters (Redis's CONFIG RESETSTAT)."""
-        with self._lock:
-            self._counts = dict.fromkeys(STAMPEDE_COUNTERS, 0)
 
     def in_flight(self) -> int:
         """How many computations are in progress."""

@@ -28,7 +28,7 @@ from typing import Any, Final
 from .envelope import TagStamps
 from .errors import TagError, short_repr
 
-__all__ = ["MAX_TAGS_PER_ENTRY", "MAX_TAG_LENGTH", "TagTable", "check_tags"]
+__all__ = ["MAX_TAGS_PER_ENTRY", "MAX_TAG_LENGTH", "TAG_COUNTERS", "TagTable", "check_tags"]
 
 #: Tags one entry may carry. Every read of a tagged entry compares each of its tags (a dict
 #: lookup each), and every tag costs its bytes in the entry: 32 keeps both small, and is more
@@ -59,6 +59,11 @@ def check_tags(tags: Any, limit: int | None = MAX_TAGS_PER_ENTRY) -> tuple[str, 
             f"{short_repr(checked)}. Tag a coarser grouping instead."
         )
     return checked
+
+
+#: The tag counters both tiers report in ``info()``: invalidations (one per tag named) and
+#: reads that found an invalidated entry.
+TAG_COUNTERS: Final[tuple[str, ...]] = ("tags_invalidated", "tags_invalidated_reads")
 
 
 class TagTable:
@@ -101,9 +106,9 @@ class TagTable:
 
     def counters(self) -> dict[str, int]:
         with self._lock:
+            counts = (self.invalidations, self.invalidated_reads)
             return {
-                "tags_invalidated": self.invalidations,
-                "tags_invalidated_reads": self.invalidated_reads,
+                **dict(zip(TAG_COUNTERS, counts, strict=True)),
                 "tags_invalidated_known": len(self._generations),
             }
 

@@ -41,6 +41,7 @@ from cachepolicy import ConfigError, OutOfMemoryError
 from cachepolicy.eviction.registry import BUILTIN_POLICIES
 from cachepolicy.flight import STAMPEDE_COUNTERS
 from cachepolicy.recorder import CURVE_POINTS
+from cachepolicy.tags import TAG_COUNTERS
 
 __all__ = [
     "DEFAULT_MAXMEMORY",
@@ -63,9 +64,9 @@ ASSETS: Final = Path(__file__).resolve().parent / "assets"
 #: The page's script, served by both apps (``/dashboard.js``).
 SCRIPT: Final = ASSETS / "dashboard.js"
 _MARKUP: Final = ASSETS / "dashboard.html"
-#: The ``info()`` counters of stampede protection and tags the page shows (0 where a store
-#: does not report one, e.g. the Redis tier's INFO).
-STAMPEDE_FIELDS: Final = (*STAMPEDE_COUNTERS, "tags_invalidated", "tags_invalidated_reads")
+#: The ``info()`` counters of stampede protection and tags the page shows (both tiers report
+#: them; the Redis tier's are this process's).
+STAMPEDE_FIELDS: Final = (*STAMPEDE_COUNTERS, *TAG_COUNTERS)
 
 #: The example store's budget: small enough that the load button fills it in about a second
 #: (a few thousand values of 0.5-4 KB), large enough for every shop page and session.

@@ -96,9 +96,9 @@ import redis.cluster
 
 from ..envelope import Envelope, TagStamps, seal
 from ..errors import CachePolicyError, OutOfMemoryError, ValueTooLargeError, short_repr
-from ..flight import StampedeSettings, seal_for
+from ..flight import StampedeHub, StampedeSettings, seal_for
 from ..sizing import format_bytes
-from ..tags import check_tags
+from ..tags import TAG_COUNTERS, check_tags
 from .connection_options import redacted
 from .serializers import (
     PayloadCodec,
@@ -128,6 +128,7 @@ __all__ = [
     "RedisUnavailableError",
     "aclose_loop",
     "close_with_loop",
+    "new_stampede_hub",
     "ttl_to_px",
 ]
 
@@ -337,12 +338,17 @@ class _Common:
         *,
         rejections: RejectionCounter | None = None,
         tag_prefix: str = "",
+        stampede: StampedeHub | None = None,
     ) -> None:
         """``rejections``: the count of refused payloads to share (a backend's sync and async
         clients pass one, so ``rejected_payloads`` counts both paths); a new one if None.
         ``tag_prefix``: what the tags' generation keys start with (the adapter's key prefix,
-        so that a near cache tracks them; :mod:`cachepolicy.redis.tagging`)."""
+        so that a near cache tracks them; :mod:`cachepolicy.redis.tagging`). ``stampede``:
+        the stampede and tag counters and event subscribers to share, like ``rejections``."""
         self.settings = settings
+        #: This process's stampede and tag counters (``info()``) and the subscribers of the
+        #: stampede events (:mod:`cachepolicy.redis.flight`).
+        self.stampede = stampede if stampede is not None else new_stampede_hub()
         self.tag_prefix = tag_prefix + GENERATION_INFIX
         #: The clock of envelopes' freshness deadlines (wall-clock seconds: every process
         #: reading the value must agree on it); tests replace it.
@@ -356,6 +362,17 @@ class _Common:
         configured = int(settings.server_config.get("maxmemory", 0))
         if configured > 0:
             _PAYLOAD_LIMITS.setdefault(self._key, configured // _WRITE_FOOTPRINT)
+
+    def stampede_event(self, counter: str, event: str | None, key: str) -> None:
+        """Count ``counter`` and deliver ``event`` (if any) for ``key`` to the subscribers."""
+        self.stampede.count(counter)
+        if event is not None:
+            self.stampede.emit(event, self.settings.db, key)
+
+    def _invalidated(self, names: tuple[str, ...]) -> None:
+        """Count and announce the tags :meth:`invalidate_tags` just bumped."""
+        for name in names:
+            self.stampede_event("tags_invalidated", "tag_invalidated", name)
 
     @property
     def rejected_payloads(self) -> int:
@@ -453,6 +470,12 @@ class _Common:
             _as_bytes(payload), ttl, settings, delta, stamps, self.clock()
         )
         return sealed, ttl_to_px(stored_ttl)
+
+
+def new_stampede_hub() -> StampedeHub:
+    """The counters and event subscribers one backend's clients share in this process: the
+    in-process tier's stampede counters and its tag counters, under the same names."""
+    return StampedeHub(TAG_COUNTERS)
 
 
 def _as_bytes(payload: bytes | int) -> bytes:
@@ -642,6 +665,7 @@ class RedisClient(_Common):
             return pending.entries
         entries, invalidated = settle(pending, self._fetch_many(pending.keys))
         for index in invalidated:
+            self.stampede.count("tags_invalidated_reads")
             self._remove_if_same(keys[index], cast(bytes, payloads[index]))
         return entries
 
@@ -659,6 +683,7 @@ class RedisClient(_Common):
         names = check_tags(tags, None)
         if names:
             self._bump_generations(generation_keys(self.tag_prefix, names))
+            self._invalidated(names)
 
     def set_computed(
         self,
@@ -1182,6 +1207,7 @@ class AsyncRedisClient(_Common):
             return pending.entries
         entries, invalidated = settle(pending, await self._fetch_many(pending.keys))
         for index in invalidated:
+            self.stampede.count("tags_invalidated_reads")
             await self._remove_if_same(keys[index], cast(bytes, payloads[index]))
         return entries
 
@@ -1197,6 +1223,7 @@ class AsyncRedisClient(_Common):
         names = check_tags(tags, None)
         if names:
             await self._bump_generations(generation_keys(self.tag_prefix, names))
+            self._invalidated(names)
 
     async def set_computed(
         self,

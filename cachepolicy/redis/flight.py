@@ -26,7 +26,13 @@ refresh, and a copy past its deadline is served while one caller refreshes it (s
 A refresh is led by whoever takes the same lock; the others keep getting the stored copy, and
 a refresh that raises is logged and the copy served. ``tags`` are stamped before the
 computation begins (:mod:`cachepolicy.redis.tagging`), so an invalidation during it makes the
-value a miss. The stampede counters and events of the in-process tier are not kept here.
+value a miss.
+
+The in-process tier's stampede counters (:data:`cachepolicy.flight.STAMPEDE_COUNTERS`) and
+events (:data:`cachepolicy.flight.STAMPEDE_EVENTS`) are kept by the client's
+:class:`~cachepolicy.flight.StampedeHub` (``client.stampede``, shared by a backend's sync and
+async clients), under the same names and at the same moments, counted **per process**: each
+process reports the computations, waits and refreshes of its own callers.
 
 :func:`aget_or_set` is the same protocol for asyncio tasks on the native async client (written
 out with ``await``: the two differ in every I/O step; the decisions are shared functions).
@@ -131,6 +137,48 @@ def _failed_refresh(call: _Call, stale: bool) -> None:
     )
 
 
+def _refreshed(client: RedisClient | AsyncRedisClient, call: _Call, stale: bool) -> None:
+    """A refresh stored its value: an early one is counted (a stale one served nobody)."""
+    if not stale:
+        client.stampede_event("stampede_early_refreshes", "refreshed_early", call.key)
+
+
+def _stored_copy(
+    client: RedisClient | AsyncRedisClient, call: _Call, entry: Envelope, stale: bool
+) -> Any:
+    """The copy read, served while another caller refreshes it (or after a refresh raised);
+    counted when stale."""
+    if stale:
+        client.stampede_event("stampede_stale_served", "stale_served", call.key)
+    return client.codec.loads(entry.payload)
+
+
+def _timed_out(client: RedisClient | AsyncRedisClient, call: _Call) -> None:
+    """``stampede_wait`` ran out: counted; ComputeTimeoutError when the settings say raise."""
+    client.stampede_event("stampede_wait_timeouts", None, call.key)
+    if call.settings.on_timeout == "raise":
+        raise timeout_error(key=call.key, settings=call.settings)
+
+
+@contextlib.contextmanager
+def _counted(client: RedisClient | AsyncRedisClient, call: _Call) -> Iterator[None]:
+    """Around a computation and the write of its value: ``stampede_computed`` (and the
+    ``computed`` event) when both succeed, ``stampede_failed`` when either raises (nothing
+    is stored then)."""
+    try:
+        yield
+    except BaseException:
+        client.stampede_event("stampede_failed", None, call.key)
+        raise
+    client.stampede_event("stampede_computed", "computed", call.key)
+
+
+def _waited(client: RedisClient | AsyncRedisClient, call: _Call, value: Any) -> Any:
+    """A waiting caller found the value another caller computed."""
+    client.stampede_event("stampede_waited", None, call.key)
+    return value
+
+
 # ---------------------------------------------------------------------------- sync
 
 
@@ -151,8 +199,10 @@ def _locked(client: RedisClient, call: _Call) -> Iterator[bool]:
 def _compute_and_store(client: RedisClient, call: _Call) -> Any:
     stamps = client.stamps(call.names)  # before computing: an invalidation meanwhile counts
     started = client.clock()
-    value = call.compute()
-    client.set_computed(call.key, value, call.ttl, stamps, call.settings, client.clock() - started)
+    with _counted(client, call):
+        value = call.compute()
+        delta = client.clock() - started
+        client.set_computed(call.key, value, call.ttl, stamps, call.settings, delta)
     return value
 
 
@@ -190,10 +240,13 @@ def _refresh(client: RedisClient, call: _Call, entry: Envelope, stale: bool) -> 
             if _refreshed_meanwhile(entry, current, client):
                 return client.codec.loads(current.payload)  # type: ignore[union-attr]
             try:
-                return _compute_and_store(client, call)
+                value = _compute_and_store(client, call)
             except Exception:
                 _failed_refresh(call, stale)
-    return client.codec.loads(entry.payload)
+            else:
+                _refreshed(client, call, stale)
+                return value
+    return _stored_copy(client, call, entry, stale)
 
 
 def _fresh_value(client: RedisClient, call: _Call) -> tuple[bool, Any]:
@@ -215,13 +268,12 @@ def _compute_once(client: RedisClient, call: _Call) -> Any:
             pause.wait(POLL)
             found, value = _fresh_value(client, call)
             if found:
-                return value
+                return _waited(client, call, value)
             with client._errors():
                 if not client.remote.exists(call.lock):
                     break  # the holder is gone without a value: take the lock ourselves
         else:
-            if call.settings.on_timeout == "raise":
-                raise timeout_error(key=call.key, settings=call.settings)
+            _timed_out(client, call)
             return _compute_and_store(client, call)
 
 
@@ -244,12 +296,12 @@ async def _alocked(client: AsyncRedisClient, call: _Call) -> AsyncIterator[bool]
 async def _acompute_and_store(client: AsyncRedisClient, call: _Call) -> Any:
     stamps = await client.stamps(call.names)
     started = client.clock()
-    value = call.compute()
-    if inspect.isawaitable(value):
-        value = await value
-    await client.set_computed(
-        call.key, value, call.ttl, stamps, call.settings, client.clock() - started
-    )
+    with _counted(client, call):
+        value = call.compute()
+        if inspect.isawaitable(value):
+            value = await value
+        delta = client.clock() - started
+        await client.set_computed(call.key, value, call.ttl, stamps, call.settings, delta)
     return value
 
 
@@ -283,10 +335,13 @@ async def _arefresh(client: AsyncRedisClient, call: _Call, entry: Envelope, stal
             if _refreshed_meanwhile(entry, current, client):
                 return client.codec.loads(current.payload)  # type: ignore[union-attr]
             try:
-                return await _acompute_and_store(client, call)
+                value = await _acompute_and_store(client, call)
             except Exception:
                 _failed_refresh(call, stale)
-    return client.codec.loads(entry.payload)
+            else:
+                _refreshed(client, call, stale)
+                return value
+    return _stored_copy(client, call, entry, stale)
 
 
 async def _afresh_value(client: AsyncRedisClient, call: _Call) -> tuple[bool, Any]:
@@ -308,11 +363,10 @@ async def _acompute_once(client: AsyncRedisClient, call: _Call) -> Any:
             await asyncio.sleep(POLL)
             found, value = await _afresh_value(client, call)
             if found:
-                return value
+                return _waited(client, call, value)
             async with client._errors():
                 if not await client.remote.exists(call.lock):
                     break
         else:
-            if call.settings.on_timeout == "raise":
-                raise timeout_error(key=call.key, settings=call.settings)
+            _timed_out(client, call)
             return await _acompute_and_store(client, call)

@@ -42,6 +42,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from ..flight import StampedeHub
 from .client import (
     _CONNECTION_ERRORS,
     _SYNC_REMOTES,
@@ -132,10 +133,11 @@ class NearRedisClient(RedisClient):
         *,
         prefix: str,
         rejections: RejectionCounter | None = None,
+        stampede: StampedeHub | None = None,
     ) -> None:
         if settings.near is None:
             raise ValueError("NearRedisClient needs settings with a near cache (NEAR_CACHE).")
-        super().__init__(settings, rejections=rejections, tag_prefix=prefix)
+        super().__init__(settings, rejections=rejections, tag_prefix=prefix, stampede=stampede)
         self.prefix = prefix
         self._near_key = _near_key(settings, self._key, prefix)
         self._near: NearCache | None = None
@@ -271,10 +273,11 @@ class AsyncNearRedisClient(AsyncRedisClient):
         *,
         prefix: str,
         rejections: RejectionCounter | None = None,
+        stampede: StampedeHub | None = None,
     ) -> None:
         if settings.near is None:
             raise ValueError("AsyncNearRedisClient needs settings with a near cache (NEAR_CACHE).")
-        super().__init__(settings, rejections=rejections, tag_prefix=prefix)
+        super().__init__(settings, rejections=rejections, tag_prefix=prefix, stampede=stampede)
         self.prefix = prefix
         self._near_key = _near_key(settings, self._key, prefix)
 

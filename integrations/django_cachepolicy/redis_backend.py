@@ -45,6 +45,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from cachepolicy import ConfigError
 from cachepolicy.errors import short_repr
+from cachepolicy.flight import STAMPEDE_EVENTS
 from cachepolicy.options import options_for
 from cachepolicy.redis import flight as redis_flight
 from cachepolicy.redis.client import (
@@ -52,6 +53,7 @@ from cachepolicy.redis.client import (
     RedisAuthenticationError,
     RedisClient,
     RedisTopologyError,
+    new_stampede_hub,
 )
 from cachepolicy.redis.connection_options import redacted
 from cachepolicy.redis.info import redis_info, redis_info_text
@@ -144,22 +146,31 @@ class RedisPolicyCache(BaseCache):
             made = (timeout, settings, *self._make_clients(settings))
             _BUILT[memo_key] = made
         self.default_timeout, self.settings, self._client, self._async = made
+        signals.attach_bridge(
+            None,
+            self._client.stampede,
+            location,
+            self.settings.db,
+            type(self),
+            events=STAMPEDE_EVENTS,
+        )
         self._start_once()
 
     def _make_clients(self, settings: RedisSettings) -> tuple[RedisClient, AsyncRedisClient]:
         """Plain clients, or (``NEAR_CACHE``) the two-tier ones: the process's near cache for
         this server, L1 settings and key prefix in front of Redis."""
         # One count of refused payloads for both: rejected_payloads counts the async path too.
-        rejections = RejectionCounter()
+        # One set of stampede counters and event subscribers too, for the same reason.
+        shared: dict[str, Any] = {"rejections": RejectionCounter(), "stampede": new_stampede_hub()}
         prefix = self.key_pattern_prefix  # the tags' generation keys start with it too
         if settings.near is None:
             return (
-                RedisClient(settings, rejections=rejections, tag_prefix=prefix),
-                AsyncRedisClient(settings, rejections=rejections, tag_prefix=prefix),
+                RedisClient(settings, tag_prefix=prefix, **shared),
+                AsyncRedisClient(settings, tag_prefix=prefix, **shared),
             )
         return (
-            NearRedisClient(settings, prefix=prefix, rejections=rejections),
-            AsyncNearRedisClient(settings, prefix=prefix, rejections=rejections),
+            NearRedisClient(settings, prefix=prefix, **shared),
+            AsyncNearRedisClient(settings, prefix=prefix, **shared),
         )
 
     # ------------------------------------------------------------------ start-up
@@ -488,8 +499,11 @@ class RedisPolicyCache(BaseCache):
 
     def info(self) -> dict[str, Any]:
         """The server's INFO in the in-process ``info()`` shape (per primary on a cluster),
-        plus this process's near cache (``near_cache_*``) when ``NEAR_CACHE`` is on."""
+        plus this process's near cache (``near_cache_*``) when ``NEAR_CACHE`` is on, and this
+        process's stampede and tag counters (``stampede_*``, ``tags_invalidated*``: the
+        in-process tier's names, for this process's callers of this alias)."""
         extra = {"rejected_payloads": self._client.rejected_payloads}
+        extra.update(self._client.stampede.counters())
         cluster = self.settings.cluster
         report: dict[str, Any] = self._client.on_primaries(
             lambda servers: redis_info(servers, cluster=cluster, extra=extra)

@@ -33,6 +33,10 @@ stored), ``stale_served`` (a stale copy was served while another caller refreshe
 ``refreshed_early`` (XFetch recomputed a value before it expired) and ``tag_invalidated``
 (``invalidate_tags``; ``key`` is the tag), each sent for the event of the same name.
 
+``RedisPolicyCache`` sends the same four signals (``sender=RedisPolicyCache``) for the
+``get_or_set`` calls and ``invalidate_tags`` of this process's callers; its keyspace signals
+come from Redis's keyspace notifications (``OPTIONS["EVENTS"]``).
+
 Cost: the bridge subscribes to the store only for events whose signal has receivers (it
 re-subscribes when receivers connect or disconnect), so unobserved events cost nothing, and a
 busy ``stored`` receiver does not slow down an app that only listens to ``evicted``. Receivers
@@ -45,8 +49,8 @@ turns the bridge on).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, Protocol
 
 from django.dispatch import Signal
 
@@ -128,11 +132,26 @@ SIGNAL_BY_EVENT: dict[str, KeyspaceSignal] = {
 }
 
 
+class EventSource(Protocol):
+    """What a bridge subscribes to: a :class:`~cachepolicy.Cache` view, or a Redis-tier
+    backend's :class:`~cachepolicy.flight.StampedeHub`."""
+
+    def subscribe(
+        self, callback: Callable[[KeyspaceEvent], None], names: Collection[str] | None = None
+    ) -> Callable[[], None]: ...
+
+
 class _Bridge:
     """Forwards one store database's keyspace events to the Django signals."""
 
     def __init__(
-        self, store: CacheStore, view: Cache, location: str, database: int, sender: type
+        self,
+        store: CacheStore | None,
+        view: EventSource,
+        location: str,
+        database: int,
+        sender: type,
+        events: Collection[str],
     ) -> None:
         # Holding the store keeps id(store) unique for as long as this bridge is registered.
         self.store = store
@@ -140,15 +159,17 @@ class _Bridge:
         self.location = location
         self.database = database
         self.sender = sender
+        #: The events ``view`` can deliver (a Redis tier's hub: the stampede events only).
+        self.events = frozenset(events)
         self._subscribed: frozenset[str] = frozenset()
         self._unsubscribe: Callable[[], None] | None = None
 
     def refresh(self) -> None:
         """Subscribe to exactly the events that some receiver is listening for."""
         if keyspace_event.receivers:
-            wanted = frozenset(SIGNAL_BY_EVENT)
+            wanted = self.events
         else:
-            wanted = frozenset(name for name, sig in SIGNAL_BY_EVENT.items() if sig.receivers)
+            wanted = frozenset(name for name in self.events if SIGNAL_BY_EVENT[name].receivers)
         if wanted == self._subscribed:
             return
         if self._unsubscribe is not None:
@@ -186,21 +207,28 @@ _enabled = False
 
 
 def attach_bridge(
-    store: CacheStore, view: Cache, location: str, database: int, sender: type
+    store: CacheStore | None,
+    view: Cache | EventSource,
+    location: str,
+    database: int,
+    sender: type,
+    *,
+    events: Collection[str] = tuple(SIGNAL_BY_EVENT),
 ) -> None:
     """Make sure events of ``database`` in ``store`` reach the signals (once per pair).
 
     Called by every backend object; Django makes one per thread, so this is a dictionary
-    lookup after the first call.
+    lookup after the first call. ``store`` None: ``view`` is a Redis-tier backend's
+    :class:`~cachepolicy.flight.StampedeHub` (never closed), delivering ``events``.
     """
-    key = (id(store), database)
+    key = (id(view if store is None else store), database)
     if key in _BRIDGES:
         return
     with _LOCK:
         if key in _BRIDGES:
             return
         _forget_closed_stores()
-        bridge = _Bridge(store, view, location, database, sender)
+        bridge = _Bridge(store, view, location, database, sender, events)
         _BRIDGES[key] = bridge
         if _enabled:
             bridge.refresh()
@@ -226,7 +254,7 @@ def disable() -> None:
 def _forget_closed_stores() -> None:
     """A released (closed) store can never send again: drop its bridges so they stop keeping
     it (and its data) alive. Called with ``_LOCK`` held."""
-    for stale in [k for k, b in _BRIDGES.items() if b.store.closed]:
+    for stale in [k for k, b in _BRIDGES.items() if b.store is not None and b.store.closed]:
         _BRIDGES.pop(stale).detach()
 
 

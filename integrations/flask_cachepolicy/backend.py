@@ -577,7 +577,8 @@ class PolicyCache(BaseCache):
 
 
 class _EventRelay:
-    """Core subscriber that re-sends keyspace events as blinker signals.
+    """Core subscriber that re-sends keyspace events as blinker signals (also the Redis-tier
+    backend's stampede events).
 
     It holds the backend weakly: a shared store lives as long as the process and would
     otherwise keep every backend ever attached to it alive through its subscriber list.
@@ -587,7 +588,7 @@ class _EventRelay:
 
     def __init__(
         self,
-        backend_ref: weakref.ref[PolicyCache],
+        backend_ref: weakref.ref[BaseCache],
         app_ref: weakref.ref[Flask] | None,
         prefix: str,
         db: int,

@@ -26,7 +26,9 @@ Timeouts follow Flask-Caching (``0`` = never expire, ``None`` = the default) thr
 :func:`~flask_cachepolicy.timeouts.flask_timeout_to_ttl`, the in-process backend's function.
 A configuration mismatch with the server (memory options, ``notify-keyspace-events``) is a
 logged warning at start-up; ``expired``/``evicted`` notifications are sent as the same blinker
-signals as in-process events (:mod:`flask_cachepolicy.signals`).
+signals as in-process events (:mod:`flask_cachepolicy.signals`), and so are the stampede events
+(``computed``, ``stale_served``, ``refreshed_early``, ``tag_invalidated``) of this process's
+``get_or_set`` and ``invalidate_tags`` calls.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ from cachepolicy.redis.settings import RedisSettings, parse_redis_settings
 from cachepolicy.redis.two_tier import NearRedisClient
 
 from . import signals as _signals
+from .backend import _EventRelay
 from .settings import NEAR_KEYS, backend_kwargs_from_flask, flask_key_for
 from .timeouts import FlaskTimeout, flask_timeout_to_ttl, timeout_seconds
 
@@ -159,6 +162,11 @@ class RedisPolicyCache(BaseCache):
         self._app_ref = weakref.ref(app) if app is not None else None
         self._unsubscribe: Any = None
         self.mismatches: list[server_config.Mismatch] = []
+        # This process's stampede events, as the in-process backend's signals (the hub is
+        # this backend's client's: nothing to unsubscribe, the relay holds the backend weakly).
+        self._client.stampede.subscribe(
+            _EventRelay(weakref.ref(self), self._app_ref, key_prefix, self.settings.db)
+        )
         self._start()
 
     # -- start-up ------------------------------------------------------------------------
@@ -408,7 +416,11 @@ class RedisPolicyCache(BaseCache):
         return self.key_prefix + key
 
     def info(self) -> dict[str, Any]:
+        """The server's INFO in the in-process ``info()`` shape, this process's near cache
+        (``near_cache_*``) and this process's stampede and tag counters (``stampede_*``,
+        ``tags_invalidated*``, the in-process names: this backend's callers only)."""
         extra = {"rejected_payloads": self._client.rejected_payloads}
+        extra.update(self._client.stampede.counters())
         cluster = self.settings.cluster
         report = self._client.on_primaries(
             lambda servers: redis_info(servers, cluster=cluster, extra=extra)
