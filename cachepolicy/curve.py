@@ -30,238 +30,26 @@ keeps the smallest and largest distance it holds, and a size inside a bucket cou
 that range below it (on the log scale). A bucket of equal distances, such as a loop's, is then
 a step at its exact distance rather than a ramp across the bucket's width.
 
-**Memory bound.** At most ``max_keys`` tracked keys: a dict entry, a heap record and two
-Fenwick-tree slots each, plus the fixed histogram and its buckets' ranges. With the default
-8,192 keys this was measured at about 2.8 MB, 3.5 MB at the peak of a renumbering, before the
-ranges (two lists of 1,792 floats) were added; ``tests/core/test_curve.py`` holds it under
-4 MB (tracemalloc), whatever the traffic.
-All updates run in the recorder's writer thread, off the request path.
+**Memory bound.** At most ``max_keys`` tracked keys: a dict entry, a heap record and up to
+four Fenwick-tree slots each (the tree is sized to the keys tracked, at least 1,024 slots),
+plus the fixed histogram and its buckets' ranges. With the default 8,192 keys this was
+measured at about 2.8 MB, 3.5 MB at the peak of a renumbering, before the ranges (two lists of
+1,792 floats) were added; ``tests/core/test_curve.py`` holds it under 4 MB (tracemalloc),
+whatever the traffic.
+
+All updates run in the recorder's writer thread, off the request path, compiled: the class
+and the writer's per-record loop live in :mod:`cachepolicy._core.shards`, and are imported
+here.
 """
 
 from __future__ import annotations
 
-import heapq
-import math
-import threading
-from collections.abc import Mapping, Sequence
-from typing import Any, Final
+from collections.abc import Mapping
+from typing import Any
+
+from ._core.shards import FLOOR_KEYS, MAX_KEYS, ShardsCurve
 
 __all__ = ["FLOOR_KEYS", "MAX_KEYS", "ShardsCurve", "curve_text"]
-
-#: Sampled keys tracked at most. SHARDS reports mean absolute errors near 0.01 with 8K samples
-#: on its traces (FAST 2015, section 5).
-MAX_KEYS: Final = 8192
-#: Keys the curve holds at most while it samples above the recording's rate (small key
-#: spaces, see above): as many as it may hold at all, so this is fixed-size SHARDS started at
-#: every key, as the paper runs it. On the shared traces at 1 % (3 seeds), 1,024 leaves some
-#: seeds 3-4 points off (lirs-gli, cache2k-web07); 2,048 brings every trace's mean within 2,
-#: but arc-P3 and scarab-recs, sampled at 1 % exactly, stay at 1.8 and 0.9 (worst seeds 2.1
-#: and 1.9); 8,192 samples them at 2.4 % and 3.7 %: 0.8-1.2 and 0.1-0.3. The cost (accesses
-#: sampled for the curve alone, in key spaces under ``FLOOR_KEYS / record_rate`` keys) is held
-#: by the recorder's budget, whatever this is.
-FLOOR_KEYS: Final = MAX_KEYS
-#: Histogram resolution: 32 buckets per doubling of the distance (each about 2 % wide); a
-#: size inside a bucket counts the part of the bucket's distances below the size.
-_BUCKETS_PER_DOUBLING: Final = 32
-#: Distances up to 2**56 bytes.
-_BUCKETS: Final = 56 * _BUCKETS_PER_DOUBLING
-_FULL: Final = 1 << 32
-
-
-def _bucket(distance: float) -> int:
-    if distance <= 1:
-        return 0
-    return min(_BUCKETS - 1, int(math.log2(distance) * _BUCKETS_PER_DOUBLING) + 1)
-
-
-def _below(low: float, high: float, size: float) -> float:
-    """The share of a bucket whose distances run from ``low`` to ``high`` at or below
-    ``size``, interpolated on the log scale."""
-    if size >= high:
-        return 1.0
-    if size < low or low <= 0:
-        return 0.0
-    return (math.log(size) - math.log(low)) / (math.log(high) - math.log(low))
-
-
-class ShardsCurve:
-    """Feed it references (:meth:`access`) and writes (:meth:`resize`); read
-    :meth:`hit_ratio_at`."""
-
-    def __init__(
-        self, max_keys: int = MAX_KEYS, threshold: int = _FULL, floor_keys: int = FLOOR_KEYS
-    ) -> None:
-        self.max_keys = max_keys
-        self.floor_keys = floor_keys
-        #: The recording's threshold: the curve samples at least the keys below it.
-        self.record_threshold = threshold
-        #: Keys whose hash is below this are sampled: every key at first when there is a
-        #: floor, lowered as keys arrive (see "Small key spaces" above).
-        self.threshold = _FULL if floor_keys > 0 else threshold
-        self._last: dict[int, int] = {}  # hash -> time of its last reference
-        self._cost: dict[int, int] = {}  # hash -> bytes it weighs
-        self._largest: list[int] = []  # max-heap (negated) of the tracked hashes
-        self._capacity = 4 * max_keys
-        self._tree = [0] * (self._capacity + 1)  # Fenwick tree: cost at each time slot
-        self._now = 0
-        # Counts are floats: they are rescaled when the rate drops.
-        self._histogram = [0.0] * _BUCKETS
-        self._low = [math.inf] * _BUCKETS  # the smallest and largest distance in each bucket
-        self._high = [0.0] * _BUCKETS
-        self.references = 0.0
-        self.cold = 0.0  # first references: misses at every size
-        self._lock = threading.Lock()
-
-    @property
-    def rate(self) -> float:
-        return self.threshold / _FULL
-
-    # ------------------------------------------------------------------ Fenwick tree
-
-    def _add(self, slot: int, delta: int) -> None:
-        tree = self._tree
-        index = slot + 1
-        while index <= self._capacity:
-            tree[index] += delta
-            index += index & -index
-
-    def _prefix(self, slot: int) -> int:
-        """Sum of slots 0..slot."""
-        tree = self._tree
-        total = 0
-        index = slot + 1
-        while index > 0:
-            total += tree[index]
-            index -= index & -index
-        return total
-
-    # ------------------------------------------------------------------ updates
-
-    def access(self, hashed: int, cost: int) -> None:
-        """One read of the key with hash ``hashed`` (a 32-bit value), weighing ``cost`` bytes
-        unless the curve knows better."""
-        if hashed >= self.threshold:
-            return
-        with self._lock:
-            self.references += 1
-            last = self._last.get(hashed)
-            if last is None:
-                self.cold += 1
-                self._cost[hashed] = cost
-                heapq.heappush(self._largest, -hashed)
-            else:
-                cost = self._cost[hashed]
-                # Bytes of the distinct keys read since, and its own: the smallest LRU cache
-                # that still holds it now.
-                distance = self._prefix(self._now - 1) - self._prefix(last) + cost
-                scaled = distance / self.rate
-                index = _bucket(scaled)
-                self._histogram[index] += 1
-                if scaled < self._low[index]:
-                    self._low[index] = scaled
-                if scaled > self._high[index]:
-                    self._high[index] = scaled
-                self._add(last, -cost)
-            if self._now == self._capacity:
-                self._compact()
-            self._last[hashed] = self._now
-            self._add(self._now, cost)
-            self._now += 1
-            while len(self._last) > self._allowed():
-                self._drop_largest()
-
-    def _allowed(self) -> int:
-        """Keys the sample may hold at the current threshold."""
-        return self.floor_keys if self.threshold > self.record_threshold else self.max_keys
-
-    def resize(self, hashed: int, cost: int) -> None:
-        """A write changed the key's size."""
-        if hashed >= self.threshold:
-            return
-        with self._lock:
-            old = self._cost.get(hashed)
-            if old is None:
-                return
-            self._cost[hashed] = cost
-            self._add(self._last[hashed], cost - old)
-
-    def _drop_largest(self) -> None:
-        """Lower the threshold to the largest tracked hash and forget that key (SHARDS_adj's
-        fixed-size rule); or, when that would take it below the recording's threshold from
-        above, lower it to the recording's and forget nothing (the bound is then max_keys)."""
-        hashed = -self._largest[0]
-        floor = self.threshold > self.record_threshold and hashed < self.record_threshold
-        lowered = self.record_threshold if floor else hashed
-        # Counts gathered at the old rate, rescaled to the new one (as SHARDS does), so that
-        # references sampled before and after the drop weigh alike.
-        scale = lowered / self.threshold
-        self._histogram = [count * scale for count in self._histogram]
-        self.references *= scale
-        self.cold *= scale
-        self.threshold = lowered
-        if not floor:
-            heapq.heappop(self._largest)
-            self._add(self._last.pop(hashed), -self._cost.pop(hashed))
-
-    def lower(self, threshold: int) -> None:
-        """Sample fewer keys from now on: forget the tracked keys whose hash is ``threshold``
-        or above and rescale the counts (the recorder's writer calls it when it cannot keep
-        up with the curve's share of the traffic)."""
-        with self._lock:
-            if threshold >= self.threshold:
-                return
-            while self._largest and -self._largest[0] >= threshold:
-                hashed = -heapq.heappop(self._largest)
-                self._add(self._last.pop(hashed), -self._cost.pop(hashed))
-            scale = threshold / self.threshold
-            self._histogram = [count * scale for count in self._histogram]
-            self.references *= scale
-            self.cold *= scale
-            self.threshold = threshold
-
-    def _compact(self) -> None:
-        """Renumber the tracked keys' times 0..n-1 (the tree's slots are used up)."""
-        order = sorted(self._last.items(), key=lambda item: item[1])
-        self._tree = [0] * (self._capacity + 1)
-        for slot, (hashed, _) in enumerate(order):
-            self._last[hashed] = slot
-            self._add(slot, self._cost[hashed])
-        self._now = len(order)
-
-    # ------------------------------------------------------------------ reading
-
-    def hit_ratio_at(self, size: float, total: int | None = None) -> float:
-        """Estimated LRU hit ratio of a cache of ``size`` bytes.
-
-        ``total``, the number of reads of every key (sampled or not), applies SHARDS_adj:
-        a sample holds ``total x rate`` reads only on average, and the difference is mostly
-        reads of a few hot keys that fell in or out of the sample, hits at every size; it is
-        added to (or taken from) the smallest distances. Without it the ratio is the
-        sample's own, whose error grows when the traffic is skewed.
-        """
-        with self._lock:
-            if not self.references:
-                return 0.0
-            low, high = self._low, self._high
-            hits = sum(
-                count * _below(low[index], high[index], size)
-                for index, count in enumerate(self._histogram)
-                if count
-            )
-            if total is None or total * self.rate <= 0:
-                return hits / self.references
-            expected = total * self.rate
-            return min(1.0, max(0.0, (hits + expected - self.references) / expected))
-
-    def curve(self, sizes: Sequence[float], total: int | None = None) -> list[float]:
-        return [self.hit_ratio_at(size, total) for size in sizes]
-
-    def reset(self) -> None:
-        """Forget everything (the store's statistics were reset)."""
-        with self._lock:
-            fresh = ShardsCurve(self.max_keys, self.record_threshold, self.floor_keys)
-            state = {k: v for k, v in vars(fresh).items() if k != "_lock"}
-            vars(self).update(state)
 
 
 def curve_text(info: Mapping[str, Any]) -> str:

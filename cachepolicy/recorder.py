@@ -28,17 +28,23 @@ in every process given the same secret (spatial sampling, Waldspurger et al., FA
 reuse distances in the sample are the full trace's scaled by the rate and the simulator runs
 caches ``rate`` times as large to estimate the full ones. The test runs compiled inside the
 view's read and write paths (:class:`~cachepolicy._core.sampling.SampledAccessor`): a key that
-is not sampled costs a native hash of its characters and one comparison, no interpreted frame.
-The BLAKE2b hash is computed by the writer, for the sampled keys only. The live curve may
+is not sampled costs a native hash of its characters and one comparison, no interpreted frame;
+a sampled one a compiled call that queues the record with that hash (the writer and the curve
+reuse it: no key is hashed twice for the sample). The BLAKE2b hash is computed by the writer,
+for the sampled keys only, from a state keyed once and copied (the same digest as hashing
+with the key each time), and kept for the 4,096 most recently recorded keys
+(:data:`cachepolicy._core.shards.DIGESTS`, in memory only). The live curve may
 sample more keys than the file holds, in small key spaces (:mod:`cachepolicy.curve`); those
 records feed the curve and are never written.
 
 Never in the way
 ================
 
-The request path appends a tuple to a bounded queue (:data:`BUFFER_RECORDS`) and returns;
-a daemon thread, started on the first record, packs, hashes and writes them every
-:data:`FLUSH_INTERVAL` (sooner when the queue is half full). When the queue is full the record
+The request path appends a tuple to a bounded queue (:data:`BUFFER_RECORDS`) and returns
+(:class:`~cachepolicy._core.sampling.Gate`, compiled); a daemon thread, started on the first
+record, hashes, packs and writes them every :data:`FLUSH_INTERVAL` (sooner when the queue is
+half full), feeding the live curve on the way, all of a batch in one compiled loop
+(:func:`cachepolicy._core.shards.drain`). When the queue is full the record
 is dropped and counted (``record_dropped`` in ``info()``): recording never blocks a request.
 Each process writes its own file, named by its pid (a forked child starts a new one and
 discards the parent's queued records, which are the parent's to write); a file reaching
@@ -74,10 +80,11 @@ from ._core.sampling import (
     SET,
     TOUCH,
     Gate,
+    Queued,
     SampledAccessor,
     sample_hash,
 )
-from .curve import ShardsCurve
+from ._core.shards import ShardsCurve, drain, hashed_key, keyed
 from .errors import ConfigError, short_repr
 from .sizing import format_bytes, parse_memory
 
@@ -108,6 +115,9 @@ MAGIC: Final = b"CPREC\x00\x00\x02"
 HEADER: Final = struct.Struct("<8sdd8sIdd")
 #: key hash, key length, value size (bytes), operation, TTL (s; inf = none, nan = kept), time.
 RECORD: Final = struct.Struct("<QHIBdd")
+#: What the writer packs: :data:`RECORD` with the key hash given as its 8 bytes (the BLAKE2b
+#: digest, read little-endian), so the same bytes without converting the digest to an int.
+_RECORD_DIGEST: Final = struct.Struct("<8sHIBdd")
 #: Operations: GET_HIT, GET_MISS, SET, DELETE, TOUCH, EXPIRE (0-5, from the compiled sampler).
 SUFFIX: Final = ".cprec"
 KEY_FILE: Final = ".cachepolicy-record-key"
@@ -222,9 +232,9 @@ def _secret(config: CacheConfig, directory: Path) -> bytes:
 
 
 def key_hash(key: str, secret: bytes) -> int:
-    """The keyed hash a recording holds for ``key``."""
-    data = key.encode("utf-8", "surrogatepass")
-    return int.from_bytes(hashlib.blake2b(data, digest_size=8, key=secret).digest(), "little")
+    """The keyed hash a recording holds for ``key``: BLAKE2b of its UTF-8 bytes, 8 bytes,
+    keyed with ``secret`` (:func:`cachepolicy._core.shards.hashed_key`), as a number."""
+    return int.from_bytes(hashed_key(keyed(secret), key), "little")
 
 
 def sample_seed(secret: bytes) -> int:
@@ -266,11 +276,11 @@ class Recorder:
         self.seed = sample_seed(self._secret)
         self.threshold = min(_FULL, int(self.rate * _FULL))
         self._time = clock.time
-        self._capacity = buffer_records
         self._interval = flush_interval
-        #: Note one access (the recording's sample tested here); views call it outside the
-        #: hot paths, which test the gate's (:meth:`accessor`).
-        self.note: Callable[[str, int, int, float], None] = self._note_sampled
+        #: The BLAKE2b state keyed with the secret, copied for each recorded key, and the
+        #: recently recorded keys' hashes (:func:`cachepolicy._core.shards.drain`).
+        self._keyed = keyed(self._secret)
+        self._digests: dict[str, bytes] = {}
         #: Bytes the engine charges an entry beyond its key's characters and value's bytes: what
         #: the live curve weighs each key with.
         self.entry_overhead = entry_overhead
@@ -279,8 +289,17 @@ class Recorder:
         self._reads_seen = 0
         self._reads_offset = 0
         #: What the sampled read and write paths test (:meth:`accessor`): the larger of the
-        #: recording's and the curve's thresholds; the writer lowers it with the curve's.
-        self.gate = Gate(self.seed, self.threshold, self._note_gated)
+        #: recording's and the curve's thresholds (the writer lowers it with the curve's), and
+        #: the queue of records.
+        self.gate = Gate(
+            self.seed,
+            self.threshold,
+            buffer_records,
+            CURVE_BUDGET,
+            clock.time,
+            self._start,
+            self._wake_writer,
+        )
         self._fresh_process()
         _live.add(self)
 
@@ -288,7 +307,7 @@ class Recorder:
         """State of this process's recording (at start, and in a forked child)."""
         self.pid = os.getpid()
         self.path = self._directory / f"{self._stem}-{self.pid}{SUFFIX}"
-        self._queue: deque[tuple[str, int, int, float, float, int]] = deque()
+        self.gate.fresh()
         self._file: BinaryIO | None = None
         self._written = 0  # bytes in the current file
         self._started = 0.0
@@ -296,20 +315,30 @@ class Recorder:
         self._reads_at_start = self._reads_now()
         self._thread: threading.Thread | None = None
         self._wake = threading.Event()
-        self._lock = threading.Lock()  # the drop counter and starting the thread
+        self._lock = threading.Lock()  # starting the thread
         self._flushing = threading.Lock()  # one flush at a time
         self._closing = False
-        self._curve_wanted = 0  # curve-only accesses since the last flush, skipped ones too
         self._curve_since = time.monotonic()
-        #: Records written to files, and records dropped because the queue was full.
+        #: Records written to files.
         self.recorded = 0
-        self.dropped = 0
-        #: Accesses the curve alone would have read (above the recording's rate), not queued
-        #: because they were over :data:`CURVE_BUDGET`.
-        self.curve_skipped = 0
         #: The live LRU curve of this process's traffic, fed by the writer from the sample.
         self.curve = ShardsCurve(threshold=self.threshold)
         self.gate.threshold = self._gate_threshold()
+
+    @property
+    def _queue(self) -> deque[Queued]:
+        return self.gate.queue
+
+    @property
+    def dropped(self) -> int:
+        """Records dropped because the queue was full."""
+        return self.gate.dropped
+
+    @property
+    def curve_skipped(self) -> int:
+        """Accesses the curve alone would have read (above the recording's rate), not queued
+        because they were over :data:`CURVE_BUDGET`."""
+        return self.gate.curve_skipped
 
     def _gate_threshold(self) -> int:
         return max(self.threshold, self.curve.threshold)
@@ -330,40 +359,15 @@ class Recorder:
 
     # ------------------------------------------------------------------ the request path
 
-    def _note_sampled(self, key: str, op: int, size: int, ttl: float) -> None:
+    def note(self, key: str, op: int, size: int, ttl: float) -> None:
+        """Note one access of the recording's sample (tested here); views call it outside
+        the hot paths, which test the gate's (:meth:`accessor`). Never blocks."""
         hashed = sample_hash(key, self.seed)
         if hashed < self.threshold:
-            self.enqueue(key, op, size, ttl, hashed)
-
-    def _note_gated(self, key: str, op: int, size: int, ttl: float) -> None:
-        """What the sampled paths call (the gate passed the key): queue it, unless it is for
-        the curve alone and the queue is half full."""
-        hashed = sample_hash(key, self.seed)
-        if hashed >= self.threshold:  # for the curve alone: within its budget
-            self._curve_wanted += 1  # racy under threads, as a statistic may be
-            if self._curve_wanted > CURVE_BUDGET:
-                self.curve_skipped += 1
-                self._wake.set()  # the writer lowers the curve's share now
-                return
-        self.enqueue(key, op, size, ttl, hashed)
-
-    def enqueue(self, key: str, op: int, size: int, ttl: float, hashed: int = -1) -> None:
-        """Queue one record of a sampled key (or count it dropped); never blocks.
-        ``hashed`` is the key's sampling hash when the caller has it."""
-        queue = self._queue
-        if len(queue) >= self._capacity:
-            with self._lock:
-                self.dropped += 1
-            return
-        if hashed < 0:
-            hashed = sample_hash(key, self.seed)
-        queue.append((key, op, size, ttl, self._time(), hashed))
-        if self._thread is None:
-            self._start()
-        elif len(queue) >= self._capacity >> 1:
-            self._wake.set()
+            self.gate.enqueue(key, op, size, ttl, hashed)
 
     def _start(self) -> None:
+        """Start the writer (the gate's first record)."""
         with self._lock:
             if self._thread is not None or self._closing:
                 return
@@ -371,6 +375,10 @@ class Recorder:
                 target=self._run, name=f"cachepolicy-recorder-{self.pid}", daemon=True
             )
             self._thread.start()
+            self.gate.started = True
+
+    def _wake_writer(self) -> None:
+        self._wake.set()
 
     # ------------------------------------------------------------------ the writer
 
@@ -388,26 +396,21 @@ class Recorder:
             self._flush()
 
     def _flush(self) -> None:
-        queue = self._queue
-        count = len(queue)
+        gate, threshold, curve = self.gate, self.threshold, self.curve
+        count = len(gate.queue)
         if not count:
             return
-        secret, pack, threshold = self._secret, RECORD.pack, self.threshold
-        curve, overhead = self.curve, self.entry_overhead
-        records = []
-        for _ in range(count):
-            key, op, size, ttl, when, hashed = queue.popleft()
-            if hashed < threshold:  # the recording's sample; above it, the curve's alone
-                records.append(
-                    pack(key_hash(key, secret), min(len(key), 0xFFFF), size, op, ttl, when)
-                )
-            if op <= SET:  # reads feed the curve, writes give it sizes
-                cost = overhead + len(key) + size
-                if op == SET:
-                    curve.resize(hashed, cost)
-                else:
-                    curve.access(hashed, cost)
-        wanted, self._curve_wanted = self._curve_wanted, 0
+        records = drain(
+            gate.queue,
+            count,
+            threshold,
+            self._keyed,
+            self._digests,
+            _RECORD_DIGEST.pack,
+            curve,
+            self.entry_overhead,
+        )
+        wanted, gate.curve_wanted = gate.curve_wanted, 0
         now, since, self._curve_since = time.monotonic(), self._curve_since, time.monotonic()
         if wanted > CURVE_BUDGET:  # the curve's share of the keys, cut to fit its budget
             per_second = wanted / max(now - since, 0.001)
@@ -507,7 +510,7 @@ class Recorder:
             "record_file": str(self.path),
             "record_rate": self.rate,
             "record_recorded": self.recorded,
-            "record_queued": len(self._queue),
+            "record_queued": len(self.gate.queue),
             "record_dropped": self.dropped,
             "lru_curve_skipped": self.curve_skipped,
             "lru_curve_rate": round(self.curve.rate, 6),

@@ -116,20 +116,32 @@ class Accessor:
 
     def get(self, key: Any, default: Any = None) -> Any:
         """The value, or ``default`` on a miss."""
-        if type(key) is not str:
-            key = exact_key(key)
-        if self.prefix:
-            key = self.prefix + key
-        found = self.engine.get(self.db, key, self.touch)
+        stored = self._stored(key)
+        found = self.engine.get(self.db, stored, self.touch)
         if found is None:
             return default
-        payload: bytes = found  # typed bytes: len() and [0] compile to primitives
+        payload = self._value(stored, found)
+        return default if payload is None else self.loads(payload)
+
+    def _stored(self, key: Any) -> str:
+        """``key`` as stored: checked (:func:`exact_key`), with the prefix."""
+        if type(key) is not str:
+            key = exact_key(key)
+        stored: str = self.prefix + key if self.prefix else key
+        return stored
+
+    def _value(self, key: str, payload: bytes) -> bytes | None:
+        """What a plain read of ``payload`` (found under the stored ``key``) gives: the payload,
+        the value bytes of its envelope, or None for a stale or invalidated one (a miss)."""
         if len(payload) and not payload[0]:  # an envelope (see the module docstring)
-            opened = self._opened(key, payload)
-            if opened is None:
-                return default
-            payload = opened
-        return self.loads(payload)
+            return self._opened(key, payload)
+        return payload
+
+    def _sealed(self, key: str, value: Any, tags: Any) -> bytes:
+        """The payload :meth:`set` stores for ``value`` (``key`` without the prefix): encoded,
+        and in an envelope carrying ``tags`` when there are any."""
+        payload = self.encode(value, key)
+        return payload if tags is None else self.envelopes.sealed(payload, tags)
 
     def _opened(self, key: str, payload: bytes) -> bytes | None:
         """The value bytes of ``payload`` (which starts with 0x00) for a plain read, or None
@@ -152,10 +164,7 @@ class Accessor:
         :data:`PENDING` for a stale or tagged envelope and :data:`REFRESH` when XFetch
         (``beta`` > 0; ``draw`` is the store's ``random``) picks this read to refresh the value
         early: the caller takes it from there (:meth:`cachepolicy.Cache.get_or_set`)."""
-        if type(key) is not str:
-            key = exact_key(key)
-        if self.prefix:
-            key = self.prefix + key
+        key = self._stored(key)
         found = self.engine.get(self.db, key, self.touch)
         if found is None:
             return miss
@@ -187,17 +196,9 @@ class Accessor:
     def get_payload(self, key: Any) -> bytes | None:
         """The value's stored bytes (out of its envelope, if any), or None on a miss (counts
         and touches like :meth:`get`)."""
-        if type(key) is not str:
-            key = exact_key(key)
-        if self.prefix:
-            key = self.prefix + key
-        found = self.engine.get(self.db, key, self.touch)
-        if found is None:
-            return None
-        payload: bytes = found
-        if len(payload) and not payload[0]:  # an envelope (see the module docstring)
-            return self._opened(key, payload)
-        return payload
+        stored = self._stored(key)
+        found = self.engine.get(self.db, stored, self.touch)
+        return None if found is None else self._value(stored, found)
 
     def encode(self, value: Any, key: str = "") -> bytes:
         """The payload for ``value``; ValueTooLargeError, before most of the work, for a value
@@ -251,19 +252,11 @@ class Accessor:
     def set_payload(self, key: Any, payload: bytes, ttl: Any) -> bool:
         """Store a payload :meth:`encode` made (no condition, TTL in seconds or None): for
         adapters that must tell the serializer's errors from the store's."""
-        if type(key) is not str:
-            key = exact_key(key)
-        if self.prefix:
-            key = self.prefix + key
-        return self.engine.write(self.db, key, payload, ttl, 0)
+        return self.engine.write(self.db, self._stored(key), payload, ttl, 0)
 
     def add_payload(self, key: Any, payload: bytes, ttl: Any) -> bool:
         """:meth:`set_payload` only if ``key`` is absent (Redis's SET NX). True if stored."""
-        if type(key) is not str:
-            key = exact_key(key)
-        if self.prefix:
-            key = self.prefix + key
-        return self.engine.write(self.db, key, payload, ttl, NX)
+        return self.engine.write(self.db, self._stored(key), payload, ttl, NX)
 
     def set(
         self, key: Any, value: Any, ttl: Any = None, *, keepttl: bool = False, tags: Any = None
@@ -282,10 +275,7 @@ class Accessor:
                     "ttl or keepttl=True, not both."
                 )
             flags = KEEPTTL
-        if tags is not None:
-            payload = self.envelopes.sealed(self.encode(value, key), tags)
-        else:
-            payload = self.encode(value, key)
+        payload = self._sealed(key, value, tags)
         if self.prefix:
             key = self.prefix + key
         return self.engine.write(self.db, key, payload, ttl, flags)

@@ -25,14 +25,17 @@ collide only by an exact linear coincidence of their bytes); the final mix (two 
 
 :class:`SampledAccessor` is :class:`~.accessor.Accessor` with the test inline: one native
 hash and one comparison for a key that is not sampled, no interpreted frame; a sampled key
-goes on to ``gate.note`` (the recorder's queue). The recorder owns the :class:`Gate`; its
-writer may lower ``threshold`` (the live curve samples small key spaces at a higher rate,
-:mod:`cachepolicy.curve`), and every accessor sees the new value at once.
+goes on to :meth:`Gate.note`, compiled too, which appends a record (with the hash) to the
+recorder's queue. The recorder owns the :class:`Gate`; its writer
+(:func:`cachepolicy._core.shards.drain`) may lower ``threshold`` (the live curve samples small
+key spaces at a higher rate, :mod:`cachepolicy.curve`), and every accessor sees the new value
+at once.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from collections.abc import Callable
 from typing import Any, Final
 
@@ -51,6 +54,7 @@ __all__ = [
     "SET",
     "TOUCH",
     "Gate",
+    "Queued",
     "SampledAccessor",
     "key_sum",
     "mix",
@@ -67,6 +71,10 @@ EXPIRE: Final = 5
 
 #: ``threshold`` that samples every key (hashes are 32-bit).
 FULL: Final = 1 << 32
+#: A queued record: key, operation, value size, TTL field (inf: none, nan: kept), time, and
+#: the key's :func:`sample_hash` (the writer tells the recording's records from the curve's
+#: by it, and the curve tracks keys by it: nothing hashes a key twice for the sample).
+Queued = tuple[str, int, int, float, float, int]
 
 _M61: Final[i64] = (1 << 61) - 1
 _LOW53: Final[i64] = (1 << 53) - 1  # the bits that stay put in a rotation by 8 (61 - 8 = 53)
@@ -105,8 +113,10 @@ def key_sum(key: str) -> i64:
         i += 4
     while i < n:  # the rest, and any character beyond ASCII, as its UTF-8 bytes
         c: i64 = ord(key[i])
-        if c < 0x80:
-            h = _byte(h, c)
+        if c < 0x80:  # _byte, inline: most keys end in up to three ASCII characters
+            h = ((h & _LOW53) << 8 | h >> 53) + c
+            if h >= _M61:
+                h -= _M61
         elif c < 0x800:
             h = _byte(_byte(h, 0xC0 | c >> 6), 0x80 | c & 0x3F)
         elif c < 0x10000:  # surrogates too, as surrogatepass encodes them
@@ -136,24 +146,83 @@ def sample_hash(key: str, seed: i64) -> i64:
 
 
 class Gate:
-    """What the sampled paths share: the seed, the threshold (keys hashing below it are
-    noted) and ``note(key, operation, size, ttl)``, called for each sampled access."""
+    """What the sampled paths and the recorder's writer share: the test's ``seed`` and
+    ``threshold`` (keys hashing below it are noted), and the queue of records.
+
+    ``threshold`` is the larger of the recording's (``record_threshold``) and the live
+    curve's, which the writer may lower. A sampled access is one :meth:`note`, compiled: a
+    record (:data:`Queued`) appended to ``queue``, or counted in ``dropped`` when it holds
+    ``capacity`` records (never blocking). Records above the recording's threshold are for
+    the curve alone: at most ``budget`` of them are queued between two resets of
+    ``curve_wanted`` by the writer, the rest counted in ``curve_skipped``. ``start`` is called
+    while ``started`` is False (the recorder starts its writer and sets it), ``wake`` when
+    the queue reaches half its capacity and at the first record over the budget. Counters
+    change with the GIL held, in compiled code: no lock, none lost.
+    """
 
     def __init__(
-        self, seed: int, threshold: int, note: Callable[[str, int, int, float], None]
+        self,
+        seed: int,
+        threshold: int,
+        capacity: int,
+        budget: int,
+        time: Callable[[], float],
+        start: Callable[[], None],
+        wake: Callable[[], None],
     ) -> None:
         self.seed: i64 = seed
+        self.record_threshold: i64 = threshold
         self.threshold: i64 = threshold
-        self.note = note
+        self.capacity = capacity
+        self.budget = budget
+        self.time = time
+        self.start = start
+        self.wake = wake
+        self.fresh()
+
+    def fresh(self) -> None:
+        """An empty queue, no writer, counters at zero (at start, and in a forked child)."""
+        self.queue: deque[Queued] = deque()
+        self.started = False
+        self.dropped = 0
+        self.curve_wanted = 0
+        self.curve_skipped = 0
+
+    def note(self, key: str, operation: int, size: int, ttl: float, hashed: i64) -> None:
+        """A sampled access: ``hashed``, the key's :func:`sample_hash`, is below
+        ``threshold``; queued unless it is for the curve alone and over its budget."""
+        if hashed >= self.record_threshold:
+            self.curve_wanted += 1
+            if self.curve_wanted > self.budget:
+                self.curve_skipped += 1
+                if self.curve_wanted == self.budget + 1:
+                    self.wake()  # the writer lowers the curve's share now
+                return
+        self.enqueue(key, operation, size, ttl, hashed)
+
+    def enqueue(self, key: str, operation: int, size: int, ttl: float, hashed: i64) -> None:
+        """Queue one record (or count it dropped)."""
+        queue = self.queue
+        queued = len(queue)
+        if queued >= self.capacity:
+            self.dropped += 1
+            return
+        queue.append((key, operation, size, ttl, self.time(), hashed))
+        if not self.started:
+            self.start()
+        elif queued + 1 == self.capacity >> 1:
+            self.wake()
 
 
 class SampledAccessor(Accessor):
     """:class:`~.accessor.Accessor` whose reads and writes note their sampled keys.
 
-    The same methods and results; each computes the stored key once, calls the engine as the
-    base class does, then tests the sample. The base class's bodies are short (a key check,
-    the prefix, one engine call) and are repeated here rather than called, because the test
-    needs the stored key and the payload's size, which the base methods do not return.
+    The same methods and results; each computes the stored key once, calls the engine, then
+    tests the sample: one native hash and comparison, and for a sampled key one compiled
+    :meth:`Gate.note` given that hash. The envelopes are the base class's helpers
+    (:meth:`~.accessor.Accessor._value`, :meth:`~.accessor.Accessor._sealed`); the engine
+    call is repeated here because the test needs the stored key and the payload's size,
+    which the base methods do not return.
     """
 
     def __init__(
@@ -171,19 +240,20 @@ class SampledAccessor(Accessor):
         super().__init__(engine, db, prefix, touch, loads, dumps, pickle_protocol, envelopes)
         self.gate = gate
 
-    def _stored(self, key: Any) -> str:
-        if type(key) is not str:
-            key = exact_key(key)
-        stored: str = self.prefix + key if self.prefix else key
-        return stored
-
     def _note_read(self, stored: str, found: bytes | None) -> None:
         gate = self.gate
-        if sample_hash(stored, gate.seed) < gate.threshold:
+        hashed = sample_hash(stored, gate.seed)
+        if hashed < gate.threshold:
             if found is None:
-                gate.note(stored, GET_MISS, 0, _NO_TTL)
+                gate.note(stored, GET_MISS, 0, _NO_TTL, hashed)
             else:
-                gate.note(stored, GET_HIT, len(found), _NO_TTL)
+                gate.note(stored, GET_HIT, len(found), _NO_TTL, hashed)
+
+    def _note_write(self, stored: str, payload: bytes, ttl: float) -> None:
+        gate = self.gate
+        hashed = sample_hash(stored, gate.seed)
+        if hashed < gate.threshold:
+            gate.note(stored, SET, len(payload), ttl, hashed)
 
     def get(self, key: Any, default: Any = None) -> Any:
         stored = self._stored(key)
@@ -191,39 +261,26 @@ class SampledAccessor(Accessor):
         self._note_read(stored, found)
         if found is None:
             return default
-        payload: bytes = found
-        if len(payload) and not payload[0]:  # an envelope (see the accessor's docstring)
-            opened = self._opened(stored, payload)
-            if opened is None:
-                return default
-            payload = opened
-        return self.loads(payload)
+        payload = self._value(stored, found)
+        return default if payload is None else self.loads(payload)
 
     def get_payload(self, key: Any) -> bytes | None:
         stored = self._stored(key)
         found = self.engine.get(self.db, stored, self.touch)
         self._note_read(stored, found)
-        if found is None:
-            return None
-        payload: bytes = found
-        if len(payload) and not payload[0]:  # an envelope
-            return self._opened(stored, payload)
-        return payload
+        return None if found is None else self._value(stored, found)
 
     def set_payload(self, key: Any, payload: bytes, ttl: Any) -> bool:
         stored = self._stored(key)
         written: bool = self.engine.write(self.db, stored, payload, ttl, 0)
-        gate = self.gate
-        if sample_hash(stored, gate.seed) < gate.threshold:
-            gate.note(stored, SET, len(payload), _NO_TTL if ttl is None else float(ttl))
+        self._note_write(stored, payload, _NO_TTL if ttl is None else float(ttl))
         return written
 
     def add_payload(self, key: Any, payload: bytes, ttl: Any) -> bool:
         stored = self._stored(key)
         added: bool = self.engine.write(self.db, stored, payload, ttl, NX)
-        gate = self.gate
-        if added and sample_hash(stored, gate.seed) < gate.threshold:
-            gate.note(stored, SET, len(payload), _NO_TTL if ttl is None else float(ttl))
+        if added:
+            self._note_write(stored, payload, _NO_TTL if ttl is None else float(ttl))
         return added
 
     def set(
@@ -237,13 +294,8 @@ class SampledAccessor(Accessor):
             flags, field = KEEPTTL, math.nan  # "keep the key's TTL"
         else:
             flags, field = 0, _NO_TTL if ttl is None else float(ttl)
-        if tags is not None:
-            payload = self.envelopes.sealed(self.encode(value, key), tags)
-        else:
-            payload = self.encode(value, key)
+        payload = self._sealed(key, value, tags)
         stored = self.prefix + key if self.prefix else key
         written: bool = self.engine.write(self.db, stored, payload, ttl, flags)
-        gate = self.gate
-        if sample_hash(stored, gate.seed) < gate.threshold:
-            gate.note(stored, SET, len(payload), field)
+        self._note_write(stored, payload, field)
         return written
