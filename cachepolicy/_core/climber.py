@@ -21,7 +21,10 @@ or locked path alike (the counts are the owner's, under whatever guards its hook
 
 from __future__ import annotations
 
-__all__ = ["RESTART_THRESHOLD", "STEP_DECAY", "HillClimber"]
+__all__ = ["RESTART_THRESHOLD", "SAMPLE_PER_KEY", "STEP_DECAY", "HillClimber"]
+
+#: Requests per sample, per key the cache holds (Caffeine: 10 x the maximum size).
+SAMPLE_PER_KEY = 10
 
 #: How much of the step is left after each adjustment (Caffeine's simple climber: 0.98).
 STEP_DECAY = 0.98
