@@ -10,8 +10,10 @@ Three jobs, each so that the site cannot drift from the code or the measurements
 * **Measured numbers** are pulled into the policy and expiry pages at build time from
   ``benchmarks/results/``: a marker ``<!-- hit-ratio: allkeys-lfu -->`` becomes the hit-ratio
   rows of that policy on every trace of ``hit_ratio.md``, ``<!-- memory: allkeys-lru exact -->``
-  the memory-under-churn rows of ``memory.md`` whose scenario starts so (both builds). Re-run a
-  benchmark and the site shows its numbers; these tables are never copied by hand.
+  the memory-under-churn rows of ``memory.md`` whose scenario starts so (both builds), and
+  ``<!-- hit-ratio-at: arc-OLTP@1,000 lirs-loop@800 -->`` one row per trace at that size for
+  the policies of :data:`SUMMARY_ROWS`, the best in bold. Re-run a benchmark and the site
+  shows its numbers; these tables are never copied by hand.
 * **Pages other branches add** (:data:`OPTIONAL_PAGES`: the Redis tier's ``redis.md`` and
   ``near-cache.md``) join the navigation only once they exist, and a link to one that does not
   exist yet is shown as plain text, so ``mkdocs build --strict`` passes before and after.
@@ -40,7 +42,18 @@ if str(ROOT) not in sys.path:
 #: Pages that other work adds; in the nav and linkable only once the file exists.
 OPTIONAL_PAGES: tuple[str, ...] = ("redis.md", "near-cache.md")
 
-_MARKER = re.compile(r"<!--\s*(hit-ratio|memory):\s*([^>]*?)\s*-->")
+_MARKER = re.compile(r"<!--\s*(hit-ratio|hit-ratio-at|memory):\s*([^>]*?)\s*-->")
+
+#: The columns of a ``hit-ratio-at`` table: (heading, row name in ``hit_ratio.md``); the first
+#: is the bound, never bold.
+SUMMARY_ROWS: tuple[tuple[str, str], ...] = (
+    ("OPT", "OPT (Belady, upper bound)"),
+    ("`allkeys-lru`", "allkeys-lru sampled s=5"),
+    ("`allkeys-lfu`", "allkeys-lfu sampled s=5"),
+    ("`allkeys-wtinylfu`", "allkeys-wtinylfu"),
+    ("`allkeys-gdsf`", "allkeys-gdsf sampled s=5"),
+    ("`allkeys-lru` + admission", "allkeys-lru sampled s=5 + admission tinylfu"),
+)
 
 
 # -- the configuration reference ------------------------------------------------------------
@@ -210,6 +223,34 @@ def hit_ratio_tables(policy: str) -> str:
     return "\n".join(out)
 
 
+def hit_ratio_summary(argument: str) -> str:
+    """Markdown: one row per ``trace@size`` of ``argument``, the :data:`SUMMARY_ROWS` policies."""
+    wanted = dict(item.split("@", 1) for item in argument.split())
+    text = (RESULTS / "hit_ratio.md").read_text(encoding="utf-8")
+    out = ["| trace @ entries | " + " | ".join(name for name, _ in SUMMARY_ROWS) + " |"]
+    out.append("|---|" + "---:|" * len(SUMMARY_ROWS))
+    found = set()
+    for heading, body in _sections(text):
+        trace, _, kind = heading.partition(": ")
+        rows = _table(body)
+        if trace not in wanted or not rows or rows[0][0] != "policy":
+            continue
+        column = rows[0].index(wanted[trace])
+        by_name = {row[0]: row for row in rows[1:]}
+        values = [float(by_name[name][column]) for _, name in SUMMARY_ROWS]
+        best = max(values[1:])
+        cells = [
+            f"**{value:.1f}**" if index and value == best else f"{value:.1f}"
+            for index, value in enumerate(values)
+        ]
+        out.append(f"| {trace} ({kind}) @ {wanted[trace]} | " + " | ".join(cells) + " |")
+        found.add(trace)
+    if found != set(wanted):
+        missing = ", ".join(sorted(set(wanted) - found))
+        raise ValueError(f"no hit-ratio-at rows for {missing} in benchmarks/results/hit_ratio.md")
+    return "\n".join(out)
+
+
 _MEMORY_COLUMNS = ("scenario", "keys full", "B/entry full (used)", "B/entry end (used)")
 
 
@@ -240,7 +281,11 @@ def memory_tables(scenario: str) -> str:
 def expand_markers(markdown: str) -> str:
     def expand(match: re.Match[str]) -> str:
         kind, argument = match.group(1), match.group(2)
-        return hit_ratio_tables(argument) if kind == "hit-ratio" else memory_tables(argument)
+        if kind == "hit-ratio":
+            return hit_ratio_tables(argument)
+        if kind == "hit-ratio-at":
+            return hit_ratio_summary(argument)
+        return memory_tables(argument)
 
     return _MARKER.sub(expand, markdown)
 

@@ -40,6 +40,20 @@ def test_measured_numbers_come_from_the_results() -> None:
     assert "<!--" not in expanded and "| allkeys-lfu exact timed ttl=300 |" in expanded
 
 
+def test_the_summary_table_takes_one_size_per_trace_and_bolds_the_best() -> None:
+    table = hooks.expand_markers("<!-- hit-ratio-at: lirs-loop@800 corda-vaultservice@64 -->")
+    lines = table.splitlines()
+    assert lines[0].startswith("| trace @ entries | OPT | `allkeys-lru` |") and len(lines) == 4
+    loop = next(line for line in lines if line.startswith("| lirs-loop ("))
+    cells = loop.strip("|").split("|")[1:]
+    assert len(cells) == len(hooks.SUMMARY_ROWS) and "**" not in cells[0]
+    assert sum("**" in cell for cell in cells[1:]) >= 1  # the best policy, never OPT
+    best = max(float(cell.strip(" *")) for cell in cells[1:])
+    assert all(("**" in cell) == (float(cell.strip(" *")) == best) for cell in cells[1:])
+    with pytest.raises(ValueError, match="no-such-trace"):
+        hooks.hit_ratio_summary("lirs-loop@800 no-such-trace@10")
+
+
 def test_missing_optional_pages_leave_the_nav_and_lose_their_links() -> None:
     nav = [
         {"Home": "index.md"},
