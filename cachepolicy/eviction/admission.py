@@ -19,8 +19,8 @@ False, ``info()["rejected_admissions"]`` counts it and a ``refused`` event is an
 Cost: one sketch increment (compiled: a few hundred ns, GIL-atomic, no lock) per read, miss and
 write, which moves reads from the declared native path to a Python hook; the sketch's bytes
 (4 x width, width the power of two at or above the expected number of keys) and the judge's
-(:meth:`RefusalJudge.memory`: 6.7 kB to 98 kB) are counted in ``used_memory``. The expected
-number of keys is ``max_entries`` when set, else ``maxmemory`` over
+(6.7 kB to 98 kB, reserved in full) are counted in ``used_memory``. The expected number of
+keys is ``max_entries`` when set, else ``maxmemory`` over
 :data:`BYTES_PER_KEY_GUESS`.
 
 **Adaptive.** Refusing every newcomer that is not more frequent than its victim wins where
@@ -28,24 +28,23 @@ the traffic is frequency-skewed (loops, scans, hot sets) and loses where it is r
 a key read a few times in a row and never again is refused on each of its reads (TinyLFU
 alone loses 32 points to plain LRU on the Corda trace, 24 on cache2k's ORM trace; that is why
 W-TinyLFU puts a window before its admission). So the admission judges its own refusals
-(:class:`RefusalJudge`): for a sample of the decisions where the sketch preferred the victim,
-it watches which of the two keys is asked for first, within the cache's size in requests. The
-newcomer first means refusing it was wrong (it would have been a hit), the victim first means
-it was right. The refusals apply while they have been right more often than wrong, over an
-exponential average of the last few dozen verdicts; otherwise every newcomer is let in, and
-the verdicts keep coming either way (an admitted newcomer's next read is a hit, an evicted
-victim's a miss), so it switches back when the traffic does. Measured on the shared traces in
-``docs/policies/wtinylfu.md``.
+(:mod:`cachepolicy._core.judge`): for a sample of the decisions where the sketch preferred the
+victim, it watches which of the two keys is asked for first, within the cache's size in
+requests. The newcomer first means refusing it was wrong (it would have been a hit), the
+victim first means it was right. The refusals apply while they have been right at least as
+often as wrong, over an exponential average of the last few dozen verdicts; otherwise every
+newcomer is let in, and the verdicts keep coming either way (an admitted newcomer's next read
+is a hit, an evicted victim's a miss), so it switches back when the traffic does. Measured on
+the shared traces in ``docs/policies/wtinylfu.md``.
 """
 
 from __future__ import annotations
 
-import sys
-from collections import deque
 from random import Random
 from typing import TYPE_CHECKING
 
 from .._core.entry import Entry
+from .._core.judge import RefusalJudge
 from .._core.sketch import FrequencySketch
 from ..errors import ConfigError, did_you_mean, short_repr
 from .base import EvictionPolicy
@@ -53,7 +52,7 @@ from .base import EvictionPolicy
 if TYPE_CHECKING:
     from ..config import CacheConfig
 
-__all__ = ["ADMISSIONS", "RefusalJudge", "TinyLFUAdmission", "check_admission", "with_admission"]
+__all__ = ["ADMISSIONS", "TinyLFUAdmission", "check_admission", "with_admission"]
 
 #: The admission option's values: no admission (every new key enters), or TinyLFU.
 ADMISSIONS = ("none", "tinylfu")
@@ -64,13 +63,8 @@ BYTES_PER_KEY_GUESS = 512
 UNBOUNDED_KEYS_GUESS = 65_536
 #: The largest sketch: 4 x 4 Mi one-byte counters (16 MiB), for budgets of 2 GiB and more.
 MAX_EXPECTED_KEYS = 1 << 22
-#: The weight of each new verdict in the judge's average (the last few dozen count).
-VERDICT_WEIGHT = 1 / 32
 #: Decisions watched at once: a quarter of the expected keys, within these bounds.
 WATCHED_MIN, WATCHED_MAX = 16, 256
-#: Bytes one watched decision holds at most: its record in the queue and the two dict entries'
-#: tuples (3 x 64 B), the int objects of the request number and the two hashes (3 x 36 B).
-_DECISION_BYTES = 3 * 64 + 3 * 36
 
 
 def check_admission(value: object) -> str:
@@ -93,74 +87,6 @@ def expected_keys(config: CacheConfig) -> int:
     else:
         keys = UNBOUNDED_KEYS_GUESS
     return min(max(keys, 1), MAX_EXPECTED_KEYS)
-
-
-class RefusalJudge:
-    """Whether TinyLFU's refusals have been right lately (see the module docstring).
-
-    ``seen(code)`` is called with the hash of every key read (hit or miss), ``refused(new,
-    victim)`` whenever the sketch prefers the victim; ``refusing`` is the verdict. A decision
-    is watched only while fewer than ``watched`` are (a sample), and for ``horizon`` requests
-    at most; a key already in a watched decision is not watched twice. Memory: at most
-    ``watched`` decisions, reserved in full (:meth:`memory`).
-    """
-
-    def __init__(self, horizon: int, watched: int) -> None:
-        self.horizon = horizon
-        self.watched = watched
-        #: key hash -> (request number of the decision, whether it is the newcomer, the other
-        #: key's hash); two entries per watched decision.
-        self.pending: dict[int, tuple[int, bool, int]] = {}
-        #: The watched decisions, oldest first: (request number, newcomer hash, victim hash).
-        self.order: deque[tuple[int, int, int]] = deque()
-        #: Requests seen so far (the clock of the horizon).
-        self.requests = 0
-        #: The average of the verdicts: 1 = the newcomer came back first (refusing was wrong).
-        #: It starts at 0: TinyLFU as published.
-        self.wrong = 0.0
-
-    @property
-    def refusing(self) -> bool:
-        """Whether refusals have been right at least as often as wrong."""
-        return self.wrong < 0.5
-
-    def seen(self, code: int) -> None:
-        self.requests += 1
-        pending = self.pending
-        if not pending:
-            return
-        decision = pending.pop(code, None)
-        if decision is None:
-            return
-        _, newcomer, other = decision
-        pending.pop(other, None)
-        self.wrong += VERDICT_WEIGHT * ((1.0 if newcomer else 0.0) - self.wrong)
-
-    def refused(self, newcomer: int, victim: int) -> None:
-        pending, order = self.pending, self.order
-        oldest = self.requests - self.horizon
-        while order and (order[0][0] < oldest or order[0][1] not in pending):
-            when, first, second = order.popleft()
-            if pending.get(first, (-1,))[0] == when:  # still unjudged: it lapses
-                del pending[first]
-                pending.pop(second, None)
-        if len(order) < self.watched and newcomer not in pending and victim not in pending:
-            pending[newcomer] = (self.requests, True, victim)
-            pending[victim] = (self.requests, False, newcomer)
-            order.append((self.requests, newcomer, victim))
-
-    def clear(self) -> None:
-        self.pending.clear()
-        self.order.clear()
-        self.requests = 0
-        self.wrong = 0.0
-
-    def memory(self) -> int:
-        """The bytes of ``watched`` decisions: the dict at twice that many entries, the queue
-        and the records (reserved whether used or not: the budget never meets a surprise)."""
-        table = sys.getsizeof(dict.fromkeys(range(2 * self.watched)))
-        queue = sys.getsizeof(deque(range(self.watched)))
-        return table + queue + self.watched * _DECISION_BYTES
 
 
 class TinyLFUAdmission(EvictionPolicy):

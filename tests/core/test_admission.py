@@ -14,11 +14,10 @@ from pathlib import Path
 import pytest
 
 from cachepolicy import Cache, ConfigError, Entry, ManualClock
+from cachepolicy._core.judge import VERDICT_WEIGHT, RefusalJudge
 from cachepolicy._core.sketch import COUNTER_MAX, MIN_WIDTH, ROWS, SAMPLE_FACTOR, FrequencySketch
 from cachepolicy.eviction import AllKeysLRU, NoEviction
 from cachepolicy.eviction.admission import (
-    VERDICT_WEIGHT,
-    RefusalJudge,
     TinyLFUAdmission,
     expected_keys,
     with_admission,
