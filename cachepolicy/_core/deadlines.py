@@ -107,6 +107,9 @@ class DeadlineIndex:
         #: When the strategy's next run is planned: a new deadline before it must wake it.
         self.alarm = math.inf
         self.compactions = 0
+        #: Whether the next partial compaction starts at the lane's back (see
+        #: :meth:`_compact_back`).
+        self.from_back = False
         # What memory() last counted (see outgrown()).
         self._heap_counted = 0
         self._heap_room = 0
@@ -238,8 +241,41 @@ class DeadlineIndex:
             self._advance()
             self._dropped(first)
         bound = self.live // STALE_SHARE + STALE_SLACK
-        if self.stale > bound and not self._compact_front(bound // 2):
-            self.compact()
+        if self.stale > bound:
+            target = bound // 2
+            done = self._compact_back(target) if self.from_back else self._compact_front(target)
+            if not done:
+                self.compact()
+
+    def _compact_back(self, target: int) -> bool:
+        """:meth:`_compact_front` from the lane's back: for a policy that evicts *recent* keys
+        (W-TinyLFU refuses most newcomers a short window after they came), whose left-over
+        records crowd the back of the lane behind the window's few live ones. The kept records
+        close up in order at the end, and the lane is shorter by what was dropped."""
+        deadlines, entries = self.lane_deadlines, self.lane_entries
+        head = self.head
+        position = len(entries)
+        kept_deadlines: list[Any] = []
+        kept_entries: list[Entry] = []
+        while position > head and self.stale > target:
+            position -= 1
+            entry = entries[position]
+            deadline = deadlines[position]
+            if _schedules(deadline, entry):
+                kept_deadlines.append(deadline)
+                kept_entries.append(entry)
+            else:
+                self._dropped(entry)
+        self.compactions += 1
+        # Back to the front once this end keeps more records than it drops.
+        self.from_back = len(kept_entries) <= len(entries) - position - len(kept_entries)
+        kept_deadlines.reverse()
+        kept_entries.reverse()
+        deadlines[position:] = kept_deadlines
+        entries[position:] = kept_entries
+        self._trim()
+        self._note_rooms()  # the lists are shorter: CPython may have reallocated them
+        return self.stale <= target
 
     def _compact_front(self, target: int) -> bool:
         """Drop left-over records from the front of the lane until at most ``target`` remain
@@ -266,6 +302,9 @@ class DeadlineIndex:
                 self._dropped(entry)
             position += 1
         start = position - len(kept_entries)
+        # A pass that keeps four times what it drops looked in the wrong place: the left-over
+        # records are elsewhere, the back is tried next (W-TinyLFU's refusals of recent keys).
+        self.from_back = len(kept_entries) > 4 * (start - head)
         deadlines[start:position] = kept_deadlines
         entries[start:position] = kept_entries
         for slot in range(head, start):  # the freed slots must not keep entries alive
