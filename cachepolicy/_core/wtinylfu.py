@@ -363,6 +363,12 @@ class WTinyLFUCore:
         requests = self.sample_hits + self.sample_misses
         if requests < self.sample_per_key * max(self.size(), 64):
             return
+        if not self.full:
+            # A cache still filling misses whatever the window: its first sample would pass
+            # for a traffic that got better, and send the climber off the wrong way.
+            self.sample_hits = 0
+            self.sample_misses = 0
+            return
         ratio = self.sample_hits / requests
         previous = self.previous_ratio
         if previous >= 0 and ratio < previous:
@@ -383,14 +389,28 @@ class WTinyLFUCore:
 
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
         """The main region's victim or the oldest candidate, whichever the sketch rates
-        lower (a tie keeps the victim, as TinyLFU: a newcomer must be asked for more)."""
+        lower (a tie keeps the victim, as TinyLFU: a newcomer must be asked for more).
+
+        When probation holds candidates only (its main keys were promoted or evicted), the
+        oldest candidate joins the main region unjudged and the next one is judged against
+        it. Evicting it unjudged instead made probation a FIFO of recent misses: a loop
+        slightly larger than the cache (lirs-loop @ 1,000) then missed 15 % of its requests,
+        not 2 %, as protected's 80 % was all that stayed."""
         self.drain()
-        self.full = True
+        if not self.full:
+            self.full = True
+            self.sample_hits = 0  # the climber's samples start with the full cache
+            self.sample_misses = 0
         candidate = self.candidate
         if candidate is not None:
             victim = self.first(PROBATION)
-            if victim is None or victim is candidate:
-                return candidate  # only candidates left in probation: the oldest goes
+            if victim is None:  # pragma: no cover - a candidate is filed in probation
+                return candidate
+            if victim is candidate:
+                self.unflag(candidate)  # no main key to judge it against: admitted
+                candidate = self.candidate
+                if candidate is None:
+                    return victim
             sketch = self.sketch
             if sketch.frequency(hash(candidate.key)) > sketch.frequency(hash(victim.key)):
                 self.unflag(candidate)  # admitted into the main region
