@@ -7,9 +7,10 @@ one operation, with the interpreter start-up and the set-up cancelled out.
 
     python benchmarks/instructions.py                   # every operation, the installed build
     python benchmarks/instructions.py --only django-set-full --ops 20000
+    python benchmarks/instructions.py --only django-set-full --policy allkeys-wtinylfu
 
-Operations (the default configuration users get: byte budget, ``allkeys-lru``, Django's
-default TIMEOUT of 300 s):
+Operations (the default configuration users get: byte budget, ``allkeys-lru`` unless
+``--policy`` names others, a column each, Django's default TIMEOUT of 300 s):
 
 * ``django-set-full``: Django ``cache.set`` of a new key into a full cache (one eviction each);
 * ``django-get-hit``: Django ``cache.get`` of a present key;

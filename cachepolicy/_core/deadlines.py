@@ -25,7 +25,9 @@ Bound on what removed keys leave behind. The engine tells the index of every rem
 key (:meth:`forget`). Left-over records at the lane's head are dropped at once (with LRU-like
 eviction and one TTL for all keys, the keys that leave are the oldest, which is where their
 records are); when the forgotten records not yet dropped exceed :data:`STALE_SHARE` of the live
-TTL keys plus :data:`STALE_SLACK`, the index is compacted. So at any moment the index holds at
+TTL keys plus :data:`STALE_SLACK`, the index is compacted: from the lane's front, or from its back
+once a front pass kept four times what it dropped (a policy that evicts recent keys, as
+W-TinyLFU refusing newcomers, leaves its records there). So at any moment the index holds at
 most ``live / 16 + 64`` records of removed keys, each keeping a dead entry object and its key
 alive: :attr:`DeadlineIndex.retained` counts those bytes and the engine adds them to
 ``used_memory`` until the records go, so they take budget instead of hiding outside it.
