@@ -261,13 +261,7 @@ class DeadlineIndex:
         kept_entries: list[Entry] = []
         while position > head and self.stale > target:
             position -= 1
-            entry = entries[position]
-            deadline = deadlines[position]
-            if _schedules(deadline, entry):
-                kept_deadlines.append(deadline)
-                kept_entries.append(entry)
-            else:
-                self._dropped(entry)
+            self._sift(position, kept_deadlines, kept_entries)
         self.compactions += 1
         # Back to the front once this end keeps more records than it drops.
         self.from_back = len(kept_entries) <= len(entries) - position - len(kept_entries)
@@ -295,13 +289,7 @@ class DeadlineIndex:
         kept_deadlines: list[Any] = []
         kept_entries: list[Entry] = []
         while position < end and self.stale > target:
-            entry = entries[position]
-            deadline = deadlines[position]
-            if _schedules(deadline, entry):
-                kept_deadlines.append(deadline)
-                kept_entries.append(entry)
-            else:
-                self._dropped(entry)
+            self._sift(position, kept_deadlines, kept_entries)
             position += 1
         start = position - len(kept_entries)
         # A pass that keeps four times what it drops looked in the wrong place: the left-over
@@ -316,6 +304,17 @@ class DeadlineIndex:
         self._trim()
         self.compactions += 1
         return self.stale <= target
+
+    def _sift(self, position: int, kept_deadlines: list[Any], kept_entries: list[Entry]) -> None:
+        """A partial compaction's step: keep the lane's record at ``position`` if it still
+        schedules its key, else drop it."""
+        entry = self.lane_entries[position]
+        deadline = self.lane_deadlines[position]
+        if _schedules(deadline, entry):
+            kept_deadlines.append(deadline)
+            kept_entries.append(entry)
+        else:
+            self._dropped(entry)
 
     def take_back(self, entry: Entry) -> None:
         """A write of ``entry`` (a new key, just filed and forgotten) was refused: drop its
