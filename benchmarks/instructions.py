@@ -7,9 +7,10 @@ one operation, with the interpreter start-up and the set-up cancelled out.
 
     python benchmarks/instructions.py                   # every operation, the installed build
     python benchmarks/instructions.py --only django-set-full --ops 20000
+    python benchmarks/instructions.py --only django-set-full --policy allkeys-wtinylfu
 
-Operations (the default configuration users get: byte budget, ``allkeys-lru``, Django's
-default TIMEOUT of 300 s):
+Operations (the default configuration users get: byte budget, ``allkeys-lru`` unless
+``--policy`` names others, a column each, Django's default TIMEOUT of 300 s):
 
 * ``django-set-full``: Django ``cache.set`` of a new key into a full cache (one eviction each);
 * ``django-get-hit``: Django ``cache.get`` of a present key;
@@ -33,7 +34,7 @@ OPERATIONS = ("django-set-full", "django-get-hit", "locmem-set-full")
 VALUE = "v" * 200
 
 
-def _run_operation(name: str, ops: int) -> None:
+def _run_operation(name: str, ops: int, policy: str) -> None:
     """The body each callgrind run executes (in a child process)."""
     import django
     from django.conf import settings
@@ -43,7 +44,7 @@ def _run_operation(name: str, ops: int) -> None:
             "default": {
                 "BACKEND": "django_cachepolicy.PolicyCache",
                 "LOCATION": "instructions",
-                "OPTIONS": {"MAXMEMORY": "2mb"},
+                "OPTIONS": {"MAXMEMORY": "2mb", "MAXMEMORY_POLICY": policy},
             },
             "locmem": {
                 "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
@@ -66,7 +67,7 @@ def _run_operation(name: str, ops: int) -> None:
             cache.get("fill:19999")
 
 
-def _instructions(name: str, ops: int) -> int:
+def _instructions(name: str, ops: int, policy: str) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp, "callgrind.out")
         subprocess.run(
@@ -80,6 +81,8 @@ def _instructions(name: str, ops: int) -> int:
                 name,
                 "--ops",
                 str(ops),
+                "--policy",
+                policy,
             ],
             check=True,
             capture_output=True,
@@ -94,20 +97,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--only", choices=OPERATIONS, action="append")
     parser.add_argument("--ops", type=int, default=10_000)
+    parser.add_argument(
+        "--policy",
+        action="append",
+        help="MAXMEMORY_POLICY of the cachepolicy rows (repeat for a column each; default "
+        "allkeys-lru)",
+    )
     parser.add_argument("--child", choices=OPERATIONS, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        _run_operation(args.child, args.ops)
+        _run_operation(args.child, args.ops, (args.policy or ["allkeys-lru"])[0])
         return
     from cachepolicy._core import COMPILED
 
     print(f"build: {'compiled' if COMPILED else 'pure'}; {args.ops} operations per run")
-    print("| operation | instructions per operation |")
-    print("|---|---:|")
+    policies = args.policy or ["allkeys-lru"]
+    print("| operation | " + " | ".join(policies) + " |")
+    print("|---|" + "---:|" * len(policies))
     for name in args.only or OPERATIONS:
-        once = _instructions(name, args.ops)
-        twice = _instructions(name, 2 * args.ops)
-        print(f"| {name} | {(twice - once) / args.ops:,.0f} |", flush=True)
+        # LocMemCache has no policy: one column is its measure.
+        columns = policies[:1] if name.startswith("locmem") else policies
+        cells = []
+        for policy in columns:
+            once = _instructions(name, args.ops, policy)
+            twice = _instructions(name, 2 * args.ops, policy)
+            cells.append(f"{(twice - once) / args.ops:,.0f}")
+        print(f"| {name} | " + " | ".join(cells) + " |", flush=True)
 
 
 if __name__ == "__main__":

@@ -25,7 +25,9 @@ Bound on what removed keys leave behind. The engine tells the index of every rem
 key (:meth:`forget`). Left-over records at the lane's head are dropped at once (with LRU-like
 eviction and one TTL for all keys, the keys that leave are the oldest, which is where their
 records are); when the forgotten records not yet dropped exceed :data:`STALE_SHARE` of the live
-TTL keys plus :data:`STALE_SLACK`, the index is compacted. So at any moment the index holds at
+TTL keys plus :data:`STALE_SLACK`, the index is compacted: from the lane's front, or from its back
+once a front pass kept four times what it dropped (a policy that evicts recent keys, as
+W-TinyLFU refusing newcomers, leaves its records there). So at any moment the index holds at
 most ``live / 16 + 64`` records of removed keys, each keeping a dead entry object and its key
 alive: :attr:`DeadlineIndex.retained` counts those bytes and the engine adds them to
 ``used_memory`` until the records go, so they take budget instead of hiding outside it.
@@ -107,6 +109,9 @@ class DeadlineIndex:
         #: When the strategy's next run is planned: a new deadline before it must wake it.
         self.alarm = math.inf
         self.compactions = 0
+        #: Whether the next partial compaction starts at the lane's back (see
+        #: :meth:`_compact_back`).
+        self.from_back = False
         # What memory() last counted (see outgrown()).
         self._heap_counted = 0
         self._heap_room = 0
@@ -238,8 +243,35 @@ class DeadlineIndex:
             self._advance()
             self._dropped(first)
         bound = self.live // STALE_SHARE + STALE_SLACK
-        if self.stale > bound and not self._compact_front(bound // 2):
-            self.compact()
+        if self.stale > bound:
+            target = bound // 2
+            done = self._compact_back(target) if self.from_back else self._compact_front(target)
+            if not done:
+                self.compact()
+
+    def _compact_back(self, target: int) -> bool:
+        """:meth:`_compact_front` from the lane's back: for a policy that evicts *recent* keys
+        (W-TinyLFU refuses most newcomers a short window after they came), whose left-over
+        records crowd the back of the lane behind the window's few live ones. The kept records
+        close up in order at the end, and the lane is shorter by what was dropped."""
+        deadlines, entries = self.lane_deadlines, self.lane_entries
+        head = self.head
+        position = len(entries)
+        kept_deadlines: list[Any] = []
+        kept_entries: list[Entry] = []
+        while position > head and self.stale > target:
+            position -= 1
+            self._sift(position, kept_deadlines, kept_entries)
+        self.compactions += 1
+        # Back to the front once this end keeps more records than it drops.
+        self.from_back = len(kept_entries) <= len(entries) - position - len(kept_entries)
+        kept_deadlines.reverse()
+        kept_entries.reverse()
+        deadlines[position:] = kept_deadlines
+        entries[position:] = kept_entries
+        self._trim()
+        self._note_rooms()  # the lists are shorter: CPython may have reallocated them
+        return self.stale <= target
 
     def _compact_front(self, target: int) -> bool:
         """Drop left-over records from the front of the lane until at most ``target`` remain
@@ -257,15 +289,12 @@ class DeadlineIndex:
         kept_deadlines: list[Any] = []
         kept_entries: list[Entry] = []
         while position < end and self.stale > target:
-            entry = entries[position]
-            deadline = deadlines[position]
-            if _schedules(deadline, entry):
-                kept_deadlines.append(deadline)
-                kept_entries.append(entry)
-            else:
-                self._dropped(entry)
+            self._sift(position, kept_deadlines, kept_entries)
             position += 1
         start = position - len(kept_entries)
+        # A pass that keeps four times what it drops looked in the wrong place: the left-over
+        # records are elsewhere, the back is tried next (W-TinyLFU's refusals of recent keys).
+        self.from_back = len(kept_entries) > 4 * (start - head)
         deadlines[start:position] = kept_deadlines
         entries[start:position] = kept_entries
         for slot in range(head, start):  # the freed slots must not keep entries alive
@@ -275,6 +304,17 @@ class DeadlineIndex:
         self._trim()
         self.compactions += 1
         return self.stale <= target
+
+    def _sift(self, position: int, kept_deadlines: list[Any], kept_entries: list[Entry]) -> None:
+        """A partial compaction's step: keep the lane's record at ``position`` if it still
+        schedules its key, else drop it."""
+        entry = self.lane_entries[position]
+        deadline = self.lane_deadlines[position]
+        if _schedules(deadline, entry):
+            kept_deadlines.append(deadline)
+            kept_entries.append(entry)
+        else:
+            self._dropped(entry)
 
     def take_back(self, entry: Entry) -> None:
         """A write of ``entry`` (a new key, just filed and forgotten) was refused: drop its

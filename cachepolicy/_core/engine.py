@@ -573,7 +573,7 @@ class Engine:
         if plan.policy_on_remove:
             self.policy.on_remove(entry, CAUSES[cause])
             if plan.policy_structures:  # a structure that shrinks as its keys go
-                ledger.measure_shared(shrink_only=True)
+                ledger.policy_shrunk()
         if entry.deadline is not None:
             index = plan.index
             if plan.expiry_on_delete:

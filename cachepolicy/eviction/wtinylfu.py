@@ -7,15 +7,17 @@ become **candidates** for the **main** region, a segmented LRU (**probation**, w
 start, and **protected**, where a key read again in probation moves). A candidate enters main
 only if a frequency sketch of recent requests (:class:`~cachepolicy._core.sketch.
 FrequencySketch`, hits and misses alike) rates it above the main region's victim, the LRU end of
-probation; otherwise the candidate itself is evicted. So a scan or a loop larger than the cache
-never displaces the keys that are asked for again, while bursts of recency still get in
-through the window.
+probation; otherwise the candidate itself is evicted. When probation holds candidates only,
+the oldest joins main unjudged and the next is judged against it. So a scan or a loop larger
+than the cache never displaces the keys that are asked for again, while bursts of recency
+still get in through the window.
 
 The window's share adapts (a hill climber, as Caffeine): every sample of requests the hit ratio
 is compared with the previous sample's; while it improves the window keeps moving the same way
 (bigger favours recency, smaller frequency), else it turns, with a step that shrinks as it
 settles; a change of :data:`RESTART_THRESHOLD` or more restarts the step at its first size
-(Caffeine's product climber). It starts at :data:`WINDOW_START` of the capacity.
+(Caffeine's product climber). It starts at :data:`WINDOW_START` of the capacity, and its
+samples start once the cache is full (a filling cache misses whatever the window is).
 
 Capacity and weights follow the cache's bound: under a byte budget a key weighs its accounted
 size and the capacity is ``maxmemory``; under ``max_entries`` every key weighs 1. The engine

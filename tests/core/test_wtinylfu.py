@@ -77,7 +77,10 @@ class Model:
                 continue
             victim = next(iter(self.probation))
             if victim == candidate:
-                return candidate
+                # Probation holds candidates only: the oldest is admitted unjudged, and the
+                # next one is judged against it.
+                self.candidates.popleft()
+                continue
             frequency = self.sketch.frequency
             if frequency(hash(candidate)) > frequency(hash(victim)):
                 self.candidates.popleft()
@@ -135,6 +138,35 @@ def test_victims_match_the_brute_force_model(make_cache: MakeCache, seed: int) -
     assert [e.key for e in window] == list(model.window)
     assert [e.key for e in probation] == list(model.probation)
     assert [e.key for e in protected] == list(model.protected)
+
+
+def test_a_loop_larger_than_the_cache_refills_the_main_region(make_cache: MakeCache) -> None:
+    """A loop a little larger than the cache, after the window grew and shrank back (as the
+    climber moves it): the keys it hands to probation are all candidates. Every key is as
+    frequent as any other, so the main region should fill up again with keys that stay and
+    hit. The old rule evicted the oldest candidate unjudged whenever probation held
+    candidates only: probation stayed a FIFO of misses, at 139 hits a cycle for good."""
+    capacity = 200
+    cache = make_cache(maxmemory=0, max_entries=capacity, maxmemory_policy="allkeys-wtinylfu")
+    policy = cache.store.policy
+    assert isinstance(policy, WindowTinyLFU)
+    core = policy.core
+    per_cycle: list[int] = []
+    for cycle in range(9):  # below one climber sample (10 x 200 requests) once full
+        if cycle == 2:
+            core.window_share = 0.3  # the window grows as new keys come in
+        if cycle == 4:
+            core.window_share = WINDOW_START  # and hands 60 keys to probation at once
+            core.shrink_window()
+        hits = 0
+        for i in range(capacity + 10):
+            if cache.get(f"k{i}") is not None:
+                hits += 1
+            else:
+                cache.set(f"k{i}", 1)
+        per_cycle.append(hits)
+    assert per_cycle[-1] >= per_cycle[4] + 10, per_cycle
+    assert core.window_share == WINDOW_START  # the climber did not move
 
 
 def test_regions_are_linked_lists_through_the_entries(make_cache: MakeCache) -> None:
@@ -260,8 +292,9 @@ def test_flush_and_policy_switch_start_clean(make_cache: MakeCache) -> None:
 
 
 def test_climber_turns_decays_and_restarts(make_cache: MakeCache) -> None:
-    """Samples fed by hand: a better hit ratio keeps the direction and the step decays; a
-    worse one turns; a change of 5 points or more restarts the step at its first size."""
+    """Samples fed by hand: none counts before the cache is full; a better hit ratio keeps
+    the direction and the step decays; a worse one turns; a change of 5 points or more
+    restarts the step at its first size."""
     cache = make_cache(maxmemory=0, max_entries=1000, maxmemory_policy="allkeys-wtinylfu")
     policy = cache.store.policy
     assert isinstance(policy, WindowTinyLFU)
@@ -273,6 +306,10 @@ def test_climber_turns_decays_and_restarts(make_cache: MakeCache) -> None:
         core.sample_misses = sample - core.sample_hits
         core.climb()
 
+    feed(0.50)  # the cache is not full yet: the sample is dropped, nothing moves
+    assert core.window_share == WINDOW_START
+    assert core.sample_hits == core.sample_misses == 0
+    core.full = True  # as the first eviction sets it
     feed(0.50)  # the first sample: moves by the first step
     assert core.window_share == pytest.approx(WINDOW_START + STEP_START)
     feed(0.52)  # better, by less than 5 points: same way, a decayed step

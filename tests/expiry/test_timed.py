@@ -253,3 +253,38 @@ def test_lag_metrics_in_info(make_cache: MakeCache, clock: ManualClock, expiry: 
     info = cache.info()
     assert info["expired_lag_max_ms"] > 0
     assert info["expired_lag_avg_ms"] > 0
+
+
+def test_leftover_records_at_the_lane_back_are_compacted_from_the_back() -> None:
+    """A policy that evicts recent keys (W-TinyLFU refusing newcomers) leaves its records at
+    the lane's back, behind many live ones: the partial compaction turns to the back, so the
+    live front is not rescanned at every bound crossing, and the bound still holds."""
+    index = DeadlineIndex()
+    live: list[Entry] = []
+    for i in range(2000):  # old keys that stay
+        entry = Entry(f"old{i}", b"", 0, float(i), 0)
+        entry.pos = 0
+        index.file(entry, None)
+        live.append(entry)
+    recent: list[Entry] = []
+    for i in range(3000):  # each newcomer leaves five files later
+        entry = Entry(f"new{i}", b"", 0, float(2000 + i), 0)
+        entry.pos = 0
+        index.file(entry, None)
+        recent.append(entry)
+        if len(recent) > 5:
+            gone = recent.pop(0)
+            gone.pos = -1
+            index.forget(gone)
+        assert index.stale <= index.live // STALE_SHARE + STALE_SLACK
+    assert index.compactions >= 10
+    assert index.from_back
+    assert index.check(live + recent) == []
+    # Old keys leave again (LRU-like) behind a live one at the head: the back pass keeps
+    # more than it drops, and the next one starts at the front again.
+    for entry in live[1:1500]:
+        entry.pos = -1
+        index.forget(entry)
+        assert index.stale <= index.live // STALE_SHARE + STALE_SLACK
+    assert not index.from_back
+    assert index.check(live[:1] + live[1500:] + recent) == []
