@@ -21,10 +21,15 @@ import sys
 from collections import deque
 from typing import Final
 
-__all__ = ["VERDICT_WEIGHT", "RefusalJudge"]
+__all__ = ["VERDICT_WEIGHT", "WATCHED_MAX", "WATCHED_MIN", "RefusalJudge", "judge_for"]
 
 #: The weight of each new verdict in the average (the last few dozen count).
 VERDICT_WEIGHT: Final = 1 / 32
+#: Decisions watched at once: a sixteenth of the expected keys, within these bounds (a few
+#: dozen verdicts in flight are enough for the average; the bound keeps the judge at most
+#: about 25 kB, a few bytes per key).
+WATCHED_MIN: Final = 8
+WATCHED_MAX: Final = 64
 #: Bytes one watched decision holds at most: its record in the queue and the two dict entries'
 #: tuples (3 x 64 B), the int objects of the request number and the two hashes (3 x 36 B).
 _DECISION_BYTES: Final = 3 * 64 + 3 * 36
@@ -96,3 +101,9 @@ class RefusalJudge:
         table = sys.getsizeof(dict.fromkeys(range(2 * self.watched)))
         queue = sys.getsizeof(deque(range(self.watched)))
         return table + queue + self.watched * _DECISION_BYTES
+
+
+def judge_for(keys: int) -> RefusalJudge:
+    """A judge for a cache of about ``keys`` keys: its horizon that many requests, and a
+    sixteenth of them watched at once, within :data:`WATCHED_MIN`..:data:`WATCHED_MAX`."""
+    return RefusalJudge(keys, min(max(keys // 16, WATCHED_MIN), WATCHED_MAX))

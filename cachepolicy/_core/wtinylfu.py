@@ -35,6 +35,7 @@ from sys import getsizeof
 from typing import Final
 
 from .entry import Entry, stamp
+from .judge import RefusalJudge
 from .keyspace import Keyspace
 from .sketch import FrequencySketch
 
@@ -71,9 +72,13 @@ class WTinyLFUCore:
         restart: float,
         sample_per_key: int,
         read_buffer: int,
+        judge: RefusalJudge,
     ) -> None:
         self.sketch = sketch
         self.sketch_bytes = sketch.memory()
+        #: Whether refusing the window's candidates has been right lately (``select_victim``).
+        self.judge = judge
+        self.judge_bytes = judge.memory()
         self.capacity = capacity
         self.by_bytes = by_bytes
         self.window_share = window_share
@@ -256,6 +261,7 @@ class WTinyLFUCore:
         self.full = False
         self.reads = []
         self.sketch.clear()
+        self.judge.clear()
 
     def structure_bytes(self) -> int:
         """Bytes of the node list, the free list, the read buffer and the sketch (the
@@ -269,7 +275,7 @@ class WTinyLFUCore:
             self.measured = measured
         reads = self.reads  # empty (a fresh list) right after a write has drained it
         buffered = getsizeof(reads) - _EMPTY_LIST if reads else 0
-        return measured + buffered + self.sketch_bytes
+        return measured + buffered + self.sketch_bytes + self.judge_bytes
 
     def memory(self) -> int:
         return self.structure_bytes()
@@ -293,12 +299,15 @@ class WTinyLFUCore:
 
     def on_read(self, entry: Entry, now: float) -> None:
         stamp(entry, now)
+        self.judge.seen(hash(entry.key))
         reads = self.reads
         if len(reads) < self.read_buffer:
             reads.append(entry)
 
     def on_miss(self, key: str, db: int) -> None:
-        self.sketch.increment(hash(key))
+        code = hash(key)
+        self.sketch.increment(code)
+        self.judge.seen(code)
         self.sample_misses += 1
 
     def on_write(self, entry: Entry, now: float, old_size: int) -> None:
@@ -363,12 +372,6 @@ class WTinyLFUCore:
         requests = self.sample_hits + self.sample_misses
         if requests < self.sample_per_key * max(self.size(), 64):
             return
-        if not self.full:
-            # A cache still filling misses whatever the window: its first sample would pass
-            # for a traffic that got better, and send the climber off the wrong way.
-            self.sample_hits = 0
-            self.sample_misses = 0
-            return
         ratio = self.sample_hits / requests
         previous = self.previous_ratio
         if previous >= 0 and ratio < previous:
@@ -389,7 +392,9 @@ class WTinyLFUCore:
 
     def select_victim(self, keyspaces: Sequence[Keyspace], now: float) -> Entry | None:
         """The main region's victim or the oldest candidate, whichever the sketch rates
-        lower (a tie keeps the victim, as TinyLFU: a newcomer must be asked for more).
+        lower (a tie keeps the victim, as TinyLFU: a newcomer must be asked for more), unless
+        the judge (:mod:`cachepolicy._core.judge`) found such refusals wrong more often than
+        right lately: then the candidate is admitted anyway.
 
         When probation holds candidates only (its main keys were promoted or evicted), the
         oldest candidate joins the main region unjudged and the next one is judged against
@@ -397,10 +402,7 @@ class WTinyLFUCore:
         slightly larger than the cache (lirs-loop @ 1,000) then missed 15 % of its requests,
         not 2 %, as protected's 80 % was all that stayed."""
         self.drain()
-        if not self.full:
-            self.full = True
-            self.sample_hits = 0  # the climber's samples start with the full cache
-            self.sample_misses = 0
+        self.full = True
         candidate = self.candidate
         if candidate is not None:
             victim = self.first(PROBATION)
@@ -412,8 +414,14 @@ class WTinyLFUCore:
                 if candidate is None:
                     return victim
             sketch = self.sketch
-            if sketch.frequency(hash(candidate.key)) > sketch.frequency(hash(victim.key)):
+            newcomer, kept = hash(candidate.key), hash(victim.key)
+            if sketch.frequency(newcomer) > sketch.frequency(kept):
                 self.unflag(candidate)  # admitted into the main region
+                return victim
+            judge = self.judge
+            judge.refused(newcomer, kept)
+            if not judge.refusing:  # refusals have been wrong lately: admitted anyway
+                self.unflag(candidate)
                 return victim
             return candidate  # the main region's victim was asked for more: the candidate goes
         for region in (PROBATION, PROTECTED, WINDOW):

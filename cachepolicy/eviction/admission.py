@@ -19,7 +19,7 @@ False, ``info()["rejected_admissions"]`` counts it and a ``refused`` event is an
 Cost: one sketch increment (compiled: a few hundred ns, GIL-atomic, no lock) per read, miss and
 write, which moves reads from the declared native path to a Python hook; the sketch's bytes
 (4 x width, width the power of two at or above the expected number of keys) and the judge's
-(6.7 kB to 98 kB, reserved in full) are counted in ``used_memory``. The expected number of
+(3.8 kB to 25 kB, reserved in full) are counted in ``used_memory``. The expected number of
 keys is ``max_entries`` when set, else ``maxmemory`` over
 :data:`BYTES_PER_KEY_GUESS`.
 
@@ -44,7 +44,7 @@ from random import Random
 from typing import TYPE_CHECKING
 
 from .._core.entry import Entry
-from .._core.judge import RefusalJudge
+from .._core.judge import judge_for
 from .._core.sketch import FrequencySketch
 from ..errors import ConfigError, did_you_mean, short_repr
 from .base import EvictionPolicy
@@ -63,8 +63,6 @@ BYTES_PER_KEY_GUESS = 512
 UNBOUNDED_KEYS_GUESS = 65_536
 #: The largest sketch: 4 x 4 Mi one-byte counters (16 MiB), for budgets of 2 GiB and more.
 MAX_EXPECTED_KEYS = 1 << 22
-#: Decisions watched at once: a quarter of the expected keys, within these bounds.
-WATCHED_MIN, WATCHED_MAX = 16, 256
 
 
 def check_admission(value: object) -> str:
@@ -96,7 +94,7 @@ class TinyLFUAdmission(EvictionPolicy):
         super().__init__(config, rng)
         keys = expected_keys(config)
         self.sketch = FrequencySketch(keys)
-        self.judge = RefusalJudge(keys, min(max(keys // 4, WATCHED_MIN), WATCHED_MAX))
+        self.judge = judge_for(keys)
         self._judge_bytes = self.judge.memory()
 
     def on_insert(self, entry: Entry, now: float) -> None:

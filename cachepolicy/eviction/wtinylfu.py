@@ -51,6 +51,7 @@ from random import Random
 from typing import TYPE_CHECKING
 
 from .._core.entry import COMPILED, Entry
+from .._core.judge import judge_for
 from .._core.keyspace import Keyspace
 from .._core.ports import Access, Removal, Victims
 from .._core.sketch import FrequencySketch
@@ -128,6 +129,7 @@ class WindowTinyLFU(EvictionPolicy):
             RESTART_THRESHOLD,
             SAMPLE_PER_KEY,
             READ_BUFFER,
+            judge_for(expected_keys(config)),
         )
         super().__init__(config, rng)
         cls = type(self)

@@ -259,9 +259,9 @@ def test_the_judge_weighs_who_comes_back_first() -> None:
 def test_the_judge_is_counted_in_full(make_cache: MakeCache) -> None:
     cache = make_cache(maxmemory=0, max_entries=4000, admission="tinylfu")
     policy = cache.store.policy
-    assert isinstance(policy, TinyLFUAdmission) and policy.judge.watched == 256
+    assert isinstance(policy, TinyLFUAdmission) and policy.judge.watched == 64
     small = make_cache(maxmemory=0, max_entries=10, admission="tinylfu").store.policy
-    assert isinstance(small, TinyLFUAdmission) and small.judge.watched == 16
+    assert isinstance(small, TinyLFUAdmission) and small.judge.watched == 8
     judge = policy.judge
     for code in range(0, 2 * judge.watched, 2):
         judge.refused(code, code + 1)

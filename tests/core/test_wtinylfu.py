@@ -221,7 +221,9 @@ def test_byte_budget_weighs_sizes_and_ttl_changes(make_cache: MakeCache) -> None
 
 def test_counted_bytes_per_key(make_cache: MakeCache) -> None:
     """One pointer per key plus the sketch (2 to 4 columns of 4 half-byte counters and a
-    byte of doorkeeper per expected key): at most 24 B per key at a power-of-two bound."""
+    byte of doorkeeper per expected key) and the judge of its refusals (at most 25 kB, 6 B a
+    key at 4,096 keys, less above): at most 24 B per key (measured: 20.2 at 4,096, 23.2 at
+    5,000, 17.3 at 8,191)."""
     for keys in (4096, 5000, 8191):
         cache = make_cache(maxmemory=0, max_entries=keys, maxmemory_policy="allkeys-wtinylfu")
         for i in range(keys):
@@ -229,7 +231,8 @@ def test_counted_bytes_per_key(make_cache: MakeCache) -> None:
         policy = cache.store.policy
         assert isinstance(policy, WindowTinyLFU)
         per_key = (policy.structure_bytes() - sys.getsizeof([]) * 3) / keys
-        assert per_key <= 8 * 1.13 + 12 + 1, (keys, per_key)  # list growth, sketch, headers
+        assert policy.core.judge_bytes / keys <= 6.2
+        assert per_key <= 24, (keys, per_key)  # list growth, sketch, headers, judge
 
 
 def test_hooks_run_natively_unless_overridden(make_cache: MakeCache) -> None:
@@ -292,9 +295,8 @@ def test_flush_and_policy_switch_start_clean(make_cache: MakeCache) -> None:
 
 
 def test_climber_turns_decays_and_restarts(make_cache: MakeCache) -> None:
-    """Samples fed by hand: none counts before the cache is full; a better hit ratio keeps
-    the direction and the step decays; a worse one turns; a change of 5 points or more
-    restarts the step at its first size."""
+    """Samples fed by hand: a better hit ratio keeps the direction and the step decays; a
+    worse one turns; a change of 5 points or more restarts the step at its first size."""
     cache = make_cache(maxmemory=0, max_entries=1000, maxmemory_policy="allkeys-wtinylfu")
     policy = cache.store.policy
     assert isinstance(policy, WindowTinyLFU)
@@ -306,10 +308,6 @@ def test_climber_turns_decays_and_restarts(make_cache: MakeCache) -> None:
         core.sample_misses = sample - core.sample_hits
         core.climb()
 
-    feed(0.50)  # the cache is not full yet: the sample is dropped, nothing moves
-    assert core.window_share == WINDOW_START
-    assert core.sample_hits == core.sample_misses == 0
-    core.full = True  # as the first eviction sets it
     feed(0.50)  # the first sample: moves by the first step
     assert core.window_share == pytest.approx(WINDOW_START + STEP_START)
     feed(0.52)  # better, by less than 5 points: same way, a decayed step
