@@ -28,9 +28,11 @@ def cache() -> Iterator[PolicyCache]:
 
 def test_refused_keys_are_not_stored_and_are_reported(cache: PolicyCache) -> None:
     before = cache.info()["rejected_admissions"]
-    assert cache.set("scan:1", "v" * 300, None) is None
-    assert cache.add("scan:2", "v" * 300, None) is False
-    assert cache.set_many({"scan:3": "v" * 300, "hot:x": "v" * 300}, None) == ["scan:3"]
+    # Scan values of half the budget: whatever room the fill left, each needs an eviction, so
+    # the policy is asked and refuses.
+    assert cache.set("scan:1", "v" * 8000, None) is None
+    assert cache.add("scan:2", "v" * 8000, None) is False
+    assert cache.set_many({"scan:3": "v" * 8000, "hot:x": "v" * 300}, None) == ["scan:3"]
     assert cache.get("scan:1") is None and cache.get("scan:3") is None
     assert cache.get("hot:x") == "v" * 300
     assert cache.info()["rejected_admissions"] == before + 3
