@@ -21,7 +21,14 @@ import sys
 from collections import deque
 from typing import Final
 
-__all__ = ["VERDICT_WEIGHT", "WATCHED_MAX", "WATCHED_MIN", "RefusalJudge", "judge_for"]
+__all__ = [
+    "BUDGET_SHARE",
+    "VERDICT_WEIGHT",
+    "WATCHED_MAX",
+    "WATCHED_MIN",
+    "RefusalJudge",
+    "judge_for",
+]
 
 #: The weight of each new verdict in the average (the last few dozen count).
 VERDICT_WEIGHT: Final = 1 / 32
@@ -97,13 +104,26 @@ class RefusalJudge:
 
     def memory(self) -> int:
         """The bytes of ``watched`` decisions: the dict at twice that many entries, the queue
-        and the records (reserved whether used or not: the budget never meets a surprise)."""
+        and the records (reserved whether used or not: the budget never meets a surprise).
+        A judge that watches nothing holds nothing."""
+        if self.watched <= 0:
+            return 0
         table = sys.getsizeof(dict.fromkeys(range(2 * self.watched)))
         queue = sys.getsizeof(deque(range(self.watched)))
         return table + queue + self.watched * _DECISION_BYTES
 
 
-def judge_for(keys: int) -> RefusalJudge:
-    """A judge for a cache of about ``keys`` keys: its horizon that many requests, and a
-    sixteenth of them watched at once, within :data:`WATCHED_MIN`..:data:`WATCHED_MAX`."""
-    return RefusalJudge(keys, min(max(keys // 16, WATCHED_MIN), WATCHED_MAX))
+#: The judge takes at most this share of a byte budget; below it, it watches fewer decisions,
+#: and none (refusals stay on, TinyLFU as published) when even two would not fit.
+BUDGET_SHARE: Final = 8
+
+
+def judge_for(keys: int, budget: int) -> RefusalJudge:
+    """A judge for a cache of about ``keys`` keys and ``budget`` bytes (0: unbounded): its
+    horizon that many requests, and a sixteenth of them watched at once, within
+    :data:`WATCHED_MIN`..:data:`WATCHED_MAX`, fewer when the judge would take more than
+    1/:data:`BUDGET_SHARE` of the budget."""
+    judge = RefusalJudge(keys, min(max(keys // 16, WATCHED_MIN), WATCHED_MAX))
+    while budget and judge.watched and judge.memory() * BUDGET_SHARE > budget:
+        judge.watched = judge.watched // 2 if judge.watched > 2 else 0
+    return judge

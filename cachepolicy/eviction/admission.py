@@ -94,7 +94,7 @@ class TinyLFUAdmission(EvictionPolicy):
         super().__init__(config, rng)
         keys = expected_keys(config)
         self.sketch = FrequencySketch(keys)
-        self.judge = judge_for(keys)
+        self.judge = judge_for(keys, config.maxmemory)
         self._judge_bytes = self.judge.memory()
 
     def on_insert(self, entry: Entry, now: float) -> None:

@@ -129,7 +129,7 @@ class WindowTinyLFU(EvictionPolicy):
             RESTART_THRESHOLD,
             SAMPLE_PER_KEY,
             READ_BUFFER,
-            judge_for(expected_keys(config)),
+            judge_for(expected_keys(config), config.maxmemory),
         )
         super().__init__(config, rng)
         cls = type(self)

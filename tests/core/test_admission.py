@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from cachepolicy import Cache, ConfigError, Entry, ManualClock
-from cachepolicy._core.judge import VERDICT_WEIGHT, RefusalJudge
+from cachepolicy._core.judge import (
+    BUDGET_SHARE,
+    VERDICT_WEIGHT,
+    WATCHED_MAX,
+    WATCHED_MIN,
+    RefusalJudge,
+    judge_for,
+)
 from cachepolicy._core.sketch import COUNTER_MAX, MIN_WIDTH, ROWS, SAMPLE_FACTOR, FrequencySketch
 from cachepolicy.eviction import AllKeysLRU, NoEviction
 from cachepolicy.eviction.admission import (
@@ -269,3 +276,15 @@ def test_the_judge_is_counted_in_full(make_cache: MakeCache) -> None:
     used += sum(sys.getsizeof(record) for record in judge.order)
     used += sum(sys.getsizeof(value) for value in judge.pending.values())
     assert used <= judge.memory() == policy.structure_bytes() - policy.sketch.memory()
+
+
+def test_the_judge_takes_at_most_an_eighth_of_a_byte_budget() -> None:
+    assert judge_for(64, 0).watched == WATCHED_MIN  # no byte budget: by the keys alone
+    assert judge_for(1 << 20, 0).watched == WATCHED_MAX
+    for budget in (2_500, 10_000, 30_000, 100_000, 1 << 20):
+        judge = judge_for(budget // 512, budget)
+        assert judge.memory() * BUDGET_SHARE <= budget
+    assert judge_for(4, 2_500).watched == 0 and judge_for(4, 2_500).memory() == 0
+    blind = judge_for(4, 2_500)
+    blind.refused(1, 2)  # watches nothing: the refusals stay on
+    assert not blind.pending and blind.refusing
