@@ -259,11 +259,16 @@ def _fresh_value(client: RedisClient, call: _Call) -> tuple[bool, Any]:
 def _compute_once(client: RedisClient, call: _Call) -> Any:
     pause = threading.Event()
     deadline = time.monotonic() + call.settings.wait
+    polled = False
     while True:
         with _locked(client, call) as held:
             if held:
                 found, value = _fresh_value(client, call)  # stored between miss and lock?
-                return value if found else _compute_and_store(client, call)
+                if found:
+                    # After polling, the holder stored it and let go between two looks.
+                    return _waited(client, call, value) if polled else value
+                return _compute_and_store(client, call)
+        polled = True
         while time.monotonic() < deadline:
             pause.wait(POLL)
             found, value = _fresh_value(client, call)
@@ -354,11 +359,15 @@ async def _afresh_value(client: AsyncRedisClient, call: _Call) -> tuple[bool, An
 async def _acompute_once(client: AsyncRedisClient, call: _Call) -> Any:
     loop = asyncio.get_running_loop()
     deadline = loop.time() + call.settings.wait
+    polled = False
     while True:
         async with _alocked(client, call) as held:
             if held:
                 found, value = await _afresh_value(client, call)
-                return value if found else await _acompute_and_store(client, call)
+                if found:
+                    return _waited(client, call, value) if polled else value
+                return await _acompute_and_store(client, call)
+        polled = True
         while loop.time() < deadline:
             await asyncio.sleep(POLL)
             found, value = await _afresh_value(client, call)

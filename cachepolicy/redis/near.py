@@ -641,8 +641,10 @@ class Coherence:
                 if pttl == -1:
                     ttl: float | None = None
                 elif pttl >= 0:
-                    # The server read the TTL after we sent the request: count from the send.
-                    ttl = pttl / 1000.0 - (now - sent_at)
+                    # The server read the TTL after we sent the request: count from the send,
+                    # up to this very moment (a thread preempted since ``now`` would otherwise
+                    # give the copy the time it lost, past the server's expiry).
+                    ttl = pttl / 1000.0 - (self.monotonic() - sent_at)
                     if ttl <= 0:
                         continue
                 else:
