@@ -21,7 +21,11 @@ or locked path alike (the counts are the owner's, under whatever guards its hook
 
 from __future__ import annotations
 
-__all__ = ["RESTART_THRESHOLD", "SAMPLE_PER_KEY", "STEP_DECAY", "HillClimber"]
+__all__ = ["RESTART_THRESHOLD", "SAMPLE_PER_KEY", "STEP_DECAY", "STEP_START", "HillClimber"]
+
+#: The first step of a climber that moves a share of the cache (a window), as a share of the
+#: capacity (Caffeine's hill climber: 6.25 %).
+STEP_START = 0.0625
 
 #: Requests per sample, per key the cache holds (Caffeine: 10 x the maximum size).
 SAMPLE_PER_KEY = 10

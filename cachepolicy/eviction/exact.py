@@ -15,7 +15,13 @@ from collections.abc import Sequence
 from random import Random
 from typing import TYPE_CHECKING
 
-from .._core.climber import RESTART_THRESHOLD, SAMPLE_PER_KEY, STEP_DECAY, HillClimber
+from .._core.climber import (
+    RESTART_THRESHOLD,
+    SAMPLE_PER_KEY,
+    STEP_DECAY,
+    STEP_START,
+    HillClimber,
+)
 from .._core.entry import Entry
 from .._core.heaps import LazyHeap
 from .._core.keyspace import Keyspace
@@ -33,11 +39,10 @@ _REBUILD_FLOOR = 64
 #: Exact LFU's window starts as the newest quarter of its keys, the share of 2Q's recency
 #: queue A1in (Johnson and Shasha, VLDB 1994: "Kin = 25 % of the page slots"), which 2Q gives
 #: new keys for the same reason, before frequency judges them; a hill climber then moves it
-#: within WINDOW_LIMITS by the hit ratio, one step of WINDOW_STEP (W-TinyLFU's first step) to
+#: within WINDOW_LIMITS by the hit ratio, one step of STEP_START (W-TinyLFU's first step) to
 #: start with. Not fitted to a trace; measured on the shared traces in docs/policies/lfu.md.
 WINDOW_START = 0.25
 WINDOW_LIMITS = (0.0, 0.8)
-WINDOW_STEP = 0.0625
 #: The fewest keys a climber sample is sized for (a nearly empty cache still samples).
 _SAMPLE_FLOOR = 64
 
@@ -339,7 +344,7 @@ class ExactAllKeysLFU(_RefiledHeap):
         self.high_water = 0
         low, high = WINDOW_LIMITS
         self.climber = HillClimber(
-            WINDOW_START, low, high, WINDOW_STEP, STEP_DECAY, RESTART_THRESHOLD, _SAMPLE_FLOOR
+            WINDOW_START, low, high, STEP_START, STEP_DECAY, RESTART_THRESHOLD, _SAMPLE_FLOOR
         )
 
     @property

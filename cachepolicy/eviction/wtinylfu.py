@@ -50,6 +50,7 @@ from collections.abc import Sequence
 from random import Random
 from typing import TYPE_CHECKING
 
+from .._core.climber import RESTART_THRESHOLD, SAMPLE_PER_KEY, STEP_DECAY, STEP_START
 from .._core.entry import COMPILED, Entry
 from .._core.judge import judge_for
 from .._core.keyspace import Keyspace
@@ -70,14 +71,8 @@ WINDOW_START = 0.01
 PROTECTED_SHARE = 0.80
 #: The window's share stays within these bounds (it never takes over).
 WINDOW_MIN, WINDOW_MAX = 0.0, 0.80
-#: The climber's first step, as a share of the capacity, and its decay per adjustment.
-STEP_START, STEP_DECAY = 0.0625, 0.98
-#: A change of the hit ratio between two samples at least this big restarts the climber at its
-#: first step (Caffeine's product climber: the traffic changed, the settled step is too small
-#: to follow it). 0 turns restarts off.
-RESTART_THRESHOLD = 0.05
-#: Requests per climber sample, per key the cache holds (Caffeine: 10 x the maximum size).
-SAMPLE_PER_KEY = 10
+# The climber's first step, its decay, its restart threshold and its sample size per key are
+# the shared climber constants of cachepolicy._core.climber (imported above).
 #: Counter columns per expected key, at least: a row is the power of two at or above twice
 #: the expected keys (2 to 4 columns per key). More columns than one keep collisions from
 #: deciding admissions when the requests span several times the cache (a loop 4x its size);
